@@ -1,0 +1,18 @@
+namespace Dqn.Fun
+
+open System
+
+[<RequireQualifiedAccess>]
+module Environments =
+
+    [<CompiledName("Ids")>]
+    let ids = [ "CartPole-v1"; "GridWorld-v0" ]
+
+    [<CompiledName("Make")>]
+    let make (id: string) : IEnvironment =
+        match id with
+        | "CartPole-v1" -> CartPoleEnvironment()
+        | "GridWorld-v0" -> GridWorldEnvironment()
+        | _ ->
+            let known = String.Join(", ", ids)
+            raise (ArgumentException($"unknown environment id '{id}'; known ids: {known}", "id"))

@@ -1,0 +1,248 @@
+module Dqn.Fun.Tests.ScheduleTests
+
+open System
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Dqn.Fun
+
+let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
+
+// Finite values in [-1000, 1000] with three decimals; steps and durations as int64.
+let private values = Gen.choose (-1_000_000, 1_000_000) |> Gen.map (fun i -> float i / 1000.0)
+let private steps = Gen.choose (0, 2_000_000) |> Gen.map int64
+let private durations = Gen.choose (1, 1_000_000) |> Gen.map int64
+let private decays = Gen.choose (1, 1_000_000) |> Gen.map (fun i -> float i / 100.0)
+
+let private within lo hi (v: float) = min lo hi <= v && v <= max lo hi
+
+let private towards start finish (earlier: float) (later: float) =
+    if finish >= start then earlier <= later else earlier >= later
+
+[<Fact>]
+let ``a constant schedule has its value at every step`` () =
+    check (
+        Prop.forAll (Arb.fromGen (Gen.zip values steps)) (fun (v, t) ->
+            Schedule.value (Schedule.constant v) t = v)
+    )
+
+[<Fact>]
+let ``a linear schedule starts at start and holds finish from its duration on`` () =
+    let gen = gen {
+        let! start = values
+        let! finish = values
+        let! duration = durations
+        let! extra = steps
+        return start, finish, duration, extra
+    }
+    check (
+        Prop.forAll (Arb.fromGen gen) (fun (start, finish, duration, extra) ->
+            let s = Schedule.linear start finish duration
+            Schedule.value s 0L = start
+            && Schedule.value s duration = finish
+            && Schedule.value s (duration + extra) = finish)
+    )
+
+[<Fact>]
+let ``a linear schedule interpolates as start plus the fraction of the gap`` () =
+    let s = Schedule.linear 1.0 0.1 100L
+    Assert.Equal(0.55, Schedule.value s 50L, 12)
+    Assert.Equal(0.91, Schedule.value s 10L, 12)
+    Assert.Equal(0.1, Schedule.value s 1_000_000L)
+
+[<Fact>]
+let ``a linear schedule follows start plus (finish - start) times t over duration at every step`` () =
+    let gen = gen {
+        let! start = values
+        let! finish = values
+        let! duration = durations
+        let! t = Gen.choose64 (0L, duration)
+        return start, finish, duration, t
+    }
+    check (
+        Prop.forAll (Arb.fromGen gen) (fun (start, finish, duration, t) ->
+            let expected = start + (finish - start) * (float t / float duration)
+            abs (Schedule.value (Schedule.linear start finish duration) t - expected) <= 1e-9)
+    )
+
+[<Fact>]
+let ``a linear schedule moves monotonically towards finish and stays between its endpoints`` () =
+    let gen = gen {
+        let! start = values
+        let! finish = values
+        let! duration = durations
+        let! a = steps
+        let! b = steps
+        return start, finish, duration, min a b, max a b
+    }
+    check (
+        Prop.forAll (Arb.fromGen gen) (fun (start, finish, duration, t1, t2) ->
+            let s = Schedule.linear start finish duration
+            let v1 = Schedule.value s t1
+            let v2 = Schedule.value s t2
+            towards start finish v1 v2 && within start finish v1 && within start finish v2)
+    )
+
+[<Fact>]
+let ``an exponential schedule starts at start and closes the gap by a factor e every decay steps`` () =
+    let s = Schedule.exponential 1.0 0.0 10.0
+    Assert.Equal(1.0, Schedule.value s 0L)
+    Assert.Equal(exp -1.0, Schedule.value s 10L, 12)
+    Assert.Equal(exp -2.0, Schedule.value s 20L, 12)
+    let shifted = Schedule.exponential 0.5 0.1 100.0
+    Assert.Equal(0.1 + 0.4 * exp -0.5, Schedule.value shifted 50L, 12)
+
+[<Fact>]
+let ``an exponential schedule follows finish plus (start - finish) times exp(-t over decay)`` () =
+    let gen = gen {
+        let! start = values
+        let! finish = values
+        let! decay = decays
+        let! t = steps
+        return start, finish, decay, t
+    }
+    check (
+        Prop.forAll (Arb.fromGen gen) (fun (start, finish, decay, t) ->
+            let expected = finish + (start - finish) * exp (-(float t) / decay)
+            abs (Schedule.value (Schedule.exponential start finish decay) t - expected) <= 1e-9)
+    )
+
+[<Fact>]
+let ``an exponential schedule reaches finish in the limit`` () =
+    Assert.Equal(0.05, Schedule.value (Schedule.exponential 1.0 0.05 10.0) 100_000L)
+
+[<Fact>]
+let ``an exponential schedule moves monotonically towards finish and stays between its endpoints`` () =
+    let gen = gen {
+        let! start = values
+        let! finish = values
+        let! decay = decays
+        let! a = steps
+        let! b = steps
+        return start, finish, decay, min a b, max a b
+    }
+    check (
+        Prop.forAll (Arb.fromGen gen) (fun (start, finish, decay, t1, t2) ->
+            let s = Schedule.exponential start finish decay
+            let v1 = Schedule.value s t1
+            let v2 = Schedule.value s t2
+            Schedule.value s 0L = start
+            && towards start finish v1 v2
+            && within start finish v1
+            && within start finish v2)
+    )
+
+[<Fact>]
+let ``a piecewise-linear schedule interpolates between knots and is constant outside them`` () =
+    let s = Schedule.piecewiseLinear [ (10L, 1.0); (20L, 0.5); (40L, 0.0) ]
+    Assert.Equal(1.0, Schedule.value s 0L)
+    Assert.Equal(1.0, Schedule.value s 10L)
+    Assert.Equal(0.75, Schedule.value s 15L, 12)
+    Assert.Equal(0.5, Schedule.value s 20L)
+    Assert.Equal(0.25, Schedule.value s 30L, 12)
+    Assert.Equal(0.0, Schedule.value s 40L)
+    Assert.Equal(0.0, Schedule.value s 1000L)
+
+[<Fact>]
+let ``a single-knot piecewise-linear schedule is constant`` () =
+    let s = Schedule.piecewiseLinear [ (100L, 0.3) ]
+    Assert.Equal(0.3, Schedule.value s 0L)
+    Assert.Equal(0.3, Schedule.value s 100L)
+    Assert.Equal(0.3, Schedule.value s 5000L)
+
+// Knots with strictly increasing steps: cumulative positive gaps from a non-negative first step.
+let private knotLists =
+    gen {
+        let! first = Gen.choose (0, 1000)
+        let! gaps = Gen.nonEmptyListOf (Gen.choose (1, 10_000))
+        let! vs = Gen.listOfLength (List.length gaps + 1) values
+        let knotSteps = List.scan (+) first gaps |> List.map int64
+        return List.zip knotSteps vs
+    }
+
+[<Fact>]
+let ``a piecewise-linear schedule hits every knot and is monotone and bounded between neighbours`` () =
+    let gen = gen {
+        let! knots = knotLists
+        let! i = Gen.choose (0, List.length knots - 2)
+        let (s0, v0), (s1, v1) = knots[i], knots[i + 1]
+        let! a = Gen.choose64 (s0, s1)
+        let! b = Gen.choose64 (s0, s1)
+        return knots, (s0, v0), (s1, v1), min a b, max a b
+    }
+    check (
+        Prop.forAll (Arb.fromGen gen) (fun (knots, (_, v0), (_, v1), t1, t2) ->
+            let s = Schedule.piecewiseLinear knots
+            let w1 = Schedule.value s t1
+            let w2 = Schedule.value s t2
+            List.forall (fun (k, v) -> Schedule.value s k = v) knots
+            && towards v0 v1 w1 w2
+            && within v0 v1 w1
+            && within v0 v1 w2)
+    )
+
+[<Fact>]
+let ``a piecewise-linear schedule agrees with a linear scan over its segments`` () =
+    let gen = gen {
+        let! knots = knotLists
+        let! t = Gen.choose64 (0L, fst (List.last knots) + 100L)
+        return knots, t
+    }
+    let reference (knots: (int64 * float) list) (t: int64) =
+        let k = List.toArray knots
+        if t <= fst k[0] then snd k[0]
+        elif t >= fst k[k.Length - 1] then snd k[k.Length - 1]
+        else
+            let i = Array.findIndexBack (fun (s, _) -> s <= t) k
+            let (s0, v0), (s1, v1) = k[i], k[i + 1]
+            v0 + (v1 - v0) * float (t - s0) / float (s1 - s0)
+    check (
+        Prop.forAll (Arb.fromGen gen) (fun (knots, t) ->
+            abs (Schedule.value (Schedule.piecewiseLinear knots) t - reference knots t) <= 1e-9)
+    )
+
+[<Fact>]
+let ``schedules reject non-positive durations and decays`` () =
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> Schedule.linear 1.0 0.0 0L |> ignore)
+    Assert.Equal("duration", e.ParamName)
+    Assert.Equal(box 0L, e.ActualValue)
+    Assert.Throws<ArgumentOutOfRangeException>(fun () -> Schedule.linear 1.0 0.0 -5L |> ignore) |> ignore
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> Schedule.exponential 1.0 0.0 0.0 |> ignore)
+    Assert.Equal("decay", e.ParamName)
+    Assert.Throws<ArgumentOutOfRangeException>(fun () -> Schedule.exponential 1.0 0.0 -1.0 |> ignore) |> ignore
+
+[<Fact>]
+let ``schedules reject non-finite values and name them`` () =
+    let e = Assert.Throws<ArgumentException>(fun () -> Schedule.constant nan |> ignore)
+    Assert.Equal("value", e.ParamName)
+    Assert.Contains("NaN", e.Message)
+    let e = Assert.Throws<ArgumentException>(fun () -> Schedule.linear infinity 0.0 10L |> ignore)
+    Assert.Equal("start", e.ParamName)
+    let e = Assert.Throws<ArgumentException>(fun () -> Schedule.linear 1.0 -infinity 10L |> ignore)
+    Assert.Equal("finish", e.ParamName)
+    let e = Assert.Throws<ArgumentException>(fun () -> Schedule.exponential 1.0 0.0 nan |> ignore)
+    Assert.Equal("decay", e.ParamName)
+    let e = Assert.Throws<ArgumentException>(fun () -> Schedule.piecewiseLinear [ (0L, 1.0); (5L, nan) ] |> ignore)
+    Assert.Equal("knots", e.ParamName)
+
+[<Fact>]
+let ``piecewise-linear schedules reject empty, unordered and negative knots`` () =
+    let e = Assert.Throws<ArgumentException>(fun () -> Schedule.piecewiseLinear [] |> ignore)
+    Assert.Equal("knots", e.ParamName)
+    let e = Assert.Throws<ArgumentException>(fun () -> Schedule.piecewiseLinear [ (0L, 1.0); (10L, 0.5); (10L, 0.1) ] |> ignore)
+    Assert.Contains("strictly increasing", e.Message)
+    Assert.Contains("index 2", e.Message)
+    Assert.Throws<ArgumentException>(fun () -> Schedule.piecewiseLinear [ (10L, 1.0); (5L, 0.5) ] |> ignore) |> ignore
+    Assert.Throws<ArgumentOutOfRangeException>(fun () -> Schedule.piecewiseLinear [ (-1L, 1.0) ] |> ignore) |> ignore
+
+[<Fact>]
+let ``a schedule rejects a negative step`` () =
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> Schedule.value (Schedule.constant 1.0) -1L |> ignore)
+    Assert.Equal("step", e.ParamName)
+    Assert.Equal(box -1L, e.ActualValue)
+
+[<Fact>]
+let ``schedules built from the same arguments are equal`` () =
+    Assert.Equal(Schedule.linear 1.0 0.1 100L, Schedule.linear 1.0 0.1 100L)
+    Assert.Equal(Schedule.piecewiseLinear [ (0L, 1.0); (5L, 0.0) ], Schedule.piecewiseLinear [ (0L, 1.0); (5L, 0.0) ])
+    Assert.NotEqual(Schedule.linear 1.0 0.1 100L, Schedule.linear 1.0 0.1 101L)
