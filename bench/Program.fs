@@ -1,0 +1,310 @@
+/// dqnfun-bench: trains the main job (DQN on a classic-control task) and measures Dqn.Fun's speed against a
+/// PyTorch-eager run of the identical algorithm (bench/baselines/dqn_cartpole.py).
+module Dqn.Fun.Bench.Program
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.Json
+open Argu
+open Spectre.Console
+open Dqn.Fun
+open Dqn.Fun.Torch
+
+type TrainArgs =
+    | Env of id: string
+    | Steps of agentSteps: int64
+    | Seed of int
+    | Out of dir: string
+    | Threads of int
+    | Device of string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Env _ -> "environment id (default CartPole-v1; also GridWorld-v0)."
+            | Steps _ -> "agent steps to train (default 30000)."
+            | Seed _ -> "seed for torch, replay, exploration and the environment (default 0)."
+            | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json (default runs/<env>-seed<seed>)."
+            | Threads _ -> "libtorch intra-op threads (default 1)."
+            | Device _ -> "cpu, cuda or cuda:N (default cpu)."
+            | Quiet -> "print only the summary."
+
+and SeedsArgs =
+    | Env of id: string
+    | Steps of agentSteps: int64
+    | Seeds of int list
+    | Out of dir: string
+    | Threads of int
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Env _ -> "environment id (default CartPole-v1)."
+            | Steps _ -> "agent steps per seed (default 30000)."
+            | Seeds _ -> "seeds to run (default 0 1 2 3 4)."
+            | Out _ -> "output folder (default runs/seeds); one sub-folder per seed plus seeds.md."
+            | Threads _ -> "libtorch intra-op threads (default 1)."
+
+and CompareArgs =
+    | Steps of agentSteps: int64
+    | Seed of int
+    | Threads of int
+    | Python of path: string
+    | Out of dir: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Steps _ -> "agent steps each implementation trains (default 30000)."
+            | Seed _ -> "seed (default 0)."
+            | Threads _ -> "intra-op threads for both libtorch runs (default 1)."
+            | Python _ -> "python with torch (default $DQNFUN_PYTHON, else /usr/bin/python3, else python3)."
+            | Out _ -> "folder for compare.json (default runs/compare)."
+
+and [<RequireSubcommand>] Command =
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Seeds of ParseResults<SeedsArgs>
+    | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareArgs>
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Train _ -> "train DQN on a classic-control task and write metrics, model and summary."
+            | Seeds _ -> "train on several seeds and tabulate the final greedy evaluations."
+            | Compare _ -> "measure training throughput against PyTorch eager doing the identical algorithm."
+
+let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
+
+let writeJson (path: string) (write: Utf8JsonWriter -> unit) =
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
+    let tmp = path + ".tmp"
+    (use fs = File.Create tmp
+     use w = new Utf8JsonWriter(fs, JsonWriterOptions(Indented = true))
+     w.WriteStartObject()
+     write w
+     w.WriteEndObject())
+    File.Move(tmp, path, true)
+
+let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
+    w.WriteStartArray "hidden"
+    for h in c.Hidden do
+        w.WriteNumberValue h
+    w.WriteEndArray()
+    w.WriteNumber("gamma", c.Gamma)
+    w.WriteNumber("learning_rate", c.LearningRate)
+    w.WriteNumber("adam_epsilon", c.AdamEpsilon)
+    w.WriteNumber("batch_size", c.BatchSize)
+    w.WriteNumber("buffer_size", c.BufferSize)
+    w.WriteNumber("learning_starts_agent_steps", c.LearningStarts)
+    w.WriteNumber("train_frequency_agent_steps", c.TrainFrequency)
+    w.WriteNumber("gradient_steps", c.GradientSteps)
+    w.WriteNumber("target_update_interval_updates", c.TargetUpdateInterval)
+    w.WriteNumber("tau", c.Tau)
+    w.WriteString("exploration", sprintf "%A" c.Exploration)
+    w.WriteString("loss", string c.Loss)
+    match c.MaxGradNorm with
+    | Some m -> w.WriteNumber("max_grad_norm", m)
+    | None -> w.WriteNull "max_grad_norm"
+    w.WriteBoolean("double_dqn", c.DoubleDqn)
+    w.WriteNumber("seed", c.Seed)
+    w.WriteString("device", string c.Device)
+    w.WriteNumber("threads", c.Threads)
+    w.WriteNumber("eval_interval_agent_steps", c.EvalInterval)
+    w.WriteNumber("eval_episodes", c.EvalEpisodes)
+    w.WriteNumber("eval_epsilon", c.EvalEpsilon)
+
+type RunResult =
+    { EnvId: string
+      Seed: int
+      Steps: int64
+      Summary: TrainingSummary
+      Final: EvaluationResult }
+
+/// The main job: train, evaluate greedily, write metrics.csv, model.safetensors, config.json, summary.json.
+let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quiet: bool) =
+    Directory.CreateDirectory out |> ignore
+    let env = Environments.make envId
+    let evalEnv = Environments.make envId
+    use agent = new Agent(config, env.ObservationSize, env.ActionCount)
+    use csv = new MetricsCsvWriter(Path.Combine(out, "metrics.csv"))
+    let mutable lastPrint = 0L
+    let observe e =
+        csv.Write e
+        if not quiet then
+            match e with
+            | EpisodeEnded m when m.Step - lastPrint >= 2_000L ->
+                lastPrint <- m.Step
+                AnsiConsole.MarkupLine(
+                    $"[grey]step[/] {m.Step,7}  [grey]episode[/] {m.Episode,4}  [grey]return[/] {m.Return,6:F1}  [grey]ε[/] {m.Epsilon:F3}  [grey]loss[/] {m.Loss:F4}  [grey]mean Q[/] {m.MeanQ,6:F2}  [grey]steps/s[/] {m.StepsPerSecond:F0}"
+                )
+            | Evaluated r ->
+                AnsiConsole.MarkupLine($"[green]eval[/] step {r.Step,7}  mean return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Returns.Length} episodes")
+            | _ -> ()
+    let summary = agent.Learn(env, steps, evalEnv, observe)
+    let final =
+        match List.tryLast summary.Evaluations with
+        | Some e when e.Step = agent.Steps -> e
+        | _ ->
+            let e = agent.Evaluate(evalEnv, max 1 config.EvalEpisodes)
+            observe (Evaluated e)
+            e
+    agent.Save(Path.Combine(out, "model.safetensors"))
+    writeJson (Path.Combine(out, "config.json")) (fun w ->
+        w.WriteString("env", envId)
+        w.WriteNumber("steps", steps)
+        writeConfig w config)
+    writeJson (Path.Combine(out, "summary.json")) (fun w ->
+        w.WriteString("env", envId)
+        w.WriteNumber("steps", steps)
+        w.WriteNumber("seed", config.Seed)
+        w.WriteNumber("eval_mean_return", final.MeanReturn)
+        w.WriteNumber("eval_std_return", final.StdReturn)
+        w.WriteNumber("eval_episodes", final.Returns.Length)
+        w.WriteNumber("wall_seconds", summary.WallSeconds)
+        w.WriteNumber("steps_per_second", summary.StepsPerSecond)
+        w.WriteNumber("updates", summary.Updates)
+        w.WriteNumber("episodes", summary.Episodes)
+        w.WriteString("torch", torch.version)
+        w.WriteNumber("threads", config.Threads)
+        w.WriteStartArray "evaluations"
+        for e in summary.Evaluations do
+            w.WriteStartObject()
+            w.WriteNumber("step", e.Step)
+            w.WriteNumber("mean_return", e.MeanReturn)
+            w.WriteNumber("std_return", e.StdReturn)
+            w.WriteEndObject()
+        w.WriteEndArray())
+    AnsiConsole.MarkupLine(
+        $"[bold]{envId}[/] seed {config.Seed}: greedy eval mean return [bold]{final.MeanReturn:F1}[/] ± {final.StdReturn:F1} over {final.Returns.Length} episodes after {steps} agent steps; {summary.StepsPerSecond:F0} steps/s, {summary.WallSeconds:F1} s. Wrote {out}"
+    )
+    { EnvId = envId; Seed = config.Seed; Steps = steps; Summary = summary; Final = final }
+
+let configFor seed threads device =
+    { DqnConfig.defaults with Seed = seed; Threads = threads; Device = device }
+
+let runTrain (a: ParseResults<TrainArgs>) =
+    let envId = a.GetResult(TrainArgs.Env, "CartPole-v1")
+    let seed = a.GetResult(TrainArgs.Seed, 0)
+    let steps = a.GetResult(TrainArgs.Steps, 30_000L)
+    let out = a.GetResult(TrainArgs.Out, Path.Combine("runs", $"{envId}-seed{seed}"))
+    let device = Device.Parse(a.GetResult(TrainArgs.Device, "cpu"))
+    train envId steps (configFor seed (a.GetResult(TrainArgs.Threads, 1)) device) out (a.Contains TrainArgs.Quiet) |> ignore
+    0
+
+let runSeeds (a: ParseResults<SeedsArgs>) =
+    let envId = a.GetResult(SeedsArgs.Env, "CartPole-v1")
+    let steps = a.GetResult(SeedsArgs.Steps, 30_000L)
+    let seeds = a.GetResult(SeedsArgs.Seeds, [ 0; 1; 2; 3; 4 ])
+    let out = a.GetResult(SeedsArgs.Out, Path.Combine("runs", "seeds"))
+    let threads = a.GetResult(SeedsArgs.Threads, 1)
+    let results =
+        [ for s in seeds -> train envId steps (configFor s threads Device.CPU) (Path.Combine(out, $"seed{s}")) true ]
+    let lines =
+        [ $"| seed | greedy eval mean ± std ({results.Head.Final.Returns.Length} episodes) | evaluations every {DqnConfig.defaults.EvalInterval} steps | wall s | steps/s |"
+          "|---:|---:|---|---:|---:|"
+          for r in results do
+              let evals = String.Join(", ", r.Summary.Evaluations |> List.map (fun e -> $"{e.MeanReturn:F0}"))
+              $"| {r.Seed} | {r.Final.MeanReturn:F1} ± {r.Final.StdReturn:F1} | {evals} | {r.Summary.WallSeconds:F1} | {r.Summary.StepsPerSecond:F0} |" ]
+    let table = String.Join("\n", lines)
+    File.WriteAllText(Path.Combine(out, "seeds.md"), table + "\n")
+    printfn "%s" table
+    0
+
+let findPython (explicitPath: string option) =
+    match explicitPath with
+    | Some p -> p
+    | None ->
+        match Environment.GetEnvironmentVariable "DQNFUN_PYTHON" with
+        | null
+        | "" -> if File.Exists "/usr/bin/python3" then "/usr/bin/python3" else "python3"
+        | p -> p
+
+/// Finds bench/baselines/<name> from the working folder or the executable's folder upwards.
+let findBaseline (name: string) =
+    let rec up (dir: DirectoryInfo) =
+        if isNull dir then None
+        else
+            let p = Path.Combine(dir.FullName, "bench", "baselines", name)
+            if File.Exists p then Some p else up dir.Parent
+    match up (DirectoryInfo(Environment.CurrentDirectory)) |> Option.orElse (up (DirectoryInfo(AppContext.BaseDirectory))) with
+    | Some p -> p
+    | None -> failwith $"bench/baselines/{name} not found above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}"
+
+let runCompare (a: ParseResults<CompareArgs>) =
+    let steps = a.GetResult(CompareArgs.Steps, 30_000L)
+    let seed = a.GetResult(CompareArgs.Seed, 0)
+    let threads = a.GetResult(CompareArgs.Threads, 1)
+    let out = a.GetResult(CompareArgs.Out, Path.Combine("runs", "compare"))
+    // The baseline implements a linear ε schedule: both runs use this one.
+    let epsStart, epsEnd, epsSteps = 1.0, 0.04, 5_000L
+    let c =
+        { configFor seed threads Device.CPU with
+            EvalInterval = 0
+            Exploration = Schedule.linear epsStart epsEnd epsSteps }
+    let script = findBaseline "dqn_cartpole.py"
+    let python = findPython (a.TryGetResult CompareArgs.Python)
+    let pyArgs =
+        [ script
+          "--steps"; string steps
+          "--seed"; string seed
+          "--threads"; string threads
+          "--hidden"; String.Join(",", c.Hidden)
+          "--gamma"; inv c.Gamma
+          "--lr"; c.LearningRate.ToString("R", Globalization.CultureInfo.InvariantCulture)
+          "--adam-eps"; c.AdamEpsilon.ToString("R", Globalization.CultureInfo.InvariantCulture)
+          "--batch-size"; string c.BatchSize
+          "--buffer-size"; string c.BufferSize
+          "--learning-starts"; string c.LearningStarts
+          "--train-frequency"; string c.TrainFrequency
+          "--gradient-steps"; string c.GradientSteps
+          "--target-update-interval"; string c.TargetUpdateInterval
+          "--tau"; inv c.Tau
+          "--eps-start"; inv epsStart
+          "--eps-end"; inv epsEnd
+          "--eps-steps"; string epsSteps
+          "--max-grad-norm"; inv (defaultArg c.MaxGradNorm 1e9)
+          "--loss"; (if c.Loss = TdLoss.Mse then "mse" else "huber")
+          if c.DoubleDqn then "--double" ]
+    // Ours first, then theirs, in the same process tree on the same machine.
+    let env = Environments.make "CartPole-v1"
+    let ours =
+        use agent = new Agent(c, env.ObservationSize, env.ActionCount)
+        agent.Learn(env, steps)
+    AnsiConsole.MarkupLine($"Dqn.Fun: {ours.StepsPerSecond:F0} agent steps/s ({ours.Updates} updates in {ours.WallSeconds:F1} s)")
+    let psi = ProcessStartInfo(python, pyArgs, RedirectStandardOutput = true, UseShellExecute = false)
+    use p = Process.Start psi
+    let text = p.StandardOutput.ReadToEnd()
+    p.WaitForExit()
+    if p.ExitCode <> 0 then failwith $"{python} {script} exited with {p.ExitCode}"
+    let theirs = JsonDocument.Parse(text.Trim().Split('\n') |> Array.last).RootElement
+    let theirSps = theirs.GetProperty("steps_per_second").GetDouble()
+    let ratio = ours.StepsPerSecond / theirSps
+    let theirTorch = theirs.GetProperty("torch").GetString()
+    let theirUpdates = theirs.GetProperty("updates").GetInt64()
+    let theirWall = theirs.GetProperty("wall_seconds").GetDouble()
+    AnsiConsole.MarkupLine($"PyTorch eager {theirTorch}: {theirSps:F0} agent steps/s ({theirUpdates} updates in {theirWall:F1} s)")
+    AnsiConsole.MarkupLine($"[bold]throughput ratio Dqn.Fun / PyTorch eager = {ratio:F2}x[/] ({threads} thread(s), {steps} agent steps, torch {torch.version})")
+    writeJson (Path.Combine(out, "compare.json")) (fun w ->
+        w.WriteNumber("steps", steps)
+        w.WriteNumber("threads", threads)
+        w.WriteNumber("dqnfun_steps_per_second", ours.StepsPerSecond)
+        w.WriteNumber("dqnfun_updates", ours.Updates)
+        w.WriteNumber("pytorch_steps_per_second", theirSps)
+        w.WriteNumber("pytorch_updates", theirUpdates)
+        w.WriteNumber("ratio", ratio)
+        w.WriteString("torch", torch.version))
+    0
+
+[<EntryPoint>]
+let main argv =
+    let parser = ArgumentParser.Create<Command>(programName = "dqnfun-bench")
+    try
+        match parser.ParseCommandLine(argv).GetSubCommand() with
+        | Train a -> runTrain a
+        | Seeds a -> runSeeds a
+        | Compare a -> runCompare a
+    with :? ArguParseException as e ->
+        eprintfn "%s" e.Message
+        2

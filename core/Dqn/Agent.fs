@@ -1,0 +1,257 @@
+namespace Dqn.Fun
+
+open System
+open System.Diagnostics
+open System.Threading
+open Dqn.Fun.Torch
+
+/// One finished training episode. Steps are agent steps.
+type EpisodeMetrics =
+    { /// Agent steps taken so far (cumulative) when the episode ended.
+      Step: int64
+      /// 1-based episode number.
+      Episode: int
+      /// Undiscounted sum of rewards.
+      Return: float
+      /// Agent steps in the episode.
+      Length: int
+      /// ε used at the episode's last step.
+      Epsilon: float
+      /// Mean TD loss over the updates made during the episode (NaN if none).
+      Loss: float
+      /// Mean Q(s, a) over those updates (NaN if none).
+      MeanQ: float
+      /// Gradient updates so far (cumulative).
+      Updates: int64
+      /// Agent steps per second since Learn began.
+      StepsPerSecond: float }
+
+/// Returns of evaluation episodes, run with ε = EvalEpsilon and no learning.
+type EvaluationResult =
+    { /// Agent steps of training when the evaluation ran.
+      Step: int64
+      MeanReturn: float
+      StdReturn: float
+      Returns: float[]
+      Lengths: int[] }
+
+/// What a training run reports as it goes.
+type TrainingEvent =
+    | EpisodeEnded of EpisodeMetrics
+    | Evaluated of EvaluationResult
+
+/// The outcome of Agent.Learn.
+type TrainingSummary =
+    { /// Agent steps taken by this call.
+      Steps: int64
+      /// Gradient updates made by this call.
+      Updates: int64
+      /// Training episodes finished by this call.
+      Episodes: int
+      WallSeconds: float
+      StepsPerSecond: float
+      /// Periodic evaluations, in order (empty without an evaluation environment).
+      Evaluations: EvaluationResult list }
+
+/// A DQN agent (Mnih et al. 2015): the stateful shell around the pure parts. It owns the online and target
+/// networks, the optimizer, the replay buffer and the exploration RNG; Learn runs the training loop, where
+/// all mutation (environment steps, replay writes, optimizer steps) happens in plain sight. Dispose it to
+/// free the networks' native memory.
+[<Sealed>]
+type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: nn.Sequential) =
+    let config = DqnConfig.validate config
+    do
+        if observationSize <= 0 then
+            raise (ArgumentOutOfRangeException("observationSize", observationSize, "observationSize must be positive"))
+        if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
+        torch.set_num_threads config.Threads
+        torch.manual_seed (int64 config.Seed)
+    let device = config.Device
+    let spec = { ObservationSize = observationSize; Hidden = config.Hidden; ActionCount = actionCount }
+    let online = match network with Some n -> n | None -> QNetwork.mlp spec device
+    let target = QNetwork.mlp spec device
+    do
+        for p in target.parameters () do
+            p.requires_grad <- false
+        QNetwork.updateTarget 1.0 target online
+    let optimizer = new optim.Adam(online.parameters (), lr = config.LearningRate, eps = config.AdamEpsilon)
+    let replay = ReplayBuffer(config.BufferSize, observationSize, config.Seed)
+    let rng = Random(config.Seed)
+    let mutable steps = 0L
+    let mutable updates = 0L
+    let mutable disposed = false
+
+    let checkObservation (what: string) (o: float32[]) =
+        if isNull o then nullArg what
+        if o.Length <> observationSize then
+            invalidArg what $"{what} has {o.Length} values but the agent expects observationSize = {observationSize}"
+
+    let greedy (o: float32[]) = QNetwork.greedyAction online device o
+
+    let act (o: float32[]) (epsilon: float) =
+        Actor.epsilonGreedy rng epsilon actionCount (fun () -> greedy o)
+
+    let checkEnv (env: IEnvironment) =
+        if isNull (box env) then nullArg "env"
+        if env.ObservationSize <> observationSize || env.ActionCount <> actionCount then
+            invalidArg
+                "env"
+                $"the environment has ObservationSize = {env.ObservationSize}, ActionCount = {env.ActionCount}; the agent expects {observationSize} and {actionCount}"
+
+    let stepEnv (env: IEnvironment) (action: int) =
+        let r = env.Step action
+        checkObservation "the environment's observation" r.Observation
+        r
+
+    member _.Config = config
+    member _.Spec = spec
+    /// The online Q-network: [batch; observationSize] -> [batch; actionCount].
+    member _.Network = online
+    /// Agent steps taken by Learn, over the agent's life.
+    member _.Steps = steps
+    /// Gradient updates made, over the agent's life.
+    member _.Updates = updates
+    member _.ReplayCount = replay.Count
+
+    /// The action for one observation (float32[observationSize]): greedy by default, ε-greedy when epsilon > 0.
+    /// Raises ArgumentException when the observation has the wrong length.
+    member _.Act(observation: float32[], ?epsilon: float) =
+        checkObservation "observation" observation
+        act observation (defaultArg epsilon 0.0)
+
+    /// Runs `episodes` episodes with ε = epsilon and no learning. The first reset is seeded with `seed`, so
+    /// equal seeds give equal start states.
+    member _.Evaluate(env: IEnvironment, episodes: int, ?epsilon: float, ?seed: int) : EvaluationResult =
+        checkEnv env
+        if episodes <= 0 then raise (ArgumentOutOfRangeException("episodes", episodes, "episodes must be positive"))
+        let epsilon = defaultArg epsilon config.EvalEpsilon
+        let returns = Array.zeroCreate episodes
+        let lengths = Array.zeroCreate episodes
+        for i in 0 .. episodes - 1 do
+            let mutable o = env.Reset(if i = 0 then Nullable(defaultArg seed (config.Seed + 1_000_000)) else Nullable())
+            checkObservation "the environment's observation" o
+            let mutable fin = false
+            while not fin do
+                let r = stepEnv env (act o epsilon)
+                returns[i] <- returns[i] + r.Reward
+                lengths[i] <- lengths[i] + 1
+                o <- r.Observation
+                fin <- r.Terminated || r.Truncated
+        let mean = Array.average returns
+        let std = sqrt (returns |> Array.averageBy (fun r -> (r - mean) ** 2.0))
+        { Step = steps; MeanReturn = mean; StdReturn = std; Returns = returns; Lengths = lengths }
+
+    /// <summary>Trains for `totalSteps` agent steps on `env` (Mnih et al. 2015, Algorithm 1, with the
+    /// conventions of SB3/CleanRL): act ε-greedily with ε = config.Exploration at the agent's cumulative
+    /// step; store (s, a, r, s', terminated); reset at episode end (terminated or truncated); once more than
+    /// LearningStarts steps were taken, every TrainFrequency steps make GradientSteps updates; every
+    /// TargetUpdateInterval updates move the target network towards the online one with weight Tau.
+    /// With `evalEnv`, evaluates every EvalInterval steps (EvalEpisodes episodes, ε = EvalEpsilon).</summary>
+    /// <param name="env">Training environment; reset here with config.Seed on the first call.</param>
+    /// <param name="totalSteps">Agent steps to take (not frames).</param>
+    /// <param name="evalEnv">Optional separate environment for evaluations.</param>
+    /// <param name="observer">Called on the training thread with every event.</param>
+    /// <param name="cancellationToken">Checked every step; raises OperationCanceledException.</param>
+    /// <exception cref="System.ArgumentException">env's sizes differ from the agent's, an observation has the
+    /// wrong length, or a reward is NaN or infinite.</exception>
+    member this.Learn
+        (
+            env: IEnvironment,
+            totalSteps: int64,
+            ?evalEnv: IEnvironment,
+            ?observer: TrainingEvent -> unit,
+            ?cancellationToken: CancellationToken
+        ) : TrainingSummary =
+        if disposed then raise (ObjectDisposedException "Agent")
+        checkEnv env
+        evalEnv |> Option.iter checkEnv
+        if totalSteps <= 0L then raise (ArgumentOutOfRangeException("totalSteps", totalSteps, "totalSteps must be positive"))
+        let observe = defaultArg observer ignore
+        let ct = defaultArg cancellationToken CancellationToken.None
+        let clock = Stopwatch.StartNew()
+        let startSteps, startUpdates = steps, updates
+        let evaluations = ResizeArray()
+        let mutable obs = env.Reset(if steps = 0L then Nullable config.Seed else Nullable())
+        checkObservation "the environment's observation" obs
+        let mutable episodes = 0
+        let mutable episodeReturn = 0.0
+        let mutable episodeLength = 0
+        let mutable lossSum = 0.0
+        let mutable qSum = 0.0
+        let mutable episodeUpdates = 0
+        let evaluate () =
+            match evalEnv with
+            | Some e when config.EvalEpisodes > 0 ->
+                let r = this.Evaluate(e, config.EvalEpisodes)
+                evaluations.Add r
+                observe (Evaluated r)
+            | _ -> ()
+        for _ in 1L .. totalSteps do
+            ct.ThrowIfCancellationRequested()
+            let epsilon = Schedule.value config.Exploration steps
+            let action = act obs epsilon
+            let r = stepEnv env action
+            replay.Add(obs, action, float32 r.Reward, r.Observation, r.Terminated)
+            steps <- steps + 1L
+            episodeReturn <- episodeReturn + r.Reward
+            episodeLength <- episodeLength + 1
+            obs <- r.Observation
+            if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L then
+                for _ in 1 .. config.GradientSteps do
+                    let m = Learner.update config online target optimizer device (replay.Sample config.BatchSize)
+                    updates <- updates + 1L
+                    lossSum <- lossSum + m.Loss
+                    qSum <- qSum + m.MeanQ
+                    episodeUpdates <- episodeUpdates + 1
+                    if updates % int64 config.TargetUpdateInterval = 0L then
+                        QNetwork.updateTarget config.Tau target online
+            if r.Terminated || r.Truncated then
+                episodes <- episodes + 1
+                observe (
+                    EpisodeEnded
+                        { Step = steps
+                          Episode = episodes
+                          Return = episodeReturn
+                          Length = episodeLength
+                          Epsilon = epsilon
+                          Loss = (if episodeUpdates > 0 then lossSum / float episodeUpdates else nan)
+                          MeanQ = (if episodeUpdates > 0 then qSum / float episodeUpdates else nan)
+                          Updates = updates
+                          StepsPerSecond = float (steps - startSteps) / clock.Elapsed.TotalSeconds }
+                )
+                episodeReturn <- 0.0
+                episodeLength <- 0
+                lossSum <- 0.0
+                qSum <- 0.0
+                episodeUpdates <- 0
+                obs <- env.Reset(Nullable())
+                checkObservation "the environment's observation" obs
+            if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then evaluate ()
+        let wall = clock.Elapsed.TotalSeconds
+        { Steps = steps - startSteps
+          Updates = updates - startUpdates
+          Episodes = episodes
+          WallSeconds = wall
+          StepsPerSecond = float (steps - startSteps) / wall
+          Evaluations = List.ofSeq evaluations }
+
+    /// Saves the online Q-network to a .safetensors file (atomically: temporary file, then rename).
+    member _.Save(path: string) =
+        Checkpoint.save path spec online (Map [ "gamma", string config.Gamma; "steps", string steps ])
+
+    /// Loads a Q-network saved by Save into a new agent with `config` (default: DqnConfig.defaults with
+    /// the checkpoint's hidden sizes), ready to act or to keep learning.
+    static member Load(path: string, ?config: DqnConfig) =
+        let config = defaultArg config DqnConfig.defaults
+        let spec, network, _ = Checkpoint.load path config.Device
+        new Agent({ config with Hidden = spec.Hidden }, spec.ObservationSize, spec.ActionCount, network)
+
+    member _.Dispose() =
+        if not disposed then
+            disposed <- true
+            optimizer.Dispose()
+            online.Dispose()
+            target.Dispose()
+
+    interface IDisposable with
+        member this.Dispose() = this.Dispose()
