@@ -3,7 +3,9 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,10 @@ inline at::Reduction::Reduction reduction_of(int32_t r) {
     case 2: return at::Reduction::Sum;
     default: throw std::invalid_argument("unknown reduction code " + std::to_string(r));
   }
+}
+
+inline bool fast_cpu_float(const at::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous();
 }
 
 }  // namespace
@@ -407,55 +413,163 @@ int32_t dqn_grad(dqn_tensor t, dqn_tensor* out) {
 
 dqn_tensor dqn_detach(dqn_tensor t) { GUARD(nullptr, { return wrap(T(t).detach()); }) }
 
+// L2 clipping is one pass over CPU float32 gradients (as torch.nn.utils.clip_grad_norm_: coefficient
+// max_norm / (norm + 1e-6), applied only when below 1); other cases call libtorch's implementation.
 int32_t dqn_clip_grad_norm(const dqn_tensor* params, int32_t n, double max_norm, double norm_type, double* total_norm) {
   GUARD(-1, {
-    *total_norm = torch::nn::utils::clip_grad_norm_(tensors(params, n), max_norm, norm_type);
+    auto ps = tensors(params, n);
+    bool fast = norm_type == 2.0;
+    for (auto& p : ps) fast = fast && (!p.grad().defined() || fast_cpu_float(p.grad()));
+    if (!fast) {
+      *total_norm = torch::nn::utils::clip_grad_norm_(ps, max_norm, norm_type);
+      return 0;
+    }
+    double sum = 0.0;
+    for (auto& p : ps) {
+      const auto& g = p.grad();
+      if (!g.defined()) continue;
+      const float* gp = g.data_ptr<float>();
+      const int64_t len = g.numel();
+      for (int64_t j = 0; j < len; ++j) sum += static_cast<double>(gp[j]) * gp[j];
+    }
+    const double norm = std::sqrt(sum);
+    *total_norm = norm;
+    const double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+      const float c = static_cast<float>(coef);
+      for (auto& p : ps) {
+        const auto& g = p.grad();
+        if (!g.defined()) continue;
+        float* gp = g.data_ptr<float>();
+        const int64_t len = g.numel();
+        for (int64_t j = 0; j < len; ++j) gp[j] *= c;
+      }
+    }
     return 0;
   })
 }
 
 // ---- optimizers ----------------------------------------------------------------------------------------
+// Every optimizer handle is an Opt. Adam is our own fused implementation (one pass over each CPU float32
+// parameter, the formula of torch.optim.Adam); RMSprop wraps torch::optim::RMSprop.
+
+struct Opt {
+  virtual ~Opt() = default;
+  virtual void step() = 0;
+  virtual void set_lr(double lr) = 0;
+  std::vector<at::Tensor> params;
+  void zero_grad() {
+    for (auto& p : params) p.mutable_grad().reset();  // set_to_none, as PyTorch 2 does by default
+  }
+};
+
+// Adam (Kingma & Ba 2015, Algorithm 1) exactly as torch.optim.Adam computes it (weight decay added to the
+// gradient; bias corrections folded into the step size and the denominator).
+struct FusedAdam : Opt {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool amsgrad;
+  int64_t steps = 0;
+  std::vector<at::Tensor> m, v, vmax;
+
+  void step() override {
+    at::NoGradGuard no_grad;
+    ++steps;
+    const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(steps));
+    const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(steps));
+    const double step_size = lr / bc1;
+    const double bc2_sqrt = std::sqrt(bc2);
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto& p = params[i];
+      const auto& g = p.grad();
+      if (!g.defined()) continue;
+      if (!m[i].defined()) {
+        m[i] = at::zeros_like(p, at::MemoryFormat::Contiguous);
+        v[i] = at::zeros_like(p, at::MemoryFormat::Contiguous);
+        if (amsgrad) vmax[i] = at::zeros_like(p, at::MemoryFormat::Contiguous);
+      }
+      if (fast_cpu_float(p) && fast_cpu_float(g) && !amsgrad) {
+        float* pp = p.data_ptr<float>();
+        const float* gp = g.data_ptr<float>();
+        float* mp = m[i].data_ptr<float>();
+        float* vp = v[i].data_ptr<float>();
+        const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
+        const float wd = static_cast<float>(weight_decay), e = static_cast<float>(eps);
+        const float ss = static_cast<float>(step_size), bs = static_cast<float>(bc2_sqrt);
+        const int64_t n = p.numel();
+        for (int64_t j = 0; j < n; ++j) {
+          const float gj = gp[j] + wd * pp[j];
+          mp[j] = mp[j] * b1 + gj * (1.0f - b1);
+          vp[j] = vp[j] * b2 + gj * gj * (1.0f - b2);
+          pp[j] -= ss * mp[j] / (std::sqrt(vp[j]) / bs + e);
+        }
+      } else {
+        auto grad = weight_decay != 0.0 ? g.add(p, weight_decay) : g;
+        m[i].mul_(beta1).add_(grad, 1.0 - beta1);
+        v[i].mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
+        at::Tensor denom;
+        if (amsgrad) {
+          at::maximum_out(vmax[i], vmax[i], v[i]);
+          denom = (vmax[i].sqrt() / bc2_sqrt).add_(eps);
+        } else {
+          denom = (v[i].sqrt() / bc2_sqrt).add_(eps);
+        }
+        p.addcdiv_(m[i], denom, -step_size);
+      }
+    }
+  }
+  void set_lr(double x) override { lr = x; }
+};
+
+struct TorchOpt : Opt {
+  std::unique_ptr<torch::optim::Optimizer> inner;
+  void step() override { inner->step(); }
+  void set_lr(double lr) override {
+    for (auto& group : inner->param_groups()) group.options().set_lr(lr);
+  }
+};
+
+static Opt& O(dqn_optimizer o) {
+  if (o == nullptr) throw std::invalid_argument("null optimizer handle");
+  return *static_cast<Opt*>(o);
+}
 
 dqn_optimizer dqn_adam_new(const dqn_tensor* params, int32_t n, double lr, double beta1, double beta2, double eps,
                            double weight_decay, int32_t amsgrad) {
   GUARD(nullptr, {
-    auto o = torch::optim::AdamOptions(lr)
-                 .betas(std::make_tuple(beta1, beta2))
-                 .eps(eps)
-                 .weight_decay(weight_decay)
-                 .amsgrad(amsgrad != 0);
-    return static_cast<torch::optim::Optimizer*>(new torch::optim::Adam(tensors(params, n), o));
+    auto o = std::make_unique<FusedAdam>();
+    o->params = tensors(params, n);
+    o->lr = lr;
+    o->beta1 = beta1;
+    o->beta2 = beta2;
+    o->eps = eps;
+    o->weight_decay = weight_decay;
+    o->amsgrad = amsgrad != 0;
+    o->m.resize(n);
+    o->v.resize(n);
+    o->vmax.resize(n);
+    return static_cast<Opt*>(o.release());
   })
 }
 
 dqn_optimizer dqn_rmsprop_new(const dqn_tensor* params, int32_t n, double lr, double alpha, double eps,
                               double weight_decay, double momentum, int32_t centered) {
   GUARD(nullptr, {
-    auto o = torch::optim::RMSpropOptions(lr)
-                 .alpha(alpha)
-                 .eps(eps)
-                 .weight_decay(weight_decay)
-                 .momentum(momentum)
-                 .centered(centered != 0);
-    return static_cast<torch::optim::Optimizer*>(new torch::optim::RMSprop(tensors(params, n), o));
+    auto opts = torch::optim::RMSpropOptions(lr)
+                    .alpha(alpha)
+                    .eps(eps)
+                    .weight_decay(weight_decay)
+                    .momentum(momentum)
+                    .centered(centered != 0);
+    auto o = std::make_unique<TorchOpt>();
+    o->params = tensors(params, n);
+    o->inner = std::make_unique<torch::optim::RMSprop>(o->params, opts);
+    return static_cast<Opt*>(o.release());
   })
-}
-
-static torch::optim::Optimizer& O(dqn_optimizer o) {
-  if (o == nullptr) throw std::invalid_argument("null optimizer handle");
-  return *static_cast<torch::optim::Optimizer*>(o);
 }
 
 int32_t dqn_optimizer_step(dqn_optimizer o) { GUARD(-1, { O(o).step(); return 0; }) }
 int32_t dqn_optimizer_zero_grad(dqn_optimizer o) { GUARD(-1, { O(o).zero_grad(); return 0; }) }
-
-int32_t dqn_optimizer_set_lr(dqn_optimizer o, double lr) {
-  GUARD(-1, {
-    for (auto& group : O(o).param_groups()) group.options().set_lr(lr);
-    return 0;
-  })
-}
-
-void dqn_optimizer_dispose(dqn_optimizer o) { delete static_cast<torch::optim::Optimizer*>(o); }
+int32_t dqn_optimizer_set_lr(dqn_optimizer o, double lr) { GUARD(-1, { O(o).set_lr(lr); return 0; }) }
+void dqn_optimizer_dispose(dqn_optimizer o) { delete static_cast<Opt*>(o); }
 
 }  // extern "C"
