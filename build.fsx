@@ -65,7 +65,7 @@ let testProjects () =
     |> List.ofArray
 
 // ---------------------------------------------------------------------------------------
-// Process helpers (Fake.DotNet.Cli is not on the package mirror: dotnet is called directly)
+// Process helpers (Fake.DotNet.Cli does not restore from the package mirror: dotnet is run directly)
 // ---------------------------------------------------------------------------------------
 
 /// Environment for the programs that load the native shim: the loader finds
