@@ -1,0 +1,289 @@
+// Dqn.Fun build script (FAKE 6.2 targets, run by F# Interactive).
+//
+//   dotnet fsi build.fsx                      # default target: Build
+//   dotnet fsi build.fsx -t Test              # setup, native shim, build, run every test project
+//   dotnet fsi build.fsx -t Train -- --steps 30000
+//   dotnet fsi build.fsx -t Bench
+//   dotnet fsi build.fsx --list               # list the targets
+//
+// Targets, each pulling in what it needs, so any of them works on a fresh machine:
+//
+//   Setup ==> Native ==> Build ==> Test
+//                        Build ==> Train
+//                        Build ==> Bench
+//   Clean (alone)
+//
+// Arguments after the target name (fsi drops a leading `--`) are handed to the target:
+// Train and Bench append them to the bench command line, Test to `dotnet test`.
+//
+// Environment:
+//   DQNFUN_TORCH_DIR  a libtorch other than Debian's libtorch-dev: either a libtorch prefix
+//                     (containing share/cmake/Torch) or a directory holding TorchConfig.cmake.
+//                     When set, Setup does not require the libtorch-dev package.
+
+// FSharp.Control.Reactive is pinned before FAKE: FAKE 6.2 asks for >= 5.0.2, which the
+// package mirror lacks; 4.4.2 works (restore warns NU1605 about the downgrade, harmlessly).
+#r "nuget: FSharp.Control.Reactive, 4.4.2"
+#r "nuget: Fake.Core.Target, 6.2.0"
+
+open System
+open System.IO
+open System.Xml.Linq
+open Fake.Core
+open Fake.Core.TargetOperators
+
+// ---------------------------------------------------------------------------------------
+// FAKE execution context (needed when a script runs under plain `dotnet fsi`).
+// ---------------------------------------------------------------------------------------
+
+let scriptArgs = fsi.CommandLineArgs |> Array.skip 1 |> List.ofArray
+
+Context.FakeExecutionContext.Create false __SOURCE_FILE__ scriptArgs
+|> Context.RuntimeContext.Fake
+|> Context.setExecutionContext
+
+// ---------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------
+
+let root = __SOURCE_DIRECTORY__
+let (</>) (a: string) (b: string) = Path.Combine(a, b)
+
+let solution = root </> "Dqn.Fun.sln"
+let nativeSource = root </> "core" </> "native"
+let nativeBuild = nativeSource </> "build"
+let artifacts = root </> "artifacts"
+let testResults = artifacts </> "test-results"
+let benchDll = root </> "bench" </> "bin" </> "Release" </> "net10.0" </> "dqnfun-bench.dll"
+
+/// Every test project: tests/<Name>/<Name>.fsproj or .csproj.
+let testProjects () =
+    Directory.GetDirectories(root </> "tests")
+    |> Array.collect (fun dir ->
+        Array.append (Directory.GetFiles(dir, "*.fsproj")) (Directory.GetFiles(dir, "*.csproj")))
+    |> Array.sort
+    |> List.ofArray
+
+// ---------------------------------------------------------------------------------------
+// Process helpers (Fake.DotNet.Cli does not restore from the package mirror: dotnet is run directly)
+// ---------------------------------------------------------------------------------------
+
+/// Environment for the programs that load the native shim: the loader finds
+/// libdqnfun_native.so through LD_LIBRARY_PATH, code may also read DQNFUN_NATIVE_DIR.
+let nativeEnv () =
+    let ld = Environment.environVarOrDefault "LD_LIBRARY_PATH" ""
+    [ "LD_LIBRARY_PATH", (if ld = "" then nativeBuild else nativeBuild + ":" + ld)
+      "DQNFUN_NATIVE_DIR", nativeBuild ]
+
+/// Runs a program in the repository root with inherited stdout/stderr; returns its exit code.
+let exec (env: (string * string) list) (exe: string) (args: string list) =
+    CreateProcess.fromRawCommand exe args
+    |> CreateProcess.withWorkingDirectory root
+    |> fun c -> (c, env) ||> List.fold (fun c (k, v) -> CreateProcess.setEnvironmentVariable k v c)
+    |> Proc.run
+    |> fun r -> r.ExitCode
+
+/// Runs a program and fails the target when it exits non-zero.
+let run (exe: string) (args: string list) =
+    let code = exec [] exe args
+    if code <> 0 then failwithf "'%s %s' failed with exit code %d" exe (String.Join(" ", args)) code
+
+/// Runs a program quietly; returns (exit code, stdout). None when it cannot be started.
+let capture (exe: string) (args: string list) =
+    try
+        CreateProcess.fromRawCommand exe args
+        |> CreateProcess.redirectOutput
+        |> Proc.run
+        |> fun r -> Some(r.ExitCode, r.Result.Output.Trim())
+    with _ -> None
+
+// ---------------------------------------------------------------------------------------
+// System packages (Debian): checked with dpkg, installed with apt-get when running as root
+// ---------------------------------------------------------------------------------------
+
+let isRoot () =
+    match capture "id" [ "-u" ] with
+    | Some(0, uid) -> uid = "0"
+    | _ -> false
+
+let isInstalled (package: string) =
+    match capture "dpkg" [ "-s"; package ] with
+    | Some(0, status) -> status.Contains "Status: install ok installed"
+    | _ -> false
+
+/// Makes sure the given Debian packages are installed: installs them as root,
+/// otherwise prints the command to run and fails.
+let ensurePackages (packages: string list) =
+    if Option.isNone (capture "dpkg" [ "--version" ]) then
+        Trace.traceImportantfn "dpkg not found: not a Debian system, assuming %s present." (String.Join(", ", packages))
+    else
+        match packages |> List.filter (isInstalled >> not) with
+        | [] -> Trace.tracefn "System packages present: %s" (String.Join(", ", packages))
+        | missing ->
+            let names = String.Join(" ", missing)
+            if isRoot () then
+                Trace.tracefn "Installing system packages: %s" names
+                run "apt-get" [ "update" ]
+                let code =
+                    exec [ ("DEBIAN_FRONTEND", "noninteractive") ] "apt-get" ([ "install"; "-y" ] @ missing)
+                if code <> 0 then failwithf "apt-get install %s failed with exit code %d" names code
+            else
+                Trace.traceErrorfn "Missing system packages: %s. Install them with:" names
+                Trace.traceErrorfn "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y %s" names
+                failwithf "missing system packages: %s" names
+
+// ---------------------------------------------------------------------------------------
+// libtorch selection: Debian's libtorch-dev, or DQNFUN_TORCH_DIR
+// ---------------------------------------------------------------------------------------
+
+let torchDir =
+    Environment.environVarOrNone "DQNFUN_TORCH_DIR"
+    |> Option.filter (String.IsNullOrWhiteSpace >> not)
+    |> Option.map Path.GetFullPath
+
+/// CMake arguments that point find_package(Torch) at DQNFUN_TORCH_DIR (none: system libtorch).
+let torchCMakeArgs () =
+    match torchDir with
+    | None -> []
+    | Some dir when not (Directory.Exists dir) -> failwithf "DQNFUN_TORCH_DIR=%s does not exist" dir
+    | Some dir when File.Exists(dir </> "TorchConfig.cmake") -> [ "-DTorch_DIR=" + dir ]
+    | Some dir -> [ "-DCMAKE_PREFIX_PATH=" + dir ]
+
+// ---------------------------------------------------------------------------------------
+// Test results: TRX files summed over every test project
+// ---------------------------------------------------------------------------------------
+
+type Counts = { Passed: int; Failed: int; Skipped: int }
+
+/// The closing line, printed last by the script when Test ran.
+let mutable testSummary: Counts option = None
+
+let readTrx (file: string) =
+    let doc = XDocument.Load file
+    let counters = doc.Descendants() |> Seq.find (fun e -> e.Name.LocalName = "Counters")
+    let count name =
+        match counters.Attribute(XName.Get name) with
+        | null -> 0
+        | a -> int a.Value
+    { Passed = count "passed"
+      Failed = count "failed" + count "error" + count "timeout" + count "aborted"
+      // xunit's skipped tests are counted in total but not in executed (nor in notExecuted).
+      Skipped = max 0 (count "total" - count "executed") }
+
+let summaryLine (c: Counts) =
+    let line = sprintf "%d passed, %d failed" c.Passed c.Failed
+    if c.Skipped > 0 then sprintf "%s, %d skipped" line c.Skipped else line
+
+// ---------------------------------------------------------------------------------------
+// Targets
+// ---------------------------------------------------------------------------------------
+
+Target.create "Clean" (fun _ ->
+    let dirs =
+        [ nativeBuild; artifacts ]
+        @ ([ "core"; "facade"; "bench"; "tests"; "examples" ]
+           |> List.collect (fun d ->
+               Directory.EnumerateDirectories(root </> d, "*", SearchOption.AllDirectories)
+               |> Seq.filter (fun p -> Path.GetFileName p = "bin" || Path.GetFileName p = "obj")
+               |> List.ofSeq))
+    for d in dirs |> List.filter Directory.Exists |> List.distinct do
+        Trace.tracefn "Deleting %s" d
+        Directory.Delete(d, true))
+
+Target.create "Setup" (fun _ ->
+    // Compilers and libtorch. DQNFUN_TORCH_DIR replaces the libtorch-dev package.
+    let packages =
+        [ "cmake"; "g++" ] @ (if torchDir.IsNone then [ "libtorch-dev" ] else [])
+    ensurePackages packages
+    torchCMakeArgs () |> ignore // validates DQNFUN_TORCH_DIR early
+    // .NET tools (paket, from .config/dotnet-tools.json) and the packages in paket.lock.
+    run "dotnet" [ "tool"; "restore" ]
+    run "dotnet" [ "paket"; "restore" ])
+
+Target.create "Native" (fun _ ->
+    // A different libtorch than the one the build folder was configured with: start afresh,
+    // since CMake keeps Torch_DIR in its cache.
+    let selection = defaultArg torchDir "system"
+    let stamp = nativeBuild </> "dqnfun-torch-selection.txt"
+    if File.Exists stamp && File.ReadAllText stamp <> selection then
+        Trace.tracefn "libtorch selection changed: reconfiguring %s" nativeBuild
+        Directory.Delete(nativeBuild, true)
+    run "cmake" ([ "-S"; nativeSource; "-B"; nativeBuild; "-DCMAKE_BUILD_TYPE=Release" ] @ torchCMakeArgs ())
+    File.WriteAllText(stamp, selection)
+    // CMake rebuilds only what changed.
+    run "cmake" [ "--build"; nativeBuild; "--config"; "Release"; "--parallel"; string Environment.ProcessorCount ])
+
+Target.create "Build" (fun _ -> run "dotnet" [ "build"; solution; "-c"; "Release" ])
+
+Target.create "Test" (fun p ->
+    // One `dotnet test` per test project, each writing <Project>.trx into artifacts/test-results.
+    if Directory.Exists testResults then Directory.Delete(testResults, true)
+    Directory.CreateDirectory testResults |> ignore
+    let mutable total = { Passed = 0; Failed = 0; Skipped = 0 }
+    for project in testProjects () do
+        let name = Path.GetFileNameWithoutExtension project
+        let trx = testResults </> (name + ".trx")
+        let code =
+            exec (nativeEnv ()) "dotnet"
+                ([ "test"; project; "-c"; "Release"; "--no-build"
+                   "--results-directory"; testResults
+                   "--logger"; sprintf "trx;LogFileName=%s.trx" name ]
+                 @ p.Context.Arguments)
+        let counts =
+            if File.Exists trx then readTrx trx else { Passed = 0; Failed = 0; Skipped = 0 }
+        // A test run that crashed (or wrote no results) counts as one failure.
+        let counts =
+            if code <> 0 && counts.Failed = 0 then
+                Trace.traceErrorfn "%s: dotnet test exited with %d without a failed test recorded" name code
+                { counts with Failed = counts.Failed + 1 }
+            else counts
+        Trace.tracefn "%s: %s" name (summaryLine counts)
+        total <-
+            { Passed = total.Passed + counts.Passed
+              Failed = total.Failed + counts.Failed
+              Skipped = total.Skipped + counts.Skipped }
+    testSummary <- Some total
+    if total.Failed > 0 then failwithf "%d test(s) failed" total.Failed
+    if total.Passed = 0 then failwith "no test ran")
+
+/// Runs the bench executable (built by Build) with a command and the target's extra arguments.
+let runBench (command: string) (args: string list) (env: (string * string) list) =
+    let code = exec (nativeEnv () @ env) "dotnet" ([ benchDll; command ] @ args)
+    if code <> 0 then failwithf "dqnfun-bench %s failed with exit code %d" command code
+
+Target.create "Train" (fun p -> runBench "train" p.Context.Arguments [])
+
+Target.create "Bench" (fun p ->
+    // The PyTorch baseline needs Python with torch: Debian's python3-torch, run by
+    // /usr/bin/python3 (a python3 earlier on PATH may lack torch). DQNFUN_PYTHON overrides.
+    let python =
+        match Environment.environVarOrNone "DQNFUN_PYTHON" with
+        | Some py -> py
+        | None ->
+            ensurePackages [ "python3-torch" ]
+            if File.Exists "/usr/bin/python3" then "/usr/bin/python3" else "python3"
+    runBench "compare" p.Context.Arguments [ ("DQNFUN_PYTHON", python) ])
+
+"Setup" ==> "Native" ==> "Build" ==> "Test" |> ignore
+"Build" ==> "Train" |> ignore
+"Build" ==> "Bench" |> ignore
+
+// ---------------------------------------------------------------------------------------
+// Run. When Test ran, its `N passed, N failed` line is the very last line of output
+// (after FAKE's time report); any failure exits non-zero.
+// ---------------------------------------------------------------------------------------
+
+let exitCode =
+    try
+        Target.runOrDefaultWithArguments "Build"
+        0
+    with e ->
+        let rec innermost (e: exn) =
+            match e.InnerException with
+            | null -> e.Message
+            | inner -> innermost inner
+        eprintfn "Build failed: %s" (innermost e)
+        1
+
+testSummary |> Option.iter (summaryLine >> printfn "%s")
+exit exitCode
