@@ -93,7 +93,7 @@ let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
         w.WriteNumberValue h
     w.WriteEndArray()
     w.WriteNumber("gamma", c.Gamma)
-    w.WriteNumber("learning_rate", c.LearningRate)
+    w.WriteString("learning_rate", sprintf "%A" c.LearningRate)
     w.WriteNumber("adam_epsilon", c.AdamEpsilon)
     w.WriteNumber("batch_size", c.BatchSize)
     w.WriteNumber("buffer_size", c.BufferSize)
@@ -252,7 +252,7 @@ let runCompare (a: ParseResults<CompareArgs>) =
           "--threads"; string threads
           "--hidden"; String.Join(",", c.Hidden)
           "--gamma"; inv c.Gamma
-          "--lr"; c.LearningRate.ToString("R", Globalization.CultureInfo.InvariantCulture)
+          "--lr"; (Schedule.value c.LearningRate 0L).ToString("R", Globalization.CultureInfo.InvariantCulture)
           "--adam-eps"; c.AdamEpsilon.ToString("R", Globalization.CultureInfo.InvariantCulture)
           "--batch-size"; string c.BatchSize
           "--buffer-size"; string c.BufferSize

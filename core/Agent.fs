@@ -58,7 +58,7 @@ type TrainingSummary =
 /// all mutation (environment steps, replay writes, optimizer steps) happens in plain sight. Dispose it to
 /// free the networks' native memory.
 [<Sealed>]
-type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: nn.Sequential) =
+type Agent private (config: DqnConfig, observationSize: int, actionCount: int, network: nn.Sequential option) =
     let config = DqnConfig.validate config
     do
         if observationSize <= 0 then
@@ -74,7 +74,8 @@ type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: 
         for p in target.parameters () do
             p.requires_grad <- false
         QNetwork.updateTarget 1.0 target online
-    let optimizer = new optim.Adam(online.parameters (), lr = config.LearningRate, eps = config.AdamEpsilon)
+    let mutable learningRate = Schedule.value config.LearningRate 0L
+    let optimizer = new optim.Adam(online.parameters (), lr = learningRate, eps = config.AdamEpsilon)
     let replay = ReplayBuffer(config.BufferSize, observationSize, config.Seed)
     let rng = Random(config.Seed)
     let mutable steps = 0L
@@ -88,8 +89,8 @@ type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: 
 
     let greedy (o: float32[]) = QNetwork.greedyAction online device o
 
-    let act (o: float32[]) (epsilon: float) =
-        Actor.epsilonGreedy rng epsilon actionCount (fun () -> greedy o)
+    let act (random: Random) (o: float32[]) (epsilon: float) =
+        Actor.epsilonGreedy random epsilon actionCount (fun () -> greedy o)
 
     let checkEnv (env: IEnvironment) =
         if isNull (box env) then nullArg "env"
@@ -101,7 +102,15 @@ type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: 
     let stepEnv (env: IEnvironment) (action: int) =
         let r = env.Step action
         checkObservation "the environment's observation" r.Observation
+        if not (Double.IsFinite r.Reward) then
+            invalidArg "env" $"the environment returned reward {r.Reward} for action {action}; rewards must be finite"
         r
+
+    /// A new agent with freshly initialised networks for observations of `observationSize` values and
+    /// `actionCount` actions. Seeds torch's global generator with config.Seed and sets libtorch's thread
+    /// count to config.Threads (both process-wide). Raises ArgumentOutOfRangeException / ArgumentException
+    /// naming the first invalid config field or size.
+    new(config: DqnConfig, observationSize: int, actionCount: int) = new Agent(config, observationSize, actionCount, None)
 
     member _.Config = config
     member _.Spec = spec
@@ -112,27 +121,32 @@ type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: 
     /// Gradient updates made, over the agent's life.
     member _.Updates = updates
     member _.ReplayCount = replay.Count
+    /// The learning rate of the last update.
+    member _.LearningRate = learningRate
 
     /// The action for one observation (float32[observationSize]): greedy by default, ε-greedy when epsilon > 0.
     /// Raises ArgumentException when the observation has the wrong length.
     member _.Act(observation: float32[], ?epsilon: float) =
         checkObservation "observation" observation
-        act observation (defaultArg epsilon 0.0)
+        act rng observation (defaultArg epsilon 0.0)
 
     /// Runs `episodes` episodes with ε = epsilon and no learning. The first reset is seeded with `seed`, so
-    /// equal seeds give equal start states.
+    /// equal seeds give equal start states; exploration draws from its own generator seeded with `seed`,
+    /// so evaluating never changes the course of training.
     member _.Evaluate(env: IEnvironment, episodes: int, ?epsilon: float, ?seed: int) : EvaluationResult =
         checkEnv env
         if episodes <= 0 then raise (ArgumentOutOfRangeException("episodes", episodes, "episodes must be positive"))
         let epsilon = defaultArg epsilon config.EvalEpsilon
+        let seed = defaultArg seed (config.Seed + 1_000_000)
+        let random = Random(seed)
         let returns = Array.zeroCreate episodes
         let lengths = Array.zeroCreate episodes
         for i in 0 .. episodes - 1 do
-            let mutable o = env.Reset(if i = 0 then Nullable(defaultArg seed (config.Seed + 1_000_000)) else Nullable())
+            let mutable o = env.Reset(if i = 0 then Nullable seed else Nullable())
             checkObservation "the environment's observation" o
             let mutable fin = false
             while not fin do
-                let r = stepEnv env (act o epsilon)
+                let r = stepEnv env (act random o epsilon)
                 returns[i] <- returns[i] + r.Reward
                 lengths[i] <- lengths[i] + 1
                 o <- r.Observation
@@ -146,7 +160,8 @@ type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: 
     /// step; store (s, a, r, s', terminated); reset at episode end (terminated or truncated); once more than
     /// LearningStarts steps were taken, every TrainFrequency steps make GradientSteps updates; every
     /// TargetUpdateInterval updates move the target network towards the online one with weight Tau.
-    /// With `evalEnv`, evaluates every EvalInterval steps (EvalEpisodes episodes, ε = EvalEpsilon).</summary>
+    /// With `evalEnv` and EvalInterval > 0, evaluates every EvalInterval agent steps (EvalEpisodes episodes,
+    /// ε = EvalEpsilon, with its own generator: evaluations do not change training).</summary>
     /// <param name="env">Training environment; reset here with config.Seed on the first call.</param>
     /// <param name="totalSteps">Agent steps to take (not frames).</param>
     /// <param name="evalEnv">Optional separate environment for evaluations.</param>
@@ -189,7 +204,7 @@ type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: 
         for _ in 1L .. totalSteps do
             ct.ThrowIfCancellationRequested()
             let epsilon = Schedule.value config.Exploration steps
-            let action = act obs epsilon
+            let action = act rng obs epsilon
             let r = stepEnv env action
             replay.Add(obs, action, float32 r.Reward, r.Observation, r.Terminated)
             steps <- steps + 1L
@@ -197,6 +212,10 @@ type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: 
             episodeLength <- episodeLength + 1
             obs <- r.Observation
             if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L then
+                let lr = Schedule.value config.LearningRate steps
+                if lr <> learningRate then
+                    learningRate <- lr
+                    optimizer.set_lr lr
                 for _ in 1 .. config.GradientSteps do
                     let m = Learner.update config online target optimizer device (replay.Sample config.BatchSize)
                     updates <- updates + 1L
@@ -244,7 +263,7 @@ type Agent(config: DqnConfig, observationSize: int, actionCount: int, ?network: 
     static member Load(path: string, ?config: DqnConfig) =
         let config = defaultArg config DqnConfig.defaults
         let spec, network, _ = Checkpoint.load path config.Device
-        new Agent({ config with Hidden = spec.Hidden }, spec.ObservationSize, spec.ActionCount, network)
+        new Agent({ config with Hidden = spec.Hidden }, spec.ObservationSize, spec.ActionCount, Some network)
 
     member _.Dispose() =
         if not disposed then

@@ -18,8 +18,8 @@ type DqnConfig =
       Hidden: int list
       /// Discount factor gamma in [0, 1].
       Gamma: float
-      /// Adam learning rate.
-      LearningRate: float
+      /// Adam learning rate as a function of the agent step (Schedule.constant for a fixed one).
+      LearningRate: Schedule
       /// Adam epsilon.
       AdamEpsilon: float
       /// Transitions per gradient update.
@@ -50,7 +50,7 @@ type DqnConfig =
       Device: Device
       /// libtorch intra-op threads (Debian's libtorch starts with 1).
       Threads: int
-      /// Agent steps between evaluations (0: only the final one).
+      /// Agent steps between evaluations during Agent.Learn (0: none).
       EvalInterval: int
       /// Episodes per evaluation.
       EvalEpisodes: int
@@ -66,7 +66,7 @@ module DqnConfig =
     let defaults =
         { Hidden = [ 64; 64 ]
           Gamma = 0.99
-          LearningRate = 2.3e-3
+          LearningRate = Schedule.constant 2.3e-3
           AdamEpsilon = 1e-8
           BatchSize = 64
           BufferSize = 100_000
@@ -102,8 +102,10 @@ module DqnConfig =
         if isNull (box c.Hidden) then nullArg "Hidden"
         c.Hidden |> List.iter (positive "Hidden")
         inRange "Gamma" 0.0 1.0 c.Gamma
-        if not (c.LearningRate > 0.0 && Double.IsFinite c.LearningRate) then
-            raise (ArgumentOutOfRangeException("LearningRate", c.LearningRate, "LearningRate must be positive and finite"))
+        if isNull (box c.LearningRate) then nullArg "LearningRate"
+        let lr0 = Schedule.value c.LearningRate 0L
+        if not (lr0 > 0.0 && Double.IsFinite lr0) then
+            raise (ArgumentOutOfRangeException("LearningRate", lr0, "LearningRate must start positive and finite"))
         if not (c.AdamEpsilon >= 0.0) then raise (ArgumentOutOfRangeException("AdamEpsilon", c.AdamEpsilon, "AdamEpsilon must be non-negative"))
         positive "BatchSize" c.BatchSize
         positive "BufferSize" c.BufferSize
@@ -115,6 +117,8 @@ module DqnConfig =
         positive "TargetUpdateInterval" c.TargetUpdateInterval
         if not (c.Tau > 0.0 && c.Tau <= 1.0) then raise (ArgumentOutOfRangeException("Tau", c.Tau, "Tau must be in (0, 1]"))
         if isNull (box c.Exploration) then nullArg "Exploration"
+        for step in [ 0L; Int64.MaxValue ] do
+            inRange "Exploration" 0.0 1.0 (Schedule.value c.Exploration step)
         match c.MaxGradNorm with
         | Some m when not (m > 0.0) -> raise (ArgumentOutOfRangeException("MaxGradNorm", m, "MaxGradNorm must be positive"))
         | _ -> ()
