@@ -40,14 +40,14 @@ public sealed class DqnAgent : IDisposable
     {
     }
 
-    /// <summary>Builds an agent sized for <paramref name="environment"/> (its ObservationSize and ActionCount).</summary>
+    /// <summary>Builds an agent sized for <paramref name="env"/> (its ObservationSize and ActionCount).</summary>
     /// <param name="options">The settings, checked here.</param>
-    /// <param name="environment">The environment the agent will act in; only its sizes are read.</param>
-    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="environment"/> is null.</exception>
+    /// <param name="env">The environment the agent will act in; only its sizes are read.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="env"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The environment reports a size that is zero or negative, or
     /// <see cref="DqnOptions.BufferSize"/> &lt; <see cref="DqnOptions.BatchSize"/>.</exception>
-    public DqnAgent(DqnOptions options, IEnvironment environment)
-        : this(options, Check.NotNull(environment, nameof(environment)).ObservationSize, environment.ActionCount)
+    public DqnAgent(DqnOptions options, IEnvironment env)
+        : this(options, Check.NotNull(env, nameof(env)).ObservationSize, env.ActionCount)
     {
     }
 
@@ -73,19 +73,19 @@ public sealed class DqnAgent : IDisposable
     public long Updates => agent.Updates;
 
     /// <summary>
-    /// Trains for <paramref name="totalSteps"/> agent steps on <paramref name="environment"/>: ε-greedy acting
+    /// Trains for <paramref name="totalSteps"/> agent steps on <paramref name="env"/>: ε-greedy acting
     /// with ε = <see cref="DqnOptions.Exploration"/> at the agent's cumulative step, replay, an update every
     /// <see cref="DqnOptions.TrainFrequency"/> agent steps once more than <see cref="DqnOptions.LearningStarts"/>
     /// were taken, and a target update every <see cref="DqnOptions.TargetUpdateInterval"/> updates. The first call
     /// resets the environment with <see cref="DqnOptions.Seed"/>; an unfinished episode is abandoned at the end.
     /// </summary>
-    /// <param name="environment">The training environment; its sizes must equal the agent's.</param>
+    /// <param name="env">The training environment; its sizes must equal the agent's.</param>
     /// <param name="totalSteps">Agent steps to take in this call, positive.</param>
     /// <param name="progress">Receives an <see cref="EpisodeProgress"/> at every episode end, synchronously on the
     /// training thread; null for none.</param>
     /// <param name="cancellationToken">Checked before every agent step.</param>
     /// <returns>Agent steps, updates and episodes of this call, and its wall time.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="environment"/> is null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is zero or negative.</exception>
     /// <exception cref="ArgumentException">The environment's sizes differ from the agent's, or it returned an
     /// observation of the wrong length.</exception>
@@ -93,17 +93,17 @@ public sealed class DqnAgent : IDisposable
     /// and updates made so far are kept.</exception>
     /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
     public TrainingSummary Learn(
-        IEnvironment environment, long totalSteps, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        IEnvironment env, long totalSteps, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
         agent.Learn(
-            Checked(environment, nameof(environment)), Check.Positive(totalSteps, nameof(totalSteps)), null, Observer(progress), FSharpOption<CancellationToken>.Some(cancellationToken));
+            Checked(env, nameof(env)), Check.Positive(totalSteps, nameof(totalSteps)), null, Observer(progress), FSharpOption<CancellationToken>.Some(cancellationToken));
 
     /// <summary>
     /// Trains like <see cref="Learn(IEnvironment, long, IProgress{TrainingProgress}?, CancellationToken)"/>, and every
     /// <see cref="DqnOptions.EvalInterval"/> agent steps runs <see cref="DqnOptions.EvalEpisodes"/> episodes on
-    /// <paramref name="evaluationEnvironment"/> with ε = <see cref="DqnOptions.EvalEpsilon"/> and no learning.
+    /// <paramref name="evalEnv"/> with ε = <see cref="DqnOptions.EvalEpsilon"/> and no learning.
     /// </summary>
-    /// <param name="environment">The training environment; its sizes must equal the agent's.</param>
-    /// <param name="evaluationEnvironment">A separate environment for evaluations; its sizes must equal the agent's.</param>
+    /// <param name="env">The training environment; its sizes must equal the agent's.</param>
+    /// <param name="evalEnv">A separate environment for evaluations; its sizes must equal the agent's.</param>
     /// <param name="totalSteps">Agent steps to take in this call, positive.</param>
     /// <param name="progress">Receives an <see cref="EpisodeProgress"/> at every training episode end and an
     /// <see cref="EvaluationProgress"/> after every evaluation, synchronously on the training thread; null for none.</param>
@@ -116,15 +116,15 @@ public sealed class DqnAgent : IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
     public TrainingSummary Learn(
-        IEnvironment environment,
-        IEnvironment evaluationEnvironment,
+        IEnvironment env,
+        IEnvironment evalEnv,
         long totalSteps,
         IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default) =>
         agent.Learn(
-            Checked(environment, nameof(environment)),
+            Checked(env, nameof(env)),
             Check.Positive(totalSteps, nameof(totalSteps)),
-            FSharpOption<IEnvironment>.Some(Check.NotNull(evaluationEnvironment, nameof(evaluationEnvironment))),
+            FSharpOption<IEnvironment>.Some(Check.NotNull(evalEnv, nameof(evalEnv))),
             Observer(progress),
             FSharpOption<CancellationToken>.Some(cancellationToken));
 
@@ -144,20 +144,20 @@ public sealed class DqnAgent : IDisposable
     public int Act(ReadOnlySpan<float> observation) => Act(observation.ToArray());
 
     /// <summary>
-    /// Runs <paramref name="episodes"/> full episodes on <paramref name="environment"/> with ε =
+    /// Runs <paramref name="episodes"/> full episodes on <paramref name="env"/> with ε =
     /// <see cref="DqnOptions.EvalEpsilon"/> and no learning. The first reset is seeded with
     /// <see cref="DqnOptions.Seed"/> + 1 000 000, so repeated calls start from the same state.
     /// </summary>
-    /// <param name="environment">Its sizes must equal the agent's.</param>
+    /// <param name="env">Its sizes must equal the agent's.</param>
     /// <param name="episodes">Number of episodes, positive.</param>
     /// <returns>Each episode's return and length (agent steps), their mean and standard deviation.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="environment"/> is null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="episodes"/> is zero or negative.</exception>
     /// <exception cref="ArgumentException">The environment's sizes differ from the agent's, or it returned an
     /// observation of the wrong length.</exception>
     /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
-    public EvaluationResult Evaluate(IEnvironment environment, int episodes) =>
-        agent.Evaluate(Checked(environment, nameof(environment)), Check.Positive(episodes, nameof(episodes)), null, null);
+    public EvaluationResult Evaluate(IEnvironment env, int episodes) =>
+        agent.Evaluate(Checked(env, nameof(env)), Check.Positive(episodes, nameof(episodes)), null, null);
 
     /// <summary>Saves the online Q-network (weights and architecture) to a .safetensors file, atomically.
     /// Options, replay and counters are not saved.</summary>
