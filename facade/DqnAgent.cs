@@ -1,0 +1,213 @@
+using System;
+using System.IO;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using Microsoft.FSharp.Core;
+
+[assembly: InternalsVisibleTo("Dqn.Fun.Facade.Tests")]
+
+namespace Dqn.Fun;
+
+/// <summary>
+/// A DQN agent (Mnih et al. 2015) for an <see cref="IEnvironment"/> with a float observation vector and
+/// discrete actions: an MLP Q-network, its target network, Adam, a replay buffer and ε-greedy exploration.
+/// The C# face of the core's <c>Agent</c>. Dispose it to free the networks' native (libtorch) memory.
+/// </summary>
+/// <remarks>
+/// <para>Units: an <em>agent step</em> is one environment step (one action); an <em>update</em> is one gradient
+/// step. Counters are cumulative over the agent's life, across <c>Learn</c> calls.</para>
+/// <para>Not thread-safe. Building an agent seeds torch's process-wide generator with
+/// <see cref="DqnOptions.Seed"/> and sets its thread count, so build agents one at a time.</para>
+/// </remarks>
+public sealed class DqnAgent : IDisposable
+{
+    private readonly Agent agent;
+    private bool disposed;
+
+    /// <summary>Builds an agent with freshly initialised networks.</summary>
+    /// <param name="options">The settings, checked here (including BufferSize &gt;= BatchSize).</param>
+    /// <param name="observationSize">Length of every observation vector, positive.</param>
+    /// <param name="actionCount">Number of discrete actions (valid actions 0 .. actionCount − 1), positive.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="observationSize"/> or <paramref name="actionCount"/>
+    /// is zero or negative, or <see cref="DqnOptions.BufferSize"/> &lt; <see cref="DqnOptions.BatchSize"/>.</exception>
+    public DqnAgent(DqnOptions options, int observationSize, int actionCount)
+        : this(new Agent(
+            Check.NotNull(options, nameof(options)).ToConfig(),
+            Check.Positive(observationSize, nameof(observationSize)),
+            Check.Positive(actionCount, nameof(actionCount)),
+            network: null))
+    {
+    }
+
+    /// <summary>Builds an agent sized for <paramref name="env"/> (its ObservationSize and ActionCount).</summary>
+    /// <param name="options">The settings, checked here.</param>
+    /// <param name="env">The environment the agent will act in; only its sizes are read.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="env"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The environment reports a size that is zero or negative, or
+    /// <see cref="DqnOptions.BufferSize"/> &lt; <see cref="DqnOptions.BatchSize"/>.</exception>
+    public DqnAgent(DqnOptions options, IEnvironment env)
+        : this(options, Check.NotNull(env, nameof(env)).ObservationSize, env.ActionCount)
+    {
+    }
+
+    private DqnAgent(Agent agent)
+    {
+        this.agent = agent;
+        Options = DqnOptions.FromConfig(agent.Config);
+    }
+
+    /// <summary>The agent's settings (after <see cref="Load"/>, with the checkpoint's hidden layers).</summary>
+    public DqnOptions Options { get; }
+
+    /// <summary>Length of the observation vectors the agent takes.</summary>
+    public int ObservationSize => agent.Spec.ObservationSize;
+
+    /// <summary>Number of discrete actions; <see cref="Act(float[])"/> returns 0 .. ActionCount − 1.</summary>
+    public int ActionCount => agent.Spec.ActionCount;
+
+    /// <summary>Agent steps taken by <c>Learn</c> over the agent's life (0 after <see cref="Load"/>).</summary>
+    public long Steps => agent.Steps;
+
+    /// <summary>Updates (gradient steps) made over the agent's life (0 after <see cref="Load"/>).</summary>
+    public long Updates => agent.Updates;
+
+    /// <summary>
+    /// Trains for <paramref name="totalSteps"/> agent steps on <paramref name="env"/>: ε-greedy acting
+    /// with ε = <see cref="DqnOptions.Exploration"/> at the agent's cumulative step, replay, an update every
+    /// <see cref="DqnOptions.TrainFrequency"/> agent steps once more than <see cref="DqnOptions.LearningStarts"/>
+    /// were taken, and a target update every <see cref="DqnOptions.TargetUpdateInterval"/> updates. The first call
+    /// resets the environment with <see cref="DqnOptions.Seed"/>; an unfinished episode is abandoned at the end.
+    /// </summary>
+    /// <param name="env">The training environment; its sizes must equal the agent's.</param>
+    /// <param name="totalSteps">Agent steps to take in this call, positive.</param>
+    /// <param name="progress">Receives an <see cref="EpisodeProgress"/> at every episode end, synchronously on the
+    /// training thread; null for none.</param>
+    /// <param name="cancellationToken">Checked before every agent step.</param>
+    /// <returns>Agent steps, updates and episodes of this call, and its wall time.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is zero or negative.</exception>
+    /// <exception cref="ArgumentException">The environment's sizes differ from the agent's, or it returned an
+    /// observation of the wrong length.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the steps
+    /// and updates made so far are kept.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public TrainingSummary Learn(
+        IEnvironment env, long totalSteps, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        agent.Learn(
+            Checked(env, nameof(env)), Check.Positive(totalSteps, nameof(totalSteps)), null, Observer(progress), FSharpOption<CancellationToken>.Some(cancellationToken));
+
+    /// <summary>
+    /// Trains like <see cref="Learn(IEnvironment, long, IProgress{TrainingProgress}?, CancellationToken)"/>, and every
+    /// <see cref="DqnOptions.EvalInterval"/> agent steps runs <see cref="DqnOptions.EvalEpisodes"/> episodes on
+    /// <paramref name="evalEnv"/> with ε = <see cref="DqnOptions.EvalEpsilon"/> and no learning.
+    /// </summary>
+    /// <param name="env">The training environment; its sizes must equal the agent's.</param>
+    /// <param name="evalEnv">A separate environment for evaluations; its sizes must equal the agent's.</param>
+    /// <param name="totalSteps">Agent steps to take in this call, positive.</param>
+    /// <param name="progress">Receives an <see cref="EpisodeProgress"/> at every training episode end and an
+    /// <see cref="EvaluationProgress"/> after every evaluation, synchronously on the training thread; null for none.</param>
+    /// <param name="cancellationToken">Checked before every agent step.</param>
+    /// <returns>Agent steps, updates, episodes and wall time of this call, and its evaluations in order.</returns>
+    /// <exception cref="ArgumentNullException">An environment is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is zero or negative.</exception>
+    /// <exception cref="ArgumentException">An environment's sizes differ from the agent's, or it returned an
+    /// observation of the wrong length.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public TrainingSummary Learn(
+        IEnvironment env,
+        IEnvironment evalEnv,
+        long totalSteps,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        agent.Learn(
+            Checked(env, nameof(env)),
+            Check.Positive(totalSteps, nameof(totalSteps)),
+            FSharpOption<IEnvironment>.Some(Check.NotNull(evalEnv, nameof(evalEnv))),
+            Observer(progress),
+            FSharpOption<CancellationToken>.Some(cancellationToken));
+
+    /// <summary>The greedy action (argmax of Q, ties to the lowest action) for one observation.</summary>
+    /// <param name="observation">Length <see cref="ObservationSize"/>.</param>
+    /// <returns>An action in 0 .. <see cref="ActionCount"/> − 1.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="observation"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="observation"/>'s length is not <see cref="ObservationSize"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public int Act(float[] observation) => agent.Act(Checked(observation, nameof(observation)), null);
+
+    /// <summary>The greedy action for one observation (copied to an array first).</summary>
+    /// <param name="observation">Length <see cref="ObservationSize"/>.</param>
+    /// <returns>An action in 0 .. <see cref="ActionCount"/> − 1.</returns>
+    /// <exception cref="ArgumentException"><paramref name="observation"/>'s length is not <see cref="ObservationSize"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public int Act(ReadOnlySpan<float> observation) => Act(observation.ToArray());
+
+    /// <summary>
+    /// Runs <paramref name="episodes"/> full episodes on <paramref name="env"/> with ε =
+    /// <see cref="DqnOptions.EvalEpsilon"/> and no learning. The first reset is seeded with
+    /// <see cref="DqnOptions.Seed"/> + 1 000 000, so repeated calls start from the same state.
+    /// </summary>
+    /// <param name="env">Its sizes must equal the agent's.</param>
+    /// <param name="episodes">Number of episodes, positive.</param>
+    /// <returns>Each episode's return and length (agent steps), their mean and standard deviation.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="episodes"/> is zero or negative.</exception>
+    /// <exception cref="ArgumentException">The environment's sizes differ from the agent's, or it returned an
+    /// observation of the wrong length.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public EvaluationResult Evaluate(IEnvironment env, int episodes) =>
+        agent.Evaluate(Checked(env, nameof(env)), Check.Positive(episodes, nameof(episodes)), null, null);
+
+    /// <summary>Saves the online Q-network (weights and architecture) to a .safetensors file, atomically.
+    /// Options, replay and counters are not saved.</summary>
+    /// <param name="path">The file to write (replaced if present).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or white space.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public void Save(string path)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        agent.Save(CheckedPath(path));
+    }
+
+    /// <summary>Loads a Q-network saved by <see cref="Save"/> into a new agent, ready to act or to keep learning
+    /// (with an empty replay buffer and counters at 0).</summary>
+    /// <param name="path">A file written by <see cref="Save"/>.</param>
+    /// <param name="options">Settings for the new agent; its <see cref="DqnOptions.HiddenLayers"/> are replaced by
+    /// the checkpoint's. Null: <see cref="DqnOptions.Default"/>.</param>
+    /// <returns>A new agent; the caller disposes it.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or white space.</exception>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file is not a Dqn.Fun Q-network checkpoint.</exception>
+    public static DqnAgent Load(string path, DqnOptions? options = null) =>
+        new(Agent.Load(CheckedPath(path), options is null ? null : FSharpOption<DqnConfig>.Some(options.ToConfig())));
+
+    /// <summary>Frees the networks' native memory. Idempotent; other members then throw
+    /// <see cref="ObjectDisposedException"/>, except the counters and <see cref="Options"/>.</summary>
+    public void Dispose()
+    {
+        disposed = true;
+        agent.Dispose();
+    }
+
+    private T Checked<T>(T? argument, string name) where T : class
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return Check.NotNull(argument, name);
+    }
+
+    private static string CheckedPath(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        return path;
+    }
+
+    // F# optional arguments are FSharpOption values in C#; null is None. (FSharpOption's implicit conversion
+    // from T would turn a null function into Some null, so the options are built explicitly.)
+    private static FSharpOption<FSharpFunc<TrainingEvent, Unit>>? Observer(IProgress<TrainingProgress>? progress) =>
+        progress is null ? null : FSharpOption<FSharpFunc<TrainingEvent, Unit>>.Some(
+            FuncConvert.FromAction<TrainingEvent>(e => progress.Report(TrainingProgress.From(e))));
+}

@@ -1,0 +1,295 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
+
+namespace Dqn.Fun;
+
+/// <summary>
+/// The settings of a DQN run, immutable: start from <see cref="Default"/> and change values with the
+/// <c>WithX</c> methods or a <c>with</c> expression; both return a new value and leave this one unchanged.
+/// </summary>
+/// <remarks>
+/// <para>Units: an <em>agent step</em> is one environment step taken by the agent (one action); an
+/// <em>update</em> is one gradient step on a minibatch.</para>
+/// <para>Every property checks its value when it is set (by <c>WithX</c>, <c>with</c> or
+/// <see cref="Default"/>), so an out-of-range value fails where it is written. The one rule that spans two
+/// properties (<see cref="BufferSize"/> &gt;= <see cref="BatchSize"/>) is checked when an agent is built.</para>
+/// <para>Equality is by value, <see cref="HiddenLayers"/> included.</para>
+/// </remarks>
+public sealed record DqnOptions
+{
+    private DqnOptions(DqnConfig c)
+    {
+        HiddenLayers = c.Hidden;
+        Gamma = c.Gamma;
+        LearningRate = c.LearningRate;
+        AdamEpsilon = c.AdamEpsilon;
+        BatchSize = c.BatchSize;
+        BufferSize = c.BufferSize;
+        LearningStarts = c.LearningStarts;
+        TrainFrequency = c.TrainFrequency;
+        GradientSteps = c.GradientSteps;
+        TargetUpdateInterval = c.TargetUpdateInterval;
+        Tau = c.Tau;
+        Exploration = c.Exploration;
+        Loss = c.Loss;
+        MaxGradNorm = OptionModule.ToNullable(c.MaxGradNorm);
+        DoubleDqn = c.DoubleDqn;
+        Seed = c.Seed;
+        Device = c.Device.ToString();
+        Threads = c.Threads;
+        EvalInterval = c.EvalInterval;
+        EvalEpisodes = c.EvalEpisodes;
+        EvalEpsilon = c.EvalEpsilon;
+    }
+
+    /// <summary>
+    /// The core's defaults (<c>DqnConfig.defaults</c>), tuned for CartPole-v1: a [64, 64] MLP, gamma 0.99,
+    /// learning rate 2.3e-3, batch 64, replay 100 000, learning from agent step 1 000, a hard target copy
+    /// every 100 updates, ε from 1.0 to 0.04 over 5 000 agent steps, Huber loss, seed 0, CPU.
+    /// </summary>
+    public static DqnOptions Default { get; } = FromConfig(DqnConfigModule.Default);
+
+    /// <summary>Hidden layer widths of the MLP Q-network, input side first (e.g. [64, 64]); may be empty
+    /// (a linear Q-function). The list is copied.</summary>
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A width is zero or negative.</exception>
+    public IReadOnlyList<int> HiddenLayers
+    {
+        get;
+        init => field = CopyWidths(value);
+    }
+
+    /// <summary>Discount factor γ, in [0, 1].</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside [0, 1] or NaN.</exception>
+    public double Gamma { get; init => field = Check.InRange(value, 0.0, 1.0, nameof(Gamma)); }
+
+    /// <summary>Adam learning rate, positive and finite.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative, infinite or NaN.</exception>
+    public double LearningRate { get; init => field = Check.PositiveFinite(value, nameof(LearningRate)); }
+
+    /// <summary>Adam's ε (numerical stability term), non-negative.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or NaN.</exception>
+    public double AdamEpsilon { get; init => field = Check.NonNegative(value, nameof(AdamEpsilon)); }
+
+    /// <summary>Transitions per update (minibatch size), positive; at most <see cref="BufferSize"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int BatchSize { get; init => field = Check.Positive(value, nameof(BatchSize)); }
+
+    /// <summary>Replay capacity in transitions (one per agent step), positive; at least
+    /// <see cref="BatchSize"/> (checked when an agent is built).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int BufferSize { get; init => field = Check.Positive(value, nameof(BufferSize)); }
+
+    /// <summary>Agent steps taken (ε-greedy, no updates) before learning starts; non-negative.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int LearningStarts { get; init => field = Check.NonNegative(value, nameof(LearningStarts)); }
+
+    /// <summary>Agent steps between training rounds, positive.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int TrainFrequency { get; init => field = Check.Positive(value, nameof(TrainFrequency)); }
+
+    /// <summary>Updates per training round, positive.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int GradientSteps { get; init => field = Check.Positive(value, nameof(GradientSteps)); }
+
+    /// <summary>Updates (not agent steps) between target-network updates, positive (Mnih et al. 2015's C).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int TargetUpdateInterval { get; init => field = Check.Positive(value, nameof(TargetUpdateInterval)); }
+
+    /// <summary>Polyak weight of a target update, in (0, 1]: target ← τ·online + (1 − τ)·target; 1 is a hard copy.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside (0, 1] or NaN.</exception>
+    public double Tau { get; init => field = Check.InRangeAboveLow(value, 0.0, 1.0, nameof(Tau)); }
+
+    /// <summary>ε of ε-greedy acting during training, as a function of the agent's cumulative agent steps.
+    /// Build one with <see cref="WithExploration(double, double, long)"/> or <c>ScheduleModule</c>
+    /// (<c>Linear</c>, <c>Exponential</c>, <c>PiecewiseLinear</c>, <c>Constant</c>); its values must lie in [0, 1].</summary>
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    public Schedule Exploration { get; init => field = Check.NotNull(value, nameof(Exploration)); }
+
+    /// <summary>The loss on the TD error: <see cref="TdLoss.Huber"/> (default) or <see cref="TdLoss.Mse"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="TdLoss"/>.</exception>
+    public TdLoss Loss
+    {
+        get;
+        init => field = Enum.IsDefined(value) ? value : throw Check.OutOfRange(nameof(Loss), value, "must be Huber or Mse");
+    }
+
+    /// <summary>Clip the gradients' global L2 norm to this, positive; null: no clipping.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative or NaN.</exception>
+    public double? MaxGradNorm
+    {
+        get;
+        init => field = value is { } v ? Check.Positive(v, nameof(MaxGradNorm)) : null;
+    }
+
+    /// <summary>Use the Double DQN target (van Hasselt et al. 2016) instead of the DQN one.</summary>
+    public bool DoubleDqn { get; init; }
+
+    /// <summary>Seed for torch, replay sampling, exploration and the first environment reset; any value.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Device for the networks and updates: "cpu", "cuda" or "cuda:N" (case-insensitive); stored
+    /// normalised as "cpu" or "cuda:N".</summary>
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    /// <exception cref="ArgumentException">The value is not one of "cpu", "cuda", "cuda:N".</exception>
+    public string Device
+    {
+        get;
+        init => field = Torch.Device.Parse(Check.NotNull(value, nameof(Device))).ToString();
+    }
+
+    /// <summary>libtorch intra-op threads, positive (process-wide: set when an agent is built).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int Threads { get; init => field = Check.Positive(value, nameof(Threads)); }
+
+    /// <summary>Agent steps between evaluations during <c>Learn</c> with an evaluation environment;
+    /// non-negative; 0 turns periodic evaluation off.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int EvalInterval { get; init => field = Check.NonNegative(value, nameof(EvalInterval)); }
+
+    /// <summary>Episodes per periodic evaluation, non-negative; 0 turns periodic evaluation off.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int EvalEpisodes { get; init => field = Check.NonNegative(value, nameof(EvalEpisodes)); }
+
+    /// <summary>ε during evaluation, in [0, 1] (0: greedy).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside [0, 1] or NaN.</exception>
+    public double EvalEpsilon { get; init => field = Check.InRange(value, 0.0, 1.0, nameof(EvalEpsilon)); }
+
+    /// <summary>Returns a copy with <see cref="HiddenLayers"/> = <paramref name="widths"/> (copied).</summary>
+    /// <param name="widths">Positive layer widths, input side first; none for a linear Q-function.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="widths"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A width is zero or negative.</exception>
+    public DqnOptions WithHiddenLayers(params int[] widths) => this with { HiddenLayers = widths };
+
+    /// <summary>Returns a copy with <see cref="Gamma"/> = <paramref name="gamma"/>.</summary>
+    /// <param name="gamma">Discount factor in [0, 1].</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gamma"/> is outside [0, 1] or NaN.</exception>
+    public DqnOptions WithGamma(double gamma) => this with { Gamma = gamma };
+
+    /// <summary>Returns a copy with <see cref="LearningRate"/> = <paramref name="learningRate"/>.</summary>
+    /// <param name="learningRate">Adam learning rate, positive and finite.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive and finite.</exception>
+    public DqnOptions WithLearningRate(double learningRate) => this with { LearningRate = learningRate };
+
+    /// <summary>Returns a copy with <see cref="AdamEpsilon"/> = <paramref name="adamEpsilon"/>.</summary>
+    /// <param name="adamEpsilon">Adam's ε, non-negative.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="adamEpsilon"/> is negative or NaN.</exception>
+    public DqnOptions WithAdamEpsilon(double adamEpsilon) => this with { AdamEpsilon = adamEpsilon };
+
+    /// <summary>Returns a copy with <see cref="BatchSize"/> = <paramref name="batchSize"/>.</summary>
+    /// <param name="batchSize">Transitions per update, positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is zero or negative.</exception>
+    public DqnOptions WithBatchSize(int batchSize) => this with { BatchSize = batchSize };
+
+    /// <summary>Returns a copy with <see cref="BufferSize"/> = <paramref name="bufferSize"/>.</summary>
+    /// <param name="bufferSize">Replay capacity in transitions, positive, at least <see cref="BatchSize"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bufferSize"/> is zero or negative.</exception>
+    public DqnOptions WithBufferSize(int bufferSize) => this with { BufferSize = bufferSize };
+
+    /// <summary>Returns a copy with <see cref="LearningStarts"/> = <paramref name="learningStarts"/>.</summary>
+    /// <param name="learningStarts">Agent steps before the first update, non-negative.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningStarts"/> is negative.</exception>
+    public DqnOptions WithLearningStarts(int learningStarts) => this with { LearningStarts = learningStarts };
+
+    /// <summary>Returns a copy with <see cref="TrainFrequency"/> = <paramref name="trainFrequency"/>.</summary>
+    /// <param name="trainFrequency">Agent steps between training rounds, positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="trainFrequency"/> is zero or negative.</exception>
+    public DqnOptions WithTrainFrequency(int trainFrequency) => this with { TrainFrequency = trainFrequency };
+
+    /// <summary>Returns a copy with <see cref="GradientSteps"/> = <paramref name="gradientSteps"/>.</summary>
+    /// <param name="gradientSteps">Updates per training round, positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gradientSteps"/> is zero or negative.</exception>
+    public DqnOptions WithGradientSteps(int gradientSteps) => this with { GradientSteps = gradientSteps };
+
+    /// <summary>Returns a copy with <see cref="TargetUpdateInterval"/> = <paramref name="targetUpdateInterval"/>.</summary>
+    /// <param name="targetUpdateInterval">Updates between target-network updates, positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="targetUpdateInterval"/> is zero or negative.</exception>
+    public DqnOptions WithTargetUpdateInterval(int targetUpdateInterval) => this with { TargetUpdateInterval = targetUpdateInterval };
+
+    /// <summary>Returns a copy with <see cref="Tau"/> = <paramref name="tau"/>.</summary>
+    /// <param name="tau">Polyak weight in (0, 1]; 1 is a hard copy.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tau"/> is outside (0, 1] or NaN.</exception>
+    public DqnOptions WithTau(double tau) => this with { Tau = tau };
+
+    /// <summary>Returns a copy with <see cref="Exploration"/> = <paramref name="exploration"/>.</summary>
+    /// <param name="exploration">ε as a function of agent steps; its values must lie in [0, 1].</param>
+    /// <exception cref="ArgumentNullException"><paramref name="exploration"/> is null.</exception>
+    public DqnOptions WithExploration(Schedule exploration) => this with { Exploration = exploration };
+
+    /// <summary>Returns a copy whose <see cref="Exploration"/> anneals ε linearly from <paramref name="start"/>
+    /// to <paramref name="end"/> over the first <paramref name="steps"/> agent steps, then stays at <paramref name="end"/>.</summary>
+    /// <param name="start">ε at agent step 0, in [0, 1].</param>
+    /// <param name="end">ε from agent step <paramref name="steps"/> on, in [0, 1].</param>
+    /// <param name="steps">Length of the annealing in agent steps, positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="start"/> or <paramref name="end"/> is outside
+    /// [0, 1] or NaN, or <paramref name="steps"/> is zero or negative.</exception>
+    public DqnOptions WithExploration(double start, double end, long steps) =>
+        this with { Exploration = ScheduleModule.Linear(Check.InRange(start, 0.0, 1.0, nameof(start)), Check.InRange(end, 0.0, 1.0, nameof(end)), Check.Positive(steps, nameof(steps))) };
+
+    /// <summary>Returns a copy with <see cref="Loss"/> = <paramref name="loss"/>.</summary>
+    /// <param name="loss"><see cref="TdLoss.Huber"/> or <see cref="TdLoss.Mse"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="loss"/> is not a defined <see cref="TdLoss"/>.</exception>
+    public DqnOptions WithLoss(TdLoss loss) => this with { Loss = loss };
+
+    /// <summary>Returns a copy with <see cref="MaxGradNorm"/> = <paramref name="maxGradNorm"/>.</summary>
+    /// <param name="maxGradNorm">Global L2 gradient-norm bound, positive; null: no clipping.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxGradNorm"/> is zero, negative or NaN.</exception>
+    public DqnOptions WithMaxGradNorm(double? maxGradNorm) => this with { MaxGradNorm = maxGradNorm };
+
+    /// <summary>Returns a copy with <see cref="DoubleDqn"/> = <paramref name="doubleDqn"/>.</summary>
+    /// <param name="doubleDqn">True for the Double DQN target.</param>
+    public DqnOptions WithDoubleDqn(bool doubleDqn = true) => this with { DoubleDqn = doubleDqn };
+
+    /// <summary>Returns a copy with <see cref="Seed"/> = <paramref name="seed"/>.</summary>
+    /// <param name="seed">Any value.</param>
+    public DqnOptions WithSeed(int seed) => this with { Seed = seed };
+
+    /// <summary>Returns a copy with <see cref="Device"/> = <paramref name="device"/>.</summary>
+    /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
+    /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="device"/> is not one of "cpu", "cuda", "cuda:N".</exception>
+    public DqnOptions WithDevice(string device) => this with { Device = device };
+
+    /// <summary>Returns a copy with <see cref="Threads"/> = <paramref name="threads"/>.</summary>
+    /// <param name="threads">libtorch intra-op threads, positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is zero or negative.</exception>
+    public DqnOptions WithThreads(int threads) => this with { Threads = threads };
+
+    /// <summary>Returns a copy with <see cref="EvalInterval"/> = <paramref name="evalInterval"/>.</summary>
+    /// <param name="evalInterval">Agent steps between evaluations, non-negative; 0: none.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="evalInterval"/> is negative.</exception>
+    public DqnOptions WithEvalInterval(int evalInterval) => this with { EvalInterval = evalInterval };
+
+    /// <summary>Returns a copy with <see cref="EvalEpisodes"/> = <paramref name="evalEpisodes"/>.</summary>
+    /// <param name="evalEpisodes">Episodes per evaluation, non-negative; 0: none.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="evalEpisodes"/> is negative.</exception>
+    public DqnOptions WithEvalEpisodes(int evalEpisodes) => this with { EvalEpisodes = evalEpisodes };
+
+    /// <summary>Returns a copy with <see cref="EvalEpsilon"/> = <paramref name="evalEpsilon"/>.</summary>
+    /// <param name="evalEpsilon">ε during evaluation, in [0, 1].</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="evalEpsilon"/> is outside [0, 1] or NaN.</exception>
+    public DqnOptions WithEvalEpsilon(double evalEpsilon) => this with { EvalEpsilon = evalEpsilon };
+
+    /// <summary>The core's config for these options, checked by the core's <c>DqnConfig.validate</c>
+    /// (which also checks BufferSize &gt;= BatchSize).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value, or the pair BufferSize/BatchSize, is out of range.</exception>
+    internal DqnConfig ToConfig() =>
+        DqnConfigModule.Validate(new DqnConfig(
+            (FSharpList<int>)HiddenLayers, Gamma, LearningRate, AdamEpsilon, BatchSize, BufferSize, LearningStarts,
+            TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, Loss, OptionModule.OfNullable(MaxGradNorm),
+            DoubleDqn, Seed, Torch.Device.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon));
+
+    /// <summary>The options mirroring a core config.</summary>
+    internal static DqnOptions FromConfig(DqnConfig config) => new(config);
+
+    private static FSharpList<int> CopyWidths(IEnumerable<int> widths)
+    {
+        var list = ListModule.OfSeq(Check.NotNull(widths, nameof(HiddenLayers)));
+        foreach (var w in list.Where(w => w <= 0))
+            throw Check.OutOfRange(nameof(HiddenLayers), w, "must contain only positive widths");
+        return list;
+    }
+}

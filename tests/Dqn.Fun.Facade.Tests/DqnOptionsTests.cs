@@ -1,0 +1,191 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Dqn.Fun;
+using Xunit;
+
+namespace Dqn.Fun.Facade.Tests;
+
+public class DqnOptionsTests
+{
+    private static readonly DqnConfig Core = DqnConfigModule.Default;
+
+    [Fact]
+    public void Default_mirrors_every_field_of_the_core_defaults()
+    {
+        var o = DqnOptions.Default;
+        Assert.Equal(Core.Hidden, o.HiddenLayers);
+        Assert.Equal(Core.Gamma, o.Gamma);
+        Assert.Equal(Core.LearningRate, o.LearningRate);
+        Assert.Equal(Core.AdamEpsilon, o.AdamEpsilon);
+        Assert.Equal(Core.BatchSize, o.BatchSize);
+        Assert.Equal(Core.BufferSize, o.BufferSize);
+        Assert.Equal(Core.LearningStarts, o.LearningStarts);
+        Assert.Equal(Core.TrainFrequency, o.TrainFrequency);
+        Assert.Equal(Core.GradientSteps, o.GradientSteps);
+        Assert.Equal(Core.TargetUpdateInterval, o.TargetUpdateInterval);
+        Assert.Equal(Core.Tau, o.Tau);
+        Assert.Equal(Core.Exploration, o.Exploration);
+        Assert.Equal(Core.Loss, o.Loss);
+        Assert.Equal(Core.MaxGradNorm.Value, o.MaxGradNorm);
+        Assert.Equal(Core.DoubleDqn, o.DoubleDqn);
+        Assert.Equal(Core.Seed, o.Seed);
+        Assert.Equal("cpu", o.Device);
+        Assert.Equal(Core.Threads, o.Threads);
+        Assert.Equal(Core.EvalInterval, o.EvalInterval);
+        Assert.Equal(Core.EvalEpisodes, o.EvalEpisodes);
+        Assert.Equal(Core.EvalEpsilon, o.EvalEpsilon);
+    }
+
+    [Fact]
+    public void Default_converts_back_to_exactly_the_core_defaults() =>
+        Assert.Equal(Core, DqnOptions.Default.ToConfig());
+
+    [Fact]
+    public void Every_property_round_trips_through_the_core_config()
+    {
+        var o = DqnOptions.Default
+            .WithHiddenLayers(8, 4).WithGamma(0.5).WithLearningRate(0.1).WithAdamEpsilon(0.0).WithBatchSize(3)
+            .WithBufferSize(7).WithLearningStarts(0).WithTrainFrequency(2).WithGradientSteps(3).WithTargetUpdateInterval(9)
+            .WithTau(0.25).WithExploration(0.5, 0.0, 10).WithLoss(TdLoss.Mse).WithMaxGradNorm(null).WithDoubleDqn()
+            .WithSeed(-4).WithThreads(2).WithEvalInterval(0).WithEvalEpisodes(3).WithEvalEpsilon(0.05);
+        Assert.Equal(o, DqnOptions.FromConfig(o.ToConfig()));
+    }
+
+    /// <summary>(property, change): each change sets one property to a value other than its default.</summary>
+    public static TheoryData<string, Func<DqnOptions, DqnOptions>> Changes => new()
+    {
+        { nameof(DqnOptions.HiddenLayers), o => o.WithHiddenLayers(32) },
+        { nameof(DqnOptions.Gamma), o => o.WithGamma(0.9) },
+        { nameof(DqnOptions.LearningRate), o => o.WithLearningRate(1e-4) },
+        { nameof(DqnOptions.AdamEpsilon), o => o.WithAdamEpsilon(1e-5) },
+        { nameof(DqnOptions.BatchSize), o => o.WithBatchSize(32) },
+        { nameof(DqnOptions.BufferSize), o => o.WithBufferSize(5_000) },
+        { nameof(DqnOptions.LearningStarts), o => o.WithLearningStarts(10) },
+        { nameof(DqnOptions.TrainFrequency), o => o.WithTrainFrequency(4) },
+        { nameof(DqnOptions.GradientSteps), o => o.WithGradientSteps(2) },
+        { nameof(DqnOptions.TargetUpdateInterval), o => o.WithTargetUpdateInterval(500) },
+        { nameof(DqnOptions.Tau), o => o.WithTau(0.005) },
+        { nameof(DqnOptions.Exploration), o => o.WithExploration(1.0, 0.1, 1_000) },
+        { nameof(DqnOptions.Exploration), o => o.WithExploration(ScheduleModule.Constant(0.1)) },
+        { nameof(DqnOptions.Loss), o => o.WithLoss(TdLoss.Mse) },
+        { nameof(DqnOptions.MaxGradNorm), o => o.WithMaxGradNorm(null) },
+        { nameof(DqnOptions.DoubleDqn), o => o.WithDoubleDqn() },
+        { nameof(DqnOptions.Seed), o => o.WithSeed(42) },
+        { nameof(DqnOptions.Device), o => o.WithDevice("cuda") },
+        { nameof(DqnOptions.Threads), o => o.WithThreads(2) },
+        { nameof(DqnOptions.EvalInterval), o => o.WithEvalInterval(0) },
+        { nameof(DqnOptions.EvalEpisodes), o => o.WithEvalEpisodes(5) },
+        { nameof(DqnOptions.EvalEpsilon), o => o.WithEvalEpsilon(0.05) },
+        { nameof(DqnOptions.Gamma), o => o with { Gamma = 0.9 } },
+    };
+
+    [Theory]
+    [MemberData(nameof(Changes))]
+    public void WithX_returns_a_new_value_differing_only_in_X_and_leaves_the_original_unchanged(
+        string property, Func<DqnOptions, DqnOptions> change)
+    {
+        var original = DqnOptions.FromConfig(Core);
+        var changed = change(original);
+
+        Assert.NotSame(original, changed);
+        Assert.Equal(DqnOptions.Default, original);
+        var differing = typeof(DqnOptions).GetProperties()
+            .Where(p => p.GetIndexParameters().Length == 0 && !Equals(p.GetValue(original), p.GetValue(changed)))
+            .Select(p => p.Name);
+        Assert.Equal([property], differing);
+    }
+
+    [Fact]
+    public void Equality_is_by_value_hidden_layers_included()
+    {
+        var a = DqnOptions.Default.WithHiddenLayers(64, 64).WithSeed(3);
+        var b = DqnOptions.Default.WithSeed(3);
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.NotEqual(a, b.WithHiddenLayers(64, 32));
+    }
+
+    [Fact]
+    public void HiddenLayers_are_copied_so_the_callers_array_cannot_change_the_options()
+    {
+        var widths = new[] { 8, 8 };
+        var o = DqnOptions.Default.WithHiddenLayers(widths);
+        widths[0] = 99;
+        Assert.Equal([8, 8], o.HiddenLayers);
+    }
+
+    [Fact]
+    public void Device_is_normalised()
+    {
+        Assert.Equal("cpu", DqnOptions.Default.WithDevice(" CPU ").Device);
+        Assert.Equal("cuda:0", DqnOptions.Default.WithDevice("cuda").Device);
+        Assert.Equal("cuda:1", DqnOptions.Default.WithDevice("CUDA:1").Device);
+    }
+
+    /// <summary>(make, argument name, offending value).</summary>
+    public static TheoryData<Func<DqnOptions>, string, object> OutOfRange => new()
+    {
+        { () => DqnOptions.Default.WithBatchSize(-1), "BatchSize", -1 },
+        { () => DqnOptions.Default.WithBatchSize(0), "BatchSize", 0 },
+        { () => DqnOptions.Default.WithGamma(1.5), "Gamma", 1.5 },
+        { () => DqnOptions.Default.WithGamma(double.NaN), "Gamma", double.NaN },
+        { () => DqnOptions.Default with { Gamma = -0.1 }, "Gamma", -0.1 },
+        { () => DqnOptions.Default.WithLearningRate(0.0), "LearningRate", 0.0 },
+        { () => DqnOptions.Default.WithLearningRate(double.PositiveInfinity), "LearningRate", double.PositiveInfinity },
+        { () => DqnOptions.Default.WithAdamEpsilon(-1e-8), "AdamEpsilon", -1e-8 },
+        { () => DqnOptions.Default.WithBufferSize(0), "BufferSize", 0 },
+        { () => DqnOptions.Default.WithLearningStarts(-1), "LearningStarts", -1 },
+        { () => DqnOptions.Default.WithTrainFrequency(0), "TrainFrequency", 0 },
+        { () => DqnOptions.Default.WithGradientSteps(0), "GradientSteps", 0 },
+        { () => DqnOptions.Default.WithTargetUpdateInterval(-5), "TargetUpdateInterval", -5 },
+        { () => DqnOptions.Default.WithTau(0.0), "Tau", 0.0 },
+        { () => DqnOptions.Default.WithTau(1.01), "Tau", 1.01 },
+        { () => DqnOptions.Default.WithExploration(1.2, 0.1, 100), "start", 1.2 },
+        { () => DqnOptions.Default.WithExploration(1.0, -0.1, 100), "end", -0.1 },
+        { () => DqnOptions.Default.WithExploration(1.0, 0.1, 0), "steps", 0L },
+        { () => DqnOptions.Default.WithLoss((TdLoss)7), "Loss", (TdLoss)7 },
+        { () => DqnOptions.Default.WithMaxGradNorm(0.0), "MaxGradNorm", 0.0 },
+        { () => DqnOptions.Default.WithThreads(0), "Threads", 0 },
+        { () => DqnOptions.Default.WithEvalInterval(-1), "EvalInterval", -1 },
+        { () => DqnOptions.Default.WithEvalEpisodes(-1), "EvalEpisodes", -1 },
+        { () => DqnOptions.Default.WithEvalEpsilon(2.0), "EvalEpsilon", 2.0 },
+        { () => DqnOptions.Default.WithHiddenLayers(64, 0), "HiddenLayers", 0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(OutOfRange))]
+    public void An_out_of_range_value_fails_where_it_is_set_naming_the_argument_and_the_value(
+        Func<DqnOptions> make, string argument, object value)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(make);
+        Assert.Equal(argument, e.ParamName);
+        Assert.Equal(value, e.ActualValue);
+        Assert.Contains(argument, e.Message);
+        Assert.Contains(value.ToString()!, e.Message);
+    }
+
+    [Fact]
+    public void Null_values_fail_naming_the_property()
+    {
+        Assert.Equal("HiddenLayers", Assert.Throws<ArgumentNullException>(() => DqnOptions.Default.WithHiddenLayers(null!)).ParamName);
+        Assert.Equal("Exploration", Assert.Throws<ArgumentNullException>(() => DqnOptions.Default.WithExploration(null!)).ParamName);
+        Assert.Equal("Device", Assert.Throws<ArgumentNullException>(() => DqnOptions.Default.WithDevice(null!)).ParamName);
+    }
+
+    [Fact]
+    public void An_unknown_device_fails_naming_it()
+    {
+        var e = Assert.Throws<ArgumentException>(() => DqnOptions.Default.WithDevice("tpu"));
+        Assert.Contains("tpu", e.Message);
+    }
+
+    [Fact]
+    public void A_buffer_smaller_than_the_batch_is_rejected_by_the_core_when_an_agent_is_built()
+    {
+        var options = DqnOptions.Default.WithBatchSize(64).WithBufferSize(10);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new DqnAgent(options, 4, 2));
+        Assert.Equal("BufferSize", e.ParamName);
+        Assert.Equal(10, e.ActualValue);
+    }
+}
