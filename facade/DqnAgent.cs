@@ -35,8 +35,7 @@ public sealed class DqnAgent : IDisposable
         : this(new Agent(
             Check.NotNull(options, nameof(options)).ToConfig(),
             Check.Positive(observationSize, nameof(observationSize)),
-            Check.Positive(actionCount, nameof(actionCount)),
-            network: null))
+            Check.Positive(actionCount, nameof(actionCount))))
     {
     }
 

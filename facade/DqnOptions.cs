@@ -66,9 +66,10 @@ public sealed record DqnOptions
     /// <exception cref="ArgumentOutOfRangeException">The value is outside [0, 1] or NaN.</exception>
     public double Gamma { get; init => field = Check.InRange(value, 0.0, 1.0, nameof(Gamma)); }
 
-    /// <summary>Adam learning rate, positive and finite.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative, infinite or NaN.</exception>
-    public double LearningRate { get; init => field = Check.PositiveFinite(value, nameof(LearningRate)); }
+    /// <summary>Adam learning rate as a function of the agent step (<c>ScheduleModule.Constant(1e-3)</c> for a
+    /// fixed one). Set a constant with <see cref="WithLearningRate(double)"/>.</summary>
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    public Schedule LearningRate { get; init => field = Check.NotNull(value, nameof(LearningRate)); }
 
     /// <summary>Adam's ε (numerical stability term), non-negative.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative or NaN.</exception>
@@ -169,10 +170,16 @@ public sealed record DqnOptions
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="gamma"/> is outside [0, 1] or NaN.</exception>
     public DqnOptions WithGamma(double gamma) => this with { Gamma = gamma };
 
-    /// <summary>Returns a copy with <see cref="LearningRate"/> = <paramref name="learningRate"/>.</summary>
+    /// <summary>Returns a copy with a constant <see cref="LearningRate"/> = <paramref name="learningRate"/>.</summary>
     /// <param name="learningRate">Adam learning rate, positive and finite.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive and finite.</exception>
-    public DqnOptions WithLearningRate(double learningRate) => this with { LearningRate = learningRate };
+    public DqnOptions WithLearningRate(double learningRate) =>
+        this with { LearningRate = ScheduleModule.Constant(Check.PositiveFinite(learningRate, nameof(LearningRate))) };
+
+    /// <summary>Returns a copy with <see cref="LearningRate"/> following <paramref name="learningRate"/> (agent steps).</summary>
+    /// <param name="learningRate">The schedule; its value at step 0 must be positive (checked when an agent is built).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="learningRate"/> is null.</exception>
+    public DqnOptions WithLearningRate(Schedule learningRate) => this with { LearningRate = learningRate };
 
     /// <summary>Returns a copy with <see cref="AdamEpsilon"/> = <paramref name="adamEpsilon"/>.</summary>
     /// <param name="adamEpsilon">Adam's ε, non-negative.</param>
