@@ -120,18 +120,34 @@ type RunResult =
       Seed: int
       Steps: int64
       Summary: TrainingSummary
-      Final: EvaluationResult }
+      /// Fresh evaluation of the model as it is at the end of training.
+      Final: EvaluationResult
+      /// Fresh evaluation of the best model kept by the periodic evaluations (SB3's EvalCallback), with
+      /// the agent step it was kept at.
+      Best: EvaluationResult * int64 }
 
-/// The main job: train, evaluate greedily, write metrics.csv, model.safetensors, config.json, summary.json.
+/// Seed of the fresh evaluation episodes reported in summary.json: unseen during training and selection.
+let reportSeed (seed: int) = 2_000_000 + seed
+
+/// The main job: train with periodic greedy evaluations, keeping the best model (best_model.safetensors)
+/// as SB3's EvalCallback does; then evaluate both the final and the best model on fresh episodes and write
+/// metrics.csv, model.safetensors (final), best_model.safetensors, config.json and summary.json.
 let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quiet: bool) =
     Directory.CreateDirectory out |> ignore
     let env = Environments.make envId
     let evalEnv = Environments.make envId
     use agent = new Agent(config, env.ObservationSize, env.ActionCount)
     use csv = new MetricsCsvWriter(Path.Combine(out, "metrics.csv"))
+    let bestPath = Path.Combine(out, "best_model.safetensors")
+    let mutable best = (Double.NegativeInfinity, 0L)
     let mutable lastPrint = 0L
     let observe e =
         csv.Write e
+        match e with
+        | Evaluated r when r.MeanReturn > fst best ->
+            best <- (r.MeanReturn, r.Step)
+            agent.Save bestPath
+        | _ -> ()
         if not quiet then
             match e with
             | EpisodeEnded m when m.Step - lastPrint >= 2_000L ->
@@ -143,14 +159,17 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
                 AnsiConsole.MarkupLine($"[green]eval[/] step {r.Step,7}  mean return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Returns.Length} episodes")
             | _ -> ()
     let summary = agent.Learn(env, steps, evalEnv, observe)
-    let final =
-        match List.tryLast summary.Evaluations with
-        | Some e when e.Step = agent.Steps -> e
-        | _ ->
-            let e = agent.Evaluate(evalEnv, max 1 config.EvalEpisodes)
-            observe (Evaluated e)
-            e
+    let episodes = max 1 config.EvalEpisodes
     agent.Save(Path.Combine(out, "model.safetensors"))
+    let final = agent.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed)
+    let bestEval =
+        if File.Exists bestPath && fst best > final.MeanReturn then
+            use kept = Agent.Load(bestPath, config)
+            kept.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed), snd best
+        else
+            // The final model is at least as good as every periodic evaluation: it is the best model.
+            agent.Save bestPath
+            final, agent.Steps
     writeJson (Path.Combine(out, "config.json")) (fun w ->
         w.WriteString("env", envId)
         w.WriteNumber("steps", steps)
@@ -159,9 +178,14 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
         w.WriteString("env", envId)
         w.WriteNumber("steps", steps)
         w.WriteNumber("seed", config.Seed)
-        w.WriteNumber("eval_mean_return", final.MeanReturn)
-        w.WriteNumber("eval_std_return", final.StdReturn)
-        w.WriteNumber("eval_episodes", final.Returns.Length)
+        // eval_*: the best model (best_model.safetensors) on fresh episodes; final_eval_*: model.safetensors.
+        w.WriteNumber("eval_mean_return", (fst bestEval).MeanReturn)
+        w.WriteNumber("eval_std_return", (fst bestEval).StdReturn)
+        w.WriteNumber("eval_episodes", (fst bestEval).Returns.Length)
+        w.WriteNumber("eval_seed", reportSeed config.Seed)
+        w.WriteNumber("best_model_step", snd bestEval)
+        w.WriteNumber("final_eval_mean_return", final.MeanReturn)
+        w.WriteNumber("final_eval_std_return", final.StdReturn)
         w.WriteNumber("wall_seconds", summary.WallSeconds)
         w.WriteNumber("steps_per_second", summary.StepsPerSecond)
         w.WriteNumber("updates", summary.Updates)
@@ -176,10 +200,11 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
             w.WriteNumber("std_return", e.StdReturn)
             w.WriteEndObject()
         w.WriteEndArray())
+    let b, bStep = bestEval
     AnsiConsole.MarkupLine(
-        $"[bold]{envId}[/] seed {config.Seed}: greedy eval mean return [bold]{final.MeanReturn:F1}[/] ± {final.StdReturn:F1} over {final.Returns.Length} episodes after {steps} agent steps; {summary.StepsPerSecond:F0} steps/s, {summary.WallSeconds:F1} s. Wrote {out}"
+        $"[bold]{envId}[/] seed {config.Seed}, {steps} agent steps: greedy return of the best model (step {bStep}) [bold]{b.MeanReturn:F1}[/] ± {b.StdReturn:F1}, of the final model {final.MeanReturn:F1} ± {final.StdReturn:F1} ({b.Returns.Length} fresh episodes); {summary.StepsPerSecond:F0} steps/s, {summary.WallSeconds:F1} s. Wrote {out}"
     )
-    { EnvId = envId; Seed = config.Seed; Steps = steps; Summary = summary; Final = final }
+    { EnvId = envId; Seed = config.Seed; Steps = steps; Summary = summary; Final = final; Best = bestEval }
 
 let configFor seed threads device =
     { DqnConfig.defaults with Seed = seed; Threads = threads; Device = device }
@@ -202,11 +227,12 @@ let runSeeds (a: ParseResults<SeedsArgs>) =
     let results =
         [ for s in seeds -> train envId steps (configFor s threads Device.CPU) (Path.Combine(out, $"seed{s}")) true ]
     let lines =
-        [ $"| seed | greedy eval mean ± std ({results.Head.Final.Returns.Length} episodes) | evaluations every {DqnConfig.defaults.EvalInterval} steps | wall s | steps/s |"
-          "|---:|---:|---|---:|---:|"
+        [ $"| seed | best model: greedy return ({results.Head.Final.Returns.Length} fresh episodes) | kept at step | final model | periodic evaluations (every {DqnConfig.defaults.EvalInterval} steps) | wall s | steps/s |"
+          "|---:|---:|---:|---:|---|---:|---:|"
           for r in results do
               let evals = String.Join(", ", r.Summary.Evaluations |> List.map (fun e -> $"{e.MeanReturn:F0}"))
-              $"| {r.Seed} | {r.Final.MeanReturn:F1} ± {r.Final.StdReturn:F1} | {evals} | {r.Summary.WallSeconds:F1} | {r.Summary.StepsPerSecond:F0} |" ]
+              let b, step = r.Best
+              $"| {r.Seed} | {b.MeanReturn:F1} ± {b.StdReturn:F1} | {step} | {r.Final.MeanReturn:F1} ± {r.Final.StdReturn:F1} | {evals} | {r.Summary.WallSeconds:F1} | {r.Summary.StepsPerSecond:F0} |" ]
     let table = String.Join("\n", lines)
     File.WriteAllText(Path.Combine(out, "seeds.md"), table + "\n")
     printfn "%s" table
