@@ -1,0 +1,238 @@
+module Dqn.Fun.Tests.BellmanTests
+
+open System
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Dqn.Fun
+open Dqn.Fun.Torch
+open Dqn.Fun.Tests.TorchTestSupport
+
+let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
+
+/// A random replay batch as plain arrays: rewards and Q-values with two decimals, terminated 0 or 1.
+type private Case =
+    { Batch: int
+      Actions: int
+      Gamma: float
+      Rewards: float32[]
+      Terminated: float32[]
+      NextQOnline: float32[]
+      NextQTarget: float32[]
+      Taken: int64[] }
+
+let private scaled (range: int) = Gen.choose (-range * 100, range * 100) |> Gen.map (fun i -> float32 i / 100.0f)
+
+let private caseGen =
+    gen {
+        let! b = Gen.choose (1, 32)
+        let! a = Gen.choose (1, 6)
+        let! gamma = Gen.oneof [ Gen.constant 0.0; Gen.constant 1.0; Gen.choose (0, 1000) |> Gen.map (fun i -> float i / 1000.0) ]
+        let! rewards = Gen.arrayOfLength b (scaled 10)
+        let! terminated = Gen.arrayOfLength b (Gen.elements [ 0.0f; 1.0f ])
+        let! online = Gen.arrayOfLength (b * a) (scaled 100)
+        let! target = Gen.arrayOfLength (b * a) (scaled 100)
+        let! taken = Gen.arrayOfLength b (Gen.choose (0, a - 1) |> Gen.map int64)
+        return
+            { Batch = b
+              Actions = a
+              Gamma = gamma
+              Rewards = rewards
+              Terminated = terminated
+              NextQOnline = online
+              NextQTarget = target
+              Taken = taken }
+    }
+
+let private row (c: Case) (q: float32[]) i = q[i * c.Actions .. i * c.Actions + c.Actions - 1]
+
+/// The first index of the largest element (torch.argmax's tie rule).
+let private argmaxFirst (xs: float32[]) =
+    let mutable best = 0
+    for j in 1 .. xs.Length - 1 do
+        if xs[j] > xs[best] then best <- j
+    best
+
+// Scalar references: y = r + gamma (1 - terminated) v', in float64, one loop per row.
+let private dqnReference (c: Case) =
+    Array.init c.Batch (fun i ->
+        let v = row c c.NextQTarget i |> Array.max |> float
+        float c.Rewards[i] + c.Gamma * (1.0 - float c.Terminated[i]) * v)
+
+let private doubleReference (c: Case) =
+    Array.init c.Batch (fun i ->
+        let pick = argmaxFirst (row c c.NextQOnline i)
+        let v = float (row c c.NextQTarget i).[pick]
+        float c.Rewards[i] + c.Gamma * (1.0 - float c.Terminated[i]) * v)
+
+type private Tensors =
+    { R: Tensor; T: Tensor; Online: Tensor; Target: Tensor; Taken: Tensor }
+
+let private tensorsOf (c: Case) =
+    let q = [| int64 c.Batch; int64 c.Actions |]
+    { R = torch.tensor c.Rewards
+      T = torch.tensor c.Terminated
+      Online = torch.tensor (c.NextQOnline, q)
+      Target = torch.tensor (c.NextQTarget, q)
+      Taken = torch.tensor c.Taken }
+
+/// Within 1e-5 of the reference, relative to the size of the terms (float32 rounds each of them).
+let private agrees (c: Case) (reference: float[]) (y: float32[]) =
+    y.Length = reference.Length
+    && Array.forall2
+        (fun (e: float) (a: float32) -> abs (e - float a) <= 1e-5 * (1.0 + abs e + 100.0 * c.Gamma))
+        reference
+        y
+
+// ---- targets against the scalar reference ------------------------------------------------------------------
+
+[<Fact>]
+let ``dqnTarget equals the scalar reference on random batches`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            use _ = new DisposeScope()
+            let t = tensorsOf c
+            let y = Bellman.dqnTarget c.Gamma t.R t.T t.Target
+            y.shape = [| int64 c.Batch |] && agrees c (dqnReference c) (y.data<float32> ()))
+    )
+
+[<Fact>]
+let ``doubleDqnTarget equals the scalar reference on random batches`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            use _ = new DisposeScope()
+            let t = tensorsOf c
+            let y = Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target
+            y.shape = [| int64 c.Batch |] && agrees c (doubleReference c) (y.data<float32> ()))
+    )
+
+[<Fact>]
+let ``terminated rows equal the reward exactly`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            use _ = new DisposeScope()
+            let t = tensorsOf c
+            let y = (Bellman.dqnTarget c.Gamma t.R t.T t.Target).data<float32> ()
+            let yd = (Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target).data<float32> ()
+            Seq.forall
+                (fun i -> c.Terminated[i] = 0.0f || (y[i] = c.Rewards[i] && yd[i] = c.Rewards[i]))
+                (seq { 0 .. c.Batch - 1 }))
+    )
+
+[<Fact>]
+let ``gamma 0 gives the rewards`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            use _ = new DisposeScope()
+            let t = tensorsOf c
+            (Bellman.dqnTarget 0.0 t.R t.T t.Target).data<float32> () = c.Rewards
+            && (Bellman.doubleDqnTarget 0.0 t.R t.T t.Online t.Target).data<float32> () = c.Rewards)
+    )
+
+[<Fact>]
+let ``the documented examples evaluate as documented`` () =
+    use _ = new DisposeScope()
+    let q = f32 [ 2L; 2L ] [ 2f; 5f; 3f; 4f ]
+    let y = Bellman.dqnTarget 0.9 (f32 [ 2L ] [ 1f; 1f ]) (f32 [ 2L ] [ 0f; 1f ]) q
+    assertAllClose 1e-6 [| 5.5; 1.0 |] (floats y)
+    let yd = Bellman.doubleDqnTarget 0.9 (f32 [ 1L ] [ 1f ]) (f32 [ 1L ] [ 0f ]) (f32 [ 1L; 2L ] [ 9f; 1f ]) (f32 [ 1L; 2L ] [ 2f; 5f ])
+    assertAllClose 1e-6 [| 2.8 |] (floats yd)
+
+[<Fact>]
+let ``Double DQN values the online network's choice with the target network`` () =
+    use _ = new DisposeScope()
+    // Row 0: online prefers action 2, the target's maximum is action 0 (10) but it values action 2 at 1.
+    // Row 1: online prefers action 0, valued 4 by the target, whose maximum (6) is action 1.
+    let online = f32 [ 2L; 3L ] [ 0f; 1f; 7f; 3f; 2f; 1f ]
+    let target = f32 [ 2L; 3L ] [ 10f; -5f; 1f; 4f; 6f; 5f ]
+    let r = f32 [ 2L ] [ 0.5f; -1f ]
+    let notDone = f32 [ 2L ] [ 0f; 0f ]
+    assertAllClose 1e-6 [| 0.5 + 0.5 * 1.0; -1.0 + 0.5 * 4.0 |] (floats (Bellman.doubleDqnTarget 0.5 r notDone online target))
+    assertAllClose 1e-6 [| 0.5 + 0.5 * 10.0; -1.0 + 0.5 * 6.0 |] (floats (Bellman.dqnTarget 0.5 r notDone target))
+
+[<Fact>]
+let ``targets are detached from the autograd graph`` () =
+    use _ = new DisposeScope()
+    let q = f32 [ 1L; 2L ] [ 1f; 2f ]
+    q.requires_grad <- true
+    let r, d = f32 [ 1L ] [ 0f ], f32 [ 1L ] [ 0f ]
+    Assert.False((Bellman.dqnTarget 0.9 r d q).requires_grad)
+    Assert.False((Bellman.doubleDqnTarget 0.9 r d q q).requires_grad)
+
+[<Fact>]
+let ``targets free their temporaries`` () =
+    use _ = new DisposeScope()
+    let c =
+        { Batch = 2
+          Actions = 3
+          Gamma = 0.9
+          Rewards = [| 1f; 2f |]
+          Terminated = [| 0f; 1f |]
+          NextQOnline = [| 1f; 2f; 3f; 4f; 5f; 6f |]
+          NextQTarget = [| 6f; 5f; 4f; 3f; 2f; 1f |]
+          Taken = [| 0L; 2L |] }
+    let t = tensorsOf c
+    settle ()
+    let before = Tensor.LiveCount
+    Bellman.dqnTarget 0.9 t.R t.T t.Target |> ignore
+    Bellman.doubleDqnTarget 0.9 t.R t.T t.Online t.Target |> ignore
+    Bellman.selectActions t.Online t.Taken |> ignore
+    Assert.Equal(before + 3L, Tensor.LiveCount) // only the three results
+
+// ---- selectActions -----------------------------------------------------------------------------------------
+
+[<Fact>]
+let ``selectActions equals indexing row i at actions[i]`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            use _ = new DisposeScope()
+            let t = tensorsOf c
+            let expected = Array.init c.Batch (fun i -> (row c c.NextQOnline i)[int c.Taken[i]])
+            (Bellman.selectActions t.Online t.Taken).data<float32> () = expected)
+    )
+
+[<Fact>]
+let ``selectActions keeps the gradient path to the chosen entries`` () =
+    use _ = new DisposeScope()
+    let q = f32 [ 2L; 3L ] [ 1f; 2f; 3f; 4f; 5f; 6f ]
+    q.requires_grad <- true
+    let chosen = Bellman.selectActions q (torch.tensor [| 2L; 0L |])
+    Assert.True(chosen.requires_grad)
+    chosen.sum().backward ()
+    Assert.Equal<float32[]>([| 0f; 0f; 1f; 1f; 0f; 0f |], q.grad.Value.data<float32> ())
+
+// ---- argument errors -------------------------------------------------------------------------------------------
+
+let private argError (name: string) (fragments: string list) (f: unit -> Tensor) =
+    let e = Assert.ThrowsAny<ArgumentException>(fun () -> f () |> ignore)
+    Assert.Equal(name, e.ParamName)
+    for fragment in fragments do
+        Assert.Contains(fragment, e.Message)
+
+[<Fact>]
+let ``mismatched shapes and dtypes name the argument and show expected and received`` () =
+    use _ = new DisposeScope()
+    let q = f32 [ 2L; 3L ] [ 1f; 2f; 3f; 4f; 5f; 6f ]
+    let r2, d2 = f32 [ 2L ] [ 0f; 0f ], f32 [ 2L ] [ 0f; 0f ]
+    argError "rewards" [ "Float32 [2]"; "got Float32 [3]" ] (fun () -> Bellman.dqnTarget 0.9 (f32 [ 3L ] [ 0f; 0f; 0f ]) d2 q)
+    argError "terminated" [ "Float32 [2]"; "got Int64 [2]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (torch.tensor [| 0L; 1L |]) q)
+    argError "terminated" [ "Float32 [2]"; "got Float32 [2; 1]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (f32 [ 2L; 1L ] [ 0f; 0f ]) q)
+    argError "nextQTarget" [ "[batch; actions]"; "got Float32 [6]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.reshape (6L)))
+    argError "nextQTarget" [ "got Float64 [2; 3]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.``to`` DType.Float64))
+    argError "nextQOnline" [ "Float32 [2; 3]"; "got Float32 [2; 2]" ] (fun () ->
+        Bellman.doubleDqnTarget 0.9 r2 d2 (f32 [ 2L; 2L ] [ 0f; 0f; 0f; 0f ]) q)
+    argError "actions" [ "Int64 [2]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions q r2)
+    argError "actions" [ "Int64 [2]"; "got Int64 [3]" ] (fun () -> Bellman.selectActions q (torch.tensor [| 0L; 1L; 2L |]))
+    argError "qValues" [ "[batch; actions]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions r2 (torch.tensor [| 0L; 1L |]))
+    argError "rewards" [] (fun () -> Bellman.dqnTarget 0.9 null d2 q)
+
+[<Fact>]
+let ``gamma outside [0, 1] or not finite is ArgumentOutOfRangeException naming gamma`` () =
+    use _ = new DisposeScope()
+    let q = f32 [ 1L; 2L ] [ 1f; 2f ]
+    let r, d = f32 [ 1L ] [ 0f ], f32 [ 1L ] [ 0f ]
+    for gamma in [ -0.1; 1.5; nan; infinity ] do
+        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> Bellman.dqnTarget gamma r d q |> ignore)
+        Assert.Equal("gamma", e.ParamName)
+        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> Bellman.doubleDqnTarget gamma r d q q |> ignore)
+        Assert.Equal("gamma", e.ParamName)

@@ -1,0 +1,120 @@
+module Dqn.Fun.Tests.LearnerTests
+
+open System
+open Xunit
+open Dqn.Fun
+open Dqn.Fun.Torch
+open Dqn.Fun.Tests.TorchTestSupport
+
+let private spec = { ObservationSize = 4; Hidden = [ 32; 32 ]; ActionCount = 3 }
+
+/// A fixed batch of 32 transitions with rewards depending on the action, so there is something to fit.
+let private fixedBatch () : Batch =
+    let rng = Random 11
+    let size = 32
+    let floats n = Array.init n (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
+    let actions = Array.init size (fun _ -> int64 (rng.Next 3))
+    { Size = size
+      ObservationSize = 4
+      Observations = floats (size * 4)
+      Actions = actions
+      Rewards = actions |> Array.map (fun a -> float32 a - 1.0f)
+      NextObservations = floats (size * 4)
+      Terminated = Array.init size (fun i -> if i % 5 = 0 then 1.0f else 0.0f)
+      Indices = Array.init size id }
+
+type private Setup =
+    { Online: nn.Sequential
+      Target: nn.Sequential
+      Optimizer: optim.Adam }
+
+    interface IDisposable with
+        member s.Dispose() =
+            s.Optimizer.Dispose()
+            s.Online.Dispose()
+            s.Target.Dispose()
+
+let private setup (lr: float) =
+    torch.manual_seed 0L
+    let online = QNetwork.mlp spec Device.CPU
+    let target = QNetwork.mlp spec Device.CPU
+    QNetwork.updateTarget 1.0 target online
+    { Online = online; Target = target; Optimizer = new optim.Adam(online.parameters (), lr = lr) }
+
+let private values (net: nn.Module) = net.parameters () |> List.map floats
+
+/// Q-values of a network on a row-major [batch; 4] array, as float rows.
+let private qRows (net: nn.Module) (obs: float32[]) (batch: int) =
+    use _ = torch.no_grad ()
+    use _ = new DisposeScope()
+    let q = (net.forward (torch.tensor (obs, [| int64 batch; 4L |]))).data<float32> () |> Array.map float
+    Array.init batch (fun i -> q[i * 3 .. i * 3 + 2])
+
+[<Fact>]
+let ``repeated updates on a fixed batch reduce the loss`` () =
+    for loss in [ TdLoss.Huber; TdLoss.Mse ] do
+        use s = setup 1e-3
+        let config = { DqnConfig.defaults with Loss = loss }
+        let batch = fixedBatch ()
+        let first = Learner.update config s.Online s.Target s.Optimizer Device.CPU batch
+        let mutable last = first
+        for _ in 1..300 do
+            last <- Learner.update config s.Online s.Target s.Optimizer Device.CPU batch
+        Assert.True(last.Loss < 0.2 * first.Loss, $"{loss}: loss went from {first.Loss} to {last.Loss}")
+
+[<Fact>]
+let ``the reported loss and mean Q match a hand computation of the DQN target and Huber loss`` () =
+    use s = setup 1e-3
+    let batch = fixedBatch ()
+    let q = qRows s.Online batch.Observations batch.Size
+    let next = qRows s.Target batch.NextObservations batch.Size
+    let gamma = DqnConfig.defaults.Gamma
+    let errors =
+        Array.init batch.Size (fun i ->
+            let y = float batch.Rewards[i] + gamma * (1.0 - float batch.Terminated[i]) * Array.max next[i]
+            q[i][int batch.Actions[i]] - y)
+    let huber d = if abs d <= 1.0 then 0.5 * d * d else abs d - 0.5
+    let m = Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU batch
+    Assert.True(closeTo 1e-5 (Array.averageBy huber errors) m.Loss, $"loss {m.Loss}")
+    let meanQ = Array.init batch.Size (fun i -> q[i][int batch.Actions[i]]) |> Array.average
+    Assert.True(closeTo 1e-5 meanQ m.MeanQ, $"mean Q {m.MeanQ} vs {meanQ}")
+
+[<Fact>]
+let ``with DoubleDqn the loss uses the online network's choice valued by the target network`` () =
+    use s = setup 1e-3
+    // A target network that differs from the online one, so that the two targets differ.
+    use _ = new DisposeScope()
+    for p in s.Target.parameters () do
+        p.copy_ (p * 0.5 + 0.1) |> ignore
+    let batch = fixedBatch ()
+    let q = qRows s.Online batch.Observations batch.Size
+    let nextOnline = qRows s.Online batch.NextObservations batch.Size
+    let nextTarget = qRows s.Target batch.NextObservations batch.Size
+    let gamma = 0.9
+    let errors =
+        Array.init batch.Size (fun i ->
+            let pick = nextOnline[i] |> Array.indexed |> Array.maxBy snd |> fst
+            let y = float batch.Rewards[i] + gamma * (1.0 - float batch.Terminated[i]) * nextTarget[i][pick]
+            q[i][int batch.Actions[i]] - y)
+    let config = { DqnConfig.defaults with DoubleDqn = true; Loss = TdLoss.Mse; Gamma = gamma }
+    let m = Learner.update config s.Online s.Target s.Optimizer Device.CPU batch
+    Assert.True(closeTo 1e-5 (errors |> Array.averageBy (fun d -> d * d)) m.Loss, $"loss {m.Loss}")
+
+[<Fact>]
+let ``an update changes the online network and leaves the target network alone`` () =
+    use s = setup 1e-3
+    let onlineBefore = values s.Online
+    let targetBefore = values s.Target
+    Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU (fixedBatch ()) |> ignore
+    Assert.Equal<float[] list>(targetBefore, values s.Target)
+    Assert.All(List.zip onlineBefore (values s.Online), fun (b, a) -> Assert.NotEqual<float[]>(b, a))
+    Assert.All(s.Target.parameters (), fun p -> Assert.True(p.grad.IsNone))
+
+[<Fact>]
+let ``an update is deterministic for a given seed and batch`` () =
+    let run () =
+        use s = setup 1e-3
+        for _ in 1..3 do
+            Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU (fixedBatch ()) |> ignore
+        values s.Online
+    Assert.Equal<float[] list>(run (), run ())

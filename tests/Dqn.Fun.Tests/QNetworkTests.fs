@@ -1,0 +1,180 @@
+module Dqn.Fun.Tests.QNetworkTests
+
+open System
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Dqn.Fun
+open Dqn.Fun.Torch
+open Dqn.Fun.Tests.TorchTestSupport
+
+let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
+
+let private spec obs hidden actions = { ObservationSize = obs; Hidden = hidden; ActionCount = actions }
+
+[<Fact>]
+let ``an MLP's parameters have torch.nn.Sequential's names and shapes`` () =
+    use net = QNetwork.mlp (spec 4 [ 64; 32 ] 2) Device.CPU
+    let named = net.named_parameters () |> List.map (fun (n, p) -> n, List.ofArray p.shape)
+    Assert.Equal<(string * int64 list) list>(
+        [ "0.weight", [ 64L; 4L ]
+          "0.bias", [ 64L ]
+          "2.weight", [ 32L; 64L ]
+          "2.bias", [ 32L ]
+          "4.weight", [ 2L; 32L ]
+          "4.bias", [ 2L ] ],
+        named
+    )
+    Assert.All(net.parameters (), fun p -> Assert.True(p.requires_grad))
+    Assert.All(net.parameters (), fun p -> Assert.Equal(DType.Float32, p.dtype))
+
+[<Fact>]
+let ``an MLP without hidden layers is one Linear`` () =
+    use net = QNetwork.mlp (spec 3 [] 5) Device.CPU
+    Assert.Equal<string list>([ "0.weight"; "0.bias" ], net.named_parameters () |> List.map fst)
+    Assert.Equal<int64[]>([| 5L; 3L |], (snd (net.named_parameters ()).Head).shape)
+
+[<Fact>]
+let ``an MLP maps [batch; observationSize] to [batch; actionCount]`` () =
+    use _ = new DisposeScope()
+    use net = QNetwork.mlp (spec 4 [ 8 ] 3) Device.CPU
+    Assert.Equal<int64[]>([| 5L; 3L |], (net.forward (torch.zeros [| 5L; 4L |])).shape)
+
+[<Fact>]
+let ``an MLP computes Linear-ReLU-Linear`` () =
+    use _ = new DisposeScope()
+    use net = QNetwork.mlp (spec 2 [ 2 ] 1) Device.CPU
+    // W0 = [[1; -1]; [2; 0]], b0 = [0; -1], W1 = [[1; 3]], b1 = [0.5]
+    let values = [ [ 1f; -1f; 2f; 0f ]; [ 0f; -1f ]; [ 1f; 3f ]; [ 0.5f ] ]
+    for (_, p), v in List.zip (net.named_parameters ()) values do
+        p.copy_ (f32 (List.ofArray p.shape) v) |> ignore
+    // x = [3; 1]: h = relu([2; 5]) = [2; 5], y = 2 + 15 + 0.5. x = [-1; 2]: h = relu([-3; -3]) = 0, y = 0.5.
+    let y = net.forward (f32 [ 2L; 2L ] [ 3f; 1f; -1f; 2f ])
+    Assert.Equal<float32[]>([| 17.5f; 0.5f |], y.data<float32> ())
+
+[<Fact>]
+let ``with manual_seed 0, Linear(4, 3) has PyTorch's initial weights and biases`` () =
+    // Printed by PyTorch 1.13: torch.manual_seed(0); l = torch.nn.Linear(4, 3); l.weight, l.bias
+    torch.manual_seed 0L
+    use layer = new nn.Linear(4, 3)
+    let weight =
+        [| -0.00374341; 0.2682218; -0.41152257; -0.3679695; -0.19257718; 0.13407868; -0.00990659; 0.39644474
+           -0.04437202; 0.13230628; -0.15110654; -0.09828269 |]
+    Assert.Equal<int64[]>([| 3L; 4L |], layer.weight.shape)
+    assertAllClose 1e-7 weight (floats layer.weight)
+    assertAllClose 1e-7 [| -0.47767425; -0.33114105; -0.20611155 |] (floats layer.bias)
+
+[<Fact>]
+let ``initial weights lie within PyTorch's bounds 1/sqrt(fan_in)`` () =
+    torch.manual_seed 7L
+    use layer = new nn.Linear(16, 8)
+    let bound = 1.0 / sqrt 16.0
+    Assert.All(floats layer.weight, fun w -> Assert.InRange(abs w, 0.0, bound))
+    Assert.All(floats layer.bias, fun b -> Assert.InRange(abs b, 0.0, bound))
+    Assert.True(floats layer.weight |> Array.distinct |> Array.length > 100)
+
+[<Fact>]
+let ``equal seeds give equal networks and different seeds different ones`` () =
+    let weights seed =
+        torch.manual_seed seed
+        use net = QNetwork.mlp (spec 4 [ 8 ] 2) Device.CPU
+        net.parameters () |> List.collect (floats >> List.ofArray)
+    Assert.Equal<float list>(weights 3L, weights 3L)
+    Assert.NotEqual<float list>(weights 3L, weights 4L)
+
+[<Fact>]
+let ``non-positive sizes are ArgumentOutOfRangeException naming the field`` () =
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 0 [ 8 ] 2) Device.CPU |> ignore)
+    Assert.Equal("ObservationSize", e.ParamName)
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 4 [ 8 ] 0) Device.CPU |> ignore)
+    Assert.Equal("ActionCount", e.ParamName)
+    Assert.ThrowsAny<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 4 [ 0 ] 2) Device.CPU |> ignore) |> ignore
+
+// ---- target updates -----------------------------------------------------------------------------------------------
+
+let private pair () =
+    torch.manual_seed 1L
+    let online = QNetwork.mlp (spec 3 [ 5 ] 2) Device.CPU
+    let target = QNetwork.mlp (spec 3 [ 5 ] 2) Device.CPU
+    online, target
+
+let private values (net: nn.Module) = net.parameters () |> List.map floats
+
+[<Fact>]
+let ``updateTarget with tau 1 copies the online parameters`` () =
+    let online, target = pair ()
+    use _ = online
+    use _ = target
+    Assert.NotEqual<float[] list>(values online, values target)
+    QNetwork.updateTarget 1.0 target online
+    Assert.Equal<float[] list>(values online, values target)
+
+[<Fact>]
+let ``updateTarget with tau 0.5 averages the two networks`` () =
+    let online, target = pair ()
+    use _ = online
+    use _ = target
+    let before = values target
+    QNetwork.updateTarget 0.5 target online
+    for (o, t0), t1 in List.zip (List.zip (values online) before) (values target) do
+        assertAllClose 1e-6 (Array.map2 (fun a b -> 0.5 * (a + b)) o t0) t1
+    QNetwork.updateTarget 0.25 target online
+    // A second update moves a quarter of the remaining distance.
+    for (o, t0), t2 in List.zip (List.zip (values online) before) (values target) do
+        assertAllClose 1e-6 (Array.map2 (fun a b -> 0.5 * (a + b) + 0.25 * (a - 0.5 * (a + b))) o t0) t2
+
+[<Fact>]
+let ``updateTarget records no gradient and leaves the online network alone`` () =
+    let online, target = pair ()
+    use _ = online
+    use _ = target
+    let onlineBefore = values online
+    QNetwork.updateTarget 0.5 target online
+    Assert.Equal<float[] list>(onlineBefore, values online)
+    Assert.All(target.parameters (), fun p -> Assert.True(p.grad.IsNone))
+
+[<Fact>]
+let ``updateTarget rejects tau outside (0, 1]`` () =
+    let online, target = pair ()
+    use _ = online
+    use _ = target
+    for tau in [ 0.0; -0.5; 1.5; nan ] do
+        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> QNetwork.updateTarget tau target online)
+        Assert.Equal("tau", e.ParamName)
+
+// ---- greedy actions ------------------------------------------------------------------------------------------------
+
+[<Fact>]
+let ``greedyAction is the argmax of the network's output`` () =
+    torch.manual_seed 5L
+    use net = QNetwork.mlp (spec 4 [ 16 ] 5) Device.CPU
+    let obs = Gen.arrayOfLength 4 (Gen.choose (-300, 300) |> Gen.map (fun i -> float32 i / 100.0f))
+    check (
+        Prop.forAll (Arb.fromGen obs) (fun o ->
+            use _ = new DisposeScope()
+            let q = net.forward(torch.tensor (o, [| 1L; 4L |])).data<float32> ()
+            let best = q |> Array.indexed |> Array.maxBy snd |> fst
+            QNetwork.greedyAction net Device.CPU o = best)
+    )
+
+[<Fact>]
+let ``greedyAction breaks ties toward the lowest action`` () =
+    use net = QNetwork.mlp (spec 2 [ 4 ] 3) Device.CPU
+    for p in net.parameters () do
+        p.fill_ 0.0 |> ignore
+    Assert.Equal(0, QNetwork.greedyAction net Device.CPU [| 1f; -1f |])
+    // Make actions 1 and 2 tie above action 0.
+    let bias = snd (net.named_parameters () |> List.last)
+    use _ = new DisposeScope()
+    bias.copy_ (f32 [ 3L ] [ 0f; 2f; 2f ]) |> ignore
+    Assert.Equal(1, QNetwork.greedyAction net Device.CPU [| 1f; -1f |])
+
+[<Fact>]
+let ``greedyAction frees every tensor it makes and records no gradient`` () =
+    use net = QNetwork.mlp (spec 4 [ 8 ] 2) Device.CPU
+    settle ()
+    let before = Tensor.LiveCount
+    for i in 1..20 do
+        QNetwork.greedyAction net Device.CPU [| float32 i; 0f; 1f; -1f |] |> ignore
+    Assert.Equal(before, Tensor.LiveCount)
+    Assert.All(net.parameters (), fun p -> Assert.True(p.grad.IsNone))

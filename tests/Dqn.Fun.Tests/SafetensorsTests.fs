@@ -1,0 +1,341 @@
+module Dqn.Fun.Tests.SafetensorsTests
+
+open System
+open System.Buffers.Binary
+open System.Diagnostics
+open System.IO
+open System.Text
+open System.Text.Json
+open Xunit
+open Xunit.Abstractions
+open Dqn.Fun.Torch
+open Dqn.Fun.Tests.TorchTestSupport
+
+let private parse (bytes: byte[]) = Safetensors.deserialize "test.safetensors" (ReadOnlySpan bytes) Device.CPU
+
+/// A file from a header written by hand: 8-byte little-endian length, the JSON padded with spaces to a
+/// multiple of 8, then `data`.
+let private fileOf (json: string) (data: byte[]) =
+    let header = Encoding.UTF8.GetBytes json
+    let padded = (header.Length + 7) / 8 * 8
+    let out = Array.create (8 + padded + data.Length) (byte ' ')
+    BinaryPrimitives.WriteUInt64LittleEndian(out.AsSpan(0, 8), uint64 padded)
+    header.CopyTo(out, 8)
+    data.CopyTo(out, 8 + padded)
+    out
+
+let private f32Bytes (xs: float32 list) = xs |> List.toArray |> Array.collect BitConverter.GetBytes
+
+/// Tensors of every supported dtype, including a 0-dim scalar and a 0-element tensor.
+let private sample () =
+    [ "weights", f32 [ 2L; 3L ] [ 1.5f; -2f; 0f; 3.25f; 1e-7f; -1e7f ]
+      "double", torch.tensor [| Math.PI; -0.0; 1e300 |]
+      "long", torch.tensor ([| Int64.MinValue; 0L; 1L; Int64.MaxValue |], [| 2L; 2L |])
+      "int", torch.tensor [| -7; 0; 9 |]
+      "bytes", torch.tensor ([| 0uy; 128uy; 255uy; 1uy |], [| 1L; 4L |])
+      "flags", torch.tensor [| true; false; true |]
+      "empty", f32 [ 0L; 3L ] []
+      "scalar", f32 [] [ 42f ] ]
+
+let private assertSameTensors (expected: (string * Tensor) list) (actual: (string * Tensor) list) =
+    Assert.Equal<string list>(List.map fst expected, List.map fst actual)
+    for (name, e), (_, a) in List.zip expected actual do
+        Assert.True(e.dtype = a.dtype, $"{name}: dtype {e.dtype} <> {a.dtype}")
+        Assert.True(e.shape = a.shape, $"{name}: shape differs")
+        match e.dtype with
+        | DType.Float32 -> Assert.Equal<float32[]>(e.data<float32> (), a.data<float32> ())
+        | DType.Float64 -> Assert.Equal<float[]>(e.data<float> (), a.data<float> ())
+        | DType.Int64 -> Assert.Equal<int64[]>(e.data<int64> (), a.data<int64> ())
+        | DType.Int32 -> Assert.Equal<int[]>(e.data<int> (), a.data<int> ())
+        | DType.UInt8 -> Assert.Equal<byte[]>(e.data<byte> (), a.data<byte> ())
+        | DType.Bool -> Assert.Equal<bool[]>(e.data<bool> (), a.data<bool> ())
+        | d -> Assert.Fail $"unexpected dtype {d}"
+
+// ---- round trips ---------------------------------------------------------------------------------------------
+
+[<Fact>]
+let ``tensors of every dtype and shape, a 0-element one included, round-trip with their metadata`` () =
+    use _ = new DisposeScope()
+    let tensors = sample ()
+    let metadata = Map [ "format", "test"; "note", "héllo \"quoted\" <&> +1e-3"; "empty", "" ]
+    let file = parse (Safetensors.serialize tensors metadata)
+    assertSameTensors tensors file.Tensors
+    Assert.Equal<Map<string, string>>(metadata, file.Metadata)
+
+[<Fact>]
+let ``save then load round-trips through a file`` () =
+    use _ = new DisposeScope()
+    let dir, cleanup = tempFolder ()
+    use _ = cleanup
+    let path = Path.Combine(dir, "model.safetensors")
+    let tensors = sample ()
+    Safetensors.save path tensors (Map [ "k", "v" ])
+    let file = Safetensors.load path Device.CPU
+    assertSameTensors tensors file.Tensors
+    Assert.Equal<Map<string, string>>(Map [ "k", "v" ], file.Metadata)
+
+[<Fact>]
+let ``a file without tensors or metadata round-trips`` () =
+    let file = parse (Safetensors.serialize [] Map.empty)
+    Assert.Empty(file.Tensors)
+    Assert.Empty(file.Metadata)
+
+// ---- layout -----------------------------------------------------------------------------------------------------
+
+[<Fact>]
+let ``the layout follows the spec: LE header length, space-padded JSON object, contiguous offsets`` () =
+    use _ = new DisposeScope()
+    let tensors = sample ()
+    let bytes = Safetensors.serialize tensors (Map [ "a", "b" ])
+    let n = BinaryPrimitives.ReadUInt64LittleEndian(ReadOnlySpan(bytes, 0, 8)) |> int
+    Assert.Equal(0, n % 8)
+    Assert.True(8 + n <= bytes.Length)
+    let header = Encoding.UTF8.GetString(bytes, 8, n)
+    Assert.StartsWith("{", header)
+    let json = header.TrimEnd ' '
+    Assert.EndsWith("}", json)
+    Assert.True(n - json.Length < 8, "at most 7 padding spaces")
+    use doc = JsonDocument.Parse json
+    let root = doc.RootElement
+    Assert.Equal("b", root.GetProperty("__metadata__").GetProperty("a").GetString())
+    let mutable offset = 0L
+    for name, t in tensors do
+        let entry = root.GetProperty name
+        let offsets = [| for x in entry.GetProperty("data_offsets").EnumerateArray() -> x.GetInt64() |]
+        let shape = [| for x in entry.GetProperty("shape").EnumerateArray() -> x.GetInt64() |]
+        Assert.Equal<int64[]>(t.shape, shape)
+        Assert.Equal(offset, offsets[0])
+        offset <- offsets[1]
+    Assert.Equal(int64 (bytes.Length - 8 - n), offset)
+    // The data section is each tensor's little-endian bytes, in order.
+    let weights = f32Bytes [ 1.5f; -2f; 0f; 3.25f; 1e-7f; -1e7f ]
+    Assert.Equal<byte[]>(weights, bytes[8 + n .. 8 + n + weights.Length - 1])
+
+[<Fact>]
+let ``a one-tensor file matches hand-constructed bytes exactly`` () =
+    use _ = new DisposeScope()
+    // {"attn.0": F32 [1; 2; 3] = 0..5}: the JSON is exactly 64 bytes, so no padding.
+    let json = """{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}"""
+    Assert.Equal(64, json.Length)
+    let expected =
+        Array.concat
+            [ [| 64uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
+              Encoding.ASCII.GetBytes json
+              [| 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0x80uy; 0x3Fuy; 0uy; 0uy; 0uy; 0x40uy |]
+              [| 0uy; 0uy; 0x40uy; 0x40uy; 0uy; 0uy; 0x80uy; 0x40uy; 0uy; 0uy; 0xA0uy; 0x40uy |] ]
+    let t = f32 [ 1L; 2L; 3L ] [ 0f; 1f; 2f; 3f; 4f; 5f ]
+    Assert.Equal<byte[]>(expected, Safetensors.serialize [ "attn.0", t ] Map.empty)
+
+[<Fact>]
+let ``a header needing padding and metadata matches hand-constructed bytes exactly`` () =
+    use _ = new DisposeScope()
+    let json = """{"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"""
+    Assert.Equal(79, json.Length) // padded to 80 with one space
+    let expected =
+        Array.concat
+            [ [| 80uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
+              Encoding.ASCII.GetBytes(json + " ")
+              [| 0uy; 0uy; 0x80uy; 0x3Fuy; 0uy; 0uy; 0uy; 0xC0uy |] ] // 1.0f, -2.0f
+    Assert.Equal<byte[]>(expected, Safetensors.serialize [ "a", f32 [ 2L ] [ 1f; -2f ] ] (Map [ "k", "v" ]))
+    let file = parse expected
+    Assert.Equal<float32[]>([| 1f; -2f |], (snd file.Tensors.Head).data<float32> ())
+
+[<Fact>]
+let ``an empty file is the 8-byte length and "{}" padded with six spaces`` () =
+    let expected = Array.append [| 8uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |] (Encoding.ASCII.GetBytes "{}      ")
+    Assert.Equal<byte[]>(expected, Safetensors.serialize [] Map.empty)
+
+[<Fact>]
+let ``a hand-written header may list tensors in any order of their offsets`` () =
+    use _ = new DisposeScope()
+    let json =
+        """{"b":{"dtype":"U8","shape":[2],"data_offsets":[8,10]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"""
+    let file = parse (fileOf json (Array.append (f32Bytes [ 1f; 2f ]) [| 7uy; 9uy |]))
+    Assert.Equal<string list>([ "b"; "a" ], List.map fst file.Tensors)
+    Assert.Equal<byte[]>([| 7uy; 9uy |], (snd file.Tensors[0]).data<byte> ())
+    Assert.Equal<float32[]>([| 1f; 2f |], (snd file.Tensors[1]).data<float32> ())
+
+// CORE BUG (core/Torch/Safetensors.fs, deserialize: `Seq.sortBy (fun (_, _, _, b, _) -> b)`): entries are
+// ordered by their begin offset only, so a 0-byte tensor that shares its begin with a non-empty tensor
+// listed before it in the header sorts after it and is reported as a gap. The reference reader sorts by
+// (begin, end) and accepts this file.
+[<Fact(Skip = "core bug: Safetensors.deserialize sorts offsets by begin only; a 0-byte tensor tied with a non-empty one is rejected")>]
+let ``a 0-byte tensor listed after a non-empty tensor with the same begin offset is accepted`` () =
+    use _ = new DisposeScope()
+    let json =
+        """{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"z":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"y":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}"""
+    let file = parse (fileOf json (f32Bytes [ 1f; 2f ]))
+    Assert.Equal<int64[]>([| 0L |], (snd file.Tensors[2]).shape)
+
+// ---- malformed input --------------------------------------------------------------------------------------------
+
+let private rejects (fragment: string) (bytes: byte[]) =
+    let e = Assert.Throws<InvalidDataException>(fun () -> parse bytes |> ignore)
+    Assert.Contains("test.safetensors", e.Message)
+    Assert.Contains(fragment, e.Message)
+
+let private oneF32 = """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"""
+
+[<Fact>]
+let ``fewer than 8 bytes is InvalidDataException`` () =
+    rejects "fewer than the 8-byte header length" [| 1uy; 2uy; 3uy |]
+    rejects "fewer than the 8-byte header length" [||]
+
+[<Fact>]
+let ``a header length past the end of the file is InvalidDataException`` () =
+    let bytes = fileOf oneF32 (f32Bytes [ 1f; 2f ])
+    BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(0, 8), uint64 bytes.Length)
+    rejects "overruns the file" bytes
+    BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(0, 8), UInt64.MaxValue)
+    rejects "exceeds" bytes
+
+[<Fact>]
+let ``a header that is not a JSON object is InvalidDataException`` () =
+    rejects "not valid JSON" (fileOf "{not json" [||])
+    rejects "does not start with '{'" (fileOf "[1, 2]" [||])
+    rejects "does not start with '{'" (fileOf "" [||])
+
+[<Fact>]
+let ``a gap between tensors' data is InvalidDataException`` () =
+    let json =
+        """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}"""
+    rejects "tensor 'b' starts at byte 12, expected 8" (fileOf json (Array.zeroCreate 16))
+
+[<Fact>]
+let ``overlapping tensors are InvalidDataException`` () =
+    let json =
+        """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"""
+    rejects "tensor 'b' starts at byte 4, expected 8" (fileOf json (Array.zeroCreate 12))
+
+[<Fact>]
+let ``data bytes not covered by any tensor are InvalidDataException`` () =
+    rejects "cover 8 data bytes but the file holds 12" (fileOf oneF32 (Array.zeroCreate 12))
+
+[<Fact>]
+let ``a shape whose size differs from its byte range is InvalidDataException`` () =
+    let json = """{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"""
+    rejects "tensor 'a' of shape [3] needs 12 bytes but data_offsets span 8" (fileOf json (Array.zeroCreate 8))
+
+[<Fact>]
+let ``an unknown dtype is InvalidDataException naming it`` () =
+    let json = """{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"""
+    rejects "unsupported dtype 'F16'" (fileOf json (Array.zeroCreate 4))
+
+[<Fact>]
+let ``missing or ill-typed fields are InvalidDataException naming them`` () =
+    rejects "lacks a valid 'dtype'" (fileOf """{"a":{"shape":[1],"data_offsets":[0,4]}}""" (Array.zeroCreate 4))
+    rejects "lacks a valid 'shape'" (fileOf """{"a":{"dtype":"F32","shape":"1","data_offsets":[0,4]}}""" (Array.zeroCreate 4))
+    rejects "negative shape entry" (fileOf """{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}""" (Array.zeroCreate 4))
+    rejects "invalid data_offsets" (fileOf """{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}""" (Array.zeroCreate 4))
+    rejects "is not an object" (fileOf """{"a":3}""" [||])
+    rejects "metadata 'k' is not a string" (fileOf """{"__metadata__":{"k":1}}""" [||])
+
+// CORE BUG (core/Torch/Safetensors.fs, deserialize: `Checked.(*)` over the shape): a shape whose element
+// count overflows int64 raises System.OverflowException instead of InvalidDataException.
+[<Fact(Skip = "core bug: Safetensors.deserialize lets OverflowException escape for a shape whose size overflows int64")>]
+let ``a shape whose element count overflows is InvalidDataException`` () =
+    let json = """{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"""
+    rejects "tensor 'a'" (fileOf json (Array.zeroCreate 4))
+
+[<Fact>]
+let ``a missing file is FileNotFoundException`` () =
+    let dir, cleanup = tempFolder ()
+    use _ = cleanup
+    let e = Assert.Throws<FileNotFoundException>(fun () -> Safetensors.load (Path.Combine(dir, "none.safetensors")) Device.CPU |> ignore)
+    Assert.Contains("none.safetensors", e.Message)
+
+[<Fact>]
+let ``duplicate or reserved tensor names are refused when writing`` () =
+    use _ = new DisposeScope()
+    let t = f32 [ 1L ] [ 1f ]
+    let e = Assert.Throws<ArgumentException>(fun () -> Safetensors.serialize [ "a", t; "a", t ] Map.empty |> ignore)
+    Assert.Contains("'a'", e.Message)
+    Assert.Throws<ArgumentException>(fun () -> Safetensors.serialize [ "__metadata__", t ] Map.empty |> ignore) |> ignore
+
+// ---- atomic save --------------------------------------------------------------------------------------------
+
+[<Fact>]
+let ``save leaves no temporary file and replaces an existing file entirely`` () =
+    use _ = new DisposeScope()
+    let dir, cleanup = tempFolder ()
+    use _ = cleanup
+    let path = Path.Combine(dir, "model.safetensors")
+    File.WriteAllBytes(path, Array.create 100_000 0xEEuy)
+    let tensors = [ "a", f32 [ 2L ] [ 1f; 2f ] ]
+    Safetensors.save path tensors Map.empty
+    Assert.Equal<string[]>([| path |], Directory.GetFiles dir)
+    Assert.Equal<byte[]>(Safetensors.serialize tensors Map.empty, File.ReadAllBytes path)
+
+[<Fact>]
+let ``a save that fails leaves the existing file untouched and no temporary file`` () =
+    use _ = new DisposeScope()
+    let dir, cleanup = tempFolder ()
+    use _ = cleanup
+    let path = Path.Combine(dir, "model.safetensors")
+    let original = Safetensors.serialize [ "a", f32 [ 1L ] [ 1f ] ] Map.empty
+    File.WriteAllBytes(path, original)
+    let t = f32 [ 1L ] [ 2f ]
+    Assert.Throws<ArgumentException>(fun () -> Safetensors.save path [ "b", t; "b", t ] Map.empty) |> ignore
+    Assert.Equal<string[]>([| path |], Directory.GetFiles dir)
+    Assert.Equal<byte[]>(original, File.ReadAllBytes path)
+
+[<Fact>]
+let ``save creates missing folders`` () =
+    use _ = new DisposeScope()
+    let dir, cleanup = tempFolder ()
+    use _ = cleanup
+    let path = Path.Combine(dir, "a", "b", "model.safetensors")
+    Safetensors.save path [ "a", f32 [ 1L ] [ 1f ] ] Map.empty
+    Assert.True(File.Exists path)
+
+// ---- interoperability with Python's safetensors (only where it is installed) -------------------------------------
+
+let private python = "/usr/bin/python3"
+
+let private runPython (script: string) =
+    let psi = ProcessStartInfo(python)
+    psi.ArgumentList.Add "-c"
+    psi.ArgumentList.Add script
+    psi.RedirectStandardOutput <- true
+    psi.RedirectStandardError <- true
+    use p = Process.Start psi
+    let out = p.StandardOutput.ReadToEnd()
+    let err = p.StandardError.ReadToEnd()
+    p.WaitForExit()
+    p.ExitCode, out, err
+
+type PythonInterop(output: ITestOutputHelper) =
+
+    /// Python's safetensors is not a dependency of this repository; the test runs only where it happens to
+    /// be importable and says so when it does not run.
+    [<Fact>]
+    member _.``files round-trip with Python's safetensors when it is installed``() =
+        let available =
+            File.Exists python
+            && (let code, _, _ = runPython "import safetensors.numpy, numpy" in code = 0)
+        if not available then
+            output.WriteLine $"NOT RUN: {python} cannot import safetensors.numpy and numpy; the Python interop check was skipped."
+        else
+            use _ = new DisposeScope()
+            let dir, cleanup = tempFolder ()
+            use _ = cleanup
+            let ours = Path.Combine(dir, "ours.safetensors")
+            let theirs = Path.Combine(dir, "theirs.safetensors")
+            Safetensors.save ours [ "w", f32 [ 2L; 2L ] [ 1f; 2f; 3f; 4f ]; "i", torch.tensor [| 5L; -6L |] ] Map.empty
+            let script =
+                "import json, sys, numpy as np\n"
+                + "from safetensors.numpy import load_file, save_file\n"
+                + $"d = load_file({JsonSerializer.Serialize ours})\n"
+                + "print(json.dumps({k: [str(v.dtype), list(v.shape), v.ravel().tolist()] for k, v in d.items()}, sort_keys=True))\n"
+                + $"save_file({{'x': np.arange(6, dtype=np.float32).reshape(2, 3), 'e': np.zeros((0,), dtype=np.int64)}}, {JsonSerializer.Serialize theirs})\n"
+            let code, out, err = runPython script
+            Assert.True((code = 0), $"python failed: {err}")
+            Assert.Equal(
+                """{"i": ["int64", [2], [5, -6]], "w": ["float32", [2, 2], [1.0, 2.0, 3.0, 4.0]]}""",
+                out.Trim()
+            )
+            let file = Safetensors.load theirs Device.CPU
+            let byName = Map file.Tensors
+            Assert.Equal<float32[]>([| 0f; 1f; 2f; 3f; 4f; 5f |], byName["x"].data<float32> ())
+            Assert.Equal<int64[]>([| 2L; 3L |], byName["x"].shape)
+            Assert.Equal<int64[]>([| 0L |], byName["e"].shape)
