@@ -82,6 +82,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
     let mutable updates = 0L
     let mutable disposed = false
 
+    let checkAlive () = if disposed then raise (ObjectDisposedException "Agent")
+
     let checkObservation (what: string) (o: float32[]) =
         if isNull o then nullArg what
         if o.Length <> observationSize then
@@ -103,7 +105,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         let r = env.Step action
         checkObservation "the environment's observation" r.Observation
         if not (Double.IsFinite r.Reward) then
-            invalidArg "env" $"the environment returned reward {r.Reward} for action {action}; rewards must be finite"
+            invalidArg "reward" $"the environment returned reward {r.Reward} for action {action}; rewards must be finite"
         r
 
     /// A new agent with freshly initialised networks for observations of `observationSize` values and
@@ -127,6 +129,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
     /// The action for one observation (float32[observationSize]): greedy by default, ε-greedy when epsilon > 0.
     /// Raises ArgumentException when the observation has the wrong length.
     member _.Act(observation: float32[], ?epsilon: float) =
+        checkAlive ()
         checkObservation "observation" observation
         act rng observation (defaultArg epsilon 0.0)
 
@@ -134,6 +137,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
     /// equal seeds give equal start states; exploration draws from its own generator seeded with `seed`,
     /// so evaluating never changes the course of training.
     member _.Evaluate(env: IEnvironment, episodes: int, ?epsilon: float, ?seed: int) : EvaluationResult =
+        checkAlive ()
         checkEnv env
         if episodes <= 0 then raise (ArgumentOutOfRangeException("episodes", episodes, "episodes must be positive"))
         let epsilon = defaultArg epsilon config.EvalEpsilon
@@ -177,7 +181,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
             ?observer: TrainingEvent -> unit,
             ?cancellationToken: CancellationToken
         ) : TrainingSummary =
-        if disposed then raise (ObjectDisposedException "Agent")
+        checkAlive ()
         checkEnv env
         evalEnv |> Option.iter checkEnv
         if totalSteps <= 0L then raise (ArgumentOutOfRangeException("totalSteps", totalSteps, "totalSteps must be positive"))
@@ -256,6 +260,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
 
     /// Saves the online Q-network to a .safetensors file (atomically: temporary file, then rename).
     member _.Save(path: string) =
+        checkAlive ()
         Checkpoint.save path spec online (Map [ "gamma", string config.Gamma; "steps", string steps ])
 
     /// Loads a Q-network saved by Save into a new agent with `config` (default: DqnConfig.defaults with

@@ -31,7 +31,8 @@ module Checkpoint =
     /// Reads a checkpoint written by `save`: rebuilds the MLP on `device` and loads its parameters.
     /// Returns the spec, the network (caller owns it) and the file's metadata.
     /// Raises InvalidDataException when the file is not a safetensors file, is not a Dqn.Fun Q-network
-    /// checkpoint, or its tensors do not match the recorded architecture; FileNotFoundException when absent.
+    /// checkpoint, or its tensors do not match the recorded architecture; FileNotFoundException (or
+    /// DirectoryNotFoundException) when absent.
     [<CompiledName("Load")>]
     let load (path: string) (device: Device) : QNetworkSpec * nn.Sequential * Map<string, string> =
         let file = Safetensors.load path Device.CPU
@@ -40,7 +41,9 @@ module Checkpoint =
             let bad (msg: string) : 'a = raise (IO.InvalidDataException($"{path}: {msg}"))
             match md.TryFind "format" with
             | Some Format -> ()
-            | other -> bad $"not a Dqn.Fun Q-network checkpoint (format {other}, expected {Format})"
+            | other ->
+                let found = Option.defaultValue "<none>" other
+                bad $"not a Dqn.Fun Q-network checkpoint (format '{found}', expected '{Format}')"
             let int (key: string) =
                 match md.TryFind key |> Option.map (fun s -> Int32.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture)) with
                 | Some(true, v) -> v

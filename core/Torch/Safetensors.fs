@@ -153,13 +153,18 @@ module Safetensors =
                 let shape = ints (field "shape" JsonValueKind.Array) "shape"
                 let offsets = ints (field "data_offsets" JsonValueKind.Array) "data_offsets"
                 if offsets.Length <> 2 || offsets[0] > offsets[1] then bad $"tensor '{p.Name}' has invalid data_offsets"
-                let count = shape |> Array.fold (fun acc d -> Checked.(*) acc d) 1L
-                if Checked.(*) count (int64 size) <> offsets[1] - offsets[0] then
+                let count, bytes =
+                    try
+                        let c = shape |> Array.fold (fun acc d -> Checked.(*) acc d) 1L
+                        c, Checked.(*) c (int64 size)
+                    with :? OverflowException ->
+                        bad $"tensor '{p.Name}' has a shape whose size overflows 64 bits"
+                if bytes <> offsets[1] - offsets[0] then
                     bad
                         $"""tensor '{p.Name}' of shape [{String.Join("; ", shape)}] needs {count * int64 size} bytes but data_offsets span {offsets[1] - offsets[0]}"""
                 entries.Add((p.Name, dtype, shape, offsets[0], offsets[1]))
         // Offsets must tile the data section exactly, as the reference reader demands.
-        let sorted = entries |> Seq.sortBy (fun (_, _, _, b, _) -> b) |> Seq.toList
+        let sorted = entries |> Seq.sortBy (fun (_, _, _, b, e) -> b, e) |> Seq.toList
         let mutable expected = 0L
         for name, _, _, b, e in sorted do
             if b <> expected then bad $"tensor '{name}' starts at byte {b}, expected {expected}"

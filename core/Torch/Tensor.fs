@@ -363,9 +363,9 @@ and [<AllowNullLiteral>] DisposeScope() as this =
 
     member s.Dispose() =
         if not disposed then
-            disposed <- true
             if not (obj.ReferenceEquals(DisposeScope.current, s)) then
                 raise (InvalidOperationException "DisposeScope disposed out of order: an inner scope is still open")
+            disposed <- true
             DisposeScope.current <- parent
             for i in owned.Count - 1 .. -1 .. 0 do
                 let t: Tensor = owned[i]

@@ -3,7 +3,6 @@ module Dqn.Fun.Tests.BadInputTests
 
 open System
 open System.IO
-open System.Reflection
 open Xunit
 open Dqn.Fun
 open Dqn.Fun.Torch
@@ -87,15 +86,8 @@ let ``a negative replay capacity is an ArgumentOutOfRangeException naming capaci
     Assert.Equal("capacity", e.ParamName)
     Assert.Equal(box -1, e.ActualValue)
 
-// Native is internal to Dqn.Fun.Core. Until core declares InternalsVisibleTo("Dqn.Fun.Tests"), the test
-// reaches Native.resolve by reflection; with it, this is `Dqn.Fun.Torch.Native.resolve paths`.
-let private resolve (paths: string list) : nativeint =
-    let native = typeof<TorchException>.Assembly.GetType("Dqn.Fun.Torch.Native", true)
-    let m = native.GetMethod("resolve", BindingFlags.Static ||| BindingFlags.Public ||| BindingFlags.NonPublic)
-    try
-        m.Invoke(null, [| box paths |]) :?> nativeint
-    with :? TargetInvocationException as e ->
-        raise e.InnerException
+/// The shim loader (internal to core, visible to these tests).
+let private resolve (paths: string list) : nativeint = Dqn.Fun.Torch.Native.resolve paths
 
 [<Fact>]
 let ``a missing native library is a DllNotFoundException naming the file and how to build it`` () =
@@ -132,8 +124,8 @@ let ``every out-of-range config field is named by validate`` () =
     let cases =
         [ "Hidden", { d with Hidden = [ 64; 0 ] }
           "Gamma", { d with Gamma = nan }
-          "LearningRate", { d with LearningRate = 0.0 }
-          "LearningRate", { d with LearningRate = infinity }
+          "LearningRate", { d with LearningRate = Schedule.constant 0.0 }
+          "LearningRate", { d with LearningRate = Schedule.constant -1e-3 }
           "AdamEpsilon", { d with AdamEpsilon = -1e-8 }
           "BatchSize", { d with BatchSize = 0 }
           "BufferSize", { d with BufferSize = -5 }
