@@ -60,11 +60,12 @@ type DqnConfig =
 [<RequireQualifiedAccess>]
 module DqnConfig =
 
-    /// Defaults tuned for CartPole-v1 (see the README's table): solves it (greedy mean >= 475 over 20
-    /// episodes) within 30k agent steps on every seed we tried.
+    /// Defaults tuned for CartPole-v1 (the README's tables): among 18 variants swept over seeds 0-9 at 30k
+    /// agent steps, this one (MLP 128-128, Adam 5e-4, squared error, hard target sync every 100 updates) had
+    /// the most final greedy policies at >= 475 (9 of 10) and a periodic evaluation >= 475 on every seed.
     [<CompiledName("Default")>]
     let defaults =
-        { Hidden = [ 64; 64 ]
+        { Hidden = [ 128; 128 ]
           Gamma = 0.99
           LearningRate = Schedule.constant 5e-4
           AdamEpsilon = 1e-8
@@ -76,13 +77,13 @@ module DqnConfig =
           TargetUpdateInterval = 100
           Tau = 1.0
           Exploration = Schedule.linear 1.0 0.04 5_000L
-          Loss = TdLoss.Huber
+          Loss = TdLoss.Mse
           MaxGradNorm = Some 10.0
           DoubleDqn = false
           Seed = 0
           Device = Device.CPU
           Threads = 1
-          EvalInterval = 5_000
+          EvalInterval = 2_500
           EvalEpisodes = 20
           EvalEpsilon = 0.0 }
 
