@@ -47,7 +47,7 @@ public class DqnOptionsTests
         var o = DqnOptions.Default
             .WithHiddenLayers(8, 4).WithGamma(0.5).WithLearningRate(0.1).WithAdamEpsilon(0.0).WithBatchSize(3)
             .WithBufferSize(7).WithLearningStarts(0).WithTrainFrequency(2).WithGradientSteps(3).WithTargetUpdateInterval(9)
-            .WithTau(0.25).WithExploration(0.5, 0.0, 10).WithLoss(TdLoss.Mse).WithMaxGradNorm(null).WithDoubleDqn()
+            .WithTau(0.25).WithExploration(0.5, 0.0, 10).WithLoss(TdLoss.Huber).WithMaxGradNorm(null).WithDoubleDqn()
             .WithSeed(-4).WithThreads(2).WithEvalInterval(0).WithEvalEpisodes(3).WithEvalEpsilon(0.05);
         Assert.Equal(o, DqnOptions.FromConfig(o.ToConfig()));
     }
@@ -68,7 +68,7 @@ public class DqnOptionsTests
         { nameof(DqnOptions.Tau), o => o.WithTau(0.005) },
         { nameof(DqnOptions.Exploration), o => o.WithExploration(1.0, 0.1, 1_000) },
         { nameof(DqnOptions.Exploration), o => o.WithExploration(ScheduleModule.Constant(0.1)) },
-        { nameof(DqnOptions.Loss), o => o.WithLoss(TdLoss.Mse) },
+        { nameof(DqnOptions.Loss), o => o.WithLoss(TdLoss.Huber) },
         { nameof(DqnOptions.MaxGradNorm), o => o.WithMaxGradNorm(null) },
         { nameof(DqnOptions.DoubleDqn), o => o.WithDoubleDqn() },
         { nameof(DqnOptions.Seed), o => o.WithSeed(42) },
@@ -99,7 +99,7 @@ public class DqnOptionsTests
     [Fact]
     public void Equality_is_by_value_hidden_layers_included()
     {
-        var a = DqnOptions.Default.WithHiddenLayers(64, 64).WithSeed(3);
+        var a = DqnOptions.Default.WithHiddenLayers([.. DqnOptions.Default.HiddenLayers]).WithSeed(3);
         var b = DqnOptions.Default.WithSeed(3);
         Assert.Equal(a, b);
         Assert.Equal(a.GetHashCode(), b.GetHashCode());

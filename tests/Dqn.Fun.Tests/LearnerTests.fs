@@ -74,7 +74,7 @@ let ``the reported loss and mean Q match a hand computation of the DQN target an
             let y = float batch.Rewards[i] + gamma * (1.0 - float batch.Terminated[i]) * Array.max next[i]
             q[i][int batch.Actions[i]] - y)
     let huber d = if abs d <= 1.0 then 0.5 * d * d else abs d - 0.5
-    let m = Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU batch
+    let m = Learner.update { DqnConfig.defaults with Loss = TdLoss.Huber } s.Online s.Target s.Optimizer Device.CPU batch
     Assert.True(closeTo 1e-5 (Array.averageBy huber errors) m.Loss, $"loss {m.Loss}")
     let meanQ = Array.init batch.Size (fun i -> q[i][int batch.Actions[i]]) |> Array.average
     Assert.True(closeTo 1e-5 meanQ m.MeanQ, $"mean Q {m.MeanQ} vs {meanQ}")
