@@ -153,6 +153,8 @@ module Loss =
 [<DllImport(Lib)>] extern int dqn_optimizer_set_lr(nativeint o, double lr)
 [<DllImport(Lib)>] extern void dqn_optimizer_dispose(nativeint o)
 
+[<DllImport(Lib)>] extern int dqn_mlp_q_update(nativeint[] online, nativeint[] target, int nParams, nativeint adam, float32[] obs, float32[] nextObs, int64[] actions, float32[] rewards, float32[] terminated, int64 batch, int64 obsSize, double gamma, int lossKind, int doubleDqn, double maxGradNorm, double& loss, double& meanQ)
+
 let lastError () =
     let p = dqn_last_error ()
     if p = 0n then "unknown libtorch error" else Marshal.PtrToStringUTF8 p

@@ -24,7 +24,7 @@ type internal OptimizerHandle() =
 [<AbstractClass>]
 type Optimizer internal (ptr: nativeint, parameters: Tensor list) =
     let handle = OptimizerHandle.Own ptr
-    member private _.H =
+    member internal _.H =
         if handle.IsClosed then raise (ObjectDisposedException "Optimizer")
         handle.DangerousGetHandle()
     member _.parameters = parameters

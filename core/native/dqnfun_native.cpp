@@ -80,6 +80,43 @@ inline at::Reduction::Reduction reduction_of(int32_t r) {
   }
 }
 
+// The fused loops are compiled twice, for AVX2+FMA and for the baseline x86-64, and picked at load time.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DQN_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define DQN_VECTOR_CLONES
+#endif
+
+// One Adam step over n contiguous floats: torch.optim.Adam's update with the bias corrections folded into
+// step_size = lr / (1 - beta1^t) and bc2_sqrt = sqrt(1 - beta2^t).
+DQN_VECTOR_CLONES
+void adam_kernel(int64_t n, float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+                 float beta1, float beta2, float weight_decay, float eps, float step_size, float bc2_sqrt) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float gj = g[j] + weight_decay * p[j];
+    m[j] = m[j] * beta1 + gj * (1.0f - beta1);
+    v[j] = v[j] * beta2 + gj * gj * (1.0f - beta2);
+    p[j] -= step_size * m[j] / (std::sqrt(v[j]) / bc2_sqrt + eps);
+  }
+}
+
+DQN_VECTOR_CLONES
+double sum_of_squares(int64_t n, const float* __restrict x) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // eight float lanes, summed in double at the end
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += x[j + k] * x[j + k];
+  double total = 0.0;
+  for (int k = 0; k < 8; ++k) total += acc[k];
+  for (; j < n; ++j) total += static_cast<double>(x[j]) * x[j];
+  return total;
+}
+
+DQN_VECTOR_CLONES
+void scale(int64_t n, float* __restrict x, float c) {
+  for (int64_t j = 0; j < n; ++j) x[j] *= c;
+}
+
 inline bool fast_cpu_float(const at::Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous();
 }
@@ -415,36 +452,24 @@ dqn_tensor dqn_detach(dqn_tensor t) { GUARD(nullptr, { return wrap(T(t).detach()
 
 // L2 clipping is one pass over CPU float32 gradients (as torch.nn.utils.clip_grad_norm_: coefficient
 // max_norm / (norm + 1e-6), applied only when below 1); other cases call libtorch's implementation.
+static double clip_grad_norm(const std::vector<at::Tensor>& ps, double max_norm, double norm_type) {
+  bool fast = norm_type == 2.0;
+  for (auto& p : ps) fast = fast && (!p.grad().defined() || fast_cpu_float(p.grad()));
+  if (!fast) return torch::nn::utils::clip_grad_norm_(ps, max_norm, norm_type);
+  double sum = 0.0;
+  for (auto& p : ps)
+    if (p.grad().defined()) sum += sum_of_squares(p.grad().numel(), p.grad().data_ptr<float>());
+  const double norm = std::sqrt(sum);
+  const double coef = max_norm / (norm + 1e-6);
+  if (coef < 1.0)
+    for (auto& p : ps)
+      if (p.grad().defined()) scale(p.grad().numel(), p.grad().data_ptr<float>(), static_cast<float>(coef));
+  return norm;
+}
+
 int32_t dqn_clip_grad_norm(const dqn_tensor* params, int32_t n, double max_norm, double norm_type, double* total_norm) {
   GUARD(-1, {
-    auto ps = tensors(params, n);
-    bool fast = norm_type == 2.0;
-    for (auto& p : ps) fast = fast && (!p.grad().defined() || fast_cpu_float(p.grad()));
-    if (!fast) {
-      *total_norm = torch::nn::utils::clip_grad_norm_(ps, max_norm, norm_type);
-      return 0;
-    }
-    double sum = 0.0;
-    for (auto& p : ps) {
-      const auto& g = p.grad();
-      if (!g.defined()) continue;
-      const float* gp = g.data_ptr<float>();
-      const int64_t len = g.numel();
-      for (int64_t j = 0; j < len; ++j) sum += static_cast<double>(gp[j]) * gp[j];
-    }
-    const double norm = std::sqrt(sum);
-    *total_norm = norm;
-    const double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-      const float c = static_cast<float>(coef);
-      for (auto& p : ps) {
-        const auto& g = p.grad();
-        if (!g.defined()) continue;
-        float* gp = g.data_ptr<float>();
-        const int64_t len = g.numel();
-        for (int64_t j = 0; j < len; ++j) gp[j] *= c;
-      }
-    }
+    *total_norm = clip_grad_norm(tensors(params, n), max_norm, norm_type);
     return 0;
   })
 }
@@ -488,20 +513,9 @@ struct FusedAdam : Opt {
         if (amsgrad) vmax[i] = at::zeros_like(p, at::MemoryFormat::Contiguous);
       }
       if (fast_cpu_float(p) && fast_cpu_float(g) && !amsgrad) {
-        float* pp = p.data_ptr<float>();
-        const float* gp = g.data_ptr<float>();
-        float* mp = m[i].data_ptr<float>();
-        float* vp = v[i].data_ptr<float>();
-        const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
-        const float wd = static_cast<float>(weight_decay), e = static_cast<float>(eps);
-        const float ss = static_cast<float>(step_size), bs = static_cast<float>(bc2_sqrt);
-        const int64_t n = p.numel();
-        for (int64_t j = 0; j < n; ++j) {
-          const float gj = gp[j] + wd * pp[j];
-          mp[j] = mp[j] * b1 + gj * (1.0f - b1);
-          vp[j] = vp[j] * b2 + gj * gj * (1.0f - b2);
-          pp[j] -= ss * mp[j] / (std::sqrt(vp[j]) / bs + e);
-        }
+        adam_kernel(p.numel(), p.data_ptr<float>(), g.data_ptr<float>(), m[i].data_ptr<float>(), v[i].data_ptr<float>(),
+                    static_cast<float>(beta1), static_cast<float>(beta2), static_cast<float>(weight_decay),
+                    static_cast<float>(eps), static_cast<float>(step_size), static_cast<float>(bc2_sqrt));
       } else {
         auto grad = weight_decay != 0.0 ? g.add(p, weight_decay) : g;
         m[i].mul_(beta1).add_(grad, 1.0 - beta1);
@@ -571,5 +585,76 @@ int32_t dqn_optimizer_step(dqn_optimizer o) { GUARD(-1, { O(o).step(); return 0;
 int32_t dqn_optimizer_zero_grad(dqn_optimizer o) { GUARD(-1, { O(o).zero_grad(); return 0; }) }
 int32_t dqn_optimizer_set_lr(dqn_optimizer o, double lr) { GUARD(-1, { O(o).set_lr(lr); return 0; }) }
 void dqn_optimizer_dispose(dqn_optimizer o) { delete static_cast<Opt*>(o); }
+
+// ---- fused MLP DQN update ---------------------------------------------------------------------------------
+// The update of Learner.update (Mnih et al. 2015, Algorithm 1; van Hasselt et al. 2016 when double_dqn) for
+// the common case, with the backward pass written out: for a layer z = a W^T + b with upstream gradient g,
+// dW = g^T a, db = sum_rows g, da = g W, and ReLU passes da where its output is positive. No autograd graph
+// is built, and nothing is allocated beyond the activations and gradients themselves.
+
+static at::Tensor mlp_forward(const std::vector<at::Tensor>& P, at::Tensor h, std::vector<at::Tensor>* inputs) {
+  const size_t layers = P.size() / 2;
+  for (size_t l = 0; l < layers; ++l) {
+    if (inputs) inputs->push_back(h);
+    h = at::addmm(P[2 * l + 1], h, P[2 * l].t());
+    if (l + 1 < layers) h.relu_();
+  }
+  return h;
+}
+
+int32_t dqn_mlp_q_update(const dqn_tensor* online, const dqn_tensor* target, int32_t n_params, dqn_optimizer adam,
+                         const float* obs, const float* next_obs, const int64_t* actions, const float* rewards,
+                         const float* terminated, int64_t batch, int64_t obs_size, double gamma, int32_t loss_kind,
+                         int32_t double_dqn, double max_grad_norm, double* loss, double* mean_q) {
+  GUARD(-1, {
+    if (n_params < 2 || n_params % 2 != 0) throw std::invalid_argument("an MLP needs [W1, b1, ...] parameter pairs");
+    auto W = tensors(online, n_params);
+    auto Wt = tensors(target, n_params);
+    for (auto& p : W)
+      if (!fast_cpu_float(p)) throw std::invalid_argument("the fused update needs contiguous CPU float32 parameters");
+    auto& opt = dynamic_cast<FusedAdam&>(O(adam));
+    at::NoGradGuard no_grad;
+    const auto f32 = at::TensorOptions().dtype(at::kFloat);
+    // Views of the caller's (pinned) arrays: valid for the duration of this call only.
+    auto x = at::from_blob(const_cast<float*>(obs), {batch, obs_size}, f32);
+    auto x2 = at::from_blob(const_cast<float*>(next_obs), {batch, obs_size}, f32);
+    auto a = at::from_blob(const_cast<int64_t*>(actions), {batch, 1}, at::TensorOptions().dtype(at::kLong));
+    auto r = at::from_blob(const_cast<float*>(rewards), {batch}, f32);
+    auto done = at::from_blob(const_cast<float*>(terminated), {batch}, f32);
+
+    // y = r + gamma (1 - terminated) v(s'), v from the target network (its max, or its value at the online argmax).
+    auto q_next = mlp_forward(Wt, x2, nullptr);
+    auto v_next = double_dqn != 0 ? q_next.gather(1, mlp_forward(W, x2, nullptr).argmax(1, true)).squeeze(1)
+                                  : std::get<0>(q_next.max(1));
+    auto y = r + (1.0 - done) * v_next * gamma;
+
+    std::vector<at::Tensor> inputs;
+    auto q = mlp_forward(W, x, &inputs);
+    auto q_sa = q.gather(1, a).squeeze(1);
+    auto d = q_sa - y;
+    at::Tensor dq;  // dLoss/dq_sa
+    if (loss_kind == 1) {
+      *loss = d.pow(2).mean().item<double>();
+      dq = d * (2.0 / static_cast<double>(batch));
+    } else if (loss_kind == 0) {
+      *loss = at::huber_loss(q_sa, y, at::Reduction::Mean, 1.0).item<double>();
+      dq = d.clamp(-1.0, 1.0) / static_cast<double>(batch);
+    } else {
+      throw std::invalid_argument("unknown loss code " + std::to_string(loss_kind));
+    }
+    *mean_q = q_sa.mean().item<double>();
+
+    auto g = at::zeros_like(q).scatter_(1, a, dq.unsqueeze(1));
+    const int64_t layers = n_params / 2;
+    for (int64_t l = layers - 1; l >= 0; --l) {
+      W[2 * l].mutable_grad() = at::mm(g.t(), inputs[l]);
+      W[2 * l + 1].mutable_grad() = g.sum(0);
+      if (l > 0) g = at::threshold_backward(at::mm(g, W[2 * l]), inputs[l], 0);
+    }
+    if (max_grad_norm > 0.0) clip_grad_norm(W, max_grad_norm, 2.0);
+    opt.step();
+    return 0;
+  })
+}
 
 }  // extern "C"

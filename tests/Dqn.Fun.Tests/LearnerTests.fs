@@ -118,3 +118,63 @@ let ``an update is deterministic for a given seed and batch`` () =
             Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU (fixedBatch ()) |> ignore
         values s.Online
     Assert.Equal<float[] list>(run (), run ())
+
+/// Distinct batches drawn from a seeded replay buffer with terminals, for multi-step comparisons.
+let private replayBatches (count: int) =
+    let rb = ReplayBuffer(1_000, 4, 3)
+    let rng = Random 5
+    let floats () = Array.init 4 (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
+    for _ in 1..500 do
+        rb.Add(floats (), rng.Next 3, float32 (rng.NextDouble()), floats (), rng.Next 4 = 0)
+    List.init count (fun _ -> rb.Sample 32)
+
+[<Fact>]
+let ``the fused MLP update equals the autograd update for DQN and Double DQN targets, both losses, with clipping`` () =
+    let batches = replayBatches 40
+    for loss in [ TdLoss.Mse; TdLoss.Huber ] do
+        for double in [ false; true ] do
+            // lr 1e-2 and a clip of 0.5 make every update large and clipped, so any mismatch compounds.
+            let config = { DqnConfig.defaults with Loss = loss; DoubleDqn = double; MaxGradNorm = Some 0.5 }
+            use fused = setup 1e-2
+            use reference = setup 1e-2
+            Assert.True(Learner.fusable fused.Online fused.Target fused.Optimizer Device.CPU)
+            let start = values fused.Online
+            for b in batches do
+                let f = Learner.update config fused.Online fused.Target fused.Optimizer Device.CPU b
+                let r = Learner.updateAutograd config reference.Online reference.Target reference.Optimizer Device.CPU b
+                Assert.True(closeTo 1e-5 r.Loss f.Loss, $"{loss} double={double}: loss {f.Loss} vs {r.Loss}")
+                Assert.True(closeTo 1e-5 r.MeanQ f.MeanQ, $"{loss} double={double}: mean Q {f.MeanQ} vs {r.MeanQ}")
+            let moved = List.map2 (Array.map2 (fun a b -> abs (a - b))) start (values fused.Online) |> List.map Array.max |> List.max
+            Assert.True(moved > 0.05, $"the parameters barely moved ({moved}): the comparison would prove nothing")
+            for a, b in List.zip (values fused.Online) (values reference.Online) do
+                Array.iter2 (fun (x: float) (y: float) -> Assert.True(abs (x - y) <= 1e-5, $"{loss} double={double}: {x} vs {y}")) a b
+
+[<Fact>]
+let ``only CPU MLPs trained with Adam take the fused path`` () =
+    use s = setup 1e-3
+    use rms = new optim.RMSprop(s.Online.parameters ())
+    Assert.True(Learner.fusable s.Online s.Target s.Optimizer Device.CPU)
+    Assert.False(Learner.fusable s.Online s.Target rms Device.CPU)
+    Assert.False(Learner.fusable s.Online s.Target s.Optimizer Device.CUDA)
+    use noBias = new nn.Sequential([ new nn.Linear(4, 3, hasBias = false) ])
+    Assert.False(Learner.fusable noBias noBias s.Optimizer Device.CPU)
+    use twoLinears = new nn.Sequential([ new nn.Linear(4, 4); new nn.Linear(4, 3) ])
+    Assert.False(Learner.fusable twoLinears twoLinears s.Optimizer Device.CPU)
+
+[<Fact>]
+let ``the fused update rejects a batch whose arrays disagree with its sizes`` () =
+    use s = setup 1e-3
+    let b = fixedBatch ()
+    let short = { b with Observations = b.Observations[.. b.Observations.Length - 2] }
+    let e = Assert.Throws<ArgumentException>(fun () -> Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU short |> ignore)
+    Assert.Contains("Observations", e.Message)
+
+[<Fact>]
+let ``an autograd update leaves no tensor behind`` () =
+    use s = setup 1e-3
+    use rms = new optim.RMSprop(s.Online.parameters ())
+    Learner.update DqnConfig.defaults s.Online s.Target rms Device.CPU (fixedBatch ()) |> ignore
+    let live = Tensor.LiveCount
+    for _ in 1..5 do
+        Learner.update DqnConfig.defaults s.Online s.Target rms Device.CPU (fixedBatch ()) |> ignore
+    Assert.Equal(live, Tensor.LiveCount)
