@@ -192,8 +192,9 @@ Target.create "Setup" (fun _ ->
     // Debian's libtorch calls BLAS through the libblas.so.3 alternative, which is the netlib reference
     // BLAS unless an optimised one is installed: OpenBLAS (OpenMP build, so it follows
     // torch.set_num_threads) made a 64-wide MLP forward 7x faster here.
+    // libzmq5: the Atari bridge's transport (ZeroMQ through P/Invoke, NetMQ's role).
     let packages =
-        [ "cmake"; "g++" ] @ (if torchDir.IsNone then [ "libtorch-dev"; "libopenblas0-openmp" ] else [])
+        [ "cmake"; "g++"; "libzmq5" ] @ (if torchDir.IsNone then [ "libtorch-dev"; "libopenblas0-openmp" ] else [])
     ensurePackages packages
     torchCMakeArgs () |> ignore // validates DQNFUN_TORCH_DIR early
     // .NET tools (paket, from .config/dotnet-tools.json) and the packages in paket.lock.
