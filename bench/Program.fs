@@ -28,7 +28,7 @@ type TrainArgs =
             | Seed _ -> "seed for torch, replay, exploration and the environment (default 0)."
             | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json (default runs/<env>-seed<seed>)."
             | Threads _ -> "libtorch intra-op threads (default 1)."
-            | Device _ -> "cpu, cuda or cuda:N (default cpu)."
+            | Device _ -> "cpu, cuda, cuda:N, or auto (cuda when libtorch sees a GPU, else cpu; default cpu)."
             | Quiet -> "print only the summary."
 
 and SeedsArgs =
@@ -148,17 +148,48 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
             best <- (r.MeanReturn, r.Step)
             agent.Save bestPath
         | _ -> ()
-        if not quiet then
-            match e with
-            | EpisodeEnded m when m.Step - lastPrint >= 2_000L ->
-                lastPrint <- m.Step
-                AnsiConsole.MarkupLine(
-                    $"[grey]step[/] {m.Step,7}  [grey]episode[/] {m.Episode,4}  [grey]return[/] {m.Return,6:F1}  [grey]ε[/] {m.Epsilon:F3}  [grey]loss[/] {m.Loss:F4}  [grey]mean Q[/] {m.MeanQ,6:F2}  [grey]steps/s[/] {m.StepsPerSecond:F0}"
-                )
-            | Evaluated r ->
-                AnsiConsole.MarkupLine($"[green]eval[/] step {r.Step,7}  mean return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Returns.Length} episodes")
-            | _ -> ()
-    let summary = agent.Learn(env, steps, evalEnv, observe)
+    let line e =
+        match e with
+        | EpisodeEnded m ->
+            $"[grey]step[/] {m.Step,7}  [grey]episode[/] {m.Episode,4}  [grey]return[/] {m.Return,6:F1}  [grey]ε[/] {m.Epsilon:F3}  [grey]loss[/] {m.Loss:F4}  [grey]mean Q[/] {m.MeanQ,6:F2}  [grey]steps/s[/] {m.StepsPerSecond:F0}"
+        | Evaluated r -> $"[green]eval[/] step {r.Step,7}  mean return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Returns.Length} episodes"
+    let summary =
+        if quiet then
+            agent.Learn(env, steps, evalEnv, observe)
+        elif AnsiConsole.Profile.Capabilities.Interactive then
+            // A live bar (agent steps) whose caption is the last episode; evaluations are printed above it.
+            AnsiConsole
+                .Progress()
+                .Columns(TaskDescriptionColumn(), ProgressBarColumn(), PercentageColumn(), RemainingTimeColumn())
+                .Start(fun ctx ->
+                    let task = ctx.AddTask("training", maxValue = float steps)
+                    agent.Learn(
+                        env,
+                        steps,
+                        evalEnv,
+                        fun e ->
+                            observe e
+                            match e with
+                            | EpisodeEnded m ->
+                                task.Value <- float m.Step
+                                task.Description <- line e
+                            | Evaluated _ -> AnsiConsole.MarkupLine(line e)
+                    ))
+        else
+            // Logs and CI: a line every 2000 agent steps and every evaluation.
+            agent.Learn(
+                env,
+                steps,
+                evalEnv,
+                fun e ->
+                    observe e
+                    match e with
+                    | EpisodeEnded m when m.Step - lastPrint >= 2_000L ->
+                        lastPrint <- m.Step
+                        AnsiConsole.MarkupLine(line e)
+                    | Evaluated _ -> AnsiConsole.MarkupLine(line e)
+                    | _ -> ()
+            )
     let episodes = max 1 config.EvalEpisodes
     agent.Save(Path.Combine(out, "model.safetensors"))
     let final = agent.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed)
@@ -214,7 +245,10 @@ let runTrain (a: ParseResults<TrainArgs>) =
     let seed = a.GetResult(TrainArgs.Seed, 0)
     let steps = a.GetResult(TrainArgs.Steps, 30_000L)
     let out = a.GetResult(TrainArgs.Out, Path.Combine("runs", $"{envId}-seed{seed}"))
-    let device = Device.Parse(a.GetResult(TrainArgs.Device, "cpu"))
+    let device =
+        match a.GetResult(TrainArgs.Device, "cpu") with
+        | "auto" -> torch.cuda_if_available ()
+        | d -> Device.Parse d
     train envId steps (configFor seed (a.GetResult(TrainArgs.Threads, 1)) device) out (a.Contains TrainArgs.Quiet) |> ignore
     0
 

@@ -134,6 +134,9 @@ type torch =
 
     static member cuda_is_available() = torch.cuda_device_count () > 0
 
+    /// Device selection: the first CUDA GPU when libtorch was built with CUDA and sees one, else the CPU.
+    static member cuda_if_available() = if torch.cuda_is_available () then Device.CUDA else Device.CPU
+
     /// The libtorch version the shim was compiled against, e.g. "1.13.1".
     static member version =
         Native.ensure ()
