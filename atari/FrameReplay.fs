@@ -1,0 +1,158 @@
+namespace Dqn.Fun.Atari
+
+open System
+
+type StackPadding =
+    | Zero = 0
+    | RepeatFirst = 1
+
+type FrameBatch =
+    { Size: int
+      Stack: int
+      ObservationSlots: int[]
+      NextObservationSlots: int[]
+      Actions: int64[]
+      Rewards: float32[]
+      Terminated: float32[]
+      Indices: int[] }
+
+[<Sealed>]
+type FrameReplayBuffer(capacity: int, seed: int, ?stack: int, ?frameBytes: int, ?padding: StackPadding) =
+    let stack = defaultArg stack 4
+    let frameBytes = defaultArg frameBytes (84 * 84)
+    let padding = defaultArg padding StackPadding.Zero
+    do
+        if stack < 1 then raise (ArgumentOutOfRangeException("stack", stack, "stack must be at least 1"))
+        if frameBytes < 1 then raise (ArgumentOutOfRangeException("frameBytes", frameBytes, "frameBytes must be positive"))
+        if capacity < stack + 2 then
+            raise (ArgumentOutOfRangeException("capacity", capacity, $"capacity must be at least stack + 2 = {stack + 2}"))
+        if not (Enum.IsDefined padding) then raise (ArgumentOutOfRangeException("padding", padding, "unknown padding"))
+
+    static let chunkBits = 16
+    static let chunkMask = (1 <<< chunkBits) - 1
+    static let HasTransition = 1uy
+    static let TerminatedFlag = 2uy
+
+    // Storage: frames in chunks of 2^16, and per-slot metadata. All mutation happens in StartEpisode and Add.
+    let chunks =
+        Array.init ((capacity + chunkMask) >>> chunkBits) (fun c ->
+            Array.zeroCreate<byte> ((min (1 <<< chunkBits) (capacity - (c <<< chunkBits))) * frameBytes))
+    let written = Array.zeroCreate<int64> capacity // 1 + the write number of the slot's frame; 0: never written
+    let position = Array.zeroCreate<int> capacity // index of the slot's frame within its episode
+    let actions = Array.zeroCreate<int> capacity
+    let rewards = Array.zeroCreate<float32> capacity
+    let flags = Array.zeroCreate<byte> capacity // HasTransition ||| Terminated
+    let random = Random(seed)
+    let mutable writes = 0L
+    let mutable transitions = 0
+    let mutable current = -1 // slot of the running episode's latest frame; -1 when no episode runs
+
+    let span (slot: int) =
+        Span<byte>(chunks[slot >>> chunkBits], (slot &&& chunkMask) * frameBytes, frameBytes)
+
+    let checkFrame (frame: ReadOnlySpan<byte>) (name: string) =
+        if frame.Length <> frameBytes then
+            invalidArg name $"{name} has {frame.Length} bytes, expected FrameBytes = {frameBytes}"
+
+    /// Writes a frame into the next slot (overwriting the oldest) and returns that slot.
+    let writeFrame (frame: ReadOnlySpan<byte>) (pos: int) =
+        let slot = int (writes % int64 capacity)
+        if flags[slot] &&& HasTransition <> 0uy then transitions <- transitions - 1
+        flags[slot] <- 0uy
+        frame.CopyTo(span slot)
+        writes <- writes + 1L
+        written[slot] <- writes
+        position[slot] <- pos
+        slot
+
+    let wrap (i: int) = if i < 0 then i + capacity elif i >= capacity then i - capacity else i
+
+    /// A transition is sampleable while its frame, its next frame and the frames of its stack are all intact.
+    let sampleable (i: int) =
+        flags[i] &&& HasTransition <> 0uy
+        && written[wrap (i + 1)] = written[i] + 1L
+        && (let k = min (stack - 1) position[i]
+            k = 0 || written[wrap (i - k)] = written[i] - int64 k)
+
+    let fillStack (slot: int) (into: int[]) (offset: int) =
+        let first = wrap (slot - position[slot])
+        for j in 0 .. stack - 1 do
+            let back = stack - 1 - j // frames behind the newest
+            into[offset + j] <-
+                if back <= position[slot] then wrap (slot - back)
+                elif padding = StackPadding.RepeatFirst then first
+                else -1
+
+    member _.Capacity = capacity
+    member _.Stack = stack
+    member _.FrameBytes = frameBytes
+    member _.Padding = padding
+    member _.Count = transitions
+
+    member _.StartEpisode(frame: ReadOnlySpan<byte>) =
+        checkFrame frame "frame"
+        current <- writeFrame frame 0
+
+    member _.Add(action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool) =
+        if current < 0 then invalidOp "no episode is running: call StartEpisode with the first frame"
+        if action < 0 then raise (ArgumentOutOfRangeException("action", action, "action must be non-negative"))
+        if not (Single.IsFinite reward) then invalidArg "reward" $"reward must be finite, got {reward}"
+        checkFrame nextFrame "nextFrame"
+        let slot = current
+        actions[slot] <- action
+        rewards[slot] <- reward
+        flags[slot] <- HasTransition ||| (if terminated then TerminatedFlag else 0uy)
+        transitions <- transitions + 1
+        let next = writeFrame nextFrame (position[slot] + 1)
+        current <- if terminated || truncated then -1 else next
+
+    member _.Sample(batchSize: int) : FrameBatch =
+        if batchSize <= 0 then raise (ArgumentOutOfRangeException("batchSize", batchSize, "batchSize must be positive"))
+        if transitions < batchSize then
+            invalidOp $"cannot sample {batchSize} transitions: {transitions} are stored"
+        let filled = int (min writes (int64 capacity))
+        let obs = Array.zeroCreate (batchSize * stack)
+        let next = Array.zeroCreate (batchSize * stack)
+        let acts = Array.zeroCreate batchSize
+        let rews = Array.zeroCreate batchSize
+        let terms = Array.zeroCreate batchSize
+        let indices = Array.zeroCreate batchSize
+        // Rejection sampling over slots: most slots hold a sampleable transition (all but one per episode and
+        // the few just ahead of the write cursor), so a draw rarely repeats.
+        let mutable attempts = 0
+        for b in 0 .. batchSize - 1 do
+            let mutable i = random.Next filled
+            while not (sampleable i) do
+                attempts <- attempts + 1
+                if attempts > 1000 * batchSize then
+                    invalidOp $"could not find {batchSize} sampleable transitions among {filled} slots"
+                i <- random.Next filled
+            indices[b] <- i
+            fillStack i obs (b * stack)
+            fillStack (wrap (i + 1)) next (b * stack)
+            acts[b] <- int64 actions[i]
+            rews[b] <- rewards[i]
+            terms[b] <- if flags[i] &&& TerminatedFlag <> 0uy then 1.0f else 0.0f
+        { Size = batchSize
+          Stack = stack
+          ObservationSlots = obs
+          NextObservationSlots = next
+          Actions = acts
+          Rewards = rews
+          Terminated = terms
+          Indices = indices }
+
+    member _.Gather(slots: int[], destination: Span<byte>) =
+        if isNull slots then nullArg "slots"
+        if destination.Length <> slots.Length * frameBytes then
+            invalidArg "destination" $"destination has {destination.Length} bytes, expected {slots.Length} * {frameBytes}"
+        for k in 0 .. slots.Length - 1 do
+            let target = destination.Slice(k * frameBytes, frameBytes)
+            match slots[k] with
+            | -1 -> target.Clear()
+            | s when s < 0 || s >= capacity -> raise (ArgumentOutOfRangeException("slots", s, $"slot outside [0, {capacity})"))
+            | s -> (span s).CopyTo target
+
+    member _.Frame(slot: int) =
+        if slot < 0 || slot >= capacity then raise (ArgumentOutOfRangeException("slot", slot, $"slot outside [0, {capacity})"))
+        (span slot).ToArray()

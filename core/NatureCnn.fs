@@ -1,0 +1,51 @@
+namespace Dqn.Fun
+
+open System
+open Dqn.Fun.Torch
+
+/// The convolutional Q-network of Mnih et al. 2015 ("Human-level control through deep reinforcement
+/// learning", Methods: model architecture): input [batch; 4; 84; 84] UInt8 frame stacks, scaled to [0, 1] on
+/// the network's device; conv 32 filters 8x8 stride 4, ReLU; conv 64 4x4 stride 2, ReLU; conv 64 3x3
+/// stride 1, ReLU; fully connected 512, ReLU; linear output [batch; actionCount] Float32. Parameter names
+/// follow the equivalent torch.nn.Sequential (Conv2d 0, 2, 4; Linear 7, 9 after a Flatten at 6), so a
+/// checkpoint loads into PyTorch as CleanRL's QNetwork.network does.
+[<Sealed>]
+type NatureCnn(actionCount: int, ?frames: int, ?device: Device) =
+    inherit nn.Module()
+    do
+        if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
+    let frames = defaultArg frames 4
+    do
+        if frames <= 0 then raise (ArgumentOutOfRangeException("frames", frames, "frames must be positive"))
+    let device = defaultArg device Device.CPU
+    let body =
+        new nn.Sequential(
+            [ new nn.Conv2d(frames, 32, 8, stride = 4, device = device)
+              new nn.ReLU()
+              new nn.Conv2d(32, 64, 4, stride = 2, device = device)
+              new nn.ReLU()
+              new nn.Conv2d(64, 64, 3, stride = 1, device = device)
+              new nn.ReLU()
+              new nn.Flatten()
+              new nn.Linear(64 * 7 * 7, 512, device = device)
+              new nn.ReLU()
+              new nn.Linear(512, actionCount, device = device) ]
+        )
+
+    /// Frames per stack (input channels).
+    member _.Frames = frames
+    member _.ActionCount = actionCount
+
+    /// [batch; frames; 84; 84] UInt8 (or Float32 already in [0, 1]) -> [batch; actionCount] Float32.
+    /// Raises ArgumentException for another shape; a UInt8 input is converted and divided by 255 here.
+    override _.forward x =
+        let s = x.shape
+        if s.Length <> 4 || s[1] <> int64 frames || s[2] <> 84L || s[3] <> 84L then
+            invalidArg "x" $"""NatureCnn expects [batch; {frames}; 84; 84], got [{String.Join("; ", s)}]"""
+        match x.dtype with
+        | DType.UInt8 -> body.forward (x.``to``(DType.Float32) / 255.0)
+        | DType.Float32 -> body.forward x
+        | d -> invalidArg "x" $"NatureCnn expects UInt8 or Float32 frames, got {d}"
+
+    override _.named_parameters() = body.named_parameters ()
+    override _.Dispose() = body.Dispose()
