@@ -63,10 +63,36 @@ and CompareArgs =
             | Python _ -> "python with torch (default $DQNFUN_PYTHON, else /usr/bin/python3, else python3)."
             | Out _ -> "folder for compare.json (default runs/compare)."
 
+and CnnArgs =
+    | Updates of int
+    | Threads of int
+    | Python of path: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Updates _ -> "timed updates for each implementation (default 30, after 3 warm-up updates)."
+            | Threads _ -> "intra-op threads for both libtorch runs (default 1)."
+            | Python _ -> "python with torch (default $DQNFUN_PYTHON, else /usr/bin/python3, else python3)."
+
+and FramesArgs =
+    | Capacity of int
+    | Batch of int
+    | Iterations of int
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Capacity _ -> "frame slots (default 1000000, about 7.1 GB)."
+            | Batch _ -> "transitions per sample (default 32)."
+            | Iterations _ -> "timed samples (default 20000)."
+
 and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Seeds of ParseResults<SeedsArgs>
     | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareArgs>
+    | [<CliPrefix(CliPrefix.None)>] Cnn of ParseResults<CnnArgs>
+    | [<CliPrefix(CliPrefix.None)>] Frames of ParseResults<FramesArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -74,6 +100,8 @@ and [<RequireSubcommand>] Command =
             | Train _ -> "train DQN on a classic-control task and write metrics, model and summary."
             | Seeds _ -> "train on several seeds and tabulate the final greedy evaluations."
             | Compare _ -> "measure training throughput against PyTorch eager doing the identical algorithm."
+            | Cnn _ -> "time the Nature-CNN update (batch 32) against PyTorch eager doing the identical update."
+            | Frames _ -> "measure the Atari frame replay: memory at capacity and the time to sample a batch."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
@@ -357,6 +385,31 @@ let runCompare (a: ParseResults<CompareArgs>) =
         w.WriteString("torch", torch.version))
     0
 
+let runCnn (a: ParseResults<CnnArgs>) =
+    let updates = a.GetResult(CnnArgs.Updates, 30)
+    let threads = a.GetResult(CnnArgs.Threads, 1)
+    let ours = AtariBench.natureCnnUpdate updates 3 32 6 threads Device.CPU
+    AnsiConsole.MarkupLine($"Dqn.Fun: {ours:F1} ms per Nature-CNN update (batch 32, {threads} thread(s))")
+    let theirs =
+        AtariBench.runPython
+            (findPython (a.TryGetResult CnnArgs.Python))
+            (findBaseline "nature_cnn_update.py")
+            [ "--updates"; string updates; "--warmup"; "3"; "--threads"; string threads ]
+    let theirMs = theirs.GetProperty("ms_per_update").GetDouble()
+    AnsiConsole.MarkupLine($"PyTorch eager: {theirMs:F1} ms per update")
+    AnsiConsole.MarkupLine($"[bold]Nature-CNN update speed ratio Dqn.Fun / PyTorch eager = {theirMs / ours:F2}x[/]")
+    0
+
+let runFrames (a: ParseResults<FramesArgs>) =
+    let capacity = a.GetResult(FramesArgs.Capacity, 1_000_000)
+    let batch = a.GetResult(FramesArgs.Batch, 32)
+    let held, (sMean, sP50, sP99), (gMean, gP50, gP99) =
+        AtariBench.frameReplay capacity batch (a.GetResult(FramesArgs.Iterations, 20_000))
+    AnsiConsole.MarkupLine($"frame replay, {capacity} slots: {float held / 1e9:F3} GB held")
+    AnsiConsole.MarkupLine($"sample {batch} (slot indices of s and s' stacks): mean {sMean:F2} µs, p50 {sP50:F2}, p99 {sP99:F2}")
+    AnsiConsole.MarkupLine($"sample {batch} + gather both stacks' pixels on the host: mean {gMean:F1} µs, p50 {gP50:F1}, p99 {gP99:F1}")
+    0
+
 [<EntryPoint>]
 let main argv =
     let parser = ArgumentParser.Create<Command>(programName = "dqnfun-bench")
@@ -365,6 +418,8 @@ let main argv =
         | Train a -> runTrain a
         | Seeds a -> runSeeds a
         | Compare a -> runCompare a
+        | Cnn a -> runCnn a
+        | Frames a -> runFrames a
     with :? ArguParseException as e ->
         eprintfn "%s" e.Message
         2

@@ -15,32 +15,34 @@ type UpdateMetrics =
 [<RequireQualifiedAccess>]
 module Learner =
 
-    /// <summary>One gradient update through libtorch's autograd (the general path; see `update`).</summary>
-    [<CompiledName("UpdateAutograd")>]
-    let updateAutograd
+    /// <summary>One gradient update through libtorch's autograd on batch tensors (the general path, for any
+    /// Q-network: MLP, NatureCnn over UInt8 stacks, ...). Same algorithm as `update`.</summary>
+    /// <param name="observations">[batch; ...] s, whatever `online` takes (Float32 vectors, UInt8 stacks).</param>
+    /// <param name="nextObservations">[batch; ...] s'.</param>
+    /// <param name="actions">[batch] Int64.</param>
+    /// <param name="rewards">[batch] Float32.</param>
+    /// <param name="terminated">[batch] Float32, 1.0 where s' is terminal.</param>
+    [<CompiledName("UpdateOnTensors")>]
+    let updateOnTensors
         (config: DqnConfig)
         (online: nn.Module)
         (target: nn.Module)
         (optimizer: optim.Optimizer)
-        (device: Device)
-        (batch: Batch)
+        (observations: Tensor)
+        (nextObservations: Tensor)
+        (actions: Tensor)
+        (rewards: Tensor)
+        (terminated: Tensor)
         : UpdateMetrics =
         use scope = new DisposeScope()
-        let b = int64 batch.Size
-        let obsShape = [| b; int64 batch.ObservationSize |]
-        let obs = torch.tensor<float32>(ReadOnlySpan batch.Observations, obsShape, device)
-        let nextObs = torch.tensor<float32>(ReadOnlySpan batch.NextObservations, obsShape, device)
-        let actions = torch.tensor<int64>(ReadOnlySpan batch.Actions, [| b |], device)
-        let rewards = torch.tensor<float32>(ReadOnlySpan batch.Rewards, [| b |], device)
-        let terminated = torch.tensor<float32>(ReadOnlySpan batch.Terminated, [| b |], device)
         let y =
             use _ = torch.no_grad ()
-            let nextQTarget = target.forward nextObs
+            let nextQTarget = target.forward nextObservations
             if config.DoubleDqn then
-                Bellman.doubleDqnTarget config.Gamma rewards terminated (online.forward nextObs) nextQTarget
+                Bellman.doubleDqnTarget config.Gamma rewards terminated (online.forward nextObservations) nextQTarget
             else
                 Bellman.dqnTarget config.Gamma rewards terminated nextQTarget
-        let q = Bellman.selectActions (online.forward obs) actions
+        let q = Bellman.selectActions (online.forward observations) actions
         let loss =
             match config.Loss with
             | TdLoss.Mse -> nn.functional.mse_loss (q, y)
@@ -55,6 +57,30 @@ module Learner =
             use _ = torch.no_grad ()
             q.mean().item<float> ()
         { Loss = loss.item<float> (); MeanQ = meanQ }
+
+    /// <summary>One gradient update through libtorch's autograd (the general path; see `update`).</summary>
+    [<CompiledName("UpdateAutograd")>]
+    let updateAutograd
+        (config: DqnConfig)
+        (online: nn.Module)
+        (target: nn.Module)
+        (optimizer: optim.Optimizer)
+        (device: Device)
+        (batch: Batch)
+        : UpdateMetrics =
+        use scope = new DisposeScope()
+        let b = int64 batch.Size
+        let obsShape = [| b; int64 batch.ObservationSize |]
+        updateOnTensors
+            config
+            online
+            target
+            optimizer
+            (torch.tensor<float32> (ReadOnlySpan batch.Observations, obsShape, device))
+            (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
+            (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
+            (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
+            (torch.tensor<float32> (ReadOnlySpan batch.Terminated, [| b |], device))
 
     /// Whether `update` can take the fused path: both networks are CPU MLPs (Linear with bias, ReLU, ...,
     /// Linear, as QNetwork.mlp builds them) and the optimizer is Adam.

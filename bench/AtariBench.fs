@@ -1,0 +1,97 @@
+/// Atari-side measurements: the Nature-CNN update against PyTorch eager doing the identical update, and the
+/// frame replay's memory and sampling time. Measurements live here, never in tests.
+module Dqn.Fun.Bench.AtariBench
+
+open System
+open System.Diagnostics
+open System.Text.Json
+open Dqn.Fun
+open Dqn.Fun.Atari
+open Dqn.Fun.Torch
+
+/// Mean, median and 99th percentile of per-iteration microseconds.
+let summarize (micros: float[]) =
+    let s = Array.sort micros
+    Array.average s, s[s.Length / 2], s[min (s.Length - 1) (s.Length * 99 / 100)]
+
+/// Milliseconds per Nature-CNN update (batch of uint8 stacks -> tensors, target and online forward, Huber
+/// loss, backward, clipping at 10, Adam) after `warmup` updates; the same random batch every time, as the
+/// baseline does.
+let natureCnnUpdate (updates: int) (warmup: int) (batchSize: int) (actions: int) (threads: int) (device: Device) =
+    torch.set_num_threads threads
+    torch.manual_seed 0L
+    use online = new NatureCnn(actions, device = device)
+    use target = new NatureCnn(actions, device = device)
+    target.load_parameters (online.named_parameters ())
+    use optimizer = new optim.Adam(online.parameters (), lr = 6.25e-5, eps = 1.5e-4)
+    let config = { DqnConfig.defaults with Loss = TdLoss.Huber; MaxGradNorm = Some 10.0 }
+    let rng = Random 0
+    let pixels () = Array.init (batchSize * 4 * 84 * 84) (fun _ -> byte (rng.Next 256))
+    let obs, next = pixels (), pixels ()
+    let acts = Array.init batchSize (fun _ -> int64 (rng.Next actions))
+    let rewards = Array.init batchSize (fun _ -> float32 (rng.Next 3 - 1))
+    let terminal = Array.init batchSize (fun _ -> if rng.NextDouble() < 0.05 then 1.0f else 0.0f)
+    let shape = [| int64 batchSize; 4L; 84L; 84L |]
+    let update () =
+        use scope = new DisposeScope()
+        Learner.updateOnTensors
+            config
+            online
+            target
+            optimizer
+            (torch.tensor (obs, shape, device))
+            (torch.tensor (next, shape, device))
+            (torch.tensor (acts, device = device))
+            (torch.tensor (rewards, device = device))
+            (torch.tensor (terminal, device = device))
+        |> ignore
+    for _ in 1..warmup do
+        update ()
+    let clock = Stopwatch.StartNew()
+    for _ in 1..updates do
+        update ()
+    clock.Elapsed.TotalMilliseconds / float updates
+
+/// Fills a frame replay of `capacity` slots with synthetic episodes, then times Sample(batch) (slot indices)
+/// and Sample + Gather (pixels of every stack into a host buffer). Returns (bytes held, sample µs, gather µs).
+let frameReplay (capacity: int) (batchSize: int) (iterations: int) =
+    let before = GC.GetTotalMemory true
+    let buffer = FrameReplayBuffer(capacity, 0)
+    let frame = Array.init (84 * 84) byte
+    let rng = Random 1
+    let mutable filled = 0
+    while filled < capacity do
+        buffer.StartEpisode(ReadOnlySpan frame)
+        filled <- filled + 1
+        let length = 100 + rng.Next 1_000
+        for t in 1..length do
+            frame[t % frame.Length] <- byte t
+            let last = (t = length)
+            buffer.Add(rng.Next 6, float32 (rng.Next 3 - 1), ReadOnlySpan frame, last, false)
+        filled <- filled + length
+    let held = GC.GetTotalMemory true - before
+    let pixels = Array.zeroCreate<byte> (batchSize * buffer.Stack * buffer.FrameBytes)
+    let time (f: unit -> unit) =
+        for _ in 1..100 do
+            f ()
+        Array.init iterations (fun _ ->
+            let t = Stopwatch.GetTimestamp()
+            f ()
+            Stopwatch.GetElapsedTime(t).TotalMicroseconds)
+    let sample = time (fun () -> buffer.Sample batchSize |> ignore)
+    let gather =
+        time (fun () ->
+            let b = buffer.Sample batchSize
+            buffer.Gather(b.ObservationSlots, Span pixels)
+            buffer.Gather(b.NextObservationSlots, Span pixels))
+    GC.KeepAlive buffer
+    held, summarize sample, summarize gather
+
+/// Runs the PyTorch baseline script and returns its JSON output.
+let runPython (python: string) (script: string) (args: string list) =
+    let psi = ProcessStartInfo(python, script :: args, RedirectStandardOutput = true, UseShellExecute = false)
+    use p = Process.Start psi
+    let text = p.StandardOutput.ReadToEnd()
+    p.WaitForExit()
+    if p.ExitCode <> 0 then failwith $"{python} {script} exited with {p.ExitCode}"
+    JsonDocument.Parse(text.Trim().Split('\n') |> Array.last).RootElement
