@@ -1,0 +1,78 @@
+namespace Dqn.Fun
+
+open System
+open Dqn.Fun.Torch
+open Dqn.Fun.Torch.nn
+
+/// <summary>The dueling architecture (Wang et al. 2016, "Dueling Network Architectures for Deep Reinforcement
+/// Learning", section 3, eq. 9): a shared torso, then a value stream V(s) and an advantage stream A(s, a),
+/// combined as <c>Q(s, a) = V(s) + (A(s, a) - mean_a' A(s, a'))</c>.</summary>
+/// <remarks>
+/// Subtracting the mean advantage makes V and A identifiable (the advantages of a state average to 0), as
+/// the paper does in its experiments. The streams are any modules: <c>value</c> maps the torso's output
+/// [batch; features] to [batch; 1], <c>advantage</c> to [batch; actions] (NoisyLinear layers for Rainbow).
+/// Parameter names are prefixed "torso.", "value." and "advantage.". The network owns the three modules and
+/// disposes them. Input [batch; *] -> output [batch; actions], Float32.
+/// </remarks>
+type DuelingNetwork(torso: Module, value: Module, advantage: Module) =
+    inherit Module()
+    do
+        if isNull (box torso) then nullArg "torso"
+        if isNull (box value) then nullArg "value"
+        if isNull (box advantage) then nullArg "advantage"
+
+    member _.torso = torso
+    member _.value = value
+    member _.advantage = advantage
+
+    /// The two streams for a batch: V(s) [batch; 1] and A(s, ·) [batch; actions], before they are combined.
+    member _.streams(x: Tensor) : struct (Tensor * Tensor) =
+        let h = torso.forward x
+        let v = value.forward h
+        let a = advantage.forward h
+        let vs, s = v.shape, a.shape
+        if vs.Length <> 2 || vs[1] <> 1L || s.Length <> 2 || vs[0] <> s[0] then
+            invalidOp
+                $"""the value stream must give [batch; 1] and the advantage stream [batch; actions], got [{String.Join("; ", vs)}] and [{String.Join("; ", s)}]"""
+        struct (v, a)
+
+    override m.forward x =
+        let struct (v, a) = m.streams x
+        v + (a - a.mean(1L, keepdim = true))
+
+    override _.named_parameters() =
+        [ for prefix, part in [ "torso", torso; "value", value; "advantage", advantage ] do
+              for n, p in part.named_parameters () do
+                  $"{prefix}.{n}", p ]
+
+    override _.Dispose() =
+        torso.Dispose()
+        value.Dispose()
+        advantage.Dispose()
+
+/// Dueling Q-networks over observation vectors.
+[<RequireQualifiedAccess>]
+module Dueling =
+
+    /// <summary>A dueling MLP: the torso is Linear-ReLU for each width of <c>spec.Hidden</c> (an nn.Sequential,
+    /// empty when Hidden is empty), then one Linear to 1 (value) and one Linear to ActionCount (advantage),
+    /// with PyTorch's default initialisation. Maps [batch; ObservationSize] to [batch; ActionCount].</summary>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A non-positive size.</exception>
+    /// <example><c>Dueling.mlp { ObservationSize = 4; Hidden = [ 128; 128 ]; ActionCount = 2 } Device.CPU</c> has
+    /// parameters torso.0.weight, torso.0.bias, torso.2.weight, torso.2.bias, value.weight, value.bias,
+    /// advantage.weight, advantage.bias.</example>
+    [<CompiledName("Mlp")>]
+    let mlp (spec: QNetworkSpec) (device: Device) : DuelingNetwork =
+        Check.positive "ObservationSize" spec.ObservationSize
+        Check.positive "ActionCount" spec.ActionCount
+        for h in spec.Hidden do
+            Check.positive "Hidden" h
+        let widths = spec.ObservationSize :: spec.Hidden
+        let torso =
+            new Sequential(
+                [ for i in 0 .. spec.Hidden.Length - 1 do
+                      new Linear(widths[i], widths[i + 1], device = device) :> Module
+                      new ReLU() ]
+            )
+        let features = List.last widths
+        new DuelingNetwork(torso, new Linear(features, 1, device = device), new Linear(features, spec.ActionCount, device = device))

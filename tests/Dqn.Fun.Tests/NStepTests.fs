@@ -1,0 +1,187 @@
+module Dqn.Fun.Tests.NStepTests
+
+open System
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Dqn.Fun
+
+let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
+
+/// Step t of a trajectory: observation [t], next observation [t + 0.5], action t mod 3.
+let private step (t: int) (reward: float32) (terminated: bool) (truncated: bool) =
+    { Observation = [| float32 t |]
+      Action = t % 3
+      Reward = reward
+      NextObservation = [| float32 t + 0.5f |]
+      Terminated = terminated
+      Truncated = truncated }
+
+/// A random stream: n, gamma and steps whose episodes end by termination, truncation (or both) at random.
+type private Case = { N: int; Gamma: float; Steps: Transition[] }
+
+let private caseGen =
+    gen {
+        let! n = Gen.choose (1, 5)
+        let! gamma = Gen.oneof [ Gen.constant 0.0; Gen.constant 1.0; Gen.choose (0, 1000) |> Gen.map (fun i -> float i / 1000.0) ]
+        let! length = Gen.choose (0, 40)
+        let! rewards = Gen.arrayOfLength length (Gen.choose (-1000, 1000) |> Gen.map (fun i -> float32 i / 100.0f))
+        let! ends =
+            Gen.arrayOfLength length (Gen.frequency [ 6, Gen.constant (false, false); 2, Gen.constant (true, false); 2, Gen.constant (false, true); 1, Gen.constant (true, true) ])
+        let steps = Array.init length (fun t -> step t rewards[t] (fst ends[t]) (snd ends[t]))
+        return { N = n; Gamma = gamma; Steps = steps }
+    }
+
+let private ended (s: Transition) = s.Terminated || s.Truncated
+
+/// The plain loop: for each t, walk forward until n rewards, the end of the episode or the end of the stream.
+let private reference (c: Case) =
+    [ for t in 0 .. c.Steps.Length - 1 do
+          let mutable m = 1
+          while m < c.N && not (ended c.Steps[t + m - 1]) && t + m < c.Steps.Length do
+              m <- m + 1
+          let mutable ret = 0.0
+          for k in 0 .. m - 1 do
+              ret <- ret + Math.Pow(c.Gamma, float k) * float c.Steps[t + k].Reward
+          let last = c.Steps[t + m - 1]
+          { Observation = c.Steps[t].Observation
+            Action = c.Steps[t].Action
+            Return = ret
+            NextObservation = last.NextObservation
+            Terminated = last.Terminated
+            Discount = Math.Pow(c.Gamma, float m)
+            Steps = m } ]
+
+/// Pushes the whole stream; returns what the pushes emitted, the accumulator, and what the final flush emitted.
+let private run (c: Case) =
+    let acc, emitted =
+        c.Steps
+        |> Array.fold
+            (fun (acc, out) s ->
+                let acc', e = NStep.push acc s
+                acc', out @ e)
+            (NStep.create c.N c.Gamma, [])
+    let flushed, rest = NStep.flush acc
+    emitted, acc, flushed, rest
+
+let private same (e: NStepTransition) (a: NStepTransition) =
+    e.Observation = a.Observation
+    && e.Action = a.Action
+    && e.NextObservation = a.NextObservation
+    && e.Terminated = a.Terminated
+    && e.Steps = a.Steps
+    && abs (e.Return - a.Return) <= 1e-9 * (1.0 + abs e.Return)
+    && abs (e.Discount - a.Discount) <= 1e-12
+
+[<Fact>]
+let ``push then flush emits the plain loop's n-step transitions, one per step, in order`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            let emitted, _, _, rest = run c
+            let all = emitted @ rest
+            let expected = reference c
+            all.Length = expected.Length && List.forall2 same expected all)
+    )
+
+[<Fact>]
+let ``only the unfinished tail of the last episode is left pending, fewer than n steps`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            let emitted, acc, flushed, rest = run c
+            let pending = acc.Pending
+            let tailOk =
+                pending
+                |> List.forall (fun s -> not (ended s))
+                && pending = (c.Steps |> Array.skip (c.Steps.Length - pending.Length) |> List.ofArray)
+            pending.Length < c.N
+            && emitted.Length + pending.Length = c.Steps.Length
+            && tailOk
+            && flushed.Pending.IsEmpty
+            && rest.Length = pending.Length
+            && rest |> List.forall (fun t -> not t.Terminated && t.Steps < c.N))
+    )
+
+[<Fact>]
+let ``no return crosses the end of an episode`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            let emitted, _, _, rest = run c
+            (emitted @ rest)
+            |> List.forall (fun t ->
+                let first = int t.Observation[0]
+                // every step of the run but the last continues the episode
+                Seq.forall (fun k -> not (ended c.Steps[first + k])) (seq { 0 .. t.Steps - 2 })))
+    )
+
+[<Fact>]
+let ``push leaves its input accumulator unchanged`` () =
+    let acc0 = NStep.create 3 0.9
+    let acc1, _ = NStep.push acc0 (step 0 1f false false)
+    let a, ea = NStep.push acc1 (step 1 2f false false)
+    let b, eb = NStep.push acc1 (step 1 2f false false)
+    Assert.Empty(acc0.Pending)
+    Assert.Equal(1, acc1.Pending.Length)
+    Assert.Equal<Transition list>(a.Pending, b.Pending)
+    Assert.Equal<NStepTransition list>(ea, eb)
+
+[<Fact>]
+let ``a termination completes every pending step as terminal (the documented example)`` () =
+    let acc, e1 = NStep.push (NStep.create 3 1.0) (step 0 1f false false)
+    Assert.Empty(e1)
+    let acc, e2 = NStep.push acc (step 1 2f true false)
+    Assert.Empty(acc.Pending)
+    Assert.Equal<NStepTransition list>(
+        [ { Observation = [| 0f |]; Action = 0; Return = 3.0; NextObservation = [| 1.5f |]; Terminated = true; Discount = 1.0; Steps = 2 }
+          { Observation = [| 1f |]; Action = 1; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = true; Discount = 1.0; Steps = 1 } ],
+        e2
+    )
+
+[<Fact>]
+let ``a truncation completes every pending step bootstrapping from the state where the episode was cut`` () =
+    let acc, _ = NStep.push (NStep.create 3 0.5) (step 0 1f false false)
+    let acc, e = NStep.push acc (step 1 2f false true)
+    Assert.Empty(acc.Pending)
+    Assert.Equal<NStepTransition list>(
+        [ { Observation = [| 0f |]; Action = 0; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.25; Steps = 2 }
+          { Observation = [| 1f |]; Action = 1; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.5; Steps = 1 } ],
+        e
+    )
+
+[<Fact>]
+let ``with n steps pending the oldest is completed with gamma^n (the documented example)`` () =
+    let acc, e1 = NStep.push (NStep.create 2 0.5) (step 0 1f false false)
+    let acc, e2 = NStep.push acc (step 1 4f false false)
+    Assert.Empty(e1)
+    Assert.Equal<NStepTransition list>(
+        [ { Observation = [| 0f |]; Action = 0; Return = 3.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.25; Steps = 2 } ],
+        e2
+    )
+    Assert.Equal<Transition list>([ step 1 4f false false ], acc.Pending)
+
+[<Fact>]
+let ``n = 1 passes every step through as a one-step transition`` () =
+    check (
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            let c = { c with N = 1 }
+            let emitted, acc, _, _ = run c
+            acc.Pending.IsEmpty
+            && emitted
+               |> List.forall2
+                   (fun (s: Transition) t ->
+                       t.Observation = s.Observation
+                       && t.NextObservation = s.NextObservation
+                       && t.Return = float s.Reward
+                       && t.Terminated = s.Terminated
+                       && t.Discount = c.Gamma
+                       && t.Steps = 1)
+                   (List.ofArray c.Steps))
+    )
+
+[<Fact>]
+let ``create checks n and gamma`` () =
+    Assert.Equal("n", Assert.Throws<ArgumentOutOfRangeException>(fun () -> NStep.create 0 0.9 |> ignore).ParamName)
+    for gamma in [ -0.1; 1.5; nan ] do
+        Assert.Equal("gamma", Assert.Throws<ArgumentOutOfRangeException>(fun () -> NStep.create 3 gamma |> ignore).ParamName)
+    let acc = NStep.create 3 0.9
+    Assert.Equal(3, acc.N)
+    Assert.Equal(0.9, acc.Gamma)
