@@ -32,6 +32,7 @@ let natureCnnUpdate (updates: int) (warmup: int) (batchSize: int) (actions: int)
     let rewards = Array.init batchSize (fun _ -> float32 (rng.Next 3 - 1))
     let terminal = Array.init batchSize (fun _ -> if rng.NextDouble() < 0.05 then 1.0f else 0.0f)
     let shape = [| int64 batchSize; 4L; 84L; 84L |]
+    let discounts = terminal |> Array.map (fun t -> 0.99f * (1.0f - t))
     let update () =
         use scope = new DisposeScope()
         Learner.updateOnTensors
@@ -39,11 +40,14 @@ let natureCnnUpdate (updates: int) (warmup: int) (batchSize: int) (actions: int)
             online
             target
             optimizer
+            null
             (torch.tensor (obs, shape, device))
             (torch.tensor (next, shape, device))
             (torch.tensor (acts, device = device))
             (torch.tensor (rewards, device = device))
-            (torch.tensor (terminal, device = device))
+            (torch.tensor (discounts, device = device))
+            null
+            null
         |> ignore
     for _ in 1..warmup do
         update ()

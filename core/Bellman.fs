@@ -18,36 +18,51 @@ module Bellman =
         if not (gamma >= 0.0 && gamma <= 1.0) then
             raise (ArgumentOutOfRangeException("gamma", gamma, "gamma must be in [0, 1]"))
 
-    /// Checks rewards/terminated against the batch size of a [batch; actions] tensor.
-    let private checkBatch (rewards: Tensor) (terminated: Tensor) (name: string) (q: Tensor) =
+    /// Checks rewards and discounts (or terminated) against the batch size of a [batch; actions] tensor.
+    let private checkBatch (rewards: Tensor) (discounts: Tensor) (discountsName: string) (name: string) (q: Tensor) =
         if isNull q then nullArg name
         let s = q.shape
         if s.Length <> 2 || q.dtype <> DType.Float32 then
             invalidArg name $"{name} must be Float32 [batch; actions], got {q.dtype} {shapeText s}"
         expect "rewards" rewards DType.Float32 [| s[0] |]
-        expect "terminated" terminated DType.Float32 [| s[0] |]
+        expect discountsName discounts DType.Float32 [| s[0] |]
         s
 
-    // y = r + γ (1 − terminated) · v', with v' the bootstrap value of s'.
-    let private target (gamma: float) (rewards: Tensor) (terminated: Tensor) (nextValue: Tensor) =
-        rewards + (gamma * (1.0 - terminated)) * nextValue
+    // y = R + discount · v', with v' the bootstrap value of s'.
+    let private bootstrap (rewards: Tensor) (discounts: Tensor) (nextValue: Tensor) = rewards + discounts * nextValue
 
-    let dqnTarget gamma (rewards: Tensor) (terminated: Tensor) (nextQTarget: Tensor) =
-        checkGamma gamma
-        checkBatch rewards terminated "nextQTarget" nextQTarget |> ignore
+    let private greedyValue (nextQTarget: Tensor) = nextQTarget.amax 1L
+
+    let private doubleValue (nextQOnline: Tensor) (nextQTarget: Tensor) =
+        nextQTarget.gather(1L, nextQOnline.argmax(1L, keepdim = true)).squeeze 1L
+
+    let nStepTarget (rewards: Tensor) (discounts: Tensor) (nextQTarget: Tensor) =
+        checkBatch rewards discounts "discounts" "nextQTarget" nextQTarget |> ignore
         use _ = torch.no_grad ()
         use scope = new DisposeScope()
-        (target gamma rewards terminated (nextQTarget.amax 1L)).MoveToOuterScope()
+        (bootstrap rewards discounts (greedyValue nextQTarget)).MoveToOuterScope()
 
-    let doubleDqnTarget gamma (rewards: Tensor) (terminated: Tensor) (nextQOnline: Tensor) (nextQTarget: Tensor) =
-        checkGamma gamma
-        let s = checkBatch rewards terminated "nextQTarget" nextQTarget
+    let doubleNStepTarget (rewards: Tensor) (discounts: Tensor) (nextQOnline: Tensor) (nextQTarget: Tensor) =
+        let s = checkBatch rewards discounts "discounts" "nextQTarget" nextQTarget
         expect "nextQOnline" nextQOnline DType.Float32 s
         use _ = torch.no_grad ()
         use scope = new DisposeScope()
-        let greedy = nextQOnline.argmax(1L, keepdim = true)
-        let value = nextQTarget.gather(1L, greedy).squeeze 1L
-        (target gamma rewards terminated value).MoveToOuterScope()
+        (bootstrap rewards discounts (doubleValue nextQOnline nextQTarget)).MoveToOuterScope()
+
+    let dqnTarget gamma (rewards: Tensor) (terminated: Tensor) (nextQTarget: Tensor) =
+        checkGamma gamma
+        checkBatch rewards terminated "terminated" "nextQTarget" nextQTarget |> ignore
+        use _ = torch.no_grad ()
+        use scope = new DisposeScope()
+        (bootstrap rewards (gamma * (1.0 - terminated)) (greedyValue nextQTarget)).MoveToOuterScope()
+
+    let doubleDqnTarget gamma (rewards: Tensor) (terminated: Tensor) (nextQOnline: Tensor) (nextQTarget: Tensor) =
+        checkGamma gamma
+        let s = checkBatch rewards terminated "terminated" "nextQTarget" nextQTarget
+        expect "nextQOnline" nextQOnline DType.Float32 s
+        use _ = torch.no_grad ()
+        use scope = new DisposeScope()
+        (bootstrap rewards (gamma * (1.0 - terminated)) (doubleValue nextQOnline nextQTarget)).MoveToOuterScope()
 
     let selectActions (qValues: Tensor) (actions: Tensor) =
         if isNull qValues then nullArg "qValues"

@@ -38,6 +38,25 @@ module Bellman =
     val doubleDqnTarget:
         gamma: float -> rewards: Tensor -> terminated: Tensor -> nextQOnline: Tensor -> nextQTarget: Tensor -> Tensor
 
+    /// <summary>The n-step form of the DQN target (Sutton 1988; Hessel et al. 2018, eq. 2):
+    /// <c>y = R + discount * max_a' Q_target(s', a')</c> with a per-transition discount, gamma^m (1 - terminated)
+    /// for an m-step return R. `dqnTarget gamma r terminated q` is `nStepTarget r (gamma (1 - terminated)) q`.</summary>
+    /// <param name="rewards">[batch] Float32 (n-step) returns.</param>
+    /// <param name="discounts">[batch] Float32 bootstrap discounts, 0 where s' is terminal.</param>
+    /// <param name="nextQTarget">[batch; actions] Float32.</param>
+    /// <returns>[batch] Float32, detached.</returns>
+    /// <exception cref="System.ArgumentException">Mismatched shapes or dtypes.</exception>
+    val nStepTarget: rewards: Tensor -> discounts: Tensor -> nextQTarget: Tensor -> Tensor
+
+    /// <summary>The n-step form of the Double DQN target: <c>y = R + discount * Q_target(s', argmax_a' Q_online(s', a'))</c>.</summary>
+    /// <param name="rewards">[batch] Float32.</param>
+    /// <param name="discounts">[batch] Float32, gamma^m (1 - terminated).</param>
+    /// <param name="nextQOnline">[batch; actions] Float32.</param>
+    /// <param name="nextQTarget">[batch; actions] Float32.</param>
+    /// <returns>[batch] Float32, detached.</returns>
+    /// <exception cref="System.ArgumentException">Mismatched shapes or dtypes.</exception>
+    val doubleNStepTarget: rewards: Tensor -> discounts: Tensor -> nextQOnline: Tensor -> nextQTarget: Tensor -> Tensor
+
     /// <summary>Q(s, a) for the actions taken: <c>q[i] = qValues[i, actions[i]]</c>.</summary>
     /// <param name="qValues">[batch; actions] Float32.</param>
     /// <param name="actions">[batch] Int64 action indices.</param>

@@ -10,6 +10,17 @@ type TdLoss =
     /// Squared error.
     | Mse = 1
 
+/// What the Q-network outputs per action.
+type ValueHead =
+    /// One expected return per action (DQN).
+    | Expected = 0
+    /// A categorical distribution over Atoms atoms evenly spaced on [VMin, VMax] (C51, Bellemare, Dabney and
+    /// Munos 2017), trained with the projected cross-entropy.
+    | Categorical = 1
+    /// Atoms quantiles of the return at the midpoints (2i+1)/(2 Atoms) (QR-DQN, Dabney et al. 2018a),
+    /// trained with the quantile Huber loss (kappa 1).
+    | Quantile = 2
+
 /// Everything a DQN run needs, immutable. Units: "agent steps" are environment steps taken by the agent
 /// (one action each); "updates" are gradient steps. Change fields with `{ c with ... }` in F# or the
 /// facade's `With...` methods in C#.
@@ -55,7 +66,33 @@ type DqnConfig =
       /// Episodes per evaluation.
       EvalEpisodes: int
       /// ε during evaluation (0: greedy).
-      EvalEpsilon: float }
+      EvalEpsilon: float
+      /// Dueling streams V(s) + A(s, a) - mean A (Wang et al. 2016).
+      Dueling: bool
+      /// NoisyLinear layers with factorised Gaussian noise (Fortunato et al. 2018), resampled at every action
+      /// and update, off (mean weights) during evaluation; set Exploration to Schedule.constant 0 to explore by
+      /// noise alone, as Rainbow does.
+      Noisy: bool
+      /// σ0 of the noisy layers (0.5 in the paper).
+      NoisySigma0: float
+      /// What the network outputs (expected values, C51 atoms or QR quantiles).
+      Head: ValueHead
+      /// Atoms (C51) or quantiles (QR-DQN); ignored for Expected.
+      Atoms: int
+      /// Support bounds of C51.
+      VMin: float
+      VMax: float
+      /// Steps of the bootstrapped return (1: one-step Q-learning; 3 in Rainbow). The n-step returns never
+      /// cross a terminal and bootstrap from the state where an episode was truncated.
+      NStep: int
+      /// Proportional prioritized replay (Schaul et al. 2016) instead of uniform sampling.
+      Prioritized: bool
+      /// Priority exponent alpha (0.6 in the paper's proportional variant, 0.5 in Rainbow).
+      PriorityAlpha: float
+      /// Importance-sampling exponent beta by agent step (annealed towards 1).
+      PriorityBeta: Schedule
+      /// Added to |TD error| before the exponent, so no transition has priority 0.
+      PriorityEpsilon: float }
 
 [<RequireQualifiedAccess>]
 module DqnConfig =
@@ -85,7 +122,19 @@ module DqnConfig =
           Threads = 1
           EvalInterval = 2_500
           EvalEpisodes = 20
-          EvalEpsilon = 0.0 }
+          EvalEpsilon = 0.0
+          Dueling = false
+          Noisy = false
+          NoisySigma0 = 0.5
+          Head = ValueHead.Expected
+          Atoms = 51
+          VMin = 0.0
+          VMax = 100.0
+          NStep = 1
+          Prioritized = false
+          PriorityAlpha = 0.6
+          PriorityBeta = Schedule.linear 0.4 1.0 30_000L
+          PriorityEpsilon = 1e-6 }
 
     let private positive (name: string) (v: int) =
         if v <= 0 then raise (ArgumentOutOfRangeException(name, v, $"{name} must be positive"))
@@ -127,4 +176,18 @@ module DqnConfig =
         nonNegative "EvalInterval" c.EvalInterval
         nonNegative "EvalEpisodes" c.EvalEpisodes
         inRange "EvalEpsilon" 0.0 1.0 c.EvalEpsilon
+        if not (c.NoisySigma0 >= 0.0 && Double.IsFinite c.NoisySigma0) then
+            raise (ArgumentOutOfRangeException("NoisySigma0", c.NoisySigma0, "NoisySigma0 must be non-negative and finite"))
+        if not (Enum.IsDefined c.Head) then raise (ArgumentOutOfRangeException("Head", c.Head, "unknown value head"))
+        if c.Head <> ValueHead.Expected && c.Atoms < 2 then
+            raise (ArgumentOutOfRangeException("Atoms", c.Atoms, "Atoms must be at least 2 for a distributional head"))
+        if c.Head = ValueHead.Categorical && not (c.VMin < c.VMax && Double.IsFinite c.VMin && Double.IsFinite c.VMax) then
+            raise (ArgumentOutOfRangeException("VMax", c.VMax, $"VMin ({c.VMin}) must be below VMax, both finite"))
+        positive "NStep" c.NStep
+        inRange "PriorityAlpha" 0.0 1.0 c.PriorityAlpha
+        if isNull (box c.PriorityBeta) then nullArg "PriorityBeta"
+        for step in [ 0L; Int64.MaxValue ] do
+            inRange "PriorityBeta" 0.0 1.0 (Schedule.value c.PriorityBeta step)
+        if not (c.PriorityEpsilon > 0.0 && Double.IsFinite c.PriorityEpsilon) then
+            raise (ArgumentOutOfRangeException("PriorityEpsilon", c.PriorityEpsilon, "PriorityEpsilon must be positive and finite"))
         c

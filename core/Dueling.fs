@@ -14,31 +14,42 @@ open Dqn.Fun.Torch.nn
 /// Parameter names are prefixed "torso.", "value." and "advantage.". The network owns the three modules and
 /// disposes them. Input [batch; *] -> output [batch; actions], Float32.
 /// </remarks>
-type DuelingNetwork(torso: Module, value: Module, advantage: Module) =
+type DuelingNetwork(torso: Module, value: Module, advantage: Module, ?atoms: int) =
     inherit Module()
+    let atomCount = defaultArg atoms 1
     do
         if isNull (box torso) then nullArg "torso"
         if isNull (box value) then nullArg "value"
         if isNull (box advantage) then nullArg "advantage"
+        Check.positive "atoms" atomCount
 
     member _.torso = torso
     member _.value = value
     member _.advantage = advantage
+    /// Outputs per action: 1, or the atoms of a distributional head (Rainbow's dueling C51).
+    member _.atoms = atomCount
 
-    /// The two streams for a batch: V(s) [batch; 1] and A(s, ·) [batch; actions], before they are combined.
+    /// The two streams for a batch: V(s) [batch; atoms] and A(s, ·) [batch; actions * atoms], before they are
+    /// combined.
     member _.streams(x: Tensor) : struct (Tensor * Tensor) =
         let h = torso.forward x
         let v = value.forward h
         let a = advantage.forward h
         let vs, s = v.shape, a.shape
-        if vs.Length <> 2 || vs[1] <> 1L || s.Length <> 2 || vs[0] <> s[0] then
+        if vs.Length <> 2 || vs[1] <> int64 atomCount || s.Length <> 2 || vs[0] <> s[0] || s[1] % int64 atomCount <> 0L then
             invalidOp
-                $"""the value stream must give [batch; 1] and the advantage stream [batch; actions], got [{String.Join("; ", vs)}] and [{String.Join("; ", s)}]"""
+                $"""the value stream must give [batch; {atomCount}] and the advantage stream [batch; actions * {atomCount}], got [{String.Join("; ", vs)}] and [{String.Join("; ", s)}]"""
         struct (v, a)
 
+    /// [batch; actions] for one atom, else [batch; actions; atoms] (advantages centred per atom, as Rainbow).
     override m.forward x =
         let struct (v, a) = m.streams x
-        v + (a - a.mean(1L, keepdim = true))
+        if atomCount = 1 then
+            v + (a - a.mean(1L, keepdim = true))
+        else
+            let b = a.shape[0]
+            let a3 = a.view (b, -1L, int64 atomCount)
+            v.view (b, 1L, int64 atomCount) + (a3 - a3.mean(1L, keepdim = true))
 
     override _.named_parameters() =
         [ for prefix, part in [ "torso", torso; "value", value; "advantage", advantage ] do

@@ -15,72 +15,107 @@ type UpdateMetrics =
 [<RequireQualifiedAccess>]
 module Learner =
 
-    /// <summary>One gradient update through libtorch's autograd on batch tensors (the general path, for any
-    /// Q-network: MLP, NatureCnn over UInt8 stacks, ...). Same algorithm as `update`.</summary>
-    /// <param name="observations">[batch; ...] s, whatever `online` takes (Float32 vectors, UInt8 stacks).</param>
+    /// Expected-value losses per sample: [batch] Float32.
+    let private perSampleLoss (config: DqnConfig) (q: Tensor) (y: Tensor) =
+        match config.Loss with
+        | TdLoss.Mse -> nn.functional.mse_loss (q, y, nn.Reduction.None)
+        | _ -> nn.functional.huber_loss (q, y, nn.Reduction.None)
+
+    /// [batch; 1; atoms] Int64 indices that pick the taken action's atoms out of [batch; actions; atoms].
+    let private atomIndex (actions: Tensor) (atoms: int64) =
+        let b = actions.shape[0]
+        actions.view (b, 1L, 1L) + torch.zeros ([| b; 1L; atoms |], DType.Int64, actions.device)
+
+    /// <summary>One gradient update through libtorch's autograd on batch tensors, for every head and network
+    /// (MLP, dueling, noisy, NatureCnn over UInt8 stacks, ...): Mnih et al. 2015's update with the target of
+    /// config.Head — expected values (Double DQN when config.DoubleDqn), the C51 projected distribution
+    /// (Bellemare et al. 2017, Algorithm 1) or QR-DQN's quantiles (Dabney et al. 2018a) — bootstrapped with
+    /// per-transition discounts (n-step returns, Hessel et al. 2018), the loss weighted by importance weights
+    /// when given (Schaul et al. 2016), gradients clipped to config.MaxGradNorm, one optimizer step. Noisy layers
+    /// get fresh noise first. Every temporary tensor is freed before it returns.</summary>
+    /// <param name="support">[atoms] Float32 C51 support (QNetworks.supportOf), null for other heads.</param>
+    /// <param name="observations">[batch; ...] s, whatever `online` takes.</param>
     /// <param name="nextObservations">[batch; ...] s'.</param>
     /// <param name="actions">[batch] Int64.</param>
-    /// <param name="rewards">[batch] Float32.</param>
-    /// <param name="terminated">[batch] Float32, 1.0 where s' is terminal.</param>
+    /// <param name="rewards">[batch] Float32 (n-step) returns.</param>
+    /// <param name="discounts">[batch] Float32 gamma^m (1 - terminated).</param>
+    /// <param name="weights">[batch] Float32 importance weights, or null for a plain mean.</param>
+    /// <param name="priorities">Null, or [batch] floats filled with each sample's new priority basis: |TD error|
+    /// (Expected) or its loss (C51 cross-entropy, QR quantile Huber).</param>
     [<CompiledName("UpdateOnTensors")>]
     let updateOnTensors
         (config: DqnConfig)
         (online: nn.Module)
         (target: nn.Module)
         (optimizer: optim.Optimizer)
+        (support: Tensor)
         (observations: Tensor)
         (nextObservations: Tensor)
         (actions: Tensor)
         (rewards: Tensor)
-        (terminated: Tensor)
+        (discounts: Tensor)
+        (weights: Tensor)
+        (priorities: float32[])
         : UpdateMetrics =
         use scope = new DisposeScope()
-        let y =
-            use _ = torch.no_grad ()
-            let nextQTarget = target.forward nextObservations
-            if config.DoubleDqn then
-                Bellman.doubleDqnTarget config.Gamma rewards terminated (online.forward nextObservations) nextQTarget
-            else
-                Bellman.dqnTarget config.Gamma rewards terminated nextQTarget
-        let q = Bellman.selectActions (online.forward observations) actions
-        let loss =
-            match config.Loss with
-            | TdLoss.Mse -> nn.functional.mse_loss (q, y)
-            | _ -> nn.functional.huber_loss (q, y)
+        QNetworks.resetNoise online
+        QNetworks.resetNoise target
+        let qOf (output: Tensor) = QNetworks.qValues config.Head support output
+        // The bootstrap action a* at s': greedy under the target network, or under the online one (Double DQN).
+        let nextAction (nextTarget: Tensor) =
+            (if config.DoubleDqn then qOf (online.forward nextObservations) else qOf nextTarget).argmax(1L, keepdim = true)
+        let losses, meanQ, basis =
+            match config.Head with
+            | ValueHead.Categorical ->
+                let atoms = int64 config.Atoms
+                let logits = (online.forward observations).gather(1L, atomIndex actions atoms).squeeze 1L
+                let m =
+                    use _ = torch.no_grad ()
+                    let nextLogits = target.forward nextObservations
+                    let aStar = nextAction nextLogits
+                    let nextProbs = nextLogits.softmax(2L).gather(1L, atomIndex (aStar.squeeze 1L) atoms).squeeze 1L
+                    Categorical.project rewards discounts nextProbs support
+                let ce = Categorical.crossEntropy logits m
+                let meanQ =
+                    use _ = torch.no_grad ()
+                    (logits.softmax 1L * support).sum(1L).mean().item<float> ()
+                ce, meanQ, ce
+            | ValueHead.Quantile ->
+                let atoms = int64 config.Atoms
+                let theta = (online.forward observations).gather(1L, atomIndex actions atoms).squeeze 1L
+                let targetTheta =
+                    use _ = torch.no_grad ()
+                    let nextTheta = target.forward nextObservations
+                    let aStar = nextAction nextTheta
+                    let chosen = nextTheta.gather(1L, atomIndex (aStar.squeeze 1L) atoms).squeeze 1L
+                    rewards.unsqueeze 1L + discounts.unsqueeze 1L * chosen
+                let l = Quantile.huberLosses 1.0 theta targetTheta
+                let meanQ =
+                    use _ = torch.no_grad ()
+                    theta.mean().item<float> ()
+                l, meanQ, l
+            | _ ->
+                let y =
+                    use _ = torch.no_grad ()
+                    let nextQTarget = target.forward nextObservations
+                    if config.DoubleDqn then
+                        Bellman.doubleNStepTarget rewards discounts (online.forward nextObservations) nextQTarget
+                    else
+                        Bellman.nStepTarget rewards discounts nextQTarget
+                let q = Bellman.selectActions (online.forward observations) actions
+                let meanQ =
+                    use _ = torch.no_grad ()
+                    q.mean().item<float> ()
+                perSampleLoss config q y, meanQ, (q - y).abs ()
+        let loss = if isNull weights then losses.mean () else (losses * weights).mean ()
         optimizer.zero_grad ()
         loss.backward ()
         match config.MaxGradNorm with
         | Some m -> nn.utils.clip_grad_norm_ (optimizer.parameters, m) |> ignore
         | None -> ()
         optimizer.step ()
-        let meanQ =
-            use _ = torch.no_grad ()
-            q.mean().item<float> ()
+        if not (isNull priorities) then basis.detach().CopyTo(Span priorities)
         { Loss = loss.item<float> (); MeanQ = meanQ }
-
-    /// <summary>One gradient update through libtorch's autograd (the general path; see `update`).</summary>
-    [<CompiledName("UpdateAutograd")>]
-    let updateAutograd
-        (config: DqnConfig)
-        (online: nn.Module)
-        (target: nn.Module)
-        (optimizer: optim.Optimizer)
-        (device: Device)
-        (batch: Batch)
-        : UpdateMetrics =
-        use scope = new DisposeScope()
-        let b = int64 batch.Size
-        let obsShape = [| b; int64 batch.ObservationSize |]
-        updateOnTensors
-            config
-            online
-            target
-            optimizer
-            (torch.tensor<float32> (ReadOnlySpan batch.Observations, obsShape, device))
-            (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
-            (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
-            (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
-            (torch.tensor<float32> (ReadOnlySpan batch.Terminated, [| b |], device))
 
     /// Whether `update` can take the fused path: both networks are CPU MLPs (Linear with bias, ReLU, ...,
     /// Linear, as QNetwork.mlp builds them) and the optimizer is Adam.
@@ -100,39 +135,42 @@ module Learner =
             | _ -> false
         device.Type = DeviceType.CPU && (optimizer :? optim.Adam) && isMlp online && isMlp target
 
-    /// <summary>One gradient update on a replay batch (Mnih et al. 2015, Algorithm 1, inner loop):
-    /// y = Bellman target (DQN, or Double DQN when config.DoubleDqn) from the target network without gradient,
-    /// loss = Huber or MSE between Q(s, a) and y, gradients clipped to config.MaxGradNorm, one optimizer step.
-    /// For CPU MLP Q-networks trained with Adam it runs as one fused native call whose backward pass is written
-    /// out (dqn_mlp_q_update in the shim; the tests hold it equal to `updateAutograd`); anything else goes
-    /// through libtorch's autograd. Mutates the online network's parameters and the optimizer's state; every
-    /// temporary tensor is freed before it returns.</summary>
-    /// <param name="config">Gamma, Loss, MaxGradNorm, DoubleDqn are read.</param>
-    /// <param name="online">Q-network being trained: [batch; obs] -> [batch; actions], Float32.</param>
-    /// <param name="target">Target network of the same architecture.</param>
-    /// <param name="optimizer">Optimizer over online's parameters.</param>
-    /// <param name="device">Where the networks live.</param>
-    /// <param name="batch">Sampled transitions (host arrays).</param>
-    [<CompiledName("Update")>]
-    let update
+    /// Bootstrap discounts gamma (1 - terminated) of a one-step batch: [batch] floats.
+    [<CompiledName("OneStepDiscounts")>]
+    let oneStepDiscounts (gamma: float) (batch: Batch) =
+        batch.Terminated |> Array.map (fun t -> float32 gamma * (1.0f - t))
+
+    /// <summary>One gradient update on a host batch (see updateOnTensors for the algorithm), with
+    /// per-transition `discounts` ([batch]; Learner.oneStepDiscounts for one-step returns), optional importance
+    /// `weights` and an optional `priorities` array to fill. For an Expected-head CPU MLP trained with Adam,
+    /// without weights or priorities, it runs as one fused native call whose backward pass is written out
+    /// (dqn_mlp_q_update in the shim; the tests hold it equal to the autograd path).</summary>
+    /// <exception cref="System.ArgumentException">An array's length disagrees with the batch's sizes.</exception>
+    [<CompiledName("Learn")>]
+    let learn
         (config: DqnConfig)
         (online: nn.Module)
         (target: nn.Module)
         (optimizer: optim.Optimizer)
         (device: Device)
+        (support: Tensor)
         (batch: Batch)
+        (discounts: float32[])
+        (weights: float32[])
+        (priorities: float32[])
         : UpdateMetrics =
-        if fusable online target optimizer device then
-            // The shim reads these arrays by the batch's sizes: check them before handing over pointers.
-            let n = batch.Size
-            let needs (name: string) (expected: int) (actual: int) =
-                if actual <> expected then
-                    invalidArg "batch" $"batch.{name} has {actual} elements; Size = {n}, ObservationSize = {batch.ObservationSize} need {expected}"
-            needs "Observations" (n * batch.ObservationSize) batch.Observations.Length
-            needs "NextObservations" (n * batch.ObservationSize) batch.NextObservations.Length
-            needs "Actions" n batch.Actions.Length
-            needs "Rewards" n batch.Rewards.Length
-            needs "Terminated" n batch.Terminated.Length
+        let n = batch.Size
+        let needs (name: string) (expected: int) (actual: int) =
+            if actual <> expected then
+                invalidArg "batch" $"{name} has {actual} elements; Size = {n}, ObservationSize = {batch.ObservationSize} need {expected}"
+        needs "batch.Observations" (n * batch.ObservationSize) batch.Observations.Length
+        needs "batch.NextObservations" (n * batch.ObservationSize) batch.NextObservations.Length
+        needs "batch.Actions" n batch.Actions.Length
+        needs "batch.Rewards" n batch.Rewards.Length
+        needs "discounts" n discounts.Length
+        if not (isNull weights) then needs "weights" n weights.Length
+        if not (isNull priorities) then needs "priorities" n priorities.Length
+        if config.Head = ValueHead.Expected && isNull weights && isNull priorities && fusable online target optimizer device then
             let hs (m: nn.Module) = m.parameters () |> List.map (fun p -> p.Handle) |> Array.ofList
             let onlineHandles = hs online
             let mutable loss = 0.0
@@ -147,10 +185,9 @@ module Learner =
                     batch.NextObservations,
                     batch.Actions,
                     batch.Rewards,
-                    batch.Terminated,
-                    int64 batch.Size,
+                    discounts,
+                    int64 n,
                     int64 batch.ObservationSize,
-                    config.Gamma,
                     (if config.Loss = TdLoss.Mse then 1 else 0),
                     (if config.DoubleDqn then 1 else 0),
                     (match config.MaxGradNorm with Some m -> m | None -> 0.0),
@@ -160,4 +197,53 @@ module Learner =
             )
             { Loss = loss; MeanQ = meanQ }
         else
-            updateAutograd config online target optimizer device batch
+            use scope = new DisposeScope()
+            let b = int64 n
+            let obsShape = [| b; int64 batch.ObservationSize |]
+            updateOnTensors
+                config
+                online
+                target
+                optimizer
+                support
+                (torch.tensor<float32> (ReadOnlySpan batch.Observations, obsShape, device))
+                (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
+                (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
+                (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
+                (torch.tensor<float32> (ReadOnlySpan discounts, [| b |], device))
+                (if isNull weights then null else torch.tensor<float32> (ReadOnlySpan weights, [| b |], device))
+                priorities
+
+    /// <summary>One one-step gradient update on a host batch for an Expected-head network (Mnih et al. 2015,
+    /// Algorithm 1, inner loop; Double DQN when config.DoubleDqn): `learn` with gamma (1 - terminated)
+    /// discounts, no weights. Takes the fused native path when it applies.</summary>
+    [<CompiledName("Update")>]
+    let update (config: DqnConfig) (online: nn.Module) (target: nn.Module) (optimizer: optim.Optimizer) (device: Device) (batch: Batch) =
+        learn config online target optimizer device null batch (oneStepDiscounts config.Gamma batch) null null
+
+    /// The same update as `update`, always through libtorch's autograd (the reference for the fused path).
+    [<CompiledName("UpdateAutograd")>]
+    let updateAutograd
+        (config: DqnConfig)
+        (online: nn.Module)
+        (target: nn.Module)
+        (optimizer: optim.Optimizer)
+        (device: Device)
+        (batch: Batch)
+        : UpdateMetrics =
+        use scope = new DisposeScope()
+        let b = int64 batch.Size
+        let obsShape = [| b; int64 batch.ObservationSize |]
+        updateOnTensors
+            config
+            online
+            target
+            optimizer
+            null
+            (torch.tensor<float32> (ReadOnlySpan batch.Observations, obsShape, device))
+            (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
+            (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
+            (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
+            (torch.tensor<float32> (ReadOnlySpan(oneStepDiscounts config.Gamma batch), [| b |], device))
+            null
+            null

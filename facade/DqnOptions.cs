@@ -43,6 +43,18 @@ public sealed record DqnOptions
         EvalInterval = c.EvalInterval;
         EvalEpisodes = c.EvalEpisodes;
         EvalEpsilon = c.EvalEpsilon;
+        Dueling = c.Dueling;
+        Noisy = c.Noisy;
+        NoisySigma0 = c.NoisySigma0;
+        Head = c.Head;
+        Atoms = c.Atoms;
+        VMin = c.VMin;
+        VMax = c.VMax;
+        NStep = c.NStep;
+        Prioritized = c.Prioritized;
+        PriorityAlpha = c.PriorityAlpha;
+        PriorityBeta = c.PriorityBeta;
+        PriorityEpsilon = c.PriorityEpsilon;
     }
 
     /// <summary>
@@ -158,6 +170,87 @@ public sealed record DqnOptions
     /// <summary>ε during evaluation, in [0, 1] (0: greedy).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is outside [0, 1] or NaN.</exception>
     public double EvalEpsilon { get; init => field = Check.InRange(value, 0.0, 1.0, nameof(EvalEpsilon)); }
+
+    /// <summary>Dueling streams V(s) + A(s, a) − mean A (Wang et al. 2016).</summary>
+    public bool Dueling { get; init; }
+
+    /// <summary>NoisyLinear layers (Fortunato et al. 2018): noise resampled at every action and update, mean weights
+    /// during evaluation. Set <see cref="Exploration"/> to a constant 0 to explore by noise alone (Rainbow).</summary>
+    public bool Noisy { get; init; }
+
+    /// <summary>σ0 of the noisy layers, non-negative (0.5 in the paper).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or NaN.</exception>
+    public double NoisySigma0 { get; init => field = Check.NonNegative(value, nameof(NoisySigma0)); }
+
+    /// <summary>What the network outputs: expected values, a C51 distribution or QR-DQN quantiles.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="ValueHead"/>.</exception>
+    public ValueHead Head
+    {
+        get;
+        init => field = Enum.IsDefined(value) ? value : throw Check.OutOfRange(nameof(Head), value, "must be a defined ValueHead");
+    }
+
+    /// <summary>Atoms (C51) or quantiles (QR-DQN), at least 2 for those heads; ignored for Expected.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int Atoms { get; init => field = Check.Positive(value, nameof(Atoms)); }
+
+    /// <summary>Lower bound of the C51 support (returns, undiscounted units of reward).</summary>
+    public double VMin { get; init; }
+
+    /// <summary>Upper bound of the C51 support; must exceed <see cref="VMin"/> (checked when an agent is built).</summary>
+    public double VMax { get; init; }
+
+    /// <summary>Steps of the bootstrapped return, positive (1: one-step; 3 in Rainbow).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int NStep { get; init => field = Check.Positive(value, nameof(NStep)); }
+
+    /// <summary>Proportional prioritized replay (Schaul et al. 2016) instead of uniform sampling.</summary>
+    public bool Prioritized { get; init; }
+
+    /// <summary>Priority exponent α in [0, 1].</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside [0, 1] or NaN.</exception>
+    public double PriorityAlpha { get; init => field = Check.InRange(value, 0.0, 1.0, nameof(PriorityAlpha)); }
+
+    /// <summary>Importance-sampling exponent β by agent step, values in [0, 1] (annealed towards 1).</summary>
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    public Schedule PriorityBeta { get; init => field = Check.NotNull(value, nameof(PriorityBeta)); }
+
+    /// <summary>Added to |TD error| before the exponent, positive.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative, infinite or NaN.</exception>
+    public double PriorityEpsilon { get; init => field = Check.PositiveFinite(value, nameof(PriorityEpsilon)); }
+
+    /// <summary>Returns a copy with <see cref="Dueling"/> = <paramref name="dueling"/>.</summary>
+    public DqnOptions WithDueling(bool dueling = true) => this with { Dueling = dueling };
+
+    /// <summary>Returns a copy with <see cref="Noisy"/> = <paramref name="noisy"/>.</summary>
+    public DqnOptions WithNoisy(bool noisy = true) => this with { Noisy = noisy };
+
+    /// <summary>Returns a copy with a C51 head of <paramref name="atoms"/> atoms on [<paramref name="vMin"/>, <paramref name="vMax"/>].</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="atoms"/> is below 2, or the bounds are not finite and increasing.</exception>
+    public DqnOptions WithCategorical(int atoms = 51, double vMin = 0.0, double vMax = 100.0) =>
+        atoms < 2 ? throw Check.OutOfRange(nameof(atoms), atoms, "must be at least 2")
+        : !(vMin < vMax && double.IsFinite(vMin) && double.IsFinite(vMax)) ? throw Check.OutOfRange(nameof(vMax), vMax, $"must exceed vMin ({vMin}), both finite")
+        : this with { Head = ValueHead.Categorical, Atoms = atoms, VMin = vMin, VMax = vMax };
+
+    /// <summary>Returns a copy with a QR-DQN head of <paramref name="quantiles"/> quantiles.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="quantiles"/> is below 2.</exception>
+    public DqnOptions WithQuantiles(int quantiles = 200) =>
+        quantiles < 2 ? throw Check.OutOfRange(nameof(quantiles), quantiles, "must be at least 2")
+        : this with { Head = ValueHead.Quantile, Atoms = quantiles };
+
+    /// <summary>Returns a copy with <see cref="NStep"/> = <paramref name="n"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="n"/> is zero or negative.</exception>
+    public DqnOptions WithNStep(int n) => this with { NStep = Check.Positive(n, nameof(NStep)) };
+
+    /// <summary>Returns a copy with prioritized replay on (α, β from 0.4 to 1 over <paramref name="betaSteps"/> agent steps) or off.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="alpha"/> is outside [0, 1] or <paramref name="betaSteps"/> is not positive.</exception>
+    public DqnOptions WithPrioritized(bool prioritized = true, double alpha = 0.6, long betaSteps = 30_000) =>
+        this with
+        {
+            Prioritized = prioritized,
+            PriorityAlpha = alpha,
+            PriorityBeta = ScheduleModule.Linear(0.4, 1.0, Check.Positive(betaSteps, nameof(betaSteps))),
+        };
 
     /// <summary>Returns a copy with <see cref="HiddenLayers"/> = <paramref name="widths"/> (copied).</summary>
     /// <param name="widths">Positive layer widths, input side first; none for a linear Q-function.</param>
@@ -287,7 +380,9 @@ public sealed record DqnOptions
         DqnConfigModule.Validate(new DqnConfig(
             (FSharpList<int>)HiddenLayers, Gamma, LearningRate, AdamEpsilon, BatchSize, BufferSize, LearningStarts,
             TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, Loss, OptionModule.OfNullable(MaxGradNorm),
-            DoubleDqn, Seed, Torch.Device.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon));
+            DoubleDqn, Seed, Torch.Device.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon,
+            Dueling, Noisy, NoisySigma0, Head, Atoms, VMin, VMax, NStep, Prioritized, PriorityAlpha, PriorityBeta,
+            PriorityEpsilon));
 
     /// <summary>The options mirroring a core config.</summary>
     internal static DqnOptions FromConfig(DqnConfig config) => new(config);

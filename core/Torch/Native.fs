@@ -153,7 +153,7 @@ module Loss =
 [<DllImport(Lib)>] extern int dqn_optimizer_set_lr(nativeint o, double lr)
 [<DllImport(Lib)>] extern void dqn_optimizer_dispose(nativeint o)
 
-[<DllImport(Lib)>] extern int dqn_mlp_q_update(nativeint[] online, nativeint[] target, int nParams, nativeint adam, float32[] obs, float32[] nextObs, int64[] actions, float32[] rewards, float32[] terminated, int64 batch, int64 obsSize, double gamma, int lossKind, int doubleDqn, double maxGradNorm, double& loss, double& meanQ)
+[<DllImport(Lib)>] extern int dqn_mlp_q_update(nativeint[] online, nativeint[] target, int nParams, nativeint adam, float32[] obs, float32[] nextObs, int64[] actions, float32[] rewards, float32[] discounts, int64 batch, int64 obsSize, int lossKind, int doubleDqn, double maxGradNorm, double& loss, double& meanQ)
 
 let lastError () =
     let p = dqn_last_error ()

@@ -604,7 +604,7 @@ static at::Tensor mlp_forward(const std::vector<at::Tensor>& P, at::Tensor h, st
 
 int32_t dqn_mlp_q_update(const dqn_tensor* online, const dqn_tensor* target, int32_t n_params, dqn_optimizer adam,
                          const float* obs, const float* next_obs, const int64_t* actions, const float* rewards,
-                         const float* terminated, int64_t batch, int64_t obs_size, double gamma, int32_t loss_kind,
+                         const float* discounts, int64_t batch, int64_t obs_size, int32_t loss_kind,
                          int32_t double_dqn, double max_grad_norm, double* loss, double* mean_q) {
   GUARD(-1, {
     if (n_params < 2 || n_params % 2 != 0) throw std::invalid_argument("an MLP needs [W1, b1, ...] parameter pairs");
@@ -620,13 +620,13 @@ int32_t dqn_mlp_q_update(const dqn_tensor* online, const dqn_tensor* target, int
     auto x2 = at::from_blob(const_cast<float*>(next_obs), {batch, obs_size}, f32);
     auto a = at::from_blob(const_cast<int64_t*>(actions), {batch, 1}, at::TensorOptions().dtype(at::kLong));
     auto r = at::from_blob(const_cast<float*>(rewards), {batch}, f32);
-    auto done = at::from_blob(const_cast<float*>(terminated), {batch}, f32);
+    auto discount = at::from_blob(const_cast<float*>(discounts), {batch}, f32);
 
-    // y = r + gamma (1 - terminated) v(s'), v from the target network (its max, or its value at the online argmax).
+    // y = r + discount v(s'), v from the target network (its max, or its value at the online argmax).
     auto q_next = mlp_forward(Wt, x2, nullptr);
     auto v_next = double_dqn != 0 ? q_next.gather(1, mlp_forward(W, x2, nullptr).argmax(1, true)).squeeze(1)
                                   : std::get<0>(q_next.max(1));
-    auto y = r + (1.0 - done) * v_next * gamma;
+    auto y = r + discount * v_next;
 
     std::vector<at::Tensor> inputs;
     auto q = mlp_forward(W, x, &inputs);

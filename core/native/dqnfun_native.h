@@ -113,13 +113,14 @@ DQN_API void dqn_optimizer_dispose(dqn_optimizer o);
 // the Adam optimizer from dqn_adam_new: forward passes, Bellman target, loss, the backward pass written out
 // (no autograd graph), gradient clipping (max_grad_norm <= 0: none) and one Adam step.
 // online/target: [W1, b1, W2, b2, ...] (n_params = 2 * layers). Host arrays: obs and next_obs
-// [batch * obs_size] float32, actions [batch] int64, rewards and terminated [batch] float32.
+// [batch * obs_size] float32, actions [batch] int64, rewards and discounts [batch] float32, where
+// discounts[i] = gamma^m (1 - terminated) bootstraps y = r + discount * v(s') (m = 1, or n for n-step).
 // loss_kind: 0 Huber (delta 1), 1 squared error. Returns non-zero on error (see dqn_last_error).
 DQN_API int32_t dqn_mlp_q_update(const dqn_tensor* online, const dqn_tensor* target, int32_t n_params,
                                  dqn_optimizer adam, const float* obs, const float* next_obs,
-                                 const int64_t* actions, const float* rewards, const float* terminated,
-                                 int64_t batch, int64_t obs_size, double gamma, int32_t loss_kind,
-                                 int32_t double_dqn, double max_grad_norm, double* loss, double* mean_q);
+                                 const int64_t* actions, const float* rewards, const float* discounts,
+                                 int64_t batch, int64_t obs_size, int32_t loss_kind, int32_t double_dqn,
+                                 double max_grad_norm, double* loss, double* mean_q);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,112 @@
+namespace Dqn.Fun
+
+open System
+open Dqn.Fun.Torch
+
+/// A Q-network built from a config's switches (dueling, noisy, distributional head) around an MLP torso.
+/// Output: [batch; actions] for the Expected head, [batch; actions; atoms] for C51 logits or QR quantiles.
+/// Owns its layers; NoisyLinear noise is resampled with ResetNoise and switched off with Deterministic.
+[<Sealed>]
+type QModel internal (body: nn.Module, noisy: NoisyLinear list, actions: int, atoms: int) =
+    inherit nn.Module()
+    member _.Body = body
+    member _.Actions = actions
+    /// 1 for the Expected head.
+    member _.Atoms = atoms
+
+    /// Draws fresh noise in every noisy layer (no effect without them).
+    member _.ResetNoise() =
+        for l in noisy do
+            l.reset_noise ()
+
+    /// Mean weights only (evaluation) when true.
+    member _.Deterministic
+        with set (v: bool) =
+            for l in noisy do
+                l.deterministic <- v
+
+    override _.forward x =
+        let y = body.forward x
+        if atoms = 1 || y.dim () = 3 then y else y.view (y.shape[0], int64 actions, int64 atoms)
+
+    override _.named_parameters() = body.named_parameters ()
+    override _.Dispose() = body.Dispose()
+
+/// Building Q-networks from a config, and reading Q-values from their outputs.
+[<RequireQualifiedAccess>]
+module QNetworks =
+
+    /// Outputs per action of a config's head: 1 for Expected, Atoms otherwise.
+    [<CompiledName("AtomsOf")>]
+    let atomsOf (config: DqnConfig) = if config.Head = ValueHead.Expected then 1 else config.Atoms
+
+    /// Whether a config asks for anything beyond the plain MLP of QNetwork.mlp.
+    [<CompiledName("IsPlain")>]
+    let isPlain (config: DqnConfig) = not config.Dueling && not config.Noisy && config.Head = ValueHead.Expected
+
+    /// <summary>The Q-network for `config` over observation vectors: the plain MLP (QNetwork.mlp, eligible for
+    /// the fused update) when no variant is switched on, else a QModel: Linear (or NoisyLinear when
+    /// config.Noisy) and ReLU layers for config.Hidden, then either one output layer of actions * atoms units or,
+    /// with config.Dueling, a value layer of atoms units and an advantage layer of actions * atoms units combined
+    /// per atom (Wang et al. 2016; Hessel et al. 2018). Parameter names: "0.weight"... for the plain MLP,
+    /// "torso.*", "value.*", "advantage.*" for dueling ones, "0.*"... (weight_mu, weight_sigma, ...) for noisy
+    /// layers.</summary>
+    [<CompiledName("Create")>]
+    let create (config: DqnConfig) (spec: QNetworkSpec) (device: Device) : nn.Module =
+        if isPlain config then
+            QNetwork.mlp spec device :> nn.Module
+        else
+            let atoms = atomsOf config
+            let noisy = ResizeArray<NoisyLinear>()
+            let linear (i: int) (o: int) : nn.Module =
+                if config.Noisy then
+                    let l = new NoisyLinear(i, o, config.NoisySigma0, device)
+                    noisy.Add l
+                    l
+                else
+                    new nn.Linear(i, o, device = device)
+            let widths = spec.ObservationSize :: spec.Hidden
+            let torsoLayers =
+                [ for i in 0 .. spec.Hidden.Length - 1 do
+                      linear widths[i] widths[i + 1]
+                      new nn.ReLU() :> nn.Module ]
+            let features = List.last widths
+            let body: nn.Module =
+                if config.Dueling then
+                    new DuelingNetwork(
+                        new nn.Sequential(torsoLayers),
+                        linear features atoms,
+                        linear features (spec.ActionCount * atoms),
+                        atoms
+                    )
+                else
+                    new nn.Sequential(torsoLayers @ [ linear features (spec.ActionCount * atoms) ])
+            new QModel(body, List.ofSeq noisy, spec.ActionCount, atoms)
+
+    /// Draws fresh noise in a QModel's noisy layers; does nothing for other modules.
+    [<CompiledName("ResetNoise")>]
+    let resetNoise (network: nn.Module) =
+        match network with
+        | :? QModel as m -> m.ResetNoise()
+        | _ -> ()
+
+    /// Switches a QModel's noisy layers to their mean weights (true) or back to noisy (false).
+    [<CompiledName("SetDeterministic")>]
+    let setDeterministic (network: nn.Module) (value: bool) =
+        match network with
+        | :? QModel as m -> m.Deterministic <- value
+        | _ -> ()
+
+    /// The C51 support [Atoms] Float32 for a Categorical config, else null.
+    [<CompiledName("SupportOf")>]
+    let supportOf (config: DqnConfig) (device: Device) : Tensor =
+        if config.Head = ValueHead.Categorical then Categorical.support config.VMin config.VMax config.Atoms device else null
+
+    /// <summary>Q-values [batch; actions] from a network output: itself (Expected), the expectation of the
+    /// softmax over atoms under `support` (C51), or the mean of the quantiles (QR-DQN).</summary>
+    [<CompiledName("QValues")>]
+    let qValues (head: ValueHead) (support: Tensor) (output: Tensor) : Tensor =
+        match head with
+        | ValueHead.Expected -> output
+        | ValueHead.Categorical -> Categorical.qValues (output.softmax 2L) support
+        | _ -> output.mean 2L
