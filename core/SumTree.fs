@@ -87,6 +87,9 @@ type MinTree(capacity: int) =
         let mutable node = leafBase + index
         nodes[node] <- value
         node <- node >>> 1
-        while node >= 1 do
-            nodes[node] <- Math.Min(nodes[2 * node], nodes[2 * node + 1])
+        // Once a node's minimum is unchanged, so are its ancestors': most updates stop after a level or two.
+        let mutable changed = true
+        while changed && node >= 1 do
+            let m = Math.Min(nodes[2 * node], nodes[2 * node + 1])
+            if m = nodes[node] then changed <- false else nodes[node] <- m
             node <- node >>> 1
