@@ -87,12 +87,33 @@ and FramesArgs =
             | Batch _ -> "transitions per sample (default 32)."
             | Iterations _ -> "timed samples (default 20000)."
 
+and PerArgs =
+    | Capacity of int
+    | Batch of int
+    | Iterations of int
+    | Warmup of int
+    | Alpha of float
+    | Beta of float
+    | Seed of int
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Capacity _ -> "prioritized buffer capacity, filled before timing (default 1000000)."
+            | Batch _ -> "batch size of each sample and priority update (default 32)."
+            | Iterations _ -> "timed iterations of sample + updatePriorities (default 100000)."
+            | Warmup _ -> "untimed iterations first (default 10000)."
+            | Alpha _ -> "priority exponent alpha (default 0.6)."
+            | Beta _ -> "importance-sampling exponent beta (default 0.4)."
+            | Seed _ -> "seed of the buffer and the synthetic TD errors (default 0)."
+
 and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Seeds of ParseResults<SeedsArgs>
     | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareArgs>
     | [<CliPrefix(CliPrefix.None)>] Cnn of ParseResults<CnnArgs>
     | [<CliPrefix(CliPrefix.None)>] Frames of ParseResults<FramesArgs>
+    | [<CliPrefix(CliPrefix.None)>] Per of ParseResults<PerArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -102,6 +123,7 @@ and [<RequireSubcommand>] Command =
             | Compare _ -> "measure training throughput against PyTorch eager doing the identical algorithm."
             | Cnn _ -> "time the Nature-CNN update (batch 32) against PyTorch eager doing the identical update."
             | Frames _ -> "measure the Atari frame replay: memory at capacity and the time to sample a batch."
+            | Per _ -> "time prioritized replay: one sample of a batch plus its priority update, at a large capacity."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
@@ -409,6 +431,45 @@ let runFrames (a: ParseResults<FramesArgs>) =
     AnsiConsole.MarkupLine($"sample {batch} (slot indices of s and s' stacks): mean {sMean:F2} µs, p50 {sP50:F2}, p99 {sP99:F2}")
     AnsiConsole.MarkupLine($"sample {batch} + gather both stacks' pixels on the host: mean {gMean:F1} µs, p50 {gP50:F1}, p99 {gP99:F1}")
     0
+/// Prioritized replay micro-benchmark: fills a buffer with 4-float observations and spread-out priorities,
+/// then times iterations of Sample(batch, beta) + UpdatePriorities(indices, tdErrors), one timestamp pair each.
+let runPer (a: ParseResults<PerArgs>) =
+    let capacity = a.GetResult(PerArgs.Capacity, 1_000_000)
+    let batch = a.GetResult(PerArgs.Batch, 32)
+    let iterations = a.GetResult(PerArgs.Iterations, 100_000)
+    let warmup = a.GetResult(PerArgs.Warmup, 10_000)
+    let alpha = a.GetResult(PerArgs.Alpha, 0.6)
+    let beta = a.GetResult(PerArgs.Beta, 0.4)
+    let seed = a.GetResult(PerArgs.Seed, 0)
+    let buffer = PrioritizedReplayBuffer(capacity, 4, alpha, seed)
+    let errors = Random(seed + 1)
+    // |δ| ~ Exp(1): a long tail of large errors, as TD errors have.
+    let tdError () = float32 (-Math.Log(1.0 - errors.NextDouble()))
+    let obs = Array.zeroCreate<float32> 4
+    let next = Array.zeroCreate<float32> 4
+    let fill = Stopwatch.StartNew()
+    for i in 0 .. capacity - 1 do
+        obs[0] <- float32 i
+        next[0] <- float32 (i + 1)
+        buffer.Add(obs, i % 2, 1.0f, next, false)
+    for start in 0 .. batch .. capacity - 1 do
+        let n = min batch (capacity - start)
+        buffer.UpdatePriorities(Array.init n (fun k -> start + k), Array.init n (fun _ -> tdError ()))
+    fill.Stop()
+    let deltas = Array.init (warmup + iterations) (fun _ -> Array.init batch (fun _ -> tdError ()))
+    let ticks = Array.zeroCreate<int64> iterations
+    for i in 0 .. warmup + iterations - 1 do
+        let t0 = Stopwatch.GetTimestamp()
+        let sample = buffer.Sample(batch, beta)
+        buffer.UpdatePriorities(sample.Batch.Indices, deltas[i])
+        let t1 = Stopwatch.GetTimestamp()
+        if i >= warmup then ticks[i - warmup] <- t1 - t0
+    let us = ticks |> Array.map (fun t -> float t * 1e6 / float Stopwatch.Frequency) |> Array.sort
+    let pct (q: float) = us[min (us.Length - 1) (int (q * float us.Length))]
+    AnsiConsole.MarkupLine(
+        $"PER capacity {capacity}, batch {batch}, alpha {inv alpha}, beta {inv beta}: filled in {fill.Elapsed.TotalSeconds:F1} s; sample + updatePriorities over {iterations} iterations (after {warmup} warm-up): [bold]mean {Array.average us:F2} µs[/], p50 {pct 0.5:F2} µs, p99 {pct 0.99:F2} µs, max {Array.last us:F1} µs"
+    )
+    0
 
 [<EntryPoint>]
 let main argv =
@@ -420,6 +481,7 @@ let main argv =
         | Compare a -> runCompare a
         | Cnn a -> runCnn a
         | Frames a -> runFrames a
+        | Per a -> runPer a
     with :? ArguParseException as e ->
         eprintfn "%s" e.Message
         2

@@ -1,0 +1,106 @@
+namespace Dqn.Fun
+
+open System
+
+type PrioritizedBatch = { Batch: Batch; Weights: float32[] }
+
+[<Sealed>]
+type PrioritizedReplayBuffer(capacity: int, observationSize: int, alpha: float, epsilon: float, seed: int) =
+    do
+        Check.positive "capacity" capacity
+        Check.finite "alpha" alpha
+        if alpha < 0.0 || alpha > 1.0 then
+            raise (ArgumentOutOfRangeException("alpha", box alpha, $"alpha must be in [0, 1], got {alpha}"))
+        Check.finite "epsilon" epsilon
+        Check.positiveFloat "epsilon" epsilon
+
+    // Storage, sampler state (the two trees and the generator) and the running maximum priority.
+    let sums = SumTree capacity // checks capacity <= 2^29
+    let minima = MinTree capacity
+    let storage = TransitionStorage(capacity, observationSize)
+    let random = Random(seed)
+    let mutable maxPriority = 1.0
+
+    new(capacity, observationSize, alpha, seed: int) =
+        PrioritizedReplayBuffer(capacity, observationSize, alpha, 1e-6, seed)
+
+    member _.Capacity = capacity
+    member _.ObservationSize = observationSize
+    member _.Count = storage.Count
+    member _.Alpha = alpha
+    member _.Epsilon = epsilon
+    member _.MaxPriority = maxPriority
+
+    member _.Priority(slot: int) =
+        if slot < 0 || slot >= storage.Count then
+            raise (
+                ArgumentOutOfRangeException("slot", box slot, $"slot must be a stored slot, 0..{storage.Count - 1}")
+            )
+        sums[slot]
+
+    member _.Add
+        (observation: float32[], action: int, reward: float32, nextObservation: float32[], terminated: bool)
+        =
+        let slot = storage.Add(observation, action, reward, nextObservation, terminated)
+        sums.Update(slot, maxPriority)
+        minima.Update(slot, maxPriority)
+
+    member this.Add(transition: Transition) =
+        this.Add(
+            transition.Observation,
+            transition.Action,
+            transition.Reward,
+            transition.NextObservation,
+            transition.Terminated
+        )
+
+    member _.Sample(batchSize: int, beta: float) : PrioritizedBatch =
+        Check.positive "batchSize" batchSize
+        if Double.IsNaN beta then
+            raise (ArgumentException($"beta must be in [0, 1], got {beta}", "beta"))
+        if beta < 0.0 || beta > 1.0 then
+            raise (ArgumentOutOfRangeException("beta", box beta, $"beta must be in [0, 1], got {beta}"))
+        storage.RequireAtLeast batchSize
+        let total = sums.Total
+        let segment = total / float batchSize
+        let indices = Array.zeroCreate<int> batchSize
+        let weights = Array.zeroCreate<float32> batchSize
+        // max_j w_j = (N·p_min/Σp)^−β, so w_i / max_j w_j = (p_min / p_i)^β.
+        let minPriority = minima.Min
+        for k in 0 .. batchSize - 1 do
+            // Stratum k: a mass uniform in [k·segment, (k+1)·segment), capped at Total against rounding.
+            let mass = Math.Min((float k + random.NextDouble()) * segment, total)
+            let slot = sums.Find mass
+            indices[k] <- slot
+            weights[k] <- float32 (Math.Pow(minPriority / sums[slot], beta))
+        { Batch = storage.Gather indices; Weights = weights }
+
+    member _.UpdatePriorities(indices: int[], tdErrors: float32[]) =
+        if isNull indices then raise (ArgumentNullException "indices")
+        if isNull tdErrors then raise (ArgumentNullException "tdErrors")
+        if indices.Length <> tdErrors.Length then
+            raise (
+                ArgumentException(
+                    $"tdErrors must have the length of indices, {indices.Length}, got length {tdErrors.Length}",
+                    "tdErrors"
+                )
+            )
+        let count = storage.Count
+        for k in 0 .. indices.Length - 1 do
+            let slot = indices[k]
+            if slot < 0 || slot >= count then
+                raise (
+                    ArgumentOutOfRangeException(
+                        "indices",
+                        box slot,
+                        $"indices[{k}] must be a stored slot, 0..{count - 1}, got {slot}"
+                    )
+                )
+            let delta = tdErrors[k]
+            if Single.IsNaN delta || Single.IsInfinity delta then
+                raise (ArgumentException($"tdErrors[{k}] must be finite, got {delta}", "tdErrors"))
+        for k in 0 .. indices.Length - 1 do
+            let priority = Math.Pow(float (abs tdErrors[k]) + epsilon, alpha)
+            sums.Update(indices[k], priority)
+            minima.Update(indices[k], priority)
+            if priority > maxPriority then maxPriority <- priority
