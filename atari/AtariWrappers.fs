@@ -116,7 +116,8 @@ type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
     let mutable episodeFrames = 0
     let mutable totalFrames = 0L
     let mutable agentSteps = 0L
-    let mutable needsGameReset = true
+    // The last step was a life-loss terminal with the game still running: Reset resumes the game.
+    let mutable resumeAfterLifeLoss = false
     let mutable needsReset = true
 
     /// One agent step into `pooled` (max of the last two screens).
@@ -146,15 +147,13 @@ type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
     member _.AgentSteps = agentSteps
 
     member _.Reset() : byte[] =
-        if needsGameReset then
-            gameReset ()
-        elif (skipStep actions[0]).GameOver then
-            gameReset ()
+        if not resumeAfterLifeLoss then gameReset ()
+        elif (skipStep actions[0]).GameOver then gameReset ()
         if fire then
             if (skipStep actions[1]).GameOver then gameReset ()
             if (skipStep actions[2]).GameOver then gameReset ()
         lives <- ale.Lives()
-        needsGameReset <- false
+        resumeAfterLifeLoss <- false
         needsReset <- false
         observe ()
         stack.Reset(settings.Padding, observation)
@@ -175,7 +174,7 @@ type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
         let terminated = result.GameOver || (settings.TerminalOnLifeLoss && lifeLost)
         let truncated =
             not terminated && settings.MaxEpisodeFrames > 0 && episodeFrames >= settings.MaxEpisodeFrames
-        needsGameReset <- result.GameOver || truncated
+        resumeAfterLifeLoss <- terminated && not result.GameOver
         needsReset <- terminated || truncated
         { Observation = stack.ToArray()
           Reward = if settings.ClipRewards then RewardClip.sign result.RewardSum else result.RewardSum

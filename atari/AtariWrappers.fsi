@@ -136,9 +136,10 @@ module AtariWrappers =
 /// length of Machado et al. 2018. The mutating shell: <c>Reset</c> and <c>Step</c> act on the emulator.
 /// </summary>
 /// <remarks>
-/// A game reset happens at the first <c>Reset</c>, after a game over and after a truncation. After a
-/// life-loss terminal the game goes on: <c>Reset</c> takes one NOOP agent step (and FIRE steps when they
-/// apply) without restarting it. The reset observation is the screen after the last reset action (a raw
+/// Every <c>Reset</c> restarts the game (then no-op start, then FIRE steps when they apply), except the one
+/// right after a life-loss terminal: then the game goes on, and <c>Reset</c> takes one NOOP agent step
+/// (Stable-Baselines3 <c>EpisodicLifeEnv</c>) and the FIRE steps, restarting the game only if it ends
+/// among them. The reset observation is the screen after the last reset action (a raw
 /// screen after no-ops, a max-pooled one after FIRE steps). Rewards of reset actions are not reported.
 /// Not thread-safe.
 /// </remarks>

@@ -123,6 +123,16 @@ let ``episodic life: a lost life is terminal but the game goes on at the next re
     Assert.False((env.Step 1).Terminated)
 
 [<Fact>]
+let ``a reset that does not follow a life-loss terminal restarts the game`` () =
+    let ale = FakeAle(pong, (fun _ -> 0), (fun _ -> 3), 0)
+    let env = AtariEnvironment(ale, { plain with TerminalOnLifeLoss = true }, 0)
+    env.Reset() |> ignore
+    env.Step 0 |> ignore
+    env.Reset() |> ignore
+    Assert.Equal(2, ale.Resets)
+    Assert.Equal(0, env.EpisodeFrames)
+
+[<Fact>]
 let ``without episodic life a lost life is reported but not terminal`` () =
     let ale = FakeAle(pong, (fun _ -> 0), (fun f -> if f >= 2 then 2 else 3), 0)
     let env = AtariEnvironment(ale, plain, 0)
