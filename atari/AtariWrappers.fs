@@ -1,0 +1,186 @@
+namespace Dqn.Fun.Atari
+
+open System
+
+type AtariSettings =
+    { FrameSkip: int
+      NoopMaxFrames: int
+      FireOnReset: bool
+      TerminalOnLifeLoss: bool
+      MaxEpisodeFrames: int
+      ClipRewards: bool
+      Padding: StackPadding }
+
+[<RequireQualifiedAccess>]
+module AtariSettings =
+
+    [<CompiledName("Nature")>]
+    let nature =
+        { FrameSkip = 4
+          NoopMaxFrames = 30
+          FireOnReset = true
+          TerminalOnLifeLoss = true
+          MaxEpisodeFrames = 108_000
+          ClipRewards = true
+          Padding = RepeatFirst }
+
+    [<CompiledName("Machado")>]
+    let machado = { nature with NoopMaxFrames = 0; TerminalOnLifeLoss = false }
+
+    [<CompiledName("Validate")>]
+    let validate (settings: AtariSettings) : AtariSettings =
+        Arg.positive "settings.FrameSkip" settings.FrameSkip
+        Arg.nonNegative "settings.NoopMaxFrames" settings.NoopMaxFrames
+        Arg.nonNegative "settings.MaxEpisodeFrames" settings.MaxEpisodeFrames
+        settings
+
+type AtariStep =
+    { Observation: byte[]
+      Reward: int
+      RawReward: int
+      Terminated: bool
+      Truncated: bool
+      GameOver: bool
+      LifeLost: bool
+      Frames: int }
+
+type FrameSkipResult = { RewardSum: int; Frames: int; GameOver: bool }
+
+[<RequireQualifiedAccess>]
+module AtariWrappers =
+
+    [<CompiledName("FrameSkip")>]
+    let frameSkip (ale: IAle) (action: int) (frames: int) (secondLast: byte[]) (last: byte[]) : FrameSkipResult =
+        Arg.notNull "ale" ale
+        Arg.positive "frames" frames
+        Arg.length "secondLast" "[210; 160; 3]" Screen.rgbLength secondLast
+        Arg.length "last" "[210; 160; 3]" Screen.rgbLength last
+        let mutable reward = 0
+        let mutable emulated = 0
+        let mutable gameOver = false
+        while emulated < frames && not gameOver do
+            reward <- reward + ale.Act action
+            emulated <- emulated + 1
+            gameOver <- ale.IsGameOver()
+            if emulated = frames - 1 then ale.GetScreenRgb secondLast
+            elif emulated = frames then ale.GetScreenRgb last
+        if emulated < frames then
+            // Ended early: the last screen is the current one; a missing second-to-last is its copy.
+            if emulated <> frames - 1 then ale.GetScreenRgb secondLast
+            Array.Copy(secondLast, last, last.Length)
+        elif frames = 1 then
+            Array.Copy(last, secondLast, last.Length)
+        { RewardSum = reward; Frames = emulated; GameOver = gameOver }
+
+    [<CompiledName("NoopCount")>]
+    let noopCount (random: Random) (noopMaxFrames: int) : int =
+        Arg.notNull "random" random
+        Arg.nonNegative "noopMaxFrames" noopMaxFrames
+        if noopMaxFrames = 0 then 0 else random.Next(1, noopMaxFrames + 1)
+
+    [<CompiledName("Noops")>]
+    let noops (ale: IAle) (frames: int) : int =
+        Arg.notNull "ale" ale
+        Arg.nonNegative "frames" frames
+        let mutable episodeFrames = 0
+        for _ in 1..frames do
+            ale.Act AleAction.noop |> ignore
+            episodeFrames <- episodeFrames + 1
+            if ale.IsGameOver() then
+                ale.ResetGame()
+                episodeFrames <- 0
+        episodeFrames
+
+    [<CompiledName("HasFireReset")>]
+    let hasFireReset (minimalActionSet: int[]) : bool =
+        Arg.notNull "minimalActionSet" minimalActionSet
+        minimalActionSet.Length >= 3 && minimalActionSet[1] = AleAction.fire
+
+[<Sealed>]
+type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
+    do Arg.notNull "ale" ale
+    let settings = AtariSettings.validate settings
+    let actions = Array.copy ale.MinimalActionSet
+    do
+        if actions.Length = 0 then
+            raise (ArgumentException("ale.MinimalActionSet must not be empty, got length 0", "ale"))
+    let fire = settings.FireOnReset && AtariWrappers.hasFireReset actions
+    let random = Random(seed)
+    let secondLast = Array.zeroCreate<byte> Screen.rgbLength
+    let last = Array.zeroCreate<byte> Screen.rgbLength
+    let pooled = Array.zeroCreate<byte> Screen.rgbLength
+    let gray = Array.zeroCreate<byte> Screen.grayLength
+    let observation = Array.zeroCreate<byte> Screen.observationLength
+    let stack = FrameStack(4, Screen.observationLength)
+    let mutable lives = 0
+    let mutable episodeFrames = 0
+    let mutable totalFrames = 0L
+    let mutable agentSteps = 0L
+    // The last step was a life-loss terminal with the game still running: Reset resumes the game.
+    let mutable resumeAfterLifeLoss = false
+    let mutable needsReset = true
+
+    /// One agent step into `pooled` (max of the last two screens).
+    let skipStep (action: int) =
+        let result = AtariWrappers.frameSkip ale action settings.FrameSkip secondLast last
+        MaxPool.maxInto secondLast last pooled
+        episodeFrames <- episodeFrames + result.Frames
+        totalFrames <- totalFrames + int64 result.Frames
+        result
+
+    /// Game reset and no-op start; the screen after it into `pooled`.
+    let gameReset () =
+        ale.ResetGame()
+        let n = AtariWrappers.noopCount random settings.NoopMaxFrames
+        episodeFrames <- AtariWrappers.noops ale n
+        totalFrames <- totalFrames + int64 n
+        ale.GetScreenRgb pooled
+
+    let observe () =
+        Grayscale.rgbToGrayInto pooled gray
+        AreaResize.resizeInto AreaResize.atari84 gray observation
+
+    member _.Settings = settings
+    member _.ActionCount = actions.Length
+    member _.EpisodeFrames = episodeFrames
+    member _.TotalFrames = totalFrames
+    member _.AgentSteps = agentSteps
+
+    member _.Reset() : byte[] =
+        if not resumeAfterLifeLoss then gameReset ()
+        elif (skipStep actions[0]).GameOver then gameReset ()
+        if fire then
+            if (skipStep actions[1]).GameOver then gameReset ()
+            if (skipStep actions[2]).GameOver then gameReset ()
+        lives <- ale.Lives()
+        resumeAfterLifeLoss <- false
+        needsReset <- false
+        observe ()
+        stack.Reset(settings.Padding, observation)
+        stack.ToArray()
+
+    member _.Step(actionIndex: int) : AtariStep =
+        if needsReset then
+            raise (InvalidOperationException("Step needs a Reset first: before the first Reset, or after a terminated or truncated step"))
+        if actionIndex < 0 || actionIndex >= actions.Length then
+            Arg.outOfRange "actionIndex" actionIndex $"in 0..{actions.Length - 1}"
+        let result = skipStep actions[actionIndex]
+        agentSteps <- agentSteps + 1L
+        observe ()
+        stack.Push observation
+        let livesNow = ale.Lives()
+        let lifeLost = livesNow < lives
+        lives <- livesNow
+        let terminated = result.GameOver || (settings.TerminalOnLifeLoss && lifeLost)
+        let truncated =
+            not terminated && settings.MaxEpisodeFrames > 0 && episodeFrames >= settings.MaxEpisodeFrames
+        resumeAfterLifeLoss <- terminated && not result.GameOver
+        needsReset <- terminated || truncated
+        { Observation = stack.ToArray()
+          Reward = if settings.ClipRewards then RewardClip.sign result.RewardSum else result.RewardSum
+          RawReward = result.RewardSum
+          Terminated = terminated
+          Truncated = truncated
+          GameOver = result.GameOver
+          LifeLost = lifeLost
+          Frames = result.Frames }

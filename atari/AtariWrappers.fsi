@@ -1,0 +1,170 @@
+namespace Dqn.Fun.Atari
+
+open System
+
+/// <summary>
+/// The episode logic of the standard DQN Atari setup, in emulator frames and agent steps (one agent
+/// step = <c>FrameSkip</c> frames). An immutable record; start from <c>AtariSettings.nature</c> or
+/// <c>AtariSettings.machado</c> and change fields with <c>{ s with ... }</c>.
+/// </summary>
+type AtariSettings =
+    {
+        /// <summary>Emulator frames per agent step, the action repeated on each (k = 4, Mnih et al. 2015);
+        /// at least 1. The observation is the max of the last two frames' screens.</summary>
+        FrameSkip: int
+        /// <summary>Most no-op frames at a game reset (30, Mnih et al. 2015 "no-op starts"); the count is
+        /// drawn uniformly from 1..NoopMax by the environment's seeded generator; 0 turns them off.</summary>
+        NoopMaxFrames: int
+        /// <summary>Press FIRE (action index 1), then action index 2, each for one agent step after every
+        /// reset, in games whose minimal action set has FIRE at index 1 and at least 3 actions
+        /// (Stable-Baselines3 <c>FireResetEnv</c>).</summary>
+        FireOnReset: bool
+        /// <summary>A lost life ends the training episode (terminal) but not the game, which resumes at
+        /// the next <c>Reset</c> (Mnih et al. 2015; Stable-Baselines3 <c>EpisodicLifeEnv</c>).</summary>
+        TerminalOnLifeLoss: bool
+        /// <summary>Frames since the game's reset after which an agent step is truncated (not terminal):
+        /// 108000 frames = 30 minutes at 60 Hz = 27000 agent steps at a skip of 4 (Machado et al. 2018);
+        /// 0 means no limit.</summary>
+        MaxEpisodeFrames: int
+        /// <summary>The step reward is <c>RewardClip.sign</c> of the summed frame rewards (Mnih et al. 2015);
+        /// otherwise the raw sum.</summary>
+        ClipRewards: bool
+        /// <summary>How the frame stack is padded at reset.</summary>
+        Padding: StackPadding
+    }
+
+/// <summary>Standard settings.</summary>
+[<RequireQualifiedAccess>]
+module AtariSettings =
+
+    /// <summary>Mnih et al. 2015 as Stable-Baselines3's <c>AtariWrapper</c> writes it: skip 4, up to 30
+    /// no-op frames, fire on reset, terminal on life loss, clipped rewards, 108000-frame limit, stacks
+    /// padded by repeating the first observation.</summary>
+    [<CompiledName("Nature")>]
+    val nature: AtariSettings
+
+    /// <summary>Machado et al. 2018's recommendations (section 5): as <c>nature</c> but no life-loss
+    /// terminals and no no-op starts (their stochasticity comes from sticky actions, set in the ALE).</summary>
+    [<CompiledName("Machado")>]
+    val machado: AtariSettings
+
+    /// <summary>Checks every field; returns the settings.</summary>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">FrameSkip &lt; 1, or NoopMaxFrames or
+    /// MaxEpisodeFrames negative (the message names the field and its value).</exception>
+    [<CompiledName("Validate")>]
+    val validate: settings: AtariSettings -> AtariSettings
+
+/// <summary>What one agent step of <see cref="T:Dqn.Fun.Atari.AtariEnvironment"/> returns.</summary>
+type AtariStep =
+    {
+        /// <summary>The new frame stack, a fresh [4; 84; 84] byte array, oldest → newest.</summary>
+        Observation: byte[]
+        /// <summary>The learning reward: clipped (−1, 0, +1) when <c>ClipRewards</c>, else <c>RawReward</c>.</summary>
+        Reward: int
+        /// <summary>The sum of the ALE rewards of the step's frames.</summary>
+        RawReward: int
+        /// <summary>The episode ended inside the MDP: game over, or a life lost under <c>TerminalOnLifeLoss</c>.</summary>
+        Terminated: bool
+        /// <summary>The episode was cut by <c>MaxEpisodeFrames</c> without ending (bootstrap from it).</summary>
+        Truncated: bool
+        /// <summary>The game itself ended (the next <c>Reset</c> restarts it).</summary>
+        GameOver: bool
+        /// <summary>The lives counter went down during the step.</summary>
+        LifeLost: bool
+        /// <summary>Emulator frames this agent step took (FrameSkip, fewer if the game ended).</summary>
+        Frames: int
+    }
+
+/// <summary>The rewards and frame count of one frame skip.</summary>
+type FrameSkipResult =
+    {
+        /// <summary>Sum of the frames' rewards.</summary>
+        RewardSum: int
+        /// <summary>Frames emulated (the skip, or fewer when the game ended early).</summary>
+        Frames: int
+        /// <summary>The game ended on the last emulated frame.</summary>
+        GameOver: bool
+    }
+
+/// <summary>
+/// The pieces of the episode logic as functions over an <see cref="T:Dqn.Fun.Atari.IAle"/>: they act
+/// on the emulator they are given and touch nothing else.
+/// </summary>
+[<RequireQualifiedAccess>]
+module AtariWrappers =
+
+    /// <summary>One agent step of <c>frames</c> emulator frames with ALE action id <c>action</c>
+    /// (Stable-Baselines3 <c>MaxAndSkipEnv</c>): rewards summed, the screens after the second-to-last and
+    /// last frames written into <c>secondLast</c> and <c>last</c> (the only screens read), stopping early at
+    /// game over. If the game ends before the k-th frame, or k = 1, both buffers hold the final screen (so
+    /// their max is that screen).</summary>
+    /// <param name="ale">The emulator.</param>
+    /// <param name="action">An ALE action id.</param>
+    /// <param name="frames">The skip k, at least 1.</param>
+    /// <param name="secondLast">[210; 160; 3] bytes, overwritten.</param>
+    /// <param name="last">[210; 160; 3] bytes, overwritten.</param>
+    /// <exception cref="T:System.ArgumentNullException">ale, secondLast or last is null.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">frames &lt; 1.</exception>
+    /// <exception cref="T:System.ArgumentException">A buffer does not hold 100800 bytes.</exception>
+    [<CompiledName("FrameSkip")>]
+    val frameSkip: ale: IAle -> action: int -> frames: int -> secondLast: byte[] -> last: byte[] -> FrameSkipResult
+
+    /// <summary>The number of no-op frames at a reset: uniform on 1..noopMaxFrames (Stable-Baselines3
+    /// <c>NoopResetEnv</c>: <c>integers(1, noop_max + 1)</c>), or 0 when noopMaxFrames is 0.</summary>
+    /// <exception cref="T:System.ArgumentNullException">random is null.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">noopMaxFrames &lt; 0.</exception>
+    [<CompiledName("NoopCount")>]
+    val noopCount: random: Random -> noopMaxFrames: int -> int
+
+    /// <summary>Emulates <c>frames</c> NOOP frames, restarting the game if it ends among them; returns the
+    /// frames emulated since the last game reset (the episode frame count afterwards).</summary>
+    /// <exception cref="T:System.ArgumentNullException">ale is null.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">frames &lt; 0.</exception>
+    [<CompiledName("Noops")>]
+    val noops: ale: IAle -> frames: int -> int
+
+    /// <summary>Whether FIRE-on-reset applies: FIRE (id 1) at index 1 of an action set of at least 3.</summary>
+    /// <exception cref="T:System.ArgumentNullException">minimalActionSet is null.</exception>
+    [<CompiledName("HasFireReset")>]
+    val hasFireReset: minimalActionSet: int[] -> bool
+
+/// <summary>
+/// The DQN Atari environment over an <see cref="T:Dqn.Fun.Atari.IAle"/>: no-op starts, fire on reset,
+/// frame skip with max-pooling of the last two RGB screens, grayscale (OpenCV RGB2GRAY), 84×84 area
+/// resize (OpenCV INTER_AREA), 4-frame stack, reward clipping, episodic life and a frame time limit —
+/// Mnih et al. 2015 (Methods) in Stable-Baselines3's order (max-pool RGB, then gray), with the episode
+/// length of Machado et al. 2018. The mutating shell: <c>Reset</c> and <c>Step</c> act on the emulator.
+/// </summary>
+/// <remarks>
+/// Every <c>Reset</c> restarts the game (then no-op start, then FIRE steps when they apply), except the one
+/// right after a life-loss terminal: then the game goes on, and <c>Reset</c> takes one NOOP agent step
+/// (Stable-Baselines3 <c>EpisodicLifeEnv</c>) and the FIRE steps, restarting the game only if it ends
+/// among them. The reset observation is the screen after the last reset action (a raw
+/// screen after no-ops, a max-pooled one after FIRE steps). Rewards of reset actions are not reported.
+/// Not thread-safe.
+/// </remarks>
+[<Sealed>]
+type AtariEnvironment =
+    /// <summary>An environment over <c>ale</c> with validated <c>settings</c>; <c>seed</c> seeds the
+    /// no-op generator (<c>System.Random(seed)</c>).</summary>
+    /// <exception cref="T:System.ArgumentNullException">ale is null.</exception>
+    /// <exception cref="T:System.ArgumentException">ale's minimal action set is empty.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A settings field is out of range.</exception>
+    new: ale: IAle * settings: AtariSettings * seed: int -> AtariEnvironment
+    /// <summary>The settings.</summary>
+    member Settings: AtariSettings
+    /// <summary>Agent actions: the size of the minimal action set.</summary>
+    member ActionCount: int
+    /// <summary>Frames since the game's last reset (the time limit's clock).</summary>
+    member EpisodeFrames: int
+    /// <summary>Frames emulated since construction, reset actions included.</summary>
+    member TotalFrames: int64
+    /// <summary>Agent steps taken through <c>Step</c> since construction.</summary>
+    member AgentSteps: int64
+    /// <summary>Starts a training episode; returns the first frame stack, [4; 84; 84].</summary>
+    member Reset: unit -> byte[]
+    /// <summary>One agent step with agent action <c>actionIndex</c> (an index into the minimal action set).</summary>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">actionIndex not in 0..ActionCount − 1.</exception>
+    /// <exception cref="T:System.InvalidOperationException">Before the first <c>Reset</c>, or after a
+    /// terminated or truncated step without a <c>Reset</c> since.</exception>
+    member Step: actionIndex: int -> AtariStep
