@@ -2,10 +2,6 @@ namespace Dqn.Fun.Atari
 
 open System
 
-type StackPadding =
-    | Zero = 0
-    | RepeatFirst = 1
-
 type FrameBatch =
     { Size: int
       Stack: int
@@ -32,13 +28,12 @@ type internal SlotInfo =
 type FrameReplayBuffer(capacity: int, seed: int, ?stack: int, ?frameBytes: int, ?padding: StackPadding) =
     let stack = defaultArg stack 4
     let frameBytes = defaultArg frameBytes (84 * 84)
-    let padding = defaultArg padding StackPadding.Zero
+    let padding = defaultArg padding StackPadding.Zeros
     do
         if stack < 1 then raise (ArgumentOutOfRangeException("stack", stack, "stack must be at least 1"))
         if frameBytes < 1 then raise (ArgumentOutOfRangeException("frameBytes", frameBytes, "frameBytes must be positive"))
         if capacity < stack + 2 then
             raise (ArgumentOutOfRangeException("capacity", capacity, $"capacity must be at least stack + 2 = {stack + 2}"))
-        if not (Enum.IsDefined padding) then raise (ArgumentOutOfRangeException("padding", padding, "unknown padding"))
 
     static let chunkBits = 16
     static let chunkMask = (1 <<< chunkBits) - 1

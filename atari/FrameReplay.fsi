@@ -1,12 +1,5 @@
 namespace Dqn.Fun.Atari
 
-/// How a frame stack is filled before an episode's first frame.
-type StackPadding =
-    /// Zeros (Dopamine, SB3's VecFrameStack).
-    | Zero = 0
-    /// Copies of the episode's first frame (Gymnasium's FrameStack after reset).
-    | RepeatFirst = 1
-
 /// A sampled batch described by frame slots rather than pixels: each observation is `Stack` slot indices,
 /// oldest to newest; before an episode's first frame, -1 (zero padding) or the first frame's slot
 /// (RepeatFirst). Gather pixels with FrameReplayBuffer.Gather (host) or with an
@@ -38,7 +31,8 @@ type FrameBatch =
 [<Sealed>]
 type FrameReplayBuffer =
     /// <summary>An empty buffer of `capacity` frame slots of `frameBytes` bytes (default 84*84), stacks of
-    /// `stack` frames (default 4), padding as given (default Zero), sampling from its own Random(seed).</summary>
+    /// `stack` frames (default 4), padding as given (default Zeros), sampling from its own Random(seed); padding before an episode's first frame
+    /// as FrameStack's (StackPadding.Zeros: -1 slots, read as zero frames; RepeatFirst: the first frame's slot).</summary>
     /// <exception cref="System.ArgumentOutOfRangeException">capacity below stack + 2, stack below 1, or frameBytes
     /// below 1.</exception>
     new: capacity: int * seed: int * ?stack: int * ?frameBytes: int * ?padding: StackPadding -> FrameReplayBuffer

@@ -75,7 +75,7 @@ let ``sampled stacks, next stacks, actions, rewards and terminals equal a plain 
     let episodesGen =
         Gen.listOfLength 12 (Gen.zip (Gen.choose (1, 9)) (Gen.elements [ true; false ]))
     let prop =
-        Prop.forAll (Arb.fromGen (Gen.zip3 episodesGen (Gen.choose (6, 40)) (Gen.elements [ StackPadding.Zero; StackPadding.RepeatFirst ]))) (fun (episodes, capacity, padding) ->
+        Prop.forAll (Arb.fromGen (Gen.zip3 episodesGen (Gen.choose (6, 40)) (Gen.elements [ StackPadding.Zeros; StackPadding.RepeatFirst ]))) (fun (episodes, capacity, padding) ->
             let buffer = FrameReplayBuffer(capacity, 1, 4, 2, padding)
             let expected = play buffer episodes (Random 2)
             let newestId = 12 + (episodes |> List.sumBy fst)
