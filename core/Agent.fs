@@ -53,12 +53,14 @@ type TrainingSummary =
       /// Periodic evaluations, in order (empty without an evaluation environment).
       Evaluations: EvaluationResult list }
 
-/// A DQN agent (Mnih et al. 2015): the stateful shell around the pure parts. It owns the online and target
-/// networks, the optimizer, the replay buffer and the exploration RNG; Learn runs the training loop, where
-/// all mutation (environment steps, replay writes, optimizer steps) happens in plain sight. Dispose it to
-/// free the networks' native memory.
+/// A DQN agent (Mnih et al. 2015) and its Rainbow-family variants (Hessel et al. 2018: Double, dueling,
+/// prioritized replay, n-step returns, noisy nets, C51; and QR-DQN), switched on by the config: the stateful
+/// shell around the pure parts. It owns the online and target networks, the optimizer, the replay buffer
+/// (uniform or prioritized), the n-step accumulator and the exploration RNG; Learn runs the training loop,
+/// where all mutation (environment steps, replay writes, optimizer steps, priority updates) happens in plain
+/// sight. Dispose it to free the networks' native memory.
 [<Sealed>]
-type Agent private (config: DqnConfig, observationSize: int, actionCount: int, network: nn.Sequential option) =
+type Agent private (config: DqnConfig, observationSize: int, actionCount: int, network: nn.Module option) =
     let config = DqnConfig.validate config
     do
         if observationSize <= 0 then
@@ -68,15 +70,38 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         torch.manual_seed (int64 config.Seed)
     let device = config.Device
     let spec = { ObservationSize = observationSize; Hidden = config.Hidden; ActionCount = actionCount }
-    let online = match network with Some n -> n | None -> QNetwork.mlp spec device
-    let target = QNetwork.mlp spec device
+    let online = match network with Some n -> n | None -> QNetworks.create config spec device
+    let target = QNetworks.create config spec device
+    /// The C51 support [atoms] (null for other heads); owned here.
+    let support =
+        match QNetworks.supportOf config device with
+        | null -> null
+        | t -> t.DetachFromDisposeScope()
     do
         for p in target.parameters () do
             p.requires_grad <- false
         QNetwork.updateTarget 1.0 target online
     let mutable learningRate = Schedule.value config.LearningRate 0L
     let optimizer = new optim.Adam(online.parameters (), lr = learningRate, eps = config.AdamEpsilon)
-    let replay = ReplayBuffer(config.BufferSize, observationSize, config.Seed)
+    // Exactly one of the two buffers exists.
+    let uniform =
+        if config.Prioritized then None else Some(ReplayBuffer(config.BufferSize, observationSize, config.Seed))
+    let prioritized =
+        if config.Prioritized then
+            Some(PrioritizedReplayBuffer(config.BufferSize, observationSize, config.PriorityAlpha, config.PriorityEpsilon, config.Seed))
+        else
+            None
+    let replayCount () =
+        match uniform, prioritized with
+        | Some u, _ -> u.Count
+        | _, Some p -> p.Count
+        | _ -> 0
+    let store (o: float32[]) (a: int) (r: float32) (next: float32[]) (terminated: bool) (steps: int) =
+        match uniform, prioritized with
+        | Some u, _ -> u.Add(o, a, r, next, terminated, steps)
+        | _, Some p -> p.Add(o, a, r, next, terminated, steps)
+        | _ -> ()
+    let mutable accumulator = NStep.create config.NStep config.Gamma
     let rng = Random(config.Seed)
     let mutable steps = 0L
     let mutable updates = 0L
@@ -89,10 +114,40 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         if o.Length <> observationSize then
             invalidArg what $"{what} has {o.Length} values but the agent expects observationSize = {observationSize}"
 
-    let greedy (o: float32[]) = QNetwork.greedyAction online device o
+    let plain = QNetworks.isPlain config
+
+    let greedy (o: float32[]) =
+        if plain then
+            QNetwork.greedyAction online device o
+        else
+            use _ = torch.no_grad ()
+            use scope = new DisposeScope()
+            let x = torch.tensor<float32>(ReadOnlySpan o, [| 1L; int64 o.Length |], device)
+            (QNetworks.qValues config.Head support (online.forward x)).argmax().item<int64>() |> int
+
+    /// One gradient update from the replay (uniform, or prioritized with importance weights and a priority
+    /// update for the sampled transitions).
+    let learnOnce () =
+        match uniform, prioritized with
+        | Some u, _ ->
+            let b = u.Sample config.BatchSize
+            Learner.learn config online target optimizer device support b (Learner.discounts config.Gamma b) null null
+        | _, Some p ->
+            let pb = p.Sample(config.BatchSize, Schedule.value config.PriorityBeta steps)
+            let priorities = Array.zeroCreate<float32> config.BatchSize
+            let m =
+                Learner.learn config online target optimizer device support pb.Batch (Learner.discounts config.Gamma pb.Batch) pb.Weights priorities
+            p.UpdatePriorities(pb.Batch.Indices, priorities)
+            m
+        | _ -> invalidOp "no replay buffer"
 
     let act (random: Random) (o: float32[]) (epsilon: float) =
         Actor.epsilonGreedy random epsilon actionCount (fun () -> greedy o)
+
+    /// Acting while training: noisy nets draw fresh noise for every action (Fortunato et al. 2018).
+    let explore (o: float32[]) (epsilon: float) =
+        QNetworks.resetNoise online
+        act rng o epsilon
 
     let checkEnv (env: IEnvironment) =
         if isNull (box env) then nullArg "env"
@@ -122,7 +177,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
     member _.Steps = steps
     /// Gradient updates made, over the agent's life.
     member _.Updates = updates
-    member _.ReplayCount = replay.Count
+    member _.ReplayCount = replayCount ()
     /// The learning rate of the last update.
     member _.LearningRate = learningRate
 
@@ -143,6 +198,9 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         let epsilon = defaultArg epsilon config.EvalEpsilon
         let seed = defaultArg seed (config.Seed + 1_000_000)
         let random = Random(seed)
+        // Noisy layers act with their mean weights while evaluating.
+        QNetworks.setDeterministic online true
+        use _ = { new IDisposable with member _.Dispose() = QNetworks.setDeterministic online false }
         let returns = Array.zeroCreate episodes
         let lengths = Array.zeroCreate episodes
         for i in 0 .. episodes - 1 do
@@ -208,20 +266,36 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         for _ in 1L .. totalSteps do
             ct.ThrowIfCancellationRequested()
             let epsilon = Schedule.value config.Exploration steps
-            let action = act rng obs epsilon
+            let action = explore obs epsilon
             let r = stepEnv env action
-            replay.Add(obs, action, float32 r.Reward, r.Observation, r.Terminated)
+            if config.NStep = 1 then
+                store obs action (float32 r.Reward) r.Observation r.Terminated 1
+            else
+                let next, emitted =
+                    NStep.push
+                        accumulator
+                        { Observation = obs
+                          Action = action
+                          Reward = float32 r.Reward
+                          NextObservation = r.Observation
+                          Terminated = r.Terminated
+                          Truncated = r.Truncated }
+                accumulator <- next
+                for e in emitted do
+                    store e.Observation e.Action (float32 e.Return) e.NextObservation e.Terminated e.Steps
             steps <- steps + 1L
             episodeReturn <- episodeReturn + r.Reward
             episodeLength <- episodeLength + 1
             obs <- r.Observation
-            if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L then
+            if steps > int64 config.LearningStarts
+               && steps % int64 config.TrainFrequency = 0L
+               && replayCount () >= config.BatchSize then
                 let lr = Schedule.value config.LearningRate steps
                 if lr <> learningRate then
                     learningRate <- lr
                     optimizer.set_lr lr
                 for _ in 1 .. config.GradientSteps do
-                    let m = Learner.update config online target optimizer device (replay.Sample config.BatchSize)
+                    let m = learnOnce ()
                     updates <- updates + 1L
                     lossSum <- lossSum + m.Loss
                     qSum <- qSum + m.MeanQ
@@ -261,14 +335,16 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
     /// Saves the online Q-network to a .safetensors file (atomically: temporary file, then rename).
     member _.Save(path: string) =
         checkAlive ()
-        Checkpoint.save path spec online (Map [ "gamma", string config.Gamma; "steps", string steps ])
+        Checkpoint.save path spec config online (Map [ "gamma", string config.Gamma; "steps", string steps ])
 
-    /// Loads a Q-network saved by Save into a new agent with `config` (default: DqnConfig.defaults with
-    /// the checkpoint's hidden sizes), ready to act or to keep learning.
+    /// Loads a Q-network saved by Save into a new agent with `config` (default: DqnConfig.defaults) whose
+    /// architecture fields (Hidden, Dueling, Noisy, Head, Atoms, support) are those recorded in the file,
+    /// ready to act or to keep learning.
     static member Load(path: string, ?config: DqnConfig) =
         let config = defaultArg config DqnConfig.defaults
-        let spec, network, _ = Checkpoint.load path config.Device
-        new Agent({ config with Hidden = spec.Hidden }, spec.ObservationSize, spec.ActionCount, Some network)
+        let spec, network, metadata = Checkpoint.load path config.Device
+        let config = Checkpoint.withArchitecture metadata { config with Hidden = spec.Hidden }
+        new Agent(config, spec.ObservationSize, spec.ActionCount, Some network)
 
     member _.Dispose() =
         if not disposed then
@@ -276,6 +352,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
             optimizer.Dispose()
             online.Dispose()
             target.Dispose()
+            if not (isNull support) then support.Dispose()
 
     interface IDisposable with
         member this.Dispose() = this.Dispose()

@@ -16,25 +16,53 @@ module Checkpoint =
 
     let private inv (i: int) = i.ToString(CultureInfo.InvariantCulture)
 
-    /// Writes the network's parameters and spec to `path` atomically (temporary file, then rename), with
-    /// `extra` metadata (string pairs) beside the architecture keys.
+    let private invf (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
+
+    /// Writes the network's parameters and spec to `path` atomically (temporary file, then rename), with the
+    /// architecture switches of `config` (dueling, noisy, head, atoms, support) and `extra` metadata (string
+    /// pairs) beside the architecture keys.
     [<CompiledName("Save")>]
-    let save (path: string) (spec: QNetworkSpec) (network: nn.Module) (extra: Map<string, string>) =
+    let save (path: string) (spec: QNetworkSpec) (config: DqnConfig) (network: nn.Module) (extra: Map<string, string>) =
         let metadata =
             extra
             |> Map.add "format" Format
             |> Map.add "observation_size" (inv spec.ObservationSize)
             |> Map.add "hidden" (String.Join(",", spec.Hidden |> List.map inv))
             |> Map.add "action_count" (inv spec.ActionCount)
+            |> Map.add "dueling" (string config.Dueling)
+            |> Map.add "noisy" (string config.Noisy)
+            |> Map.add "noisy_sigma0" (invf config.NoisySigma0)
+            |> Map.add "head" (string config.Head)
+            |> Map.add "atoms" (inv config.Atoms)
+            |> Map.add "v_min" (invf config.VMin)
+            |> Map.add "v_max" (invf config.VMax)
         Safetensors.save path (network.named_parameters ()) metadata
 
-    /// Reads a checkpoint written by `save`: rebuilds the MLP on `device` and loads its parameters.
-    /// Returns the spec, the network (caller owns it) and the file's metadata.
+    /// `config` with the architecture switches recorded in a checkpoint's metadata (absent keys: unchanged).
+    [<CompiledName("WithArchitecture")>]
+    let withArchitecture (metadata: Map<string, string>) (config: DqnConfig) =
+        let get (key: string) (parse: string -> 'a) (fallback: 'a) =
+            match metadata.TryFind key with
+            | Some v -> parse v
+            | None -> fallback
+        let float (s: string) = Double.Parse(s, CultureInfo.InvariantCulture)
+        { config with
+            Dueling = get "dueling" Boolean.Parse config.Dueling
+            Noisy = get "noisy" Boolean.Parse config.Noisy
+            NoisySigma0 = get "noisy_sigma0" float config.NoisySigma0
+            Head = get "head" (fun s -> Enum.Parse<ValueHead> s) config.Head
+            Atoms = get "atoms" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.Atoms
+            VMin = get "v_min" float config.VMin
+            VMax = get "v_max" float config.VMax }
+
+    /// Reads a checkpoint written by `save`: rebuilds the network (QNetworks.create with the recorded
+    /// architecture) on `device` and loads its parameters. Returns the spec, the network (caller owns it) and the
+    /// file's metadata.
     /// Raises InvalidDataException when the file is not a safetensors file, is not a Dqn.Fun Q-network
     /// checkpoint, or its tensors do not match the recorded architecture; FileNotFoundException (or
     /// DirectoryNotFoundException) when absent.
     [<CompiledName("Load")>]
-    let load (path: string) (device: Device) : QNetworkSpec * nn.Sequential * Map<string, string> =
+    let load (path: string) (device: Device) : QNetworkSpec * nn.Module * Map<string, string> =
         let file = Safetensors.load path Device.CPU
         try
             let md = file.Metadata
@@ -60,7 +88,12 @@ module Checkpoint =
                     |> List.ofArray
                 | None -> bad "metadata 'hidden' is missing"
             let spec = { ObservationSize = int "observation_size"; Hidden = hidden; ActionCount = int "action_count" }
-            let network = QNetwork.mlp spec device
+            let architecture =
+                try
+                    withArchitecture md DqnConfig.defaults
+                with :? FormatException | :? ArgumentException as e ->
+                    bad $"the architecture metadata is malformed: {e.Message}"
+            let network = QNetworks.create architecture spec device
             try
                 use _ = torch.no_grad ()
                 use scope = new DisposeScope()

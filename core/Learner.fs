@@ -135,13 +135,14 @@ module Learner =
             | _ -> false
         device.Type = DeviceType.CPU && (optimizer :? optim.Adam) && isMlp online && isMlp target
 
-    /// Bootstrap discounts gamma (1 - terminated) of a one-step batch: [batch] floats.
-    [<CompiledName("OneStepDiscounts")>]
-    let oneStepDiscounts (gamma: float) (batch: Batch) =
-        batch.Terminated |> Array.map (fun t -> float32 gamma * (1.0f - t))
+    /// Bootstrap discounts gamma^Steps (1 - terminated) of a batch: [batch] floats (gamma (1 - terminated)
+    /// for one-step transitions).
+    [<CompiledName("Discounts")>]
+    let discounts (gamma: float) (batch: Batch) =
+        Array.init batch.Size (fun i -> float32 (gamma ** float batch.Steps[i]) * (1.0f - batch.Terminated[i]))
 
     /// <summary>One gradient update on a host batch (see updateOnTensors for the algorithm), with
-    /// per-transition `discounts` ([batch]; Learner.oneStepDiscounts for one-step returns), optional importance
+    /// per-transition `discounts` ([batch]; Learner.discounts), optional importance
     /// `weights` and an optional `priorities` array to fill. For an Expected-head CPU MLP trained with Adam,
     /// without weights or priorities, it runs as one fused native call whose backward pass is written out
     /// (dqn_mlp_q_update in the shim; the tests hold it equal to the autograd path).</summary>
@@ -215,11 +216,11 @@ module Learner =
                 priorities
 
     /// <summary>One one-step gradient update on a host batch for an Expected-head network (Mnih et al. 2015,
-    /// Algorithm 1, inner loop; Double DQN when config.DoubleDqn): `learn` with gamma (1 - terminated)
+    /// Algorithm 1, inner loop; Double DQN when config.DoubleDqn): `learn` with gamma^Steps (1 - terminated)
     /// discounts, no weights. Takes the fused native path when it applies.</summary>
     [<CompiledName("Update")>]
     let update (config: DqnConfig) (online: nn.Module) (target: nn.Module) (optimizer: optim.Optimizer) (device: Device) (batch: Batch) =
-        learn config online target optimizer device null batch (oneStepDiscounts config.Gamma batch) null null
+        learn config online target optimizer device null batch (discounts config.Gamma batch) null null
 
     /// The same update as `update`, always through libtorch's autograd (the reference for the fused path).
     [<CompiledName("UpdateAutograd")>]
@@ -244,6 +245,6 @@ module Learner =
             (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
             (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
             (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
-            (torch.tensor<float32> (ReadOnlySpan(oneStepDiscounts config.Gamma batch), [| b |], device))
+            (torch.tensor<float32> (ReadOnlySpan(discounts config.Gamma batch), [| b |], device))
             null
             null

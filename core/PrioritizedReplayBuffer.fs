@@ -39,11 +39,16 @@ type PrioritizedReplayBuffer(capacity: int, observationSize: int, alpha: float, 
         sums[slot]
 
     member _.Add
-        (observation: float32[], action: int, reward: float32, nextObservation: float32[], terminated: bool)
+        (observation: float32[], action: int, reward: float32, nextObservation: float32[], terminated: bool, steps: int)
         =
-        let slot = storage.Add(observation, action, reward, nextObservation, terminated)
+        let slot = storage.Add(observation, action, reward, nextObservation, terminated, steps)
         sums.Update(slot, maxPriority)
         minima.Update(slot, maxPriority)
+
+    member this.Add
+        (observation: float32[], action: int, reward: float32, nextObservation: float32[], terminated: bool)
+        =
+        this.Add(observation, action, reward, nextObservation, terminated, 1)
 
     member this.Add(transition: Transition) =
         this.Add(
@@ -51,7 +56,8 @@ type PrioritizedReplayBuffer(capacity: int, observationSize: int, alpha: float, 
             transition.Action,
             transition.Reward,
             transition.NextObservation,
-            transition.Terminated
+            transition.Terminated,
+            1
         )
 
     member _.Sample(batchSize: int, beta: float) : PrioritizedBatch =

@@ -96,6 +96,16 @@ type PrioritizedReplayBuffer =
         observation: float32[] * action: int * reward: float32 * nextObservation: float32[] * terminated: bool ->
             unit
 
+    /// <summary>Stores an n-step transition: `reward` is the discounted sum of `steps` rewards and
+    /// `nextObservation` the state `steps` agent steps later (Hessel et al. 2018); see NStep.</summary>
+    /// <exception cref="T:System.ArgumentException">An observation's length is not ObservationSize,
+    /// or the reward is NaN or infinite.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">The action is negative or steps is not positive.</exception>
+    member Add:
+        observation: float32[] * action: int * reward: float32 * nextObservation: float32[] * terminated: bool *
+        steps: int ->
+            unit
+
     /// <summary>
     /// Draws batchSize transitions with probability P(i) = p_i / Σ_k p_k each, stratified (row k comes
     /// from the k-th of batchSize equal segments of the priority mass), with replacement; returns them

@@ -13,9 +13,14 @@ type ReplayBuffer(capacity: int, observationSize: int, seed: int) =
     member _.Count = storage.Count
 
     member _.Add
+        (observation: float32[], action: int, reward: float32, nextObservation: float32[], terminated: bool, steps: int)
+        =
+        storage.Add(observation, action, reward, nextObservation, terminated, steps) |> ignore
+
+    member this.Add
         (observation: float32[], action: int, reward: float32, nextObservation: float32[], terminated: bool)
         =
-        storage.Add(observation, action, reward, nextObservation, terminated) |> ignore
+        this.Add(observation, action, reward, nextObservation, terminated, 1)
 
     member this.Add(transition: Transition) =
         this.Add(
@@ -23,7 +28,8 @@ type ReplayBuffer(capacity: int, observationSize: int, seed: int) =
             transition.Action,
             transition.Reward,
             transition.NextObservation,
-            transition.Terminated
+            transition.Terminated,
+            1
         )
 
     member _.Sample(batchSize: int) : Batch =

@@ -52,6 +52,16 @@ type ReplayBuffer =
         observation: float32[] * action: int * reward: float32 * nextObservation: float32[] * terminated: bool ->
             unit
 
+    /// <summary>Stores an n-step transition: `reward` is the discounted sum of `steps` rewards and
+    /// `nextObservation` the state `steps` agent steps later (Hessel et al. 2018); see NStep.</summary>
+    /// <exception cref="T:System.ArgumentException">An observation's length is not ObservationSize,
+    /// or the reward is NaN or infinite.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">The action is negative or steps is not positive.</exception>
+    member Add:
+        observation: float32[] * action: int * reward: float32 * nextObservation: float32[] * terminated: bool *
+        steps: int ->
+            unit
+
     /// <summary>
     /// Draws batchSize transitions uniformly, with replacement, from the Count stored ones; advances the
     /// buffer's generator. Returns fresh arrays (see <see cref="T:Dqn.Fun.Batch"/> for shapes).

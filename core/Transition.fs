@@ -41,5 +41,8 @@ type Batch =
       NextObservations: float32[]
       /// float32 [B]: 1.0 where s′ is terminal, else 0.0 (truncated transitions have 0.0).
       Terminated: float32[]
+      /// int [B]: agent steps the reward sums (n of an n-step return, Hessel et al. 2018; 1 for one-step
+      /// transitions), so the target bootstraps with gamma^Steps (Learner.discounts).
+      Steps: int[]
       /// int [B]: the storage slots sampled, for priority updates and tests.
       Indices: int[] }

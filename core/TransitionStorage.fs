@@ -26,6 +26,7 @@ type internal TransitionStorage(capacity: int, observationSize: int) =
     let actions = Array.zeroCreate<int64> capacity
     let rewards = Array.zeroCreate<float32> capacity
     let terminatedFlags = Array.zeroCreate<float32> capacity
+    let stepCounts = Array.zeroCreate<int> capacity
     let mutable nextSlot = 0
     let mutable count = 0
 
@@ -35,12 +36,13 @@ type internal TransitionStorage(capacity: int, observationSize: int) =
 
     /// Checks and copies a transition into the next slot; returns the slot written.
     member _.Add
-        (observation: float32[], action: int, reward: float32, nextObservation: float32[], terminated: bool)
+        (observation: float32[], action: int, reward: float32, nextObservation: float32[], terminated: bool, steps: int)
         : int =
         Check.length "observation" observationSize observation
         Check.length "nextObservation" observationSize nextObservation
         Check.nonNegative "action" action
         Check.finite32 "reward" reward
+        Check.positive "steps" steps
         let slot = nextSlot
         let offset = slot * observationSize
         observation.AsSpan().CopyTo(observations.AsSpan(offset, observationSize))
@@ -48,6 +50,7 @@ type internal TransitionStorage(capacity: int, observationSize: int) =
         actions[slot] <- int64 action
         rewards[slot] <- reward
         terminatedFlags[slot] <- if terminated then 1.0f else 0.0f
+        stepCounts[slot] <- steps
         nextSlot <- if slot + 1 = capacity then 0 else slot + 1
         if count < capacity then count <- count + 1
         slot
@@ -67,6 +70,7 @@ type internal TransitionStorage(capacity: int, observationSize: int) =
         let batchActions = Array.zeroCreate<int64> batchSize
         let batchRewards = Array.zeroCreate<float32> batchSize
         let batchTerminated = Array.zeroCreate<float32> batchSize
+        let batchSteps = Array.zeroCreate<int> batchSize
         for i in 0 .. batchSize - 1 do
             let slot = indices[i]
             observations.AsSpan(slot * n, n).CopyTo(batchObservations.AsSpan(i * n, n))
@@ -74,6 +78,7 @@ type internal TransitionStorage(capacity: int, observationSize: int) =
             batchActions[i] <- actions[slot]
             batchRewards[i] <- rewards[slot]
             batchTerminated[i] <- terminatedFlags[slot]
+            batchSteps[i] <- stepCounts[slot]
         { Size = batchSize
           ObservationSize = n
           Observations = batchObservations
@@ -81,4 +86,5 @@ type internal TransitionStorage(capacity: int, observationSize: int) =
           Rewards = batchRewards
           NextObservations = batchNextObservations
           Terminated = batchTerminated
+          Steps = batchSteps
           Indices = indices }

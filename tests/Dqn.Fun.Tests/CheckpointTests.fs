@@ -27,7 +27,7 @@ let ``a saved network loads with identical parameters and Q-values`` () =
     let path = Path.Combine(dir, "q.safetensors")
     torch.manual_seed 3L
     use net = QNetwork.mlp spec Device.CPU
-    Checkpoint.save path spec net Map.empty
+    Checkpoint.save path spec DqnConfig.defaults net Map.empty
     let loadedSpec, loaded, _ = Checkpoint.load path Device.CPU
     use _ = loaded
     Assert.Equal(spec, loadedSpec)
@@ -41,7 +41,7 @@ let ``the metadata records the format and the architecture beside extra keys`` (
     use _ = cleanup
     let path = Path.Combine(dir, "q.safetensors")
     use net = QNetwork.mlp spec Device.CPU
-    Checkpoint.save path spec net (Map [ "steps", "1234" ])
+    Checkpoint.save path spec DqnConfig.defaults net (Map [ "steps", "1234" ])
     let file = Safetensors.load path Device.CPU
     for _, t in file.Tensors do
         t.Dispose()
@@ -62,7 +62,7 @@ let ``a network without hidden layers round-trips`` () =
     let path = Path.Combine(dir, "q.safetensors")
     let linear = { spec with Hidden = [] }
     use net = QNetwork.mlp linear Device.CPU
-    Checkpoint.save path linear net Map.empty
+    Checkpoint.save path linear DqnConfig.defaults net Map.empty
     let loadedSpec, loaded, _ = Checkpoint.load path Device.CPU
     use _ = loaded
     Assert.Equal(linear, loadedSpec)
@@ -74,7 +74,7 @@ let ``loading leaves only the new network's parameters alive`` () =
     use _ = cleanup
     let path = Path.Combine(dir, "q.safetensors")
     (use net = QNetwork.mlp spec Device.CPU
-     Checkpoint.save path spec net Map.empty)
+     Checkpoint.save path spec DqnConfig.defaults net Map.empty)
     settle ()
     let before = Tensor.LiveCount
     let _, loaded, _ = Checkpoint.load path Device.CPU

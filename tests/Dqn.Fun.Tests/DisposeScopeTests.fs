@@ -174,6 +174,7 @@ let private randomBatch (rng: Random) size observationSize actionCount : Batch =
       Rewards = floats size
       NextObservations = floats (size * observationSize)
       Terminated = Array.init size (fun _ -> if rng.Next 4 = 0 then 1.0f else 0.0f)
+      Steps = Array.create size 1
       Indices = Array.init size id }
 
 [<Fact>]

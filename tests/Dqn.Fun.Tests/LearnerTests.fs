@@ -21,6 +21,7 @@ let private fixedBatch () : Batch =
       Rewards = actions |> Array.map (fun a -> float32 a - 1.0f)
       NextObservations = floats (size * 4)
       Terminated = Array.init size (fun i -> if i % 5 = 0 then 1.0f else 0.0f)
+      Steps = Array.create size 1
       Indices = Array.init size id }
 
 type private Setup =
