@@ -13,6 +13,13 @@ open Dqn.Fun.Torch
 
 type TrainArgs =
     | Env of id: string
+    | Preset of name: string
+    | Double
+    | Dueling
+    | Prioritized
+    | NStep of n: int
+    | Noisy
+    | Head of kind: string
     | Steps of agentSteps: int64
     | Seed of int
     | Out of dir: string
@@ -24,6 +31,13 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Env _ -> "environment id (default CartPole-v1; also GridWorld-v0)."
+            | Preset _ -> "dqn (default), double, dueling, prioritized, nstep, noisy, c51, qr or rainbow; the flags below add to it."
+            | Double -> "Double DQN targets (van Hasselt et al. 2016)."
+            | Dueling -> "dueling streams (Wang et al. 2016)."
+            | Prioritized -> "proportional prioritized replay (Schaul et al. 2016)."
+            | NStep _ -> "n-step returns (Hessel et al. 2018)."
+            | Noisy -> "noisy nets, ε off (Fortunato et al. 2018)."
+            | Head _ -> "expected (default), categorical (C51, 51 atoms) or quantile (QR-DQN, 50 quantiles)."
             | Steps _ -> "agent steps to train (default 30000)."
             | Seed _ -> "seed for torch, replay, exploration and the environment (default 0)."
             | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json (default runs/<env>-seed<seed>)."
@@ -164,6 +178,18 @@ let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
     w.WriteNumber("eval_interval_agent_steps", c.EvalInterval)
     w.WriteNumber("eval_episodes", c.EvalEpisodes)
     w.WriteNumber("eval_epsilon", c.EvalEpsilon)
+    w.WriteBoolean("dueling", c.Dueling)
+    w.WriteBoolean("noisy", c.Noisy)
+    w.WriteNumber("noisy_sigma0", c.NoisySigma0)
+    w.WriteString("head", string c.Head)
+    w.WriteNumber("atoms", c.Atoms)
+    w.WriteNumber("v_min", c.VMin)
+    w.WriteNumber("v_max", c.VMax)
+    w.WriteNumber("n_step", c.NStep)
+    w.WriteBoolean("prioritized", c.Prioritized)
+    w.WriteNumber("priority_alpha", c.PriorityAlpha)
+    w.WriteString("priority_beta", sprintf "%A" c.PriorityBeta)
+    w.WriteNumber("priority_epsilon", c.PriorityEpsilon)
 
 type RunResult =
     { EnvId: string
@@ -299,7 +325,20 @@ let runTrain (a: ParseResults<TrainArgs>) =
         match a.GetResult(TrainArgs.Device, "cpu") with
         | "auto" -> torch.cuda_if_available ()
         | d -> Device.Parse d
-    train envId steps (configFor seed (a.GetResult(TrainArgs.Threads, 1)) device) out (a.Contains TrainArgs.Quiet) |> ignore
+    let c = DqnConfig.preset (a.GetResult(TrainArgs.Preset, "dqn"))
+    let c = if a.Contains TrainArgs.Double then { c with DoubleDqn = true } else c
+    let c = if a.Contains TrainArgs.Dueling then { c with Dueling = true } else c
+    let c = if a.Contains TrainArgs.Prioritized then { c with Prioritized = true } else c
+    let c = match a.TryGetResult TrainArgs.NStep with Some n -> { c with NStep = n } | None -> c
+    let c = if a.Contains TrainArgs.Noisy then { c with Noisy = true; Exploration = Schedule.constant 0.0 } else c
+    let c =
+        match a.TryGetResult TrainArgs.Head |> Option.map (fun h -> h.ToLowerInvariant()) with
+        | Some "categorical" -> { c with Head = ValueHead.Categorical; Atoms = 51 }
+        | Some "quantile" -> { c with Head = ValueHead.Quantile; Atoms = 50 }
+        | Some "expected" | None -> c
+        | Some other -> invalidArg "head" $"--head {other}: expected, categorical or quantile"
+    let config = { c with Seed = seed; Threads = a.GetResult(TrainArgs.Threads, 1); Device = device }
+    train envId steps config out (a.Contains TrainArgs.Quiet) |> ignore
     0
 
 let runSeeds (a: ParseResults<SeedsArgs>) =

@@ -136,6 +136,43 @@ module DqnConfig =
           PriorityBeta = Schedule.linear 0.4 1.0 30_000L
           PriorityEpsilon = 1e-6 }
 
+    /// Names accepted by `preset`.
+    [<CompiledName("PresetNames")>]
+    let presetNames =
+        [ "dqn"; "double"; "dueling"; "prioritized"; "nstep"; "noisy"; "c51"; "qr"; "rainbow" ]
+
+    /// <summary>The defaults with one family member switched on (the classic-control settings; each can be
+    /// combined with the others by hand): dqn (Mnih et al. 2015), double (van Hasselt et al. 2016), dueling
+    /// (Wang et al. 2016), prioritized (Schaul et al. 2016, alpha 0.6, beta 0.4 -> 1), nstep (3 steps), noisy
+    /// (Fortunato et al. 2018, no ε), c51 (Bellemare et al. 2017, 51 atoms on [0, 100]), qr (Dabney et al.
+    /// 2018a, 50 quantiles), rainbow (Hessel et al. 2018: C51 + dueling + noisy + prioritized (alpha 0.5) +
+    /// 3-step + Double).</summary>
+    /// <exception cref="System.ArgumentException">An unknown name; the message lists the known ones.</exception>
+    [<CompiledName("Preset")>]
+    let preset (name: string) =
+        let d = defaults
+        match (if isNull name then "" else name.Trim().ToLowerInvariant()) with
+        | "dqn" -> d
+        | "double" -> { d with DoubleDqn = true }
+        | "dueling" -> { d with Dueling = true }
+        | "prioritized" -> { d with Prioritized = true }
+        | "nstep" -> { d with NStep = 3 }
+        | "noisy" -> { d with Noisy = true; Exploration = Schedule.constant 0.0 }
+        | "c51" -> { d with Head = ValueHead.Categorical; Atoms = 51 }
+        | "qr" -> { d with Head = ValueHead.Quantile; Atoms = 50 }
+        | "rainbow" ->
+            { d with
+                Head = ValueHead.Categorical
+                Atoms = 51
+                Dueling = true
+                Noisy = true
+                Exploration = Schedule.constant 0.0
+                Prioritized = true
+                PriorityAlpha = 0.5
+                NStep = 3
+                DoubleDqn = true }
+        | _ -> invalidArg "name" $"""unknown preset '{name}'; known: {String.Join(", ", presetNames)}"""
+
     let private positive (name: string) (v: int) =
         if v <= 0 then raise (ArgumentOutOfRangeException(name, v, $"{name} must be positive"))
 

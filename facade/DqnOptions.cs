@@ -219,6 +219,15 @@ public sealed record DqnOptions
     /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative, infinite or NaN.</exception>
     public double PriorityEpsilon { get; init => field = Check.PositiveFinite(value, nameof(PriorityEpsilon)); }
 
+    /// <summary>The defaults with one member of the DQN family switched on: "dqn", "double", "dueling",
+    /// "prioritized", "nstep", "noisy", "c51", "qr" or "rainbow" (the core's <c>DqnConfig.preset</c>; each cites
+    /// its paper there).</summary>
+    /// <exception cref="ArgumentException">An unknown name; the message lists the known ones.</exception>
+    public static DqnOptions Preset(string name) => FromConfig(DqnConfigModule.Preset(Check.NotNull(name, nameof(name))));
+
+    /// <summary>Names accepted by <see cref="Preset"/>.</summary>
+    public static IReadOnlyList<string> PresetNames { get; } = [.. DqnConfigModule.PresetNames];
+
     /// <summary>Returns a copy with <see cref="Dueling"/> = <paramref name="dueling"/>.</summary>
     public DqnOptions WithDueling(bool dueling = true) => this with { Dueling = dueling };
 

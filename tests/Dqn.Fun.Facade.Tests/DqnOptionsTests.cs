@@ -189,3 +189,46 @@ public class DqnOptionsTests
         Assert.Equal(10, e.ActualValue);
     }
 }
+
+public class DqnOptionsPresetTests
+{
+    [Fact]
+    public void Rainbow_switches_on_every_component_Hessel_et_al_combine()
+    {
+        var o = DqnOptions.Preset("rainbow");
+        Assert.Equal(ValueHead.Categorical, o.Head);
+        Assert.True(o.Dueling && o.Noisy && o.Prioritized && o.DoubleDqn);
+        Assert.Equal(3, o.NStep);
+        Assert.Equal(0.0, ScheduleModule.Value(o.Exploration, 0));
+        Assert.Equal(DqnOptions.Default.HiddenLayers, o.HiddenLayers);
+    }
+
+    [Fact]
+    public void Every_named_preset_builds_an_agent_with_its_architecture()
+    {
+        foreach (var name in DqnOptions.PresetNames)
+        {
+            using var agent = new DqnAgent(DqnOptions.Preset(name).WithHiddenLayers(8), 4, 2);
+            Assert.Equal(DqnOptions.Preset(name).Head, agent.Options.Head);
+            Assert.InRange(agent.Act([0.1f, 0.2f, 0.3f, 0.4f]), 0, 1);
+        }
+    }
+
+    [Fact]
+    public void An_unknown_preset_lists_the_known_ones()
+    {
+        var e = Assert.Throws<ArgumentException>(() => DqnOptions.Preset("rainbo"));
+        Assert.Contains("rainbow", e.Message);
+        Assert.Contains("'rainbo'", e.Message);
+    }
+
+    [Fact]
+    public void The_distributional_and_n_step_options_check_their_arguments()
+    {
+        Assert.Equal("atoms", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithCategorical(atoms: 1)).ParamName);
+        Assert.Equal("vMax", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithCategorical(51, 10, 0)).ParamName);
+        Assert.Equal("quantiles", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithQuantiles(0)).ParamName);
+        Assert.Equal("NStep", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithNStep(0)).ParamName);
+        Assert.Equal(ValueHead.Quantile, DqnOptions.Default.WithQuantiles(20).Head);
+    }
+}
