@@ -337,16 +337,14 @@ def step_env(env, action, repeat):
     reward = 0
     frames = 0
     while frames < repeat:
-        if frames > 0:
-            # keep the screen of the frame before the next one: it is the second-to-last if the
-            # next frame turns out to be the last
-            env.prev, env.last = env.last, env.prev
+        # the current last screen becomes the second-to-last; the next frame's screen goes in `last`
+        # (so after a single frame, prev is the previous step's or the reset's last screen)
+        env.prev, env.last = env.last, env.prev
         reward += ale.act(a)
         frames += 1
         env.screen_into(env.last)
         if env.ended():
             break
-    # when only one frame ran, prev still holds the previous step's (or the reset's) last screen
     if env.ended():
         env.needs_reset = True
     return env.record(reward, frames)

@@ -476,6 +476,71 @@ type PythonServer(output: ITestOutputHelper) =
                 with :? ArgumentException -> true
             Assert.True(gone, "the server process exited after CLOSE")
 
+    /// The Python server's stepping logic (reward sums, early stops, screen pairs, truncation, the
+    /// reset-before-step rule) against fixtures/bridge/fake_ale, a fake ale_py with known screens.
+    [<Fact>]
+    member _.``the Python server steps, pairs screens and truncates correctly over a fake ale_py (skipped without pyzmq)``() =
+        if not (pythonHas "zmq, numpy") then
+            output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
+        else
+            let d = AleServerLaunch.Python()
+            let launch = { FileName = "/usr/bin/env"; Arguments = ("PYTHONPATH=" + Path.Combine(fixtureDir, "fake_ale")) :: d.FileName :: d.Arguments }
+            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithServer(launch).WithReceiveTimeout(TimeSpan.FromSeconds 20.0))
+            Assert.StartsWith("ale_py fake", bridge.Server)
+            let specs =
+                [| { AleEnvSpec.OfGame("pong", 5) with MaxFramesPerEpisode = 0 }
+                   { AleEnvSpec.OfGame("breakout", 6) with FullActionSet = true; MaxFramesPerEpisode = 6; Mode = 1 } |]
+            let info = bridge.Create specs
+            Assert.Equal<int[]>([| 0; 1; 3; 4 |], info[0].Actions)
+            Assert.Equal(18, info[1].Actions.Length)
+            // a pixel of env i's screen: (episode frame, seed, 7)
+            let px (o: AleObservation) i last = let s = o.Screen(i, last).Span in (int s[0], int s[1], int s[2])
+            let uniform (o: AleObservation) i last = let s = o.Screen(i, last).Span in s.Length = 210 * 160 * 3 && (let v = s[0] in s.Slice(0, 3).SequenceEqual(s.Slice(3 * 777, 3)) && s[s.Length - 3] = v)
+            let notStepped = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 0 |], 4) |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.State, notStepped.ServerError)
+            let r = bridge.ResetAll()
+            Assert.Equal((0, 5, 7), px r 0 true)
+            Assert.Equal((0, 6, 7), px r 1 false)
+            Assert.Equal(3, r.Steps[0].Lives)
+            // 4 frames each: reward = ALE id x 4; screens after frames 3 and 4
+            let o1 = bridge.Step([| 2; 17 |], 4)
+            Assert.Equal((12, 68), (o1.Steps[0].Reward, o1.Steps[1].Reward))
+            Assert.Equal((3, 5, 7), px o1 0 false)
+            Assert.Equal((4, 5, 7), px o1 0 true)
+            Assert.True(uniform o1 1 true)
+            Assert.Equal((4, 2, 4), (o1.Steps[0].Frames, o1.Steps[0].Lives, o1.Steps[0].EpisodeFrameNumber))
+            // env 1 hits its 6-frame limit after 2 frames: truncated, not over; screens after frames 5 and 6
+            let o2 = bridge.Step([| 1; 1 |], 4)
+            Assert.Equal((2, true, false), (o2.Steps[1].Frames, o2.Steps[1].Truncated, o2.Steps[1].GameOver))
+            Assert.Equal((5, 6, 7), px o2 1 false)
+            Assert.Equal((6, 6, 7), px o2 1 true)
+            Assert.Equal(2, o2.Steps[1].Reward)
+            let over = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 1; 1 |], 4) |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.State, over.ServerError)
+            Assert.Contains("env 1", over.Message)
+            let r1 = bridge.Reset [| 1 |]
+            Assert.Equal<int[]>([| 1 |], r1.Envs)
+            Assert.Equal((0, 6, 7), px r1 0 true)
+            // env 0 ends on its own at episode frame 11: 3 of 4 frames run, screens after frames 10 and 11
+            let o3 = bridge.Step([| 1; 0 |], 4)
+            Assert.Equal((3, true, false, 3), (o3.Steps[0].Frames, o3.Steps[0].GameOver, o3.Steps[0].Truncated, o3.Steps[0].Reward))
+            Assert.Equal((10, 5, 7), px o3 0 false)
+            Assert.Equal((11, 5, 7), px o3 0 true)
+            Assert.Equal(o3.Steps[0].FrameNumber, 11)
+            // repeat 1 pairs the new screen with the previous step's last
+            bridge.Reset [| 0 |] |> ignore
+            let o4 = bridge.Step([| 0; 0 |], 1)
+            Assert.Equal((0, 5, 7), px o4 0 false)
+            Assert.Equal((1, 5, 7), px o4 0 true)
+            Assert.Equal((4, 6, 7), px o4 1 false)
+            Assert.Equal((5, 6, 7), px o4 1 true)
+            // refusals of the ALE layer: an unknown game id, a mode the ROM lacks
+            let unknown = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("tetris", 0) |] |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.Ale, unknown.ServerError)
+            let mode = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("pong", 0).WithMode 5 |] |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.OutOfRange, mode.ServerError)
+            Assert.Contains("mode 5 is not one of [0, 1]", mode.Message)
+
 type RealAle(output: ITestOutputHelper) =
     [<Fact>]
     member _.``the Python server against the real ALE replays the recorded pong frames (skipped without ale_py and pyzmq)``() =
