@@ -541,6 +541,40 @@ type PythonServer(output: ITestOutputHelper) =
             Assert.Equal(Nullable BridgeErrorCode.OutOfRange, mode.ServerError)
             Assert.Contains("mode 5 is not one of [0, 1]", mode.Message)
 
+    /// Starts ale_bridge.py directly (stdin piped) and returns it once it printed READY.
+    member private _.StartRaw(extra: string list) =
+        let d = AleServerLaunch.Python()
+        let psi = ProcessStartInfo(d.FileName, RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false)
+        let sock = Path.Combine(Path.GetTempPath(), "dqnfun-ale-raw-" + Guid.NewGuid().ToString("N").Substring(0, 10) + ".sock")
+        for a in [ d.Arguments.Head; "--endpoint"; "ipc://" + sock ] @ extra do
+            psi.ArgumentList.Add a
+        let p = Process.Start psi
+        Assert.Equal("READY ipc://" + sock, p.StandardOutput.ReadLine())
+        p, sock
+
+    [<Fact>]
+    member t.``the Python server exits when its stdin closes or its parent dies, and removes its socket file (skipped without pyzmq)``() =
+        if not (pythonHas "zmq, numpy") then
+            output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
+        else
+            let p, sock = t.StartRaw []
+            use p = p
+            p.StandardInput.Close()
+            Assert.True(p.WaitForExit 10000, "exits on stdin EOF")
+            Assert.Equal(0, p.ExitCode)
+            Assert.False(File.Exists sock)
+            use parent = Process.Start(ProcessStartInfo("/bin/sleep", "0.3", UseShellExecute = false))
+            let q, _ = t.StartRaw [ "--parent-pid"; string parent.Id ]
+            use q = q
+            parent.WaitForExit()
+            Assert.True(q.WaitForExit 10000, "exits once --parent-pid is gone")
+            // a non-loopback TCP bind is refused
+            let d = AleServerLaunch.Python()
+            use r = Process.Start(ProcessStartInfo(d.FileName, $"{d.Arguments.Head} --endpoint tcp://0.0.0.0:5555", RedirectStandardError = true, UseShellExecute = false))
+            Assert.True(r.WaitForExit 10000)
+            Assert.Equal(2, r.ExitCode)
+            Assert.Contains("refusing to bind", r.StandardError.ReadToEnd())
+
 type RealAle(output: ITestOutputHelper) =
     [<Fact>]
     member _.``the Python server against the real ALE replays the recorded pong frames (skipped without ale_py and pyzmq)``() =
