@@ -20,7 +20,7 @@ type BridgeException(endpoint: string, inFlight: string, message: string, server
 
 /// How to start a bridge server process. Arguments may hold "{endpoint}" (the ipc:// endpoint the
 /// client chose) and "{pid}" (this process's id); the server must print "READY <endpoint>" on stdout
-/// once bound, exit on CLOSE, and exit when its stdin reaches EOF.
+/// once bound and exit on CLOSE; the client keeps the server's stdin open and closes it to stop it.
 type AleServerLaunch =
     { FileName: string
       Arguments: string list }
@@ -40,7 +40,7 @@ type AleServerLaunch =
             | null | "" -> "python3"
             | p -> p
         { FileName = python
-          Arguments = [ script; "--endpoint"; "{endpoint}"; "--parent-pid"; "{pid}" ] }
+          Arguments = [ script; "--endpoint"; "{endpoint}"; "--parent-pid"; "{pid}"; "--watch-stdin" ] }
 
 /// Options of an AleBridge; change them with the WithX members.
 type AleBridgeOptions =
@@ -178,7 +178,8 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
     let call (req: Request) (describe: string) (screenBytes: int[]) : Reply =
         if disposed then raise (ObjectDisposedException("AleBridge"))
         seq <- seq + 1u
-        let kind = (encodeRequest seq req).Head |> fun h -> Protocol.u16 h 6
+        let frames = encodeRequest seq req
+        let kind = Protocol.u16 frames.Head 6
         let inFlight = $"{Kind.name kind} #{seq}{describe}"
         match broken with
         | Some why -> raise (BridgeException(endpoint, inFlight, $"the bridge is broken ({why}); call Restart"))
@@ -194,7 +195,7 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
                 Some $"the server process {p.Id} exited with code {p.ExitCode}{tail ()}"
             | _ -> None
         let sent =
-            try socket.TrySendMultipart(encodeRequest seq req)
+            try socket.TrySendMultipart frames
             with :? ZmqException as e -> fail $"send failed: {e.Message}"
         if not sent then
             fail (exitedMessage () |> Option.defaultValue $"no server accepted the request within {options.ReceiveTimeout.TotalSeconds} s")

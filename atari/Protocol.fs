@@ -267,7 +267,7 @@ module internal Protocol =
                 let n = countedBody "RESET" b 4 MaxEnvs
                 if u32 b 4 <> 0u then malformed "RESET: reserved bytes 4..7 must be 0"
                 let envs = Array.init n (fun i -> u32 b (8 + 4 * i))
-                envs |> Array.iteri (fun i e -> if e >= uint32 MaxEnvs then bad BridgeErrorCode.OutOfRange i $"RESET: env index {e} is out of range")
+                envs |> Array.iter (fun e -> if e >= uint32 MaxEnvs then bad BridgeErrorCode.OutOfRange -1 $"RESET: env index {e} is out of range")
                 if (Array.distinct envs).Length <> n then bad BridgeErrorCode.OutOfRange -1 "RESET: env indices repeat"
                 Reset(Array.map int envs)
             | Kind.Step ->

@@ -4,11 +4,11 @@ socket and speaks the binary protocol of PROTOCOL.md (version 1) to Dqn.Fun.Atar
 
 Needs: pip install ale-py pyzmq numpy
 
-    python3 ale_bridge.py --endpoint ipc:///tmp/ale.sock [--parent-pid PID]
+    python3 ale_bridge.py --endpoint ipc:///tmp/ale.sock [--parent-pid PID] [--watch-stdin]
     python3 ale_bridge.py --endpoint tcp://127.0.0.1:*
 
-Prints "READY <endpoint>" once bound. Exits after CLOSE, when stdin reaches EOF (the client that
-started it is gone), or when --parent-pid no longer exists. Every request is validated; a bad one gets
+Prints "READY <endpoint>" once bound. Exits after CLOSE, when --parent-pid no longer exists, or
+with --watch-stdin when stdin reaches EOF (the client that started it closed the pipe or died). Every request is validated; a bad one gets
 an ERROR reply and the server keeps running. No pickle, no eval: fixed little-endian layouts only.
 """
 
@@ -350,12 +350,15 @@ def step_env(env, action, repeat):
     return env.record(reward, frames)
 
 
-def parent_watch(parent_pid, stop):
-    """Sets `stop` when stdin reaches EOF or the parent process is gone."""
+def parent_watch(parent_pid, watch_stdin, stop):
+    """Sets `stop` when the parent process is gone, or (watch_stdin) when stdin reaches EOF."""
     while not stop.is_set():
         if parent_pid and not pid_alive(parent_pid):
             stop.set()
             return
+        if not watch_stdin:
+            time.sleep(0.5)
+            continue
         try:
             r, _, _ = select.select([sys.stdin], [], [], 0.5)
             if r and not sys.stdin.buffer.read1(4096):
@@ -386,6 +389,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--endpoint", default="tcp://127.0.0.1:*", help="ZeroMQ endpoint to bind (ipc:// path or tcp://127.0.0.1:PORT)")
     p.add_argument("--parent-pid", type=int, default=0, help="exit when this process is gone")
+    p.add_argument("--watch-stdin", action="store_true", help="exit when stdin reaches EOF (the client that started the server closed it)")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback TCP address")
     args = p.parse_args(argv)
     if not args.allow_remote and not local_only(args.endpoint):
@@ -399,7 +403,7 @@ def main(argv=None):
     bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
     print(f"READY {bound}", flush=True)
     stop = threading.Event()
-    threading.Thread(target=parent_watch, args=(args.parent_pid, stop), daemon=True).start()
+    threading.Thread(target=parent_watch, args=(args.parent_pid, args.watch_stdin, stop), daemon=True).start()
     server = Server()
     poller = zmq.Poller()
     poller.register(sock, zmq.POLLIN)

@@ -540,6 +540,21 @@ type PythonServer(output: ITestOutputHelper) =
             let mode = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("pong", 0).WithMode 5 |] |> ignore)
             Assert.Equal(Nullable BridgeErrorCode.OutOfRange, mode.ServerError)
             Assert.Contains("mode 5 is not one of [0, 1]", mode.Message)
+            // the server process dies mid-step (the fake exits on action id 16): a clear error at once,
+            // then Restart launches a new server with the same envs and fresh episodes
+            bridge.Create specs |> ignore
+            bridge.ResetAll() |> ignore
+            let pid = bridge.ServerProcessId
+            let sw = Stopwatch.StartNew()
+            let died = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 16 |], 4) |> ignore)
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds 10.0)
+            Assert.Contains($"the server process {pid} exited with code 9", died.Message)
+            Assert.StartsWith("STEP #", died.InFlight)
+            Assert.True(bridge.IsBroken)
+            let fresh = bridge.Restart()
+            Assert.NotEqual(pid, bridge.ServerProcessId)
+            Assert.Equal((0, 6, 7), px fresh 1 true)
+            Assert.Equal(4, bridge.Step([| 0; 1 |], 4).Steps[1].EpisodeFrameNumber)
 
     /// Starts ale_bridge.py directly (stdin piped) and returns it once it printed READY.
     member private _.StartRaw(extra: string list) =
@@ -557,7 +572,7 @@ type PythonServer(output: ITestOutputHelper) =
         if not (pythonHas "zmq, numpy") then
             output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
         else
-            let p, sock = t.StartRaw []
+            let p, sock = t.StartRaw [ "--watch-stdin" ]
             use p = p
             p.StandardInput.Close()
             Assert.True(p.WaitForExit 10000, "exits on stdin EOF")
