@@ -100,6 +100,10 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
     let stderrTail = Queue<string>()
     let mutable disposed = false
 
+    /// Once the process exited: waits (up to 1 s) for the stderr reader to reach EOF, so the tail is whole.
+    let drainStderr (p: Process) =
+        try Threading.Tasks.Task.Run(fun () -> p.WaitForExit()).Wait 1000 |> ignore with _ -> ()
+
     let tail () =
         lock stderrTail (fun () -> if stderrTail.Count = 0 then "" else "; server stderr: " + String.Join(" | ", stderrTail))
 
@@ -165,7 +169,7 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
                 | null ->
                     p.WaitForExit 1000 |> ignore
                     let code = if p.HasExited then string p.ExitCode else "?"
-                    Thread.Sleep 50
+                    if p.HasExited then drainStderr p
                     let t = tail ()
                     stopProcess ()
                     raise (BridgeException(ep, "server start", $"{psi.FileName} exited (code {code}) before it was ready{t}"))
@@ -191,7 +195,7 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             match proc with
             | null -> None
             | p when p.HasExited ->
-                Thread.Sleep 50 // let the stderr reader catch the last lines
+                drainStderr p
                 Some $"the server process {p.Id} exited with code {p.ExitCode}{tail ()}"
             | _ -> None
         let sent =
