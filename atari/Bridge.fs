@@ -332,7 +332,8 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             create specs |> ignore
             b.ResetAll()
 
-    /// Sends CLOSE (the server exits), then releases the socket, the context and the server process.
+    /// Sends CLOSE (the server exits; a server joined with Connect too), then releases the socket, the
+    /// context and the server process it launched.
     member _.Dispose() =
         if not disposed then
             if broken.IsNone && not (isNull socket) then

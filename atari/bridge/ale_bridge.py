@@ -93,6 +93,7 @@ class Env:
     def __init__(self, index, spec, name):
         try:
             import ale_py  # imported here so that the protocol checks work without it
+            import ale_py.roms
         except ImportError as e:
             raise Refused(ALE, f"ale_py is not importable ({e}): pip install ale-py", index)
 

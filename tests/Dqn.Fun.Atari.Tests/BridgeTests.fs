@@ -441,6 +441,10 @@ let ``a launched server that never says READY fails the start with its stderr`` 
     let e = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore)
     Assert.Equal("server start", e.InFlight)
     Assert.Contains("exited (code 1) before it was ready", e.Message)
+    Assert.Contains("no such module", e.Message)
+    let missing = { FileName = "/nonexistent/python3"; Arguments = [] }
+    let e2 = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer missing) |> ignore)
+    Assert.Contains("could not start /nonexistent/python3", e2.Message)
 
 // ---- the real ALE, when python3 has ale_py and pyzmq ---------------------------------------------------
 
