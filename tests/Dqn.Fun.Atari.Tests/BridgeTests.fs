@@ -5,6 +5,8 @@ open System.Diagnostics
 open System.IO
 open System.IO.Compression
 open System.Threading
+open FsCheck
+open FsCheck.FSharp
 open Xunit
 open Xunit.Abstractions
 open Dqn.Fun.Atari
@@ -242,6 +244,33 @@ let ``every request decodes to itself`` () =
     for r in reqs do
         Assert.Equal((9u, r), decodeRequest (encodeRequest 9u r))
 
+/// A valid request mangled by a seeded mutation: a byte changed, a frame cut, grown, dropped or added.
+let mutated (seed: int) : byte[] list =
+    let rng = Random seed
+    let valid =
+        [ encodeRequest 1u (Hello(1us, 1us)); encodeRequest 2u (Create specs); encodeRequest 3u (Reset [| 0; 1 |])
+          encodeRequest 4u (Step(4, [| 1; 2 |])); encodeRequest 5u Close ]
+    let frames = valid[rng.Next valid.Length] |> List.map Array.copy |> ResizeArray
+    for _ in 0 .. rng.Next(1, 4) do
+        let f = rng.Next frames.Count
+        match rng.Next 5 with
+        | 0 when frames[f].Length > 0 -> frames[f][rng.Next frames[f].Length] <- byte (rng.Next 256)
+        | 1 when frames[f].Length > 0 -> frames[f] <- Array.sub frames[f] 0 (rng.Next frames[f].Length)
+        | 2 -> frames[f] <- Array.append frames[f] (Array.init (rng.Next(1, 9)) (fun _ -> byte (rng.Next 256)))
+        | 3 when frames.Count > 1 -> frames.RemoveAt f
+        | _ -> frames.Add(Array.init (rng.Next 16) (fun _ -> byte (rng.Next 256)))
+    List.ofSeq frames
+
+[<Fact>]
+let ``a mangled request either decodes or is refused with a ProtocolError, never another exception`` () =
+    let prop =
+        Prop.forAll (Arb.fromGen (Gen.choose (0, Int32.MaxValue))) (fun seed ->
+            try
+                decodeRequest (mutated seed) |> ignore
+                true
+            with ProtocolError _ -> true)
+    Check.One(Config.QuickThrowOnFailure.WithMaxTest 2000, prop)
+
 // ---- end to end over ZeroMQ, against the replay server ------------------------------------------------
 
 [<Fact>]
@@ -360,11 +389,30 @@ let assertRefusesMalformed (endpoint: string) =
     let refused = exchange ep.Endpoint (encodeRequest 5u (Step(0, [| 0 |])))
     Assert.Equal(5u, u32 refused.Head 8)
 
+/// Sends 300 mangled requests (no CLOSE among them); each must get a reply, ERROR or not.
+let assertSurvivesFuzz (endpoint: string) =
+    use ctx = new ZmqContext()
+    use s = new ZmqSocket(ctx, ZmqSocketKind.Request)
+    s.ReceiveTimeout <- TimeSpan.FromSeconds 5.0
+    s.Connect endpoint
+    for seed in 1..300 do
+        let m = mutated seed
+        let isClose = try (match decodeRequest m with _, Close -> true | _ -> false) with _ -> false
+        if not isClose then
+            s.SendMultipart m
+            let reply = receive s
+            Assert.Equal(12, reply.Head.Length)
+            // refused by validation, not by the catch-all
+            if u16 reply.Head 6 = Kind.Error then
+                let code, _, msg = errorOf reply
+                Assert.True(code <> BridgeErrorCode.Internal, $"seed {seed}: INTERNAL error: {msg}")
+
 [<Fact>]
 let ``malformed messages get error replies and the server keeps serving`` () =
     use ep = new TempEndpoint()
     use server = new ReplayServer(ep.Endpoint)
     assertRefusesMalformed ep.Endpoint
+    assertSurvivesFuzz ep.Endpoint
     Assert.Null(server.Error)
 
 [<Fact>]
@@ -466,6 +514,7 @@ type PythonServer(output: ITestOutputHelper) =
             output.WriteLine $"server: {bridge.Server} at {bridge.Endpoint}"
             Assert.StartsWith("ipc://", bridge.Endpoint)
             assertRefusesMalformed bridge.Endpoint
+            assertSurvivesFuzz bridge.Endpoint
             if not (pythonHas "ale_py") then
                 let e = Assert.Throws<BridgeException>(fun () -> bridge.Create specs |> ignore)
                 Assert.Equal(Nullable BridgeErrorCode.Ale, e.ServerError)
