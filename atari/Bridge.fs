@@ -100,9 +100,13 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
     let stderrTail = Queue<string>()
     let mutable disposed = false
 
-    /// Once the process exited: waits (up to 1 s) for the stderr reader to reach EOF, so the tail is whole.
-    let drainStderr (p: Process) =
-        try Threading.Tasks.Task.Run(fun () -> p.WaitForExit()).Wait 1000 |> ignore with _ -> ()
+    let mutable stderrReader: Thread = null
+
+    /// Once the process exited: waits (up to 2 s) for the stderr reader to reach EOF, so the tail is whole.
+    let drainStderr (_: Process) =
+        match stderrReader with
+        | null -> ()
+        | t -> t.Join 2000 |> ignore
 
     let tail () =
         lock stderrTail (fun () -> if stderrTail.Count = 0 then "" else "; server stderr: " + String.Join(" | ", stderrTail))
@@ -123,6 +127,8 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
                 if not (p.WaitForExit 2000) then p.Kill true
                 p.WaitForExit 2000 |> ignore
             with _ -> ()
+            drainStderr p
+            stderrReader <- null
             p.Dispose()
             proc <- null
         match ipcFile with
@@ -146,12 +152,24 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             try Process.Start psi
             with e -> raise (BridgeException(ep, "server start", $"could not start {psi.FileName}: {e.Message}", Nullable(), e))
         lock stderrTail (fun () -> stderrTail.Clear())
-        p.ErrorDataReceived.Add(fun e ->
-            if not (isNull e.Data) then
-                lock stderrTail (fun () ->
-                    stderrTail.Enqueue e.Data
-                    while stderrTail.Count > 8 do stderrTail.Dequeue() |> ignore))
-        p.BeginErrorReadLine()
+        // A dedicated thread keeps the last 8 stderr lines: it does not wait for the thread pool, which
+        // may be busy exactly when a server dies.
+        let err = p.StandardError
+        stderrReader <-
+            Thread(
+                (fun () ->
+                    try
+                        let mutable line = err.ReadLine()
+                        while not (isNull line) do
+                            lock stderrTail (fun () ->
+                                stderrTail.Enqueue line
+                                while stderrTail.Count > 8 do stderrTail.Dequeue() |> ignore)
+                            line <- err.ReadLine()
+                    with _ -> ()),
+                IsBackground = true,
+                Name = "ale-bridge-stderr"
+            )
+        stderrReader.Start()
         proc <- p
         ipcFile <- file
         endpoint <- ep
