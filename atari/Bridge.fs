@@ -1,0 +1,369 @@
+namespace Dqn.Fun.Atari
+
+open System
+open System.Collections.Generic
+open System.Diagnostics
+open System.IO
+open System.Threading
+open Dqn.Fun.Atari.Protocol
+
+/// The ALE bridge failed: the server died, hung, sent a malformed reply, or refused a request.
+/// Endpoint and InFlight say where and during what (e.g. "STEP #12 (4 envs, repeat 4)").
+type BridgeException(endpoint: string, inFlight: string, message: string, serverError: Nullable<BridgeErrorCode>, inner: exn) =
+    inherit Exception($"ALE bridge at {endpoint}, during {inFlight}: {message}", inner)
+    new(endpoint, inFlight, message) = BridgeException(endpoint, inFlight, message, Nullable(), null)
+    member _.Endpoint = endpoint
+    member _.InFlight = inFlight
+    /// The server's error code when it refused the request (the bridge stays usable); null when the
+    /// server died, hung or answered garbage (the bridge is broken until Restart).
+    member _.ServerError = serverError
+
+/// How to start a bridge server process. Arguments may hold "{endpoint}" (the ipc:// endpoint the
+/// client chose) and "{pid}" (this process's id); the server must print "READY <endpoint>" on stdout
+/// once bound and exit on CLOSE; the client keeps the server's stdin open and closes it to stop it.
+type AleServerLaunch =
+    { FileName: string
+      Arguments: string list }
+
+    /// python3 (or $DQNFUN_PYTHON) running atari/bridge/ale_bridge.py, found at $DQNFUN_ALE_BRIDGE, or
+    /// in bridge/ beside the application or this assembly.
+    static member Python() =
+        let script =
+            [ Environment.GetEnvironmentVariable "DQNFUN_ALE_BRIDGE"
+              Path.Combine(AppContext.BaseDirectory, "bridge", "ale_bridge.py")
+              Path.Combine(Path.GetDirectoryName(typeof<AleEnvSpec>.Assembly.Location) |> Option.ofObj |> Option.defaultValue ".", "bridge", "ale_bridge.py") ]
+            |> List.filter (String.IsNullOrEmpty >> not)
+            |> List.tryFind File.Exists
+            |> Option.defaultValue "atari/bridge/ale_bridge.py"
+        let python =
+            match Environment.GetEnvironmentVariable "DQNFUN_PYTHON" with
+            | null | "" -> "python3"
+            | p -> p
+        { FileName = python
+          Arguments = [ script; "--endpoint"; "{endpoint}"; "--parent-pid"; "{pid}"; "--watch-stdin" ] }
+
+/// Options of an AleBridge; change them with the WithX members.
+type AleBridgeOptions =
+    { /// How long one request may wait for its reply (a step of many envs at repeat 4 takes milliseconds).
+      ReceiveTimeout: TimeSpan
+      /// How long a launched server may take to print READY.
+      StartupTimeout: TimeSpan
+      /// The server process to start (Launch only).
+      Server: AleServerLaunch }
+
+    static member Default =
+        { ReceiveTimeout = TimeSpan.FromSeconds 30.0
+          StartupTimeout = TimeSpan.FromSeconds 30.0
+          Server = AleServerLaunch.Python() }
+
+    member o.WithReceiveTimeout t = { o with ReceiveTimeout = t }
+    member o.WithStartupTimeout t = { o with StartupTimeout = t }
+    member o.WithServer s = { o with Server = s }
+
+/// The outcome of a reset or a step: per environment its record and its last two raw RGB screens.
+[<AllowNullLiteral>]
+type AleObservation internal (envs: int[], steps: AleEnvStep[], screens: byte[], screenBytes: int[]) =
+    let offsets = Array.scan (fun acc n -> acc + 2 * n) 0 screenBytes
+    /// The environment indices covered, in order (all envs for a step, the requested ones for a reset).
+    member _.Envs = envs
+    member _.Steps = steps
+    /// All screens, [env; 2; H; W; 3] uint8, the second-to-last screen before the last one.
+    member _.Screens = screens
+    /// The last (last = true) or second-to-last screen of the i-th env covered, [H; W; 3] RGB.
+    member _.Screen(i: int, last: bool) : ReadOnlyMemory<byte> =
+        if i < 0 || i >= envs.Length then raise (ArgumentOutOfRangeException("i", i, $"the observation covers {envs.Length} envs"))
+        ReadOnlyMemory(screens, offsets[i] + (if last then screenBytes[i] else 0), screenBytes[i])
+    /// Element-wise max of the i-th env's two screens (the flicker max-pool of Mnih et al. 2015).
+    member o.MaxPooled(i: int) : byte[] =
+        let a = o.Screen(i, false).Span
+        let b = o.Screen(i, true).Span
+        let out = Array.zeroCreate<byte> a.Length
+        for j in 0 .. a.Length - 1 do
+            out[j] <- max a[j] b[j]
+        out
+
+/// A client of an ALE bridge server (atari/bridge/PROTOCOL.md) over a ZeroMQ REQ socket. Create it with
+/// Launch (starts python3 ale_bridge.py on an ipc:// endpoint in the temp folder) or Connect (a server
+/// already running). Not thread-safe. Dispose closes the server it launched.
+[<Sealed>]
+type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option) =
+    let context = new ZmqContext()
+    let mutable socket: ZmqSocket = null
+    let mutable proc: Process = null
+    let mutable endpoint = defaultArg fixedEndpoint ""
+    let mutable ipcFile: string = null
+    let mutable seq = 0u
+    let mutable broken: string option = None
+    let mutable serverName = ""
+    let mutable specs: AleEnvSpec[] = [||]
+    let mutable infos: AleEnvInfo[] = [||]
+    let stderrTail = Queue<string>()
+    let mutable disposed = false
+
+    let mutable stderrReader: Thread = null
+
+    /// Once the process exited: waits (up to 2 s) for the stderr reader to reach EOF, so the tail is whole.
+    let drainStderr (_: Process) =
+        match stderrReader with
+        | null -> ()
+        | t -> t.Join 2000 |> ignore
+
+    let tail () =
+        lock stderrTail (fun () -> if stderrTail.Count = 0 then "" else "; server stderr: " + String.Join(" | ", stderrTail))
+
+    let openSocket () =
+        let s = new ZmqSocket(context, ZmqSocketKind.Request)
+        s.SendTimeout <- options.ReceiveTimeout
+        s.MaxMessageSize <- 256L * 1024L * 1024L
+        s.Connect endpoint
+        socket <- s
+
+    let stopProcess () =
+        match proc with
+        | null -> ()
+        | p ->
+            try
+                try p.StandardInput.Close() with _ -> ()
+                if not (p.WaitForExit 2000) then p.Kill true
+                p.WaitForExit 2000 |> ignore
+            with _ -> ()
+            drainStderr p
+            stderrReader <- null
+            p.Dispose()
+            proc <- null
+        match ipcFile with
+        | null -> ()
+        | f ->
+            (try File.Delete f with _ -> ())
+            ipcFile <- null
+
+    let startProcess () =
+        let dir = Path.GetTempPath()
+        let file = Path.Combine(dir, $"dqnfun-ale-{Environment.ProcessId}-" + Guid.NewGuid().ToString("N").Substring(0, 12) + ".sock")
+        let ep = "ipc://" + file
+        let psi = ProcessStartInfo(options.Server.FileName)
+        for a in options.Server.Arguments do
+            psi.ArgumentList.Add(a.Replace("{endpoint}", ep).Replace("{pid}", string Environment.ProcessId))
+        psi.RedirectStandardInput <- true
+        psi.RedirectStandardOutput <- true
+        psi.RedirectStandardError <- true
+        psi.UseShellExecute <- false
+        let p =
+            try Process.Start psi
+            with e -> raise (BridgeException(ep, "server start", $"could not start {psi.FileName}: {e.Message}", Nullable(), e))
+        lock stderrTail (fun () -> stderrTail.Clear())
+        // A dedicated thread keeps the last 8 stderr lines: it does not wait for the thread pool, which
+        // may be busy exactly when a server dies.
+        let err = p.StandardError
+        stderrReader <-
+            Thread(
+                (fun () ->
+                    try
+                        let mutable line = err.ReadLine()
+                        while not (isNull line) do
+                            lock stderrTail (fun () ->
+                                stderrTail.Enqueue line
+                                while stderrTail.Count > 8 do stderrTail.Dequeue() |> ignore)
+                            line <- err.ReadLine()
+                    with _ -> ()),
+                IsBackground = true,
+                Name = "ale-bridge-stderr"
+            )
+        stderrReader.Start()
+        proc <- p
+        ipcFile <- file
+        endpoint <- ep
+        // Wait for "READY <endpoint>"; the server may report another endpoint (e.g. a tcp port it chose).
+        let deadline = DateTime.UtcNow + options.StartupTimeout
+        let mutable ready = None
+        let mutable line = p.StandardOutput.ReadLineAsync()
+        while ready.IsNone do
+            let left = deadline - DateTime.UtcNow
+            if left <= TimeSpan.Zero then
+                stopProcess ()
+                raise (BridgeException(ep, "server start", $"{psi.FileName} printed no READY line within {options.StartupTimeout.TotalSeconds} s{tail ()}"))
+            if line.Wait(min left (TimeSpan.FromMilliseconds 100.0)) then
+                match line.Result with
+                | null ->
+                    p.WaitForExit 1000 |> ignore
+                    let code = if p.HasExited then string p.ExitCode else "?"
+                    if p.HasExited then drainStderr p
+                    let t = tail ()
+                    stopProcess ()
+                    raise (BridgeException(ep, "server start", $"{psi.FileName} exited (code {code}) before it was ready{t}"))
+                | l when l.StartsWith "READY " -> ready <- Some(l.Substring(6).Trim())
+                | _ -> line <- p.StandardOutput.ReadLineAsync()
+        endpoint <- ready.Value
+
+    /// One request/reply exchange. Server refusals raise BridgeException with ServerError set; a dead,
+    /// hung or garbled server breaks the bridge.
+    let call (req: Request) (describe: string) (screenBytes: int[]) : Reply =
+        if disposed then raise (ObjectDisposedException("AleBridge"))
+        seq <- seq + 1u
+        let frames = encodeRequest seq req
+        let kind = Protocol.u16 frames.Head 6
+        let inFlight = $"{Kind.name kind} #{seq}{describe}"
+        match broken with
+        | Some why -> raise (BridgeException(endpoint, inFlight, $"the bridge is broken ({why}); call Restart"))
+        | None -> ()
+        let fail msg =
+            broken <- Some $"{inFlight}: {msg}"
+            raise (BridgeException(endpoint, inFlight, msg))
+        let exitedMessage () =
+            match proc with
+            | null -> None
+            | p when p.HasExited ->
+                drainStderr p
+                Some $"the server process {p.Id} exited with code {p.ExitCode}{tail ()}"
+            | _ -> None
+        let sent =
+            try socket.TrySendMultipart frames
+            with :? ZmqException as e -> fail $"send failed: {e.Message}"
+        if not sent then
+            fail (exitedMessage () |> Option.defaultValue $"no server accepted the request within {options.ReceiveTimeout.TotalSeconds} s")
+        let deadline = DateTime.UtcNow + options.ReceiveTimeout
+        let mutable reply = None
+        while reply.IsNone do
+            let left = deadline - DateTime.UtcNow
+            if left <= TimeSpan.Zero then
+                fail $"no reply within {options.ReceiveTimeout.TotalSeconds} s (the server died or hung){tail ()}"
+            // Wait in short slices, so a launched server that died is reported at once.
+            socket.ReceiveTimeout <- (if isNull proc then left else min left (TimeSpan.FromMilliseconds 100.0))
+            match (try socket.TryReceiveMultipart() with :? ZmqException as e -> fail $"receive failed: {e.Message}") with
+            | Some frames -> reply <- Some frames
+            | None ->
+                match exitedMessage () with
+                | Some m -> fail m
+                | None -> ()
+        let decoded =
+            try decodeReply seq kind screenBytes reply.Value
+            with ProtocolError(_, _, m) -> fail $"malformed reply: {m}"
+        match decoded with
+        | Error(code, env, msg) ->
+            let where = if env >= 0 then $" (env {env})" else ""
+            raise (BridgeException(endpoint, inFlight, $"the server refused it: {code}{where}: {msg}", Nullable code, null))
+        | r -> r
+
+    let hello () =
+        match call (Hello(Protocol.Version, Protocol.Version)) "" [||] with
+        | HelloOk(v, _, _, name) when v = Protocol.Version -> serverName <- name
+        | HelloOk(v, _, _, _) -> raise (BridgeException(endpoint, "HELLO", $"the server chose protocol version {v}; this client speaks {Protocol.Version}"))
+        | _ -> raise (BridgeException(endpoint, "HELLO", "unexpected reply"))
+
+    let screenBytesOf (envs: int[]) = envs |> Array.map (fun e -> infos[e].Height * infos[e].Width * 3)
+
+    let observed (envs: int[]) (reply: Reply) =
+        match reply with
+        | Observed(_, steps, screens) -> AleObservation(envs, steps, screens, screenBytesOf envs)
+        | _ -> raise (BridgeException(endpoint, "RESET/STEP", "unexpected reply"))
+
+    let create (s: AleEnvSpec[]) =
+        if isNull s || s.Length < 1 || s.Length > Protocol.MaxEnvs then
+            invalidArg "specs" $"give 1..{Protocol.MaxEnvs} environment specs"
+        for x in s do
+            if String.IsNullOrEmpty x.Game then invalidArg "specs" "an environment spec has no Game"
+        match call (Create s) $" ({s.Length} envs)" [||] with
+        | CreateOk i when i.Length = s.Length ->
+            specs <- Array.copy s
+            infos <- i
+            i
+        | _ -> raise (BridgeException(endpoint, "CREATE", "unexpected reply"))
+
+    let start () =
+        match fixedEndpoint with
+        | Some _ -> ()
+        | None -> startProcess ()
+        openSocket ()
+        hello ()
+
+    member private _.Start() =
+        try start ()
+        with _ ->
+            (if not (isNull socket) then socket.Dispose())
+            stopProcess ()
+            context.Dispose()
+            reraise ()
+
+    /// Connects to a running server at `endpoint` (e.g. "ipc:///tmp/ale.sock" or "tcp://127.0.0.1:5555")
+    /// and performs the handshake.
+    static member Connect(endpoint: string, options: AleBridgeOptions) =
+        if String.IsNullOrWhiteSpace endpoint then invalidArg "endpoint" "give an endpoint such as ipc:///tmp/ale.sock"
+        let b = new AleBridge(options, Some endpoint)
+        b.Start()
+        b
+
+    static member Connect(endpoint: string) = AleBridge.Connect(endpoint, AleBridgeOptions.Default)
+
+    /// Starts options.Server on a fresh ipc:// endpoint in the temp folder, waits for READY, handshakes.
+    static member Launch(options: AleBridgeOptions) =
+        let b = new AleBridge(options, None)
+        b.Start()
+        b
+
+    static member Launch() = AleBridge.Launch(AleBridgeOptions.Default)
+
+    member _.Endpoint = endpoint
+    /// The server's self-description from the handshake (e.g. "ale_py 0.12.1").
+    member _.Server = serverName
+    /// The environments created, with their action sets and screen sizes.
+    member _.Envs = infos
+    /// Set once the server died, hung or garbled a reply; Restart clears it.
+    member _.IsBroken = broken.IsSome
+    /// The launched server's process id, or -1.
+    member _.ServerProcessId = if isNull proc then -1 else proc.Id
+
+    /// Creates the environments (replacing any earlier ones) and returns their action sets and screens.
+    member _.Create(envSpecs: AleEnvSpec[]) : AleEnvInfo[] = create envSpecs
+
+    /// Starts new episodes in the given environments (indices into Envs).
+    member _.Reset(envs: int[]) : AleObservation =
+        if infos.Length = 0 then invalidOp "call Create before Reset"
+        if isNull envs || envs.Length = 0 then invalidArg "envs" "give at least one env index"
+        for e in envs do
+            if e < 0 || e >= infos.Length then raise (ArgumentOutOfRangeException("envs", e, $"env index outside 0..{infos.Length - 1}"))
+        call (Reset envs) $" (envs {String.Join(',', envs)})" (screenBytesOf envs) |> observed envs
+
+    /// Starts new episodes in every environment.
+    member b.ResetAll() = b.Reset(Array.init infos.Length id)
+
+    /// Steps every environment at once: actions[i] (an index into Envs[i].Actions) held for `repeat`
+    /// frames. Environments whose game is over must be reset first.
+    member _.Step(actions: int[], repeat: int) : AleObservation =
+        if infos.Length = 0 then invalidOp "call Create before Step"
+        if isNull actions || actions.Length <> infos.Length then invalidArg "actions" $"give one action per env ({infos.Length})"
+        if repeat < 1 || repeat > Protocol.MaxRepeat then raise (ArgumentOutOfRangeException("repeat", repeat, $"repeat must be in 1..{Protocol.MaxRepeat}"))
+        let all = Array.init infos.Length id
+        call (Step(repeat, actions)) $" ({actions.Length} envs, repeat {repeat})" (screenBytesOf all) |> observed all
+
+    /// Starts afresh after a failure: closes the socket, restarts the server it launched (or reconnects
+    /// to the fixed endpoint), handshakes, creates the same environments (same seeds) and resets them all.
+    /// Returns the first observations of the new episodes (null if no environments were created).
+    member b.Restart() : AleObservation =
+        if disposed then raise (ObjectDisposedException("AleBridge"))
+        if not (isNull socket) then socket.Dispose()
+        socket <- null
+        if fixedEndpoint.IsNone then stopProcess ()
+        broken <- None
+        start ()
+        if specs.Length = 0 then null
+        else
+            create specs |> ignore
+            b.ResetAll()
+
+    /// Sends CLOSE (the server exits; a server joined with Connect too), then releases the socket, the
+    /// context and the server process it launched.
+    member _.Dispose() =
+        if not disposed then
+            if broken.IsNone && not (isNull socket) then
+                try
+                    socket.ReceiveTimeout <- TimeSpan.FromSeconds 2.0
+                    seq <- seq + 1u
+                    if socket.TrySendMultipart(encodeRequest seq Close) then socket.TryReceiveMultipart() |> ignore
+                with _ -> ()
+            disposed <- true
+            if not (isNull socket) then socket.Dispose()
+            stopProcess ()
+            context.Dispose()
+
+    interface IDisposable with
+        member b.Dispose() = b.Dispose()

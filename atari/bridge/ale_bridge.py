@@ -1,0 +1,434 @@
+#!/usr/bin/env python3
+"""ALE bridge server for Dqn.Fun: hosts N Arcade Learning Environment instances behind a ZeroMQ REP
+socket and speaks the binary protocol of PROTOCOL.md (version 1) to Dqn.Fun.Atari.AleBridge.
+
+Needs: pip install ale-py pyzmq numpy
+
+    python3 ale_bridge.py --endpoint ipc:///tmp/ale.sock [--parent-pid PID] [--watch-stdin]
+    python3 ale_bridge.py --endpoint tcp://127.0.0.1:*
+
+Prints "READY <endpoint>" once bound. Exits after CLOSE, when --parent-pid no longer exists, or
+with --watch-stdin when stdin reaches EOF (the client that started it closed the pipe or died). Every request is validated; a bad one gets
+an ERROR reply and the server keeps running. No pickle, no eval: fixed little-endian layouts only.
+"""
+
+import argparse
+import os
+import re
+import select
+import struct
+import sys
+import threading
+import time
+
+import numpy as np
+import zmq
+
+VERSION = 1
+MAGIC = 0x42454C41  # b"ALEB" read as a little-endian u32
+MAX_ENVS = 256
+MAX_REPEAT = 64
+MAX_NAME_BYTES = 4096
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+
+HELLO, CREATE, RESET, STEP, CLOSE = 1, 2, 3, 4, 5
+REPLY_BIT, ERROR = 0x80, 0xFF
+NO_ENV = 0xFFFFFFFF
+
+HEADER = struct.Struct("<IHHI")  # magic, version, kind, seq: 12 bytes
+COUNT = struct.Struct("<II")  # count, reserved/repeat: 8 bytes
+ENV_SPEC = struct.Struct("<ifiiIBBH")  # 24 bytes
+ENV_INFO = struct.Struct("<IIIi")  # 16 bytes
+ENV_STEP = struct.Struct("<iiIIIBBH")  # 24 bytes
+ERROR_BODY = struct.Struct("<II")
+GAME_ID = re.compile(r"^[a-z0-9_]+$")
+
+MALFORMED, VERSION_ERR, UNKNOWN_KIND, OUT_OF_RANGE, STATE, ALE, INTERNAL = 1, 2, 3, 4, 5, 6, 7
+
+assert HEADER.size == 12 and ENV_SPEC.size == 24 and ENV_INFO.size == 16 and ENV_STEP.size == 24
+
+
+class Refused(Exception):
+    """A request the server refuses: an ERROR reply with this code, env (-1: none) and message."""
+
+    def __init__(self, code, message, env=-1):
+        super().__init__(message)
+        self.code, self.env, self.message = code, env, message
+
+
+def malformed(message):
+    return Refused(MALFORMED, message)
+
+
+def header(kind, seq):
+    return HEADER.pack(MAGIC, VERSION, kind, seq)
+
+
+def error_reply(seq, code, env, message):
+    env_field = NO_ENV if env < 0 else env
+    return [header(ERROR, seq), ERROR_BODY.pack(code, env_field), message.encode("utf-8", "replace")]
+
+
+def counted(name, body, record_size):
+    """Reads the count of a body made of 8 bytes + count records; checks its exact size."""
+    if len(body) < COUNT.size:
+        raise malformed(f"{name}: body is {len(body)} bytes, expected at least {COUNT.size}")
+    n, second = COUNT.unpack_from(body, 0)
+    if not 1 <= n <= MAX_ENVS:
+        raise Refused(OUT_OF_RANGE, f"{name}: count {n} is outside 1..{MAX_ENVS}")
+    expected = COUNT.size + n * record_size
+    if len(body) != expected:
+        raise malformed(f"{name}: body is {len(body)} bytes, expected 8 + {n} x {record_size} = {expected}")
+    return n, second
+
+
+def expect_frames(name, frames, count):
+    if len(frames) != count:
+        raise malformed(f"{name}: {len(frames)} frames, expected {count}")
+
+
+class Env:
+    """One ALEInterface and the two most recent screens."""
+
+    def __init__(self, index, spec, name):
+        try:
+            import ale_py  # imported here so that the protocol checks work without it
+            import ale_py.roms
+        except ImportError as e:
+            raise Refused(ALE, f"ale_py is not importable ({e}): pip install ale-py", index)
+
+        seed, rap, mode, difficulty, max_frames, action_set, game_kind, _ = spec
+        self.index = index
+        ale = ale_py.ALEInterface()
+        try:
+            ale.setLoggerMode(ale_py.LoggerMode.Error)
+        except AttributeError:
+            pass
+        ale.setInt("random_seed", seed)
+        ale.setFloat("repeat_action_probability", float(rap))
+        ale.setInt("frame_skip", 1)  # the repeat is done here, one act per frame
+        ale.setBool("color_averaging", False)
+        ale.setInt("max_num_frames_per_episode", max_frames)
+        if game_kind == 0:
+            try:
+                rom = ale_py.roms.get_rom_path(name)
+            except Exception as e:  # unknown id: ale_py raises (the type varies across versions)
+                raise Refused(ALE, f"unknown game id '{name}': {e}", index)
+            if rom is None:
+                raise Refused(ALE, f"unknown game id '{name}'", index)
+        else:
+            rom = name
+            if not os.path.isfile(rom):
+                raise Refused(ALE, f"ROM file '{rom}' does not exist", index)
+        try:
+            ale.loadROM(str(rom))
+        except Exception as e:
+            raise Refused(ALE, f"loadROM('{rom}') failed: {e}", index)
+        if mode != -1:
+            modes = [int(m) for m in ale.getAvailableModes()]
+            if mode not in modes:
+                raise Refused(OUT_OF_RANGE, f"mode {mode} is not one of {modes}", index)
+            ale.setMode(mode)
+        if difficulty != -1:
+            diffs = [int(d) for d in ale.getAvailableDifficulties()]
+            if difficulty not in diffs:
+                raise Refused(OUT_OF_RANGE, f"difficulty {difficulty} is not one of {diffs}", index)
+            ale.setDifficulty(difficulty)
+        actions = ale.getLegalActionSet() if action_set == 1 else ale.getMinimalActionSet()
+        self.ale = ale
+        self.actions = list(actions)
+        self.action_ids = [action_id(a) for a in actions]
+        self.height, self.width = ale.getScreenHeight(), ale.getScreenWidth()
+        self.prev = np.zeros((self.height, self.width, 3), np.uint8)
+        self.last = np.zeros((self.height, self.width, 3), np.uint8)
+        self.needs_reset = True
+
+    def screen_into(self, buf):
+        try:
+            self.ale.getScreenRGB(buf)  # fills the (H, W, 3) uint8 array in place
+        except TypeError:  # a binding without the in-place overload
+            buf[...] = self.ale.getScreenRGB()
+
+    def ended(self):
+        return bool(self.ale.game_over())  # with truncation (ale_py >= 0.7 counts the frame limit)
+
+    def record(self, reward, frames):
+        ale = self.ale
+        try:
+            terminal = bool(ale.game_over(with_truncation=False))
+            truncated = bool(ale.game_truncated())
+        except TypeError:  # an ale_py without the truncation API
+            terminal, truncated = bool(ale.game_over()), False
+        return ENV_STEP.pack(
+            int(reward), int(ale.lives()), frames, int(ale.getEpisodeFrameNumber()), int(ale.getFrameNumber()),
+            1 if terminal else 0, 1 if truncated else 0, 0)
+
+    def reset(self):
+        self.ale.reset_game()
+        self.screen_into(self.last)
+        self.prev[...] = self.last
+        self.needs_reset = False
+        return self.record(0, 0)
+
+
+def action_id(a):
+    try:
+        return int(a)
+    except TypeError:
+        return int(a.value)
+
+
+class Server:
+    def __init__(self):
+        self.envs = []
+
+    # ---- requests ---------------------------------------------------------------------------------
+    def hello(self, frames):
+        expect_frames("HELLO", frames, 2)
+        body = frames[1]
+        if len(body) != 8:
+            raise malformed(f"HELLO: body is {len(body)} bytes, expected 8")
+        lo, hi, reserved = struct.unpack("<HHI", body)
+        if reserved != 0:
+            raise malformed("HELLO: reserved bytes 4..7 must be 0")
+        if lo > hi:
+            raise Refused(OUT_OF_RANGE, f"HELLO: min version {lo} > max version {hi}")
+        if not lo <= VERSION <= hi:
+            raise Refused(VERSION_ERR, f"no common version in {lo}..{hi}; this server speaks {VERSION}")
+        try:
+            import ale_py
+
+            name = f"ale_py {getattr(ale_py, '__version__', '?')}, pyzmq {zmq.__version__}, numpy {np.__version__}"
+        except ImportError as e:
+            name = f"no ale_py ({e})"
+        body = struct.pack("<HHII", VERSION, 0, MAX_ENVS, MAX_REPEAT)
+        return [body, name.encode()]
+
+    def create(self, frames):
+        if len(frames) < 2:
+            raise malformed("CREATE: missing body frame")
+        body = frames[1]
+        n, reserved = counted("CREATE", body, ENV_SPEC.size)
+        if reserved != 0:
+            raise malformed("CREATE: reserved bytes 4..7 must be 0")
+        expect_frames("CREATE", frames, 2 + n)
+        specs, names = [], []
+        for i in range(n):
+            spec = ENV_SPEC.unpack_from(body, COUNT.size + i * ENV_SPEC.size)
+            seed, rap, mode, difficulty, max_frames, action_set, game_kind, reserved = spec
+
+            def oob(msg, i=i):
+                return Refused(OUT_OF_RANGE, f"CREATE env {i}: {msg}", i)
+
+            if seed < 0:
+                raise oob(f"seed {seed} is negative")
+            if not np.isfinite(rap) or not 0.0 <= rap <= 1.0:
+                raise oob(f"repeat_action_probability {rap} is outside [0, 1]")
+            if mode < -1:
+                raise oob(f"mode {mode} is below -1 (-1 = default)")
+            if difficulty < -1:
+                raise oob(f"difficulty {difficulty} is below -1 (-1 = default)")
+            if max_frames > 2**31 - 1:
+                raise oob(f"max frames {max_frames} exceeds {2**31 - 1}")
+            if action_set > 1:
+                raise oob(f"action set {action_set} is not 0 (minimal) or 1 (full)")
+            if game_kind > 1:
+                raise oob(f"game kind {game_kind} is not 0 (game id) or 1 (ROM path)")
+            if reserved != 0:
+                raise malformed(f"CREATE env {i}: reserved bytes must be 0")
+            raw = frames[2 + i]
+            if not 1 <= len(raw) <= MAX_NAME_BYTES:
+                raise oob(f"game name is {len(raw)} bytes, expected 1..{MAX_NAME_BYTES}")
+            try:
+                name = raw.decode("utf-8", "strict")
+            except UnicodeDecodeError:
+                raise malformed(f"CREATE env {i}: game name is not valid UTF-8")
+            if "\0" in name:
+                raise malformed(f"CREATE env {i}: game name contains NUL")
+            if game_kind == 0 and not GAME_ID.match(name):
+                raise oob(f"game id '{name}' is not [a-z0-9_]+ (send a ROM path with game kind 1)")
+            specs.append(spec)
+            names.append(name)
+        self.envs = []  # CREATE replaces earlier envs; on failure none are left
+        envs = [Env(i, s, name) for i, (s, name) in enumerate(zip(specs, names))]
+        self.envs = envs
+        body = bytearray(COUNT.pack(n, 0))
+        action_frames = []
+        for e in envs:
+            body += ENV_INFO.pack(len(e.action_ids), e.height, e.width, int(e.ale.lives()))
+            action_frames.append(struct.pack(f"<{len(e.action_ids)}i", *e.action_ids))
+        return [bytes(body)] + action_frames
+
+    def reset(self, frames):
+        expect_frames("RESET", frames, 2)
+        body = frames[1]
+        k, reserved = counted("RESET", body, 4)
+        if reserved != 0:
+            raise malformed("RESET: reserved bytes 4..7 must be 0")
+        if not self.envs:
+            raise Refused(STATE, "RESET before CREATE")
+        idx = struct.unpack_from(f"<{k}I", body, COUNT.size)
+        if len(set(idx)) != k:
+            raise Refused(OUT_OF_RANGE, "RESET: env indices repeat")
+        for e in idx:
+            if e >= len(self.envs):
+                raise Refused(OUT_OF_RANGE, f"RESET: env {e} does not exist ({len(self.envs)} envs)", e if e < NO_ENV else -1)
+        records = bytearray(COUNT.pack(k, 0))
+        screens = []
+        for e in idx:
+            env = self.envs[e]
+            records += env.reset()
+            screens += [env.prev.tobytes(), env.last.tobytes()]
+        return [bytes(records), b"".join(screens)]
+
+    def step(self, frames):
+        expect_frames("STEP", frames, 2)
+        body = frames[1]
+        n, repeat = counted("STEP", body, 4)
+        if not 1 <= repeat <= MAX_REPEAT:
+            raise Refused(OUT_OF_RANGE, f"STEP: repeat {repeat} is outside 1..{MAX_REPEAT}")
+        if not self.envs:
+            raise Refused(STATE, "STEP before CREATE")
+        if n != len(self.envs):
+            raise Refused(OUT_OF_RANGE, f"STEP gives {n} actions for {len(self.envs)} envs")
+        actions = struct.unpack_from(f"<{n}i", body, COUNT.size)
+        for i, (a, env) in enumerate(zip(actions, self.envs)):
+            if not 0 <= a < len(env.actions):
+                raise Refused(OUT_OF_RANGE, f"action {a} is outside 0..{len(env.actions) - 1}", i)
+            if env.needs_reset:
+                raise Refused(STATE, "the game is over (or was never reset); RESET it first", i)
+        records = bytearray(COUNT.pack(n, 0))
+        screens = []
+        for a, env in zip(actions, self.envs):
+            records += step_env(env, a, repeat)
+            screens += [env.prev.tobytes(), env.last.tobytes()]
+        return [bytes(records), b"".join(screens)]
+
+    def handle(self, frames):
+        """Returns (reply frames, quit)."""
+        seq = 0
+        try:
+            if not frames:
+                raise malformed("empty message")
+            h = frames[0]
+            if len(h) != HEADER.size:
+                raise malformed(f"header frame is {len(h)} bytes, expected {HEADER.size}")
+            magic, version, kind, seq = HEADER.unpack(h)
+            if magic != MAGIC:
+                raise malformed(f"bad magic 0x{magic:08X}, expected 0x{MAGIC:08X} (\"ALEB\")")
+            if version != VERSION:
+                raise Refused(VERSION_ERR, f"protocol version {version} is not supported; this side speaks version {VERSION}")
+            if kind == CLOSE:
+                expect_frames("CLOSE", frames, 1)
+                return [header(CLOSE | REPLY_BIT, seq)], True
+            handler = {HELLO: self.hello, CREATE: self.create, RESET: self.reset, STEP: self.step}.get(kind)
+            if handler is None:
+                raise Refused(UNKNOWN_KIND, f"unknown request kind {kind}")
+            return [header(kind | REPLY_BIT, seq)] + handler(frames), False
+        except Refused as r:
+            return error_reply(seq, r.code, r.env, r.message), False
+        except Exception as e:  # never crash on a request
+            return error_reply(seq, INTERNAL, -1, f"{type(e).__name__}: {e}"), False
+
+
+def step_env(env, action, repeat):
+    """Holds env.actions[action] for up to `repeat` frames; keeps the last two screens."""
+    ale = env.ale
+    a = env.actions[action]
+    reward = 0
+    frames = 0
+    while frames < repeat:
+        # the current last screen becomes the second-to-last; the next frame's screen goes in `last`
+        # (so after a single frame, prev is the previous step's or the reset's last screen)
+        env.prev, env.last = env.last, env.prev
+        reward += ale.act(a)
+        frames += 1
+        env.screen_into(env.last)
+        if env.ended():
+            break
+    if env.ended():
+        env.needs_reset = True
+    return env.record(reward, frames)
+
+
+def parent_watch(parent_pid, watch_stdin, stop):
+    """Sets `stop` when the parent process is gone, or (watch_stdin) when stdin reaches EOF."""
+    while not stop.is_set():
+        if parent_pid and not pid_alive(parent_pid):
+            stop.set()
+            return
+        if not watch_stdin:
+            time.sleep(0.5)
+            continue
+        try:
+            r, _, _ = select.select([sys.stdin], [], [], 0.5)
+            if r and not sys.stdin.buffer.read1(4096):
+                stop.set()
+                return
+        except (ValueError, OSError):
+            time.sleep(0.5)  # stdin closed or not selectable: rely on the parent pid
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def local_only(endpoint):
+    if endpoint.startswith("ipc://"):
+        return True
+    m = re.match(r"^tcp://(127\.0\.0\.1|localhost|\[::1\]):(\d+|\*)$", endpoint)
+    return m is not None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--endpoint", default="tcp://127.0.0.1:*", help="ZeroMQ endpoint to bind (ipc:// path or tcp://127.0.0.1:PORT)")
+    p.add_argument("--parent-pid", type=int, default=0, help="exit when this process is gone")
+    p.add_argument("--watch-stdin", action="store_true", help="exit when stdin reaches EOF (the client that started the server closed it)")
+    p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback TCP address")
+    args = p.parse_args(argv)
+    if not args.allow_remote and not local_only(args.endpoint):
+        print(f"refusing to bind {args.endpoint}: not an ipc:// path or 127.0.0.1 (use --allow-remote)", file=sys.stderr)
+        return 2
+    ctx = zmq.Context(io_threads=1)
+    sock = ctx.socket(zmq.REP)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)
+    sock.bind(args.endpoint)
+    bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    print(f"READY {bound}", flush=True)
+    stop = threading.Event()
+    threading.Thread(target=parent_watch, args=(args.parent_pid, args.watch_stdin, stop), daemon=True).start()
+    server = Server()
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    try:
+        while not stop.is_set():
+            if not poller.poll(200):
+                continue
+            frames = sock.recv_multipart(copy=True)
+            reply, quit_ = server.handle(frames)
+            sock.send_multipart(reply, copy=False)
+            if quit_:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close(0)
+        ctx.term()
+        if bound.startswith("ipc://"):
+            try:
+                os.unlink(bound[len("ipc://"):])
+            except OSError:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

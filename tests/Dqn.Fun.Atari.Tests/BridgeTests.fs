@@ -1,0 +1,696 @@
+module Dqn.Fun.Atari.Tests.BridgeTests
+
+open System
+open System.Diagnostics
+open System.IO
+open System.IO.Compression
+open System.Threading
+open FsCheck
+open FsCheck.FSharp
+open Xunit
+open Xunit.Abstractions
+open Dqn.Fun.Atari
+open Dqn.Fun.Atari.Protocol
+open Dqn.Fun.Atari.Tests.ZmqTests
+
+// ---- the recorded fixture (fixtures/bridge/README.md) ---------------------------------------------------
+
+let ScreenBytes = 210 * 160 * 3
+
+type FrameRow =
+    { ActionIndex: int
+      Reward: int
+      Lives: int
+      GameOver: bool
+      FrameNumber: int
+      EpisodeFrameNumber: int }
+
+type ReplayGame =
+    { Name: string
+      /// Minimal action set (ALE ids), from the shared manifest.
+      Actions: int[]
+      ResetScreen: byte[]
+      /// 40 frames, [40; 210; 160; 3].
+      Frames: byte[]
+      Rows: FrameRow[]
+      /// Agent-step actions of the whole recording (100 steps); the window starts at step WindowStep.
+      StepActions: int[]
+      WindowStep: int }
+
+    member g.Frame(i: int) = Array.sub g.Frames (i * ScreenBytes) ScreenBytes
+
+let fixtureDir = Path.Combine(AppContext.BaseDirectory, "fixtures", "bridge")
+
+let gunzip (file: string) =
+    use f = File.OpenRead(Path.Combine(fixtureDir, file))
+    use g = new GZipStream(f, CompressionMode.Decompress)
+    use m = new MemoryStream()
+    g.CopyTo m
+    m.ToArray()
+
+let loadGame name actions windowStep =
+    let rows =
+        File.ReadAllLines(Path.Combine(fixtureDir, $"{name}_frames.csv"))
+        |> Array.skip 1
+        |> Array.map (fun l ->
+            let c = l.Split ','
+            { ActionIndex = int c[2]
+              Reward = int c[5]
+              Lives = int c[6]
+              GameOver = c[7] = "1"
+              FrameNumber = int c[9]
+              EpisodeFrameNumber = int c[10] })
+    { Name = name
+      Actions = actions
+      ResetScreen = gunzip $"{name}_reset_rgb.u8.gz"
+      Frames = gunzip $"{name}_rgb.u8.gz"
+      Rows = rows
+      StepActions = File.ReadAllText(Path.Combine(fixtureDir, $"{name}_step_actions.txt")).Split(' ', StringSplitOptions.RemoveEmptyEntries) |> Array.map int
+      WindowStep = windowStep }
+
+let pong = lazy (loadGame "pong" [| 0; 1; 3; 4; 11; 12 |] 58)
+let breakout = lazy (loadGame "breakout" [| 0; 1; 3; 4 |] 24)
+
+// ---- the replay server --------------------------------------------------------------------------------
+
+/// What the replay server does on its `at`-th STEP request (1-based).
+type Fault =
+    | NoFault
+    /// Close its socket and end, without replying.
+    | DieAtStep of at: int
+    /// Receive the request and never answer (stays alive until disposed).
+    | HangAtStep of at: int
+
+type private ReplayEnv =
+    { Game: ReplayGame
+      mutable Pos: int
+      mutable Last: byte[] }
+
+/// A bridge server written in F# that speaks PROTOCOL.md over a real ZeroMQ REP socket and replays the
+/// recorded frames: RESET serves the recorded reset screen, then each STEP serves the next `repeat`
+/// recorded frames of the 40-frame window (frames 232.. for pong, 96.. for breakout), their rewards,
+/// lives and frame numbers. Each action must equal the recorded one (the replay cannot diverge).
+type ReplayServer(endpoint: string, fault: Fault) =
+    let stop = new ManualResetEventSlim(false)
+    let ready = new ManualResetEventSlim(false)
+    let mutable steps = 0
+    let mutable envs: ReplayEnv[] = [||]
+    let mutable error: exn = null
+
+    let handle (frames: byte[] list) : Reply option * bool =
+        try
+            match decodeRequest frames with
+            | _, Hello(lo, hi) ->
+                if lo > Protocol.Version || hi < Protocol.Version then
+                    Some(Error(BridgeErrorCode.Version, -1, $"no common version in {lo}..{hi}; this server speaks 1")), false
+                else Some(HelloOk(Protocol.Version, Protocol.MaxEnvs, Protocol.MaxRepeat, "replay (Dqn.Fun tests)")), false
+            | _, Create specs ->
+                envs <-
+                    specs
+                    |> Array.mapi (fun i s ->
+                        let g =
+                            match s.Game with
+                            | "pong" when not s.GameIsRomPath -> pong.Force()
+                            | "breakout" when not s.GameIsRomPath -> breakout.Force()
+                            | other -> bad BridgeErrorCode.Ale i $"the replay has no recording of '{other}'"
+                        { Game = g; Pos = 0; Last = g.ResetScreen })
+                Some(CreateOk [| for e in envs -> { Actions = e.Game.Actions; Height = 210; Width = 160; Lives = e.Game.Rows[0].Lives } |]), false
+            | _, Reset idx ->
+                if envs.Length = 0 then bad BridgeErrorCode.State -1 "RESET before CREATE"
+                idx |> Array.iteri (fun i e -> if e >= envs.Length then bad BridgeErrorCode.OutOfRange e $"RESET: env {e} does not exist ({envs.Length} envs)")
+                let out =
+                    [| for e in idx ->
+                           let env = envs[e]
+                           env.Pos <- 0
+                           env.Last <- env.Game.ResetScreen
+                           let r0 = env.Game.Rows[0]
+                           { Reward = 0; Lives = r0.Lives; Frames = 0; EpisodeFrameNumber = r0.EpisodeFrameNumber - 1
+                             FrameNumber = r0.FrameNumber - 1; GameOver = false; Truncated = false }, env.Last, env.Last |]
+                Some(Observed(Kind.Reset, Array.map (fun (r, _, _) -> r) out, Array.concat [ for _, a, b in out -> Array.append a b ])), false
+            | _, Step(repeat, actions) ->
+                steps <- steps + 1
+                match fault with
+                | DieAtStep at when at = steps -> None, true
+                | HangAtStep at when at = steps -> None, false
+                | _ ->
+                if envs.Length = 0 then bad BridgeErrorCode.State -1 "STEP before CREATE"
+                if actions.Length <> envs.Length then bad BridgeErrorCode.OutOfRange -1 $"STEP gives {actions.Length} actions for {envs.Length} envs"
+                actions |> Array.iteri (fun i a ->
+                    if a < 0 || a >= envs[i].Game.Actions.Length then
+                        bad BridgeErrorCode.OutOfRange i $"action {a} is outside 0..{envs[i].Game.Actions.Length - 1}")
+                envs |> Array.iteri (fun i e ->
+                    if e.Pos + repeat > e.Game.Rows.Length then bad BridgeErrorCode.State i "the recording is exhausted"
+                    for f in e.Pos .. e.Pos + repeat - 1 do
+                        if e.Game.Rows[f].ActionIndex <> actions[i] then
+                            bad BridgeErrorCode.State i $"action {actions[i]} differs from the recorded {e.Game.Rows[f].ActionIndex} (the replay cannot diverge)")
+                let out =
+                    [| for e in envs ->
+                           let rows = e.Game.Rows[e.Pos .. e.Pos + repeat - 1]
+                           let prev = if repeat = 1 then e.Last else e.Game.Frame(e.Pos + repeat - 2)
+                           e.Last <- e.Game.Frame(e.Pos + repeat - 1)
+                           e.Pos <- e.Pos + repeat
+                           let r = Array.last rows
+                           { Reward = rows |> Array.sumBy (fun r -> r.Reward); Lives = r.Lives; Frames = repeat
+                             EpisodeFrameNumber = r.EpisodeFrameNumber; FrameNumber = r.FrameNumber
+                             GameOver = r.GameOver; Truncated = false }, prev, e.Last |]
+                Some(Observed(Kind.Step, Array.map (fun (r, _, _) -> r) out, Array.concat [ for _, a, b in out -> Array.append a b ])), false
+            | _, Close -> Some CloseOk, true
+        with ProtocolError(code, env, msg) -> Some(Error(code, env, msg)), false
+
+    let seqOf frames = try snd (readHeader frames) with _ -> 0u
+
+    let thread =
+        Thread(
+            (fun () ->
+                try
+                    use ctx = new ZmqContext()
+                    use s = new ZmqSocket(ctx, ZmqSocketKind.Reply)
+                    s.ReceiveTimeout <- TimeSpan.FromMilliseconds 20.0
+                    s.Bind endpoint
+                    ready.Set()
+                    let mutable quit = false
+                    let mutable hung = false
+                    while not quit && not stop.IsSet do
+                        match s.TryReceiveMultipart() with
+                        | None -> ()
+                        | Some _ when hung -> ()
+                        | Some frames ->
+                            match handle frames with
+                            | Some reply, q ->
+                                s.SendMultipart(encodeReply (seqOf frames) reply)
+                                quit <- q
+                            | None, true -> quit <- true // die: close the socket without a reply
+                            | None, false -> hung <- true
+                    if hung then stop.Wait()
+                with e ->
+                    error <- e
+                    ready.Set()),
+            IsBackground = false,
+            Name = "replay-server"
+        )
+
+    do
+        thread.Start()
+        if not (ready.Wait(TimeSpan.FromSeconds 10.0)) then failwith "replay server did not bind"
+        if not (isNull error) then raise (InvalidOperationException("replay server failed to start", error))
+
+    new(endpoint) = new ReplayServer(endpoint, NoFault)
+    member _.Endpoint = endpoint
+    member _.Steps = steps
+    /// Waits for the server thread to end (after CLOSE or a DieAtStep fault).
+    member _.Join(timeout: TimeSpan) = thread.Join timeout
+    member _.Error = error
+
+    member _.Dispose() =
+        stop.Set()
+        thread.Join() |> ignore
+
+    interface IDisposable with
+        member s.Dispose() = s.Dispose()
+
+/// A raw REQ client for hand-made (malformed) messages.
+let exchange (endpoint: string) (frames: byte[] list) =
+    use ctx = new ZmqContext()
+    use s = new ZmqSocket(ctx, ZmqSocketKind.Request)
+    s.ReceiveTimeout <- TimeSpan.FromSeconds 5.0
+    s.Connect endpoint
+    s.SendMultipart frames
+    receive s
+
+let errorOf (frames: byte[] list) =
+    match frames with
+    | [ h; b; m ] when u16 h 6 = Kind.Error -> enum<BridgeErrorCode> (int (u32 b 0)), int (u32 b 4), Text.Encoding.UTF8.GetString m
+    | _ -> failwithf "expected an ERROR reply, got %d frames of kind %d" frames.Length (u16 frames.Head 6)
+
+let fast = AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromSeconds 10.0)
+let specs = [| AleEnvSpec.OfGame("pong", 0).WithRepeatActionProbability(0.0f); AleEnvSpec.OfGame("breakout", 0).WithRepeatActionProbability(0.0f) |]
+
+/// Actions of agent step k of the window, per env.
+let windowActions (k: int) = [| pong.Value.Rows[4 * k].ActionIndex; breakout.Value.Rows[4 * k].ActionIndex |]
+
+// ---- the protocol's bytes -----------------------------------------------------------------------------
+
+[<Fact>]
+let ``a STEP request is the documented little-endian bytes`` () =
+    let frames = encodeRequest 7u (Step(4, [| 2; 5 |]))
+    Assert.Equal<byte[]>([| 0x41uy; 0x4Cuy; 0x45uy; 0x42uy; 1uy; 0uy; 4uy; 0uy; 7uy; 0uy; 0uy; 0uy |], frames[0])
+    Assert.Equal<byte[]>([| 2uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy; 2uy; 0uy; 0uy; 0uy; 5uy; 0uy; 0uy; 0uy |], frames[1])
+
+[<Fact>]
+let ``every request decodes to itself`` () =
+    let reqs =
+        [ Hello(1us, 3us); Create specs; Create [| { specs[0] with Game = "/roms/pong.bin"; GameIsRomPath = true; Mode = 2; Difficulty = 1; FullActionSet = true } |]
+          Reset [| 1; 0 |]; Step(64, [| 0; 17 |]); Close ]
+    for r in reqs do
+        Assert.Equal((9u, r), decodeRequest (encodeRequest 9u r))
+
+/// A valid request mangled by a seeded mutation: a byte changed, a frame cut, grown, dropped or added.
+let mutated (seed: int) : byte[] list =
+    let rng = Random seed
+    let valid =
+        [ encodeRequest 1u (Hello(1us, 1us)); encodeRequest 2u (Create specs); encodeRequest 3u (Reset [| 0; 1 |])
+          encodeRequest 4u (Step(4, [| 1; 2 |])); encodeRequest 5u Close ]
+    let frames = valid[rng.Next valid.Length] |> List.map Array.copy |> ResizeArray
+    for _ in 0 .. rng.Next(1, 4) do
+        let f = rng.Next frames.Count
+        match rng.Next 5 with
+        | 0 when frames[f].Length > 0 -> frames[f][rng.Next frames[f].Length] <- byte (rng.Next 256)
+        | 1 when frames[f].Length > 0 -> frames[f] <- Array.sub frames[f] 0 (rng.Next frames[f].Length)
+        | 2 -> frames[f] <- Array.append frames[f] (Array.init (rng.Next(1, 9)) (fun _ -> byte (rng.Next 256)))
+        | 3 when frames.Count > 1 -> frames.RemoveAt f
+        | _ -> frames.Add(Array.init (rng.Next 16) (fun _ -> byte (rng.Next 256)))
+    List.ofSeq frames
+
+[<Fact>]
+let ``a mangled request either decodes or is refused with a ProtocolError, never another exception`` () =
+    let prop =
+        Prop.forAll (Arb.fromGen (Gen.choose (0, Int32.MaxValue))) (fun seed ->
+            try
+                decodeRequest (mutated seed) |> ignore
+                true
+            with ProtocolError _ -> true)
+    Check.One(Config.QuickThrowOnFailure.WithMaxTest 2000, prop)
+
+// ---- end to end over ZeroMQ, against the replay server ------------------------------------------------
+
+[<Fact>]
+let ``the client receives the recorded screens, rewards and lives byte for byte`` () =
+    use ep = new TempEndpoint()
+    use server = new ReplayServer(ep.Endpoint)
+    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    Assert.Equal("replay (Dqn.Fun tests)", bridge.Server)
+    let infos = bridge.Create specs
+    Assert.Equal<int[]>([| 0; 1; 3; 4; 11; 12 |], infos[0].Actions)
+    Assert.Equal<int[]>([| 0; 1; 3; 4 |], infos[1].Actions)
+    Assert.Equal(5, infos[1].Lives)
+    let r = bridge.ResetAll()
+    Assert.True(r.Screen(0, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
+    Assert.True(r.Screen(1, false).Span.SequenceEqual(ReadOnlySpan breakout.Value.ResetScreen))
+    let mutable rewards = [ 0; 0 ]
+    let mutable lives = []
+    for k in 0..9 do
+        let o = bridge.Step(windowActions k, 4)
+        for i, g in [ 0, pong.Value; 1, breakout.Value ] do
+            Assert.True(o.Screen(i, false).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * k + 2))), $"env {i} step {k}: second-to-last screen")
+            Assert.True(o.Screen(i, true).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * k + 3))), $"env {i} step {k}: last screen")
+            let rows = g.Rows[4 * k .. 4 * k + 3]
+            Assert.Equal(rows |> Array.sumBy (fun r -> r.Reward), o.Steps[i].Reward)
+            Assert.Equal(rows[3].Lives, o.Steps[i].Lives)
+            Assert.Equal(rows[3].FrameNumber, o.Steps[i].FrameNumber)
+            Assert.Equal(4, o.Steps[i].Frames)
+            Assert.False(o.Steps[i].GameOver)
+        rewards <- [ rewards[0] + o.Steps[0].Reward; rewards[1] + o.Steps[1].Reward ]
+        lives <- o.Steps[1].Lives :: lives
+        // the flicker max-pool is the element-wise max of the two screens
+        let m = o.MaxPooled 0
+        let a, b = pong.Value.Frame(4 * k + 2), pong.Value.Frame(4 * k + 3)
+        Assert.Equal<byte[]>(Array.map2 max a b, m)
+    Assert.Equal<int list>([ -1; 0 ], rewards) // pong loses a point at frame 255 (step 63 = window step 5)
+    Assert.Equal<int list>([ 4; 4; 4; 4; 4; 4; 4; 5; 5; 5 ], lives) // breakout loses a life at frame 108
+
+[<Fact>]
+let ``a step with repeat 1 pairs the new screen with the previous one`` () =
+    use ep = new TempEndpoint()
+    use server = new ReplayServer(ep.Endpoint)
+    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    bridge.Create specs |> ignore
+    bridge.ResetAll() |> ignore
+    let o1 = bridge.Step(windowActions 0, 1)
+    Assert.True(o1.Screen(0, false).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
+    Assert.True(o1.Screen(0, true).Span.SequenceEqual(ReadOnlySpan(pong.Value.Frame 0)))
+    let o2 = bridge.Step(windowActions 0, 1)
+    Assert.True(o2.Screen(1, false).Span.SequenceEqual(ReadOnlySpan(breakout.Value.Frame 0)))
+    Assert.True(o2.Screen(1, true).Span.SequenceEqual(ReadOnlySpan(breakout.Value.Frame 1)))
+
+[<Fact>]
+let ``a refused request raises BridgeException with the server's code and leaves the bridge usable`` () =
+    use ep = new TempEndpoint()
+    use server = new ReplayServer(ep.Endpoint)
+    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    bridge.Create specs |> ignore
+    bridge.ResetAll() |> ignore
+    let e = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 4 |], 4) |> ignore)
+    Assert.Equal(Nullable BridgeErrorCode.OutOfRange, e.ServerError)
+    Assert.Contains("env 1", e.Message)
+    Assert.Contains("action 4 is outside 0..3", e.Message)
+    Assert.Contains("STEP #", e.InFlight)
+    Assert.False(bridge.IsBroken)
+    let unknown = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("tetris", 0) |] |> ignore)
+    Assert.Equal(Nullable BridgeErrorCode.Ale, unknown.ServerError)
+    Assert.Equal(0, bridge.Step(windowActions 0, 4).Steps[0].Reward)
+
+/// Sends malformed requests to a fresh server (no envs created) at `endpoint`; each must get the right
+/// ERROR reply, and the server must then still answer a good HELLO, echoing sequence numbers.
+let assertRefusesMalformed (endpoint: string) =
+    let ep = {| Endpoint = endpoint |}
+    let hello = encodeRequest 1u (Hello(1us, 1us))
+    let withVersion v (h: byte[]) =
+        let h = Array.copy h
+        wu16 h 4 v
+        h
+    // wrong protocol version in the header
+    let code, _, msg = errorOf (exchange ep.Endpoint [ withVersion 2us hello[0]; hello[1] ])
+    Assert.Equal(BridgeErrorCode.Version, code)
+    Assert.Contains("version 2", msg)
+    // no common version in HELLO
+    Assert.Equal(BridgeErrorCode.Version, (let c, _, _ = errorOf (exchange ep.Endpoint (encodeRequest 1u (Hello(2us, 5us)))) in c))
+    // bad magic, short header, truncated body, extra frame
+    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ Array.zeroCreate 12; hello[1] ]) in c))
+    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ Array.sub hello[0] 0 8 ]) in c))
+    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ hello[0]; Array.sub hello[1] 0 6 ]) in c))
+    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint (hello @ [ [| 0uy |] ])) in c))
+    // unknown kind
+    Assert.Equal(BridgeErrorCode.UnknownKind, (let c, _, _ = errorOf (exchange ep.Endpoint [ header 9us 3u ]) in c))
+    // an env count of 0 or above the limit
+    Assert.Equal(BridgeErrorCode.OutOfRange, (let c, _, _ = errorOf (exchange ep.Endpoint [ header Kind.Step 3u; Array.zeroCreate 8 ]) in c))
+    let tooMany = Array.zeroCreate 8
+    wu32 tooMany 0 100000u
+    Assert.Equal(BridgeErrorCode.OutOfRange, (let c, _, _ = errorOf (exchange ep.Endpoint [ header Kind.Reset 3u; tooMany ]) in c))
+    // STEP before CREATE, repeat 0, body size not matching its count
+    Assert.Equal(BridgeErrorCode.State, (let c, _, _ = errorOf (exchange ep.Endpoint (encodeRequest 4u (Step(4, [| 0 |])))) in c))
+    Assert.Equal(BridgeErrorCode.OutOfRange, (let c, _, _ = errorOf (exchange ep.Endpoint (encodeRequest 4u (Step(0, [| 0 |])))) in c))
+    let step = encodeRequest 5u (Step(4, [| 0; 0 |]))
+    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ step[0]; Array.append step[1] [| 0uy; 0uy; 0uy; 0uy |] ]) in c))
+    // CREATE with a NaN sticky probability, names missing, invalid UTF-8
+    let create = encodeRequest 6u (Create [| specs[0] |])
+    let nan = Array.copy create[1]
+    wf32 nan 12 Single.NaN
+    let c, env, _ = errorOf (exchange ep.Endpoint [ create[0]; nan; create[2] ])
+    Assert.Equal((BridgeErrorCode.OutOfRange, 0), (c, env))
+    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ create[0]; create[1] ]) in c))
+    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ create[0]; create[1]; [| 0xFFuy; 0xFEuy |] ]) in c))
+    // a game id that is not [a-z0-9_]+
+    let shout = encodeRequest 7u (Create [| { specs[0] with Game = "Pong!" } |])
+    Assert.Equal((BridgeErrorCode.OutOfRange, 0), (let c, e, _ = errorOf (exchange ep.Endpoint shout) in c, e))
+    // after all that, a well-formed session works, and the error reply echoes the request's sequence
+    let e = exchange ep.Endpoint (encodeRequest 42u (Hello(1us, 1us)))
+    Assert.Equal(Kind.Hello ||| Kind.ReplyBit, u16 e[0] 6)
+    Assert.Equal(42u, u32 e[0] 8)
+    let refused = exchange ep.Endpoint (encodeRequest 5u (Step(0, [| 0 |])))
+    Assert.Equal(5u, u32 refused.Head 8)
+
+/// Sends 300 mangled requests (no CLOSE among them); each must get a reply, ERROR or not.
+let assertSurvivesFuzz (endpoint: string) =
+    use ctx = new ZmqContext()
+    use s = new ZmqSocket(ctx, ZmqSocketKind.Request)
+    s.ReceiveTimeout <- TimeSpan.FromSeconds 5.0
+    s.Connect endpoint
+    for seed in 1..300 do
+        let m = mutated seed
+        let isClose = try (match decodeRequest m with _, Close -> true | _ -> false) with _ -> false
+        if not isClose then
+            s.SendMultipart m
+            let reply = receive s
+            Assert.Equal(12, reply.Head.Length)
+            // refused by validation, not by the catch-all
+            if u16 reply.Head 6 = Kind.Error then
+                let code, _, msg = errorOf reply
+                Assert.True(code <> BridgeErrorCode.Internal, $"seed {seed}: INTERNAL error: {msg}")
+
+[<Fact>]
+let ``malformed messages get error replies and the server keeps serving`` () =
+    use ep = new TempEndpoint()
+    use server = new ReplayServer(ep.Endpoint)
+    assertRefusesMalformed ep.Endpoint
+    assertSurvivesFuzz ep.Endpoint
+    Assert.Null(server.Error)
+
+[<Fact>]
+let ``env counts that do not match the created envs are refused`` () =
+    use ep = new TempEndpoint()
+    use server = new ReplayServer(ep.Endpoint)
+    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    bridge.Create specs |> ignore
+    let c, _, m = errorOf (exchange ep.Endpoint (encodeRequest 1u (Step(4, [| 0; 0; 0 |]))))
+    Assert.Equal(BridgeErrorCode.OutOfRange, c)
+    Assert.Contains("3 actions for 2 envs", m)
+    let c2, env, _ = errorOf (exchange ep.Endpoint (encodeRequest 2u (Reset [| 0; 7 |])))
+    Assert.Equal((BridgeErrorCode.OutOfRange, 7), (c2, env))
+    Assert.Throws<ArgumentException>(fun () -> bridge.Step([| 0 |], 4) |> ignore) |> ignore
+    Assert.Throws<ArgumentOutOfRangeException>(fun () -> bridge.Reset [| 2 |] |> ignore) |> ignore
+
+[<Fact>]
+let ``a server that dies mid-step gives a BridgeException naming the endpoint and the step, and Restart starts afresh`` () =
+    use ep = new TempEndpoint()
+    let dying = new ReplayServer(ep.Endpoint, DieAtStep 3)
+    use bridge = AleBridge.Connect(ep.Endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 400.0))
+    bridge.Create specs |> ignore
+    bridge.ResetAll() |> ignore
+    bridge.Step(windowActions 0, 4) |> ignore
+    bridge.Step(windowActions 1, 4) |> ignore
+    let e = Assert.Throws<BridgeException>(fun () -> bridge.Step(windowActions 2, 4) |> ignore)
+    Assert.Equal(ep.Endpoint, e.Endpoint)
+    Assert.StartsWith("STEP #", e.InFlight)
+    Assert.Contains("2 envs, repeat 4", e.InFlight)
+    Assert.Contains(ep.Endpoint, e.Message)
+    Assert.Contains("no reply within 0.4 s", e.Message)
+    Assert.False(e.ServerError.HasValue)
+    Assert.True(bridge.IsBroken)
+    Assert.True(dying.Join(TimeSpan.FromSeconds 5.0))
+    dying.Dispose()
+    let again = Assert.Throws<BridgeException>(fun () -> bridge.Step(windowActions 2, 4) |> ignore)
+    Assert.Contains("broken", again.Message)
+    // a fresh server on the same endpoint: Restart re-creates the envs and resets them
+    use fresh = new ReplayServer(ep.Endpoint)
+    let r = bridge.Restart()
+    Assert.False(bridge.IsBroken)
+    Assert.True(r.Screen(0, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
+    Assert.Equal(0, bridge.Step(windowActions 0, 4).Steps[0].Reward)
+
+[<Fact>]
+let ``a server that hangs trips the receive timeout`` () =
+    use ep = new TempEndpoint()
+    use server = new ReplayServer(ep.Endpoint, HangAtStep 1)
+    use bridge = AleBridge.Connect(ep.Endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 300.0))
+    bridge.Create specs |> ignore
+    bridge.ResetAll() |> ignore
+    let sw = Stopwatch.StartNew()
+    let e = Assert.Throws<BridgeException>(fun () -> bridge.Step(windowActions 0, 4) |> ignore)
+    Assert.InRange(sw.ElapsedMilliseconds, 250L, 5000L)
+    Assert.Contains("no reply within 0.3 s", e.Message)
+
+[<Fact>]
+let ``a launched server that exits is reported with its exit code and what was in flight`` () =
+    let launch =
+        { FileName = "/bin/sh"
+          Arguments = [ "-c"; "echo READY $0; echo dying >&2; sleep 0.5; exit 3"; "{endpoint}" ] }
+    let options = AleBridgeOptions.Default.WithServer(launch).WithReceiveTimeout(TimeSpan.FromSeconds 20.0)
+    let sw = Stopwatch.StartNew()
+    let e = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch options |> ignore)
+    Assert.True(sw.Elapsed < TimeSpan.FromSeconds 10.0, "the exit is noticed before the receive timeout")
+    Assert.StartsWith("ipc://", e.Endpoint)
+    Assert.StartsWith("HELLO #1", e.InFlight)
+    Assert.True(e.Message.Contains "exited with code 3", e.Message)
+    Assert.True(e.Message.Contains "dying", e.Message)
+
+[<Fact>]
+let ``a launched server that never says READY fails the start with its stderr`` () =
+    let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; "echo no such module >&2; exit 1" ] }
+    let e = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore)
+    Assert.Equal("server start", e.InFlight)
+    Assert.Contains("exited (code 1) before it was ready", e.Message)
+    Assert.Contains("no such module", e.Message)
+    let missing = { FileName = "/nonexistent/python3"; Arguments = [] }
+    let e2 = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer missing) |> ignore)
+    Assert.Contains("could not start /nonexistent/python3", e2.Message)
+
+// ---- the real ALE, when python3 has ale_py and pyzmq ---------------------------------------------------
+
+/// Whether the python the bridge launches ($DQNFUN_PYTHON or python3) can import `modules`.
+let pythonHas (modules: string) =
+    try
+        let python = AleServerLaunch.Python().FileName
+        use p = Process.Start(ProcessStartInfo(python, $"-c \"import {modules}\"", RedirectStandardError = true, UseShellExecute = false))
+        p.WaitForExit 30000 && p.ExitCode = 0
+    with _ -> false
+
+type PythonServer(output: ITestOutputHelper) =
+    [<Fact>]
+    member _.``the Python server validates every message like the replay server (skipped without pyzmq)``() =
+        if not (pythonHas "zmq, numpy") then
+            output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
+        else
+            let bridge = AleBridge.Launch(AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromSeconds 20.0))
+            output.WriteLine $"server: {bridge.Server} at {bridge.Endpoint}"
+            Assert.StartsWith("ipc://", bridge.Endpoint)
+            assertRefusesMalformed bridge.Endpoint
+            assertSurvivesFuzz bridge.Endpoint
+            if not (pythonHas "ale_py") then
+                let e = Assert.Throws<BridgeException>(fun () -> bridge.Create specs |> ignore)
+                Assert.Equal(Nullable BridgeErrorCode.Ale, e.ServerError)
+                Assert.Contains("pip install ale-py", e.Message)
+                output.WriteLine "ale_py not importable: CREATE checked to be refused with code ALE"
+            let pid = bridge.ServerProcessId
+            bridge.Dispose() // CLOSE: the server exits with status 0
+            let gone =
+                try
+                    use p = Process.GetProcessById pid
+                    p.WaitForExit 5000
+                with :? ArgumentException -> true
+            Assert.True(gone, "the server process exited after CLOSE")
+
+    /// The Python server's stepping logic (reward sums, early stops, screen pairs, truncation, the
+    /// reset-before-step rule) against fixtures/bridge/fake_ale, a fake ale_py with known screens.
+    [<Fact>]
+    member _.``the Python server steps, pairs screens and truncates correctly over a fake ale_py (skipped without pyzmq)``() =
+        if not (pythonHas "zmq, numpy") then
+            output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
+        else
+            let d = AleServerLaunch.Python()
+            let launch = { FileName = "/usr/bin/env"; Arguments = ("PYTHONPATH=" + Path.Combine(fixtureDir, "fake_ale")) :: d.FileName :: d.Arguments }
+            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithServer(launch).WithReceiveTimeout(TimeSpan.FromSeconds 20.0))
+            Assert.StartsWith("ale_py fake", bridge.Server)
+            let specs =
+                [| { AleEnvSpec.OfGame("pong", 5) with MaxFramesPerEpisode = 0 }
+                   { AleEnvSpec.OfGame("breakout", 6) with FullActionSet = true; MaxFramesPerEpisode = 6; Mode = 1 } |]
+            let info = bridge.Create specs
+            Assert.Equal<int[]>([| 0; 1; 3; 4 |], info[0].Actions)
+            Assert.Equal(18, info[1].Actions.Length)
+            // a pixel of env i's screen: (episode frame, seed, 7)
+            let px (o: AleObservation) i last = let s = o.Screen(i, last).Span in (int s[0], int s[1], int s[2])
+            let uniform (o: AleObservation) i last = let s = o.Screen(i, last).Span in s.Length = 210 * 160 * 3 && (let v = s[0] in s.Slice(0, 3).SequenceEqual(s.Slice(3 * 777, 3)) && s[s.Length - 3] = v)
+            let notStepped = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 0 |], 4) |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.State, notStepped.ServerError)
+            let r = bridge.ResetAll()
+            Assert.Equal((0, 5, 7), px r 0 true)
+            Assert.Equal((0, 6, 7), px r 1 false)
+            Assert.Equal(3, r.Steps[0].Lives)
+            // 4 frames each: reward = ALE id x 4; screens after frames 3 and 4
+            let o1 = bridge.Step([| 2; 17 |], 4)
+            Assert.Equal((12, 68), (o1.Steps[0].Reward, o1.Steps[1].Reward))
+            Assert.Equal((3, 5, 7), px o1 0 false)
+            Assert.Equal((4, 5, 7), px o1 0 true)
+            Assert.True(uniform o1 1 true)
+            Assert.Equal((4, 2, 4), (o1.Steps[0].Frames, o1.Steps[0].Lives, o1.Steps[0].EpisodeFrameNumber))
+            // env 1 hits its 6-frame limit after 2 frames: truncated, not over; screens after frames 5 and 6
+            let o2 = bridge.Step([| 1; 1 |], 4)
+            Assert.Equal((2, true, false), (o2.Steps[1].Frames, o2.Steps[1].Truncated, o2.Steps[1].GameOver))
+            Assert.Equal((5, 6, 7), px o2 1 false)
+            Assert.Equal((6, 6, 7), px o2 1 true)
+            Assert.Equal(2, o2.Steps[1].Reward)
+            let over = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 1; 1 |], 4) |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.State, over.ServerError)
+            Assert.Contains("env 1", over.Message)
+            let r1 = bridge.Reset [| 1 |]
+            Assert.Equal<int[]>([| 1 |], r1.Envs)
+            Assert.Equal((0, 6, 7), px r1 0 true)
+            // env 0 ends on its own at episode frame 11: 3 of 4 frames run, screens after frames 10 and 11
+            let o3 = bridge.Step([| 1; 0 |], 4)
+            Assert.Equal((3, true, false, 3), (o3.Steps[0].Frames, o3.Steps[0].GameOver, o3.Steps[0].Truncated, o3.Steps[0].Reward))
+            Assert.Equal((10, 5, 7), px o3 0 false)
+            Assert.Equal((11, 5, 7), px o3 0 true)
+            Assert.Equal(o3.Steps[0].FrameNumber, 11)
+            // repeat 1 pairs the new screen with the previous step's last
+            bridge.Reset [| 0 |] |> ignore
+            let o4 = bridge.Step([| 0; 0 |], 1)
+            Assert.Equal((0, 5, 7), px o4 0 false)
+            Assert.Equal((1, 5, 7), px o4 0 true)
+            Assert.Equal((4, 6, 7), px o4 1 false)
+            Assert.Equal((5, 6, 7), px o4 1 true)
+            // refusals of the ALE layer: an unknown game id, a mode the ROM lacks
+            let unknown = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("tetris", 0) |] |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.Ale, unknown.ServerError)
+            let mode = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("pong", 0).WithMode 5 |] |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.OutOfRange, mode.ServerError)
+            Assert.Contains("mode 5 is not one of [0, 1]", mode.Message)
+            // the server process dies mid-step (the fake exits on action id 16): a clear error at once,
+            // then Restart launches a new server with the same envs and fresh episodes
+            bridge.Create specs |> ignore
+            bridge.ResetAll() |> ignore
+            let pid = bridge.ServerProcessId
+            let sw = Stopwatch.StartNew()
+            let died = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 16 |], 4) |> ignore)
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds 10.0)
+            Assert.Contains($"the server process {pid} exited with code 9", died.Message)
+            Assert.StartsWith("STEP #", died.InFlight)
+            Assert.True(bridge.IsBroken)
+            let fresh = bridge.Restart()
+            Assert.NotEqual(pid, bridge.ServerProcessId)
+            Assert.Equal((0, 6, 7), px fresh 1 true)
+            Assert.Equal(4, bridge.Step([| 0; 1 |], 4).Steps[1].EpisodeFrameNumber)
+
+    /// Starts ale_bridge.py directly (stdin piped) and returns it once it printed READY.
+    member private _.StartRaw(extra: string list) =
+        let d = AleServerLaunch.Python()
+        let psi = ProcessStartInfo(d.FileName, RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false)
+        let sock = Path.Combine(Path.GetTempPath(), "dqnfun-ale-raw-" + Guid.NewGuid().ToString("N").Substring(0, 10) + ".sock")
+        for a in [ d.Arguments.Head; "--endpoint"; "ipc://" + sock ] @ extra do
+            psi.ArgumentList.Add a
+        let p = Process.Start psi
+        Assert.Equal("READY ipc://" + sock, p.StandardOutput.ReadLine())
+        p, sock
+
+    [<Fact>]
+    member t.``the Python server exits when its stdin closes or its parent dies, and removes its socket file (skipped without pyzmq)``() =
+        if not (pythonHas "zmq, numpy") then
+            output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
+        else
+            let p, sock = t.StartRaw [ "--watch-stdin" ]
+            use p = p
+            p.StandardInput.Close()
+            Assert.True(p.WaitForExit 10000, "exits on stdin EOF")
+            Assert.Equal(0, p.ExitCode)
+            Assert.False(File.Exists sock)
+            use parent = Process.Start(ProcessStartInfo("/bin/sleep", "0.3", UseShellExecute = false))
+            let q, _ = t.StartRaw [ "--parent-pid"; string parent.Id ]
+            use q = q
+            parent.WaitForExit()
+            Assert.True(q.WaitForExit 10000, "exits once --parent-pid is gone")
+            // a non-loopback TCP bind is refused
+            let d = AleServerLaunch.Python()
+            use r = Process.Start(ProcessStartInfo(d.FileName, $"{d.Arguments.Head} --endpoint tcp://0.0.0.0:5555", RedirectStandardError = true, UseShellExecute = false))
+            Assert.True(r.WaitForExit 10000)
+            Assert.Equal(2, r.ExitCode)
+            Assert.Contains("refusing to bind", r.StandardError.ReadToEnd())
+
+type RealAle(output: ITestOutputHelper) =
+    [<Fact>]
+    member _.``the Python server against the real ALE replays the recorded pong frames (skipped without ale_py and pyzmq)``() =
+        if not (pythonHas "ale_py, zmq, numpy") then
+            output.WriteLine "SKIPPED: ale_py/pyzmq not importable by python3 (pip install ale-py pyzmq numpy to run this test)"
+        else
+            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0))
+            output.WriteLine $"server: {bridge.Server}"
+            let spec = { AleEnvSpec.OfGame("pong", 0) with RepeatActionProbability = 0.0f; MaxFramesPerEpisode = 0 }
+            let info = bridge.Create [| spec; spec |]
+            Assert.Equal<int[]>(pong.Value.Actions, info[0].Actions)
+            let r = bridge.ResetAll()
+            Assert.True(r.Screen(1, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
+            let g = pong.Value
+            let mutable reward = 0
+            for k in 0 .. g.WindowStep + 9 do
+                let o = bridge.Step([| g.StepActions[k]; g.StepActions[k] |], 4)
+                reward <- reward + o.Steps[0].Reward
+                Assert.Equal((k + 1) * 4, o.Steps[0].FrameNumber)
+                if k >= g.WindowStep then
+                    let w = k - g.WindowStep
+                    Assert.True(o.Screen(0, false).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * w + 2))))
+                    Assert.True(o.Screen(1, true).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * w + 3))))
+            Assert.Equal(-1, reward)
+            let bad = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 6; 0 |], 4) |> ignore)
+            Assert.Equal(Nullable BridgeErrorCode.OutOfRange, bad.ServerError)
+
+// ---- no leaks: runs alone, so the process-wide handle counters are exact -----------------------------------
+
+[<CollectionDefinition("zmq-leaks", DisableParallelization = true)>]
+type LeakCollection() = class end
+
+[<Collection("zmq-leaks")>]
+type Leaks() =
+    [<Fact>]
+    member _.``a full bridge session, a failed one and a replay server leave no socket or context open``() =
+        let sockets, contexts = ZmqContext.LiveSockets, ZmqContext.LiveContexts
+        do
+            use ep = new TempEndpoint()
+            use server = new ReplayServer(ep.Endpoint)
+            use bridge = AleBridge.Connect(ep.Endpoint, fast)
+            bridge.Create specs |> ignore
+            bridge.ResetAll() |> ignore
+            bridge.Step(windowActions 0, 4) |> ignore
+            bridge.Dispose() // sends CLOSE: the replay server's thread ends on its own
+            Assert.True(server.Join(TimeSpan.FromSeconds 5.0))
+        do
+            let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; "exit 1" ] }
+            Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore) |> ignore
+        Assert.Equal(sockets, ZmqContext.LiveSockets)
+        Assert.Equal(contexts, ZmqContext.LiveContexts)
