@@ -45,10 +45,10 @@ module QNetworks =
     let isPlain (config: DqnConfig) = not config.Dueling && not config.Noisy && config.Head = ValueHead.Expected
 
     /// <summary>The Q-network for `config` over observation vectors: the plain MLP (QNetwork.mlp, eligible for
-    /// the fused update) when no variant is switched on, else a QModel: Linear (or NoisyLinear when
-    /// config.Noisy) and ReLU layers for config.Hidden, then either one output layer of actions * atoms units or,
-    /// with config.Dueling, a value layer of atoms units and an advantage layer of actions * atoms units combined
-    /// per atom (Wang et al. 2016; Hessel et al. 2018). Parameter names: "0.weight"... for the plain MLP,
+    /// the fused update) when no variant is switched on, else a QModel: Linear and ReLU layers for
+    /// config.Hidden, then either one output layer of actions * atoms units or, with config.Dueling, a value
+    /// layer of atoms units and an advantage layer of actions * atoms units combined per atom (Wang et al. 2016;
+    /// Hessel et al. 2018); with config.Noisy the output layers are NoisyLinear (Fortunato et al. 2018). Parameter names: "0.weight"... for the plain MLP,
     /// "torso.*", "value.*", "advantage.*" for dueling ones, "0.*"... (weight_mu, weight_sigma, ...) for noisy
     /// layers.</summary>
     [<CompiledName("Create")>]
@@ -58,6 +58,10 @@ module QNetworks =
         else
             let atoms = atomsOf config
             let noisy = ResizeArray<NoisyLinear>()
+            // Noisy layers replace the output layers (the value and advantage streams with Dueling); the MLP
+            // torso stays deterministic, as the convolutional torso of Rainbow's Atari network does (Hessel et
+            // al. 2018). A noisy input layer (sigma0 / sqrt 4 on CartPole's 4 inputs) drowned the signal.
+            let torsoLinear (i: int) (o: int) : nn.Module = new nn.Linear(i, o, device = device)
             let linear (i: int) (o: int) : nn.Module =
                 if config.Noisy then
                     let l = new NoisyLinear(i, o, config.NoisySigma0, device)
@@ -68,7 +72,7 @@ module QNetworks =
             let widths = spec.ObservationSize :: spec.Hidden
             let torsoLayers =
                 [ for i in 0 .. spec.Hidden.Length - 1 do
-                      linear widths[i] widths[i + 1]
+                      torsoLinear widths[i] widths[i + 1]
                       new nn.ReLU() :> nn.Module ]
             let features = List.last widths
             let body: nn.Module =
