@@ -139,7 +139,10 @@ module Learner =
     /// for one-step transitions).
     [<CompiledName("Discounts")>]
     let discounts (gamma: float) (batch: Batch) =
-        Array.init batch.Size (fun i -> float32 (gamma ** float batch.Steps[i]) * (1.0f - batch.Terminated[i]))
+        let g = float32 gamma
+        Array.init batch.Size (fun i ->
+            let steps = batch.Steps[i]
+            (if steps = 1 then g else float32 (gamma ** float steps)) * (1.0f - batch.Terminated[i]))
 
     /// <summary>One gradient update on a host batch (see updateOnTensors for the algorithm), with
     /// per-transition `discounts` ([batch]; Learner.discounts), optional importance
