@@ -144,6 +144,25 @@ module Learner =
             let steps = batch.Steps[i]
             (if steps = 1 then g else float32 (gamma ** float steps)) * (1.0f - batch.Terminated[i]))
 
+    /// The autograd update of a host batch: its arrays as tensors on `device`, then updateOnTensors.
+    let private autogradOnBatch config online target optimizer (device: Device) support (batch: Batch) (discounts: float32[]) (weights: float32[]) priorities =
+        use scope = new DisposeScope()
+        let b = int64 batch.Size
+        let obsShape = [| b; int64 batch.ObservationSize |]
+        updateOnTensors
+            config
+            online
+            target
+            optimizer
+            support
+            (torch.tensor<float32> (ReadOnlySpan batch.Observations, obsShape, device))
+            (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
+            (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
+            (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
+            (torch.tensor<float32> (ReadOnlySpan discounts, [| b |], device))
+            (if isNull weights then null else torch.tensor<float32> (ReadOnlySpan weights, [| b |], device))
+            priorities
+
     /// <summary>One gradient update on a host batch (see updateOnTensors for the algorithm), with
     /// per-transition `discounts` ([batch]; Learner.discounts), optional importance
     /// `weights` and an optional `priorities` array to fill. For an Expected-head CPU MLP trained with Adam,
@@ -201,22 +220,7 @@ module Learner =
             )
             { Loss = loss; MeanQ = meanQ }
         else
-            use scope = new DisposeScope()
-            let b = int64 n
-            let obsShape = [| b; int64 batch.ObservationSize |]
-            updateOnTensors
-                config
-                online
-                target
-                optimizer
-                support
-                (torch.tensor<float32> (ReadOnlySpan batch.Observations, obsShape, device))
-                (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
-                (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
-                (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
-                (torch.tensor<float32> (ReadOnlySpan discounts, [| b |], device))
-                (if isNull weights then null else torch.tensor<float32> (ReadOnlySpan weights, [| b |], device))
-                priorities
+            autogradOnBatch config online target optimizer device support batch discounts weights priorities
 
     /// <summary>One one-step gradient update on a host batch for an Expected-head network (Mnih et al. 2015,
     /// Algorithm 1, inner loop; Double DQN when config.DoubleDqn): `learn` with gamma^Steps (1 - terminated)
@@ -227,27 +231,5 @@ module Learner =
 
     /// The same update as `update`, always through libtorch's autograd (the reference for the fused path).
     [<CompiledName("UpdateAutograd")>]
-    let updateAutograd
-        (config: DqnConfig)
-        (online: nn.Module)
-        (target: nn.Module)
-        (optimizer: optim.Optimizer)
-        (device: Device)
-        (batch: Batch)
-        : UpdateMetrics =
-        use scope = new DisposeScope()
-        let b = int64 batch.Size
-        let obsShape = [| b; int64 batch.ObservationSize |]
-        updateOnTensors
-            config
-            online
-            target
-            optimizer
-            null
-            (torch.tensor<float32> (ReadOnlySpan batch.Observations, obsShape, device))
-            (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
-            (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
-            (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
-            (torch.tensor<float32> (ReadOnlySpan(discounts config.Gamma batch), [| b |], device))
-            null
-            null
+    let updateAutograd (config: DqnConfig) (online: nn.Module) (target: nn.Module) (optimizer: optim.Optimizer) (device: Device) (batch: Batch) =
+        autogradOnBatch config online target optimizer device null batch (discounts config.Gamma batch) null null
