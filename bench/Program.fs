@@ -121,6 +121,26 @@ and PerArgs =
             | Beta _ -> "importance-sampling exponent beta (default 0.4)."
             | Seed _ -> "seed of the buffer and the synthetic TD errors (default 0)."
 
+and FamilyArgs =
+    | Env of id: string
+    | Presets of string list
+    | Seeds of int list
+    | Steps of agentSteps: int64
+    | Eval_Interval of agentSteps: int
+    | Eval_Episodes of int
+    | Out of dir: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Env _ -> "environment id (default CartPole-v1)."
+            | Presets _ -> "presets to compare (default: all of DqnConfig.presetNames)."
+            | Seeds _ -> "seeds (default 0 1 2 3 4)."
+            | Steps _ -> "agent steps per run (default 30000)."
+            | Eval_Interval _ -> "agent steps between evaluations (default 2500)."
+            | Eval_Episodes _ -> "episodes per evaluation (default 10)."
+            | Out _ -> "folder for family.md and family.svg (default runs/family-<env>)."
+
 and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Seeds of ParseResults<SeedsArgs>
@@ -128,6 +148,7 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Cnn of ParseResults<CnnArgs>
     | [<CliPrefix(CliPrefix.None)>] Frames of ParseResults<FramesArgs>
     | [<CliPrefix(CliPrefix.None)>] Per of ParseResults<PerArgs>
+    | [<CliPrefix(CliPrefix.None)>] Family of ParseResults<FamilyArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -138,6 +159,7 @@ and [<RequireSubcommand>] Command =
             | Cnn _ -> "time the Nature-CNN update (batch 32) against PyTorch eager doing the identical update."
             | Frames _ -> "measure the Atari frame replay: memory at capacity and the time to sample a batch."
             | Per _ -> "time prioritized replay: one sample of a batch plus its priority update, at a large capacity."
+            | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
@@ -510,6 +532,18 @@ let runPer (a: ParseResults<PerArgs>) =
     )
     0
 
+let runFamily (a: ParseResults<FamilyArgs>) =
+    let envId = a.GetResult(FamilyArgs.Env, "CartPole-v1")
+    Family.runAll
+        envId
+        (a.GetResult(FamilyArgs.Presets, DqnConfig.presetNames))
+        (a.GetResult(FamilyArgs.Seeds, [ 0; 1; 2; 3; 4 ]))
+        (a.GetResult(FamilyArgs.Steps, 30_000L))
+        (a.GetResult(FamilyArgs.Eval_Interval, 2_500))
+        (a.GetResult(FamilyArgs.Eval_Episodes, 10))
+        (a.GetResult(FamilyArgs.Out, Path.Combine("runs", $"family-{envId}")))
+    0
+
 [<EntryPoint>]
 let main argv =
     let parser = ArgumentParser.Create<Command>(programName = "dqnfun-bench")
@@ -521,6 +555,7 @@ let main argv =
         | Cnn a -> runCnn a
         | Frames a -> runFrames a
         | Per a -> runPer a
+        | Family a -> runFamily a
     with :? ArguParseException as e ->
         eprintfn "%s" e.Message
         2
