@@ -6,13 +6,14 @@ open System
 module Environments =
 
     [<CompiledName("Ids")>]
-    let ids = [ "CartPole-v1"; "GridWorld-v0" ]
+    let ids = [ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1" ]
 
     [<CompiledName("Make")>]
     let make (id: string) : IEnvironment =
         match id with
         | "CartPole-v1" -> CartPoleEnvironment()
         | "GridWorld-v0" -> GridWorldEnvironment()
+        | "Acrobot-v1" -> AcrobotEnvironment()
         | _ ->
             let known = String.Join(", ", ids)
             raise (ArgumentException($"unknown environment id '{id}'; known ids: {known}", "id"))
