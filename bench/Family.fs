@@ -16,6 +16,14 @@ let threshold (envId: string) =
     | "GridWorld-v0" -> 1.0
     | other -> invalidArg "env" $"no solved threshold is known for {other}"
 
+/// The C51 support for a task's returns: CartPole's rewards are +1 a step (discounted returns in [0, 100]),
+/// Acrobot's -1 a step (in [-100, 0]).
+let support (envId: string) =
+    match envId with
+    | "Acrobot-v1" -> -100.0, 0.0
+    | "GridWorld-v0" -> 0.0, 1.0
+    | _ -> 0.0, 100.0
+
 type Run =
     { Preset: string
       Seed: int
@@ -26,8 +34,14 @@ type Run =
       WallSeconds: float }
 
 let run (envId: string) (preset: string) (seed: int) (steps: int64) (evalInterval: int) (evalEpisodes: int) =
+    let vMin, vMax = support envId
     let config =
-        { DqnConfig.preset preset with Seed = seed; EvalInterval = evalInterval; EvalEpisodes = evalEpisodes }
+        { DqnConfig.preset preset with
+            Seed = seed
+            EvalInterval = evalInterval
+            EvalEpisodes = evalEpisodes
+            VMin = vMin
+            VMax = vMax }
     let env = Environments.make envId
     use agent = new Agent(config, env.ObservationSize, env.ActionCount)
     let s = agent.Learn(env, steps, Environments.make envId)
