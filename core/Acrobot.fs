@@ -164,41 +164,16 @@ module Acrobot =
 
 [<Sealed>]
 type AcrobotEnvironment() =
-    // Mutable episode state, touched only by Reset and Step.
-    let mutable random: Random = null
-    let mutable state: Acrobot.State voption = ValueNone
-    let mutable elapsed = 0
-    let mutable running = false
+    let episode = Episode<Acrobot.State>("Acrobot", Acrobot.actionCount, Acrobot.maxEpisodeSteps)
 
     member _.ObservationSize = Acrobot.observationSize
     member _.ActionCount = Acrobot.actionCount
-
-    member _.State =
-        match state with
-        | ValueSome s -> s
-        | ValueNone -> Check.invalidOp "Acrobot has no state yet: call Reset first"
-
-    member _.ElapsedSteps = elapsed
-
-    member _.Reset(seed: Nullable<int>) =
-        if seed.HasValue then random <- Random(seed.Value)
-        elif isNull random then random <- Random()
-        let s = Acrobot.initialState random
-        state <- ValueSome s
-        elapsed <- 0
-        running <- true
-        Acrobot.observation s
+    member _.State = episode.State
+    member _.ElapsedSteps = episode.Elapsed
+    member _.Reset(seed: Nullable<int>) = Acrobot.observation (episode.Reset(seed, Acrobot.initialState))
 
     member _.Step(action: int) =
-        Check.action "action" Acrobot.actionCount action
-        if not running then
-            Check.invalidOp "Acrobot episode is not running (never started, terminated or truncated): call Reset"
-        let s = Acrobot.step state.Value action
-        state <- ValueSome s
-        elapsed <- elapsed + 1
-        let terminated = Acrobot.isTerminated s
-        let truncated = elapsed >= Acrobot.maxEpisodeSteps
-        if terminated || truncated then running <- false
+        let struct (s, terminated, truncated) = episode.Step(action, Acrobot.step, Acrobot.isTerminated)
         { Observation = Acrobot.observation s
           Reward = (if terminated then 0.0 else -1.0)
           Terminated = terminated

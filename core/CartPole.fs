@@ -76,41 +76,16 @@ module CartPole =
 
 [<Sealed>]
 type CartPoleEnvironment() =
-    // Mutable episode state, touched only by Reset and Step.
-    let mutable random: Random = null
-    let mutable state: CartPole.State voption = ValueNone
-    let mutable elapsed = 0
-    let mutable running = false
+    let episode = Episode<CartPole.State>("CartPole", CartPole.actionCount, CartPole.maxEpisodeSteps)
 
     member _.ObservationSize = CartPole.observationSize
     member _.ActionCount = CartPole.actionCount
-
-    member _.State =
-        match state with
-        | ValueSome s -> s
-        | ValueNone -> Check.invalidOp "CartPole has no state yet: call Reset first"
-
-    member _.ElapsedSteps = elapsed
-
-    member _.Reset(seed: Nullable<int>) =
-        if seed.HasValue then random <- Random(seed.Value)
-        elif isNull random then random <- Random()
-        let s = CartPole.initialState random
-        state <- ValueSome s
-        elapsed <- 0
-        running <- true
-        CartPole.observation s
+    member _.State = episode.State
+    member _.ElapsedSteps = episode.Elapsed
+    member _.Reset(seed: Nullable<int>) = CartPole.observation (episode.Reset(seed, CartPole.initialState))
 
     member _.Step(action: int) =
-        Check.action "action" CartPole.actionCount action
-        if not running then
-            Check.invalidOp "CartPole episode is not running (never started, terminated or truncated): call Reset"
-        let s = CartPole.step state.Value action
-        state <- ValueSome s
-        elapsed <- elapsed + 1
-        let terminated = CartPole.isTerminated s
-        let truncated = elapsed >= CartPole.maxEpisodeSteps
-        if terminated || truncated then running <- false
+        let struct (s, terminated, truncated) = episode.Step(action, CartPole.step, CartPole.isTerminated)
         { Observation = CartPole.observation s
           Reward = 1.0
           Terminated = terminated

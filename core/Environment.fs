@@ -39,3 +39,45 @@ type IEnvironment =
     /// <exception cref="T:System.InvalidOperationException">No episode is running: Reset was never called,
     /// or the episode already terminated or was truncated.</exception>
     abstract Step: action: int -> StepResult
+
+/// The episode bookkeeping every built-in environment shares: its seeded generator, the current state, the
+/// agent steps taken and whether an episode is running. Mutated only by Reset and Step, which take the
+/// environment's pure dynamics as functions.
+[<Sealed>]
+type internal Episode<'S>(name: string, actionCount: int, maxSteps: int) =
+    let mutable random: Random = null
+    let mutable state: 'S voption = ValueNone
+    let mutable elapsed = 0
+    let mutable running = false
+
+    member _.State =
+        match state with
+        | ValueSome s -> s
+        | ValueNone -> Check.invalidOp $"{name} has no state yet: call Reset first"
+
+    member _.Elapsed = elapsed
+
+    /// Reseeds the generator when `seed` is given (a fresh unpredictable one on the first unseeded reset) and
+    /// starts an episode in `initial random`; returns that state.
+    member _.Reset(seed: Nullable<int>, initial: Random -> 'S) =
+        if seed.HasValue then random <- Random(seed.Value)
+        elif isNull random then random <- Random()
+        let s = initial random
+        state <- ValueSome s
+        elapsed <- 0
+        running <- true
+        s
+
+    /// Checks the action and that an episode runs, applies `step`, and ends the episode when `isTerminated` or
+    /// after maxSteps agent steps (truncation). Returns the new state, terminated and truncated.
+    member _.Step(action: int, step: 'S -> int -> 'S, isTerminated: 'S -> bool) : struct ('S * bool * bool) =
+        Check.action "action" actionCount action
+        if not running then
+            Check.invalidOp $"{name} episode is not running (never started, terminated or truncated): call Reset"
+        let s = step state.Value action
+        state <- ValueSome s
+        elapsed <- elapsed + 1
+        let terminated = isTerminated s
+        let truncated = elapsed >= maxSteps
+        if terminated || truncated then running <- false
+        struct (s, terminated, truncated)

@@ -59,10 +59,8 @@ type GridWorldEnvironment(size: int, maxSteps: int) =
         Check.positive "maxSteps" maxSteps
 
     let goal = GridWorld.goal size
-    // Mutable episode state, touched only by Reset and Step.
-    let mutable cell: GridWorld.Cell voption = ValueNone
-    let mutable elapsed = 0
-    let mutable running = false
+    // The start cell is fixed: the seed has nothing to randomise.
+    let episode = Episode<GridWorld.Cell>("GridWorld", GridWorld.actionCount, maxSteps)
 
     new() = GridWorldEnvironment(GridWorld.defaultSize, GridWorld.defaultMaxSteps)
 
@@ -70,31 +68,12 @@ type GridWorldEnvironment(size: int, maxSteps: int) =
     member _.MaxSteps = maxSteps
     member _.ObservationSize = size * size
     member _.ActionCount = GridWorld.actionCount
-
-    member _.Cell =
-        match cell with
-        | ValueSome c -> c
-        | ValueNone -> Check.invalidOp "GridWorld has no state yet: call Reset first"
-
-    member _.ElapsedSteps = elapsed
-
-    member _.Reset(seed: Nullable<int>) =
-        ignore seed
-        cell <- ValueSome GridWorld.start
-        elapsed <- 0
-        running <- true
-        GridWorld.observation size GridWorld.start
+    member _.Cell = episode.State
+    member _.ElapsedSteps = episode.Elapsed
+    member _.Reset(seed: Nullable<int>) = GridWorld.observation size (episode.Reset(seed, fun _ -> GridWorld.start))
 
     member _.Step(action: int) =
-        Check.action "action" GridWorld.actionCount action
-        if not running then
-            Check.invalidOp "GridWorld episode is not running (never started, terminated or truncated): call Reset"
-        let c = GridWorld.move size cell.Value action
-        cell <- ValueSome c
-        elapsed <- elapsed + 1
-        let terminated = (c = goal)
-        let truncated = elapsed >= maxSteps
-        if terminated || truncated then running <- false
+        let struct (c, terminated, truncated) = episode.Step(action, GridWorld.move size, (fun c -> c = goal))
         { Observation = GridWorld.observation size c
           Reward = (if terminated then 1.0 else 0.0)
           Terminated = terminated
