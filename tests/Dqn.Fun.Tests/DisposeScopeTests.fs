@@ -226,3 +226,28 @@ let ``disposing an agent frees its networks`` () =
      // Online and target: 3 layers of weight and bias each.
      Assert.Equal(start + 12L, Tensor.LiveCount))
     Assert.Equal(start, Tensor.LiveCount)
+
+[<Fact>]
+let ``every preset learns and evaluates without leaking a tensor, and Dispose frees all it made`` () =
+    // The variant paths own more: a C51 support, noise buffers, distributional and prioritized updates.
+    for name in DqnConfig.presetNames do
+        settle ()
+        let start = Tensor.LiveCount
+        let finalized = Tensor.FinalizedCount
+        (let config =
+            { DqnConfig.preset name with
+                Hidden = [ 16 ]
+                LearningStarts = 50
+                BatchSize = 16
+                BufferSize = 500
+                EvalInterval = 100
+                EvalEpisodes = 1 }
+         use agent = new Agent(config, 4, 2)
+         let afterConstruction = Tensor.LiveCount
+         let summary = agent.Learn(CartPoleEnvironment(), 150L, evalEnv = CartPoleEnvironment())
+         Assert.True(summary.Updates > 0L, $"{name}: no update ran")
+         agent.Act(Array.zeroCreate 4) |> ignore
+         Assert.True((afterConstruction = Tensor.LiveCount), $"{name}: {Tensor.LiveCount - afterConstruction} tensors left by Learn"))
+        settle ()
+        Assert.True((start = Tensor.LiveCount), $"{name}: {Tensor.LiveCount - start} tensors left after Dispose")
+        Assert.Equal(finalized, Tensor.FinalizedCount)
