@@ -149,6 +149,8 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Frames of ParseResults<FramesArgs>
     | [<CliPrefix(CliPrefix.None)>] Per of ParseResults<PerArgs>
     | [<CliPrefix(CliPrefix.None)>] Family of ParseResults<FamilyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Atari of ParseResults<AtariRun.AtariArgs>
+    | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-eval")>] Atari_Eval of ParseResults<AtariRun.AtariEvalArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -159,19 +161,13 @@ and [<RequireSubcommand>] Command =
             | Cnn _ -> "time the Nature-CNN update (batch 32) against PyTorch eager doing the identical update."
             | Frames _ -> "measure the Atari frame replay: memory at capacity and the time to sample a batch."
             | Per _ -> "time prioritized replay: one sample of a batch plus its priority update, at a large capacity."
+            | Atari _ -> "train on an Atari game through the ALE bridge: metrics.csv, checkpoints, config.json, summary.json."
+            | Atari_Eval _ -> "score a saved Atari model under the Nature protocol (30 no-op starts, ε 0.05, 5-minute games)."
             | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
-let writeJson (path: string) (write: Utf8JsonWriter -> unit) =
-    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
-    let tmp = path + ".tmp"
-    (use fs = File.Create tmp
-     use w = new Utf8JsonWriter(fs, JsonWriterOptions(Indented = true))
-     w.WriteStartObject()
-     write w
-     w.WriteEndObject())
-    File.Move(tmp, path, true)
+let writeJson = Json.write
 
 let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
     w.WriteStartArray "hidden"
@@ -556,6 +552,8 @@ let main argv =
         | Frames a -> runFrames a
         | Per a -> runPer a
         | Family a -> runFamily a
+        | Atari a -> AtariRun.runAtari a
+        | Atari_Eval a -> AtariRun.runAtariEval a
     with :? ArguParseException as e ->
         eprintfn "%s" e.Message
         2
