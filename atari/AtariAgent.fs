@@ -127,14 +127,20 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         | Some r -> r
         | None ->
             let r =
+                if dqn.Prioritized then
+                    FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding, dqn.PriorityAlpha, dqn.PriorityEpsilon)
+                else
                     FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding)
             replayBuffer <- Some r
             r
 
     /// One gradient update from the frame replay: uniform or prioritized, n-step returns, importance weights.
     let learnOnce (replay: FrameReplayBuffer) =
-        let b = replay.Sample(dqn.BatchSize)
-        let disc = b.Terminated |> Array.map (fun t -> float32 dqn.Gamma * (1.0f - t))
+        let b =
+            if dqn.Prioritized then
+                replay.SamplePrioritized(dqn.BatchSize, dqn.NStep, dqn.Gamma, Schedule.value dqn.PriorityBeta agentSteps)
+            else
+                replay.Sample(dqn.BatchSize, dqn.NStep, dqn.Gamma)
         replay.Gather(b.ObservationSlots, Span obsBytes)
         replay.Gather(b.NextObservationSlots, Span nextBytes)
         use scope = new DisposeScope()
@@ -150,9 +156,10 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 (torch.tensor (nextBytes, shape, device))
                 (torch.tensor (b.Actions, device = device))
                 (torch.tensor (b.Rewards, device = device))
-                (torch.tensor ((disc: float32[]), device = device))
-                null
-                null
+                (torch.tensor ((b.Discounts: float32[]), device = device))
+                (if dqn.Prioritized then torch.tensor ((b.Weights: float32[]), device = device) else null)
+                (if dqn.Prioritized then priorities else null)
+        if dqn.Prioritized then replay.UpdatePriorities(b.Indices, priorities)
         m
 
     let newestFrame (stack: byte[]) = ReadOnlySpan(stack, stackBytes - frameBytes, frameBytes)
