@@ -38,13 +38,18 @@ module QNetworks =
 
     /// Outputs per action of a config's head: 1 for Expected, Atoms otherwise.
     [<CompiledName("AtomsOf")>]
-    let atomsOf (config: DqnConfig) = if config.Head = ValueHead.Expected then 1 else config.Atoms
+    let atomsOf (config: DqnConfig) =
+        match config.Head with
+        | ValueHead.Expected -> 1
+        | ValueHead.Implicit -> config.IqnPolicyTauSamples
+        | _ -> config.Atoms
 
     /// Whether a config asks for anything beyond the plain MLP of QNetwork.mlp.
     [<CompiledName("IsPlain")>]
     let isPlain (config: DqnConfig) = not config.Dueling && not config.Noisy && config.Head = ValueHead.Expected
 
-    /// <summary>The Q-network for `config` over observation vectors: the plain MLP (QNetwork.mlp, eligible for
+    /// <summary>The Q-network for `config` over observation vectors: an ImplicitQuantileNetwork (Iqn.mlp) for
+    /// Head = Implicit, else the plain MLP (QNetwork.mlp, eligible for
     /// the fused update) when no variant is switched on, else a QModel: Linear and ReLU layers for
     /// config.Hidden, then either one output layer of actions * atoms units or, with config.Dueling, a value
     /// layer of atoms units and an advantage layer of actions * atoms units combined per atom (Wang et al. 2016;
@@ -53,7 +58,9 @@ module QNetworks =
     /// layers.</summary>
     [<CompiledName("Create")>]
     let create (config: DqnConfig) (spec: QNetworkSpec) (device: Device) : nn.Module =
-        if isPlain config then
+        if config.Head = ValueHead.Implicit then
+            Iqn.mlp config spec device :> nn.Module
+        elif isPlain config then
             QNetwork.mlp spec device :> nn.Module
         else
             let atoms = atomsOf config
@@ -92,13 +99,16 @@ module QNetworks =
     let resetNoise (network: nn.Module) =
         match network with
         | :? QModel as m -> m.ResetNoise()
+        | :? ImplicitQuantileNetwork as m -> m.ResetNoise()
         | _ -> ()
 
-    /// Switches a QModel's noisy layers to their mean weights (true) or back to noisy (false).
+    /// Switches a QModel's noisy layers to their mean weights (true) or back to noisy (false); an
+    /// ImplicitQuantileNetwork also acts on its K quantile midpoints instead of sampled levels while true.
     [<CompiledName("SetDeterministic")>]
     let setDeterministic (network: nn.Module) (value: bool) =
         match network with
         | :? QModel as m -> m.Deterministic <- value
+        | :? ImplicitQuantileNetwork as m -> m.Deterministic <- value
         | _ -> ()
 
     /// The C51 support [Atoms] Float32 for a Categorical config, else null.
@@ -107,7 +117,8 @@ module QNetworks =
         if config.Head = ValueHead.Categorical then Categorical.support config.VMin config.VMax config.Atoms device else null
 
     /// <summary>Q-values [batch; actions] from a network output: itself (Expected), the expectation of the
-    /// softmax over atoms under `support` (C51), or the mean of the quantiles (QR-DQN).</summary>
+    /// softmax over atoms under `support` (C51), or the mean of the quantiles (QR-DQN; IQN's [batch; actions; K]
+    /// policy quantiles, Dabney et al. 2018b section 3.2).</summary>
     [<CompiledName("QValues")>]
     let qValues (head: ValueHead) (support: Tensor) (output: Tensor) : Tensor =
         match head with
