@@ -58,7 +58,7 @@ module AtariConfig =
 
     /// <summary>Names accepted by <c>preset</c>.</summary>
     [<CompiledName("PresetNames")>]
-    let presetNames = [ "nature"; "dopamine"; "c51"; "qr"; "rainbow" ]
+    let presetNames = [ "nature"; "dopamine"; "c51"; "qr"; "iqn"; "rainbow" ]
 
     /// <summary>Agent steps in a number of emulator frames at a frame skip.</summary>
     let private steps (frames: int) (frameSkip: int) = int64 (frames / frameSkip)
@@ -74,7 +74,6 @@ module AtariConfig =
         { Preset = "nature"
           Dqn =
             { DqnConfig.defaults with
-                Hidden = []
                 Gamma = 0.99
                 LearningRate = Schedule.constant 2.5e-4
                 BatchSize = 32
@@ -121,7 +120,8 @@ module AtariConfig =
     /// <summary>The config of a preset: <c>nature</c> (Mnih et al. 2015), <c>dopamine</c> (Castro et al. 2018),
     /// and on Dopamine's schedule (sticky actions, Machado scoring, ε 0.01, target sync 8k agent steps):
     /// <c>c51</c> (Bellemare et al. 2017: 51 atoms on [−10, 10], Adam 2.5e-4, ε 3.125e-4), <c>qr</c> (Dabney et al.
-    /// 2018a: 200 quantiles, κ = 1, Adam 5e-5, ε 3.125e-4), <c>rainbow</c> (Hessel et al. 2018: C51 + dueling +
+    /// 2018a: 200 quantiles, κ = 1, Adam 5e-5, ε 3.125e-4), <c>iqn</c> (Dabney et al. 2018b: N = N' = 64 sampled
+    /// levels, K = 32 for acting, a 64-cosine embedding, κ = 1, Adam 5e-5, ε 3.125e-4), <c>rainbow</c> (Hessel et al. 2018: C51 + dueling +
     /// noisy nets σ₀ 0.5 without ε-greedy + prioritized replay α 0.5, β 0.4 → 1 + 3-step returns + Double, Adam
     /// 6.25e-5, ε 1.5e-4).</summary>
     /// <exception cref="T:System.ArgumentException">An unknown name; the message lists the known ones.</exception>
@@ -150,6 +150,19 @@ module AtariConfig =
                     { d.Dqn with
                         Head = ValueHead.Quantile
                         Atoms = 200
+                        LearningRate = Schedule.constant 5e-5
+                        AdamEpsilon = 3.125e-4 }
+                Optimizer = Adam 3.125e-4 }
+        | "iqn" ->
+            { d with
+                Preset = "iqn"
+                Dqn =
+                    { d.Dqn with
+                        Head = ValueHead.Implicit
+                        IqnTauSamples = 64
+                        IqnTargetTauSamples = 64
+                        IqnPolicyTauSamples = 32
+                        IqnEmbeddingDim = 64
                         LearningRate = Schedule.constant 5e-5
                         AdamEpsilon = 3.125e-4 }
                 Optimizer = Adam 3.125e-4 }
@@ -239,7 +252,11 @@ module AtariConfig =
           "dueling", string d.Dueling
           "noisy", (if d.Noisy then $"sigma0={inv d.NoisySigma0}" else "False")
           "head", string d.Head
-          "atoms", (if d.Head = ValueHead.Expected then "-" else string d.Atoms)
+          "atoms",
+          (match d.Head with
+           | ValueHead.Expected -> "-"
+           | ValueHead.Implicit -> $"N={d.IqnTauSamples}, N'={d.IqnTargetTauSamples}, K={d.IqnPolicyTauSamples}, embedding {d.IqnEmbeddingDim}"
+           | _ -> string d.Atoms)
           "support", (if d.Head = ValueHead.Categorical then $"[{inv d.VMin}, {inv d.VMax}]" else "-")
           "n_step_agent_steps", string d.NStep
           "prioritized", (if d.Prioritized then $"alpha={inv d.PriorityAlpha}, beta={schedule d.PriorityBeta}" else "False")

@@ -31,13 +31,13 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Env _ -> "environment id (default CartPole-v1; also GridWorld-v0)."
-            | Preset _ -> "dqn (default), double, dueling, prioritized, nstep, noisy, c51, qr or rainbow; the flags below add to it."
+            | Preset _ -> "dqn (default), double, dueling, prioritized, nstep, noisy, c51, qr, iqn or rainbow; the flags below add to it."
             | Double -> "Double DQN targets (van Hasselt et al. 2016)."
             | Dueling -> "dueling streams (Wang et al. 2016)."
             | Prioritized -> "proportional prioritized replay (Schaul et al. 2016)."
             | NStep _ -> "n-step returns (Hessel et al. 2018)."
             | Noisy -> "noisy nets, ε off (Fortunato et al. 2018)."
-            | Head _ -> "expected (default), categorical (C51, 51 atoms) or quantile (QR-DQN, 50 quantiles)."
+            | Head _ -> "expected (default), categorical (C51, 51 atoms), quantile (QR-DQN, 50 quantiles) or iqn (implicit quantiles, N = N' = 64, K = 32)."
             | Steps _ -> "agent steps to train (default 30000)."
             | Seed _ -> "seed for torch, replay, exploration and the environment (default 0)."
             | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json (default runs/<env>-seed<seed>)."
@@ -208,6 +208,10 @@ let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
     w.WriteNumber("priority_alpha", c.PriorityAlpha)
     w.WriteString("priority_beta", sprintf "%A" c.PriorityBeta)
     w.WriteNumber("priority_epsilon", c.PriorityEpsilon)
+    w.WriteNumber("iqn_tau_samples", c.IqnTauSamples)
+    w.WriteNumber("iqn_target_tau_samples", c.IqnTargetTauSamples)
+    w.WriteNumber("iqn_policy_tau_samples", c.IqnPolicyTauSamples)
+    w.WriteNumber("iqn_embedding_dim", c.IqnEmbeddingDim)
 
 type RunResult =
     { EnvId: string
@@ -353,8 +357,9 @@ let runTrain (a: ParseResults<TrainArgs>) =
         match a.TryGetResult TrainArgs.Head |> Option.map (fun h -> h.ToLowerInvariant()) with
         | Some "categorical" -> { c with Head = ValueHead.Categorical; Atoms = 51 }
         | Some "quantile" -> { c with Head = ValueHead.Quantile; Atoms = 50 }
+        | Some("iqn" | "implicit") -> { c with Head = ValueHead.Implicit }
         | Some "expected" | None -> c
-        | Some other -> invalidArg "head" $"--head {other}: expected, categorical or quantile"
+        | Some other -> invalidArg "head" $"--head {other}: expected, categorical, quantile or iqn"
     let config = { c with Seed = seed; Threads = a.GetResult(TrainArgs.Threads, 1); Device = device }
     train envId steps config out (a.Contains TrainArgs.Quiet) |> ignore
     0

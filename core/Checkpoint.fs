@@ -31,9 +31,11 @@ module Checkpoint =
         |> Map.add "atoms" (inv config.Atoms)
         |> Map.add "v_min" (invf config.VMin)
         |> Map.add "v_max" (invf config.VMax)
+        |> Map.add "iqn_embedding_dim" (inv config.IqnEmbeddingDim)
+        |> Map.add "iqn_policy_tau_samples" (inv config.IqnPolicyTauSamples)
 
     /// Writes the network's parameters and spec to `path` atomically (temporary file, then rename), with the
-    /// architecture switches of `config` (dueling, noisy, head, atoms, support) and `extra` metadata (string
+    /// architecture switches of `config` (dueling, noisy, head, atoms, support, IQN's embedding and K) and `extra` metadata (string
     /// pairs) beside the architecture keys.
     [<CompiledName("Save")>]
     let save (path: string) (spec: QNetworkSpec) (config: DqnConfig) (network: nn.Module) (extra: Map<string, string>) =
@@ -77,7 +79,9 @@ module Checkpoint =
             Head = get "head" (fun s -> Enum.Parse<ValueHead> s) config.Head
             Atoms = get "atoms" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.Atoms
             VMin = get "v_min" float config.VMin
-            VMax = get "v_max" float config.VMax }
+            VMax = get "v_max" float config.VMax
+            IqnEmbeddingDim = get "iqn_embedding_dim" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.IqnEmbeddingDim
+            IqnPolicyTauSamples = get "iqn_policy_tau_samples" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.IqnPolicyTauSamples }
 
     /// Reads a checkpoint written by `save` or `saveFor`: rebuilds the network (QNetworks.createFor with the
     /// recorded torso and architecture) on `device` and loads its parameters. Returns the torso, the action

@@ -11,17 +11,23 @@ module internal NatureCnnLayers =
     [<Literal>]
     let Features = 512
 
-    /// conv 32 8x8/4, ReLU, conv 64 4x4/2, ReLU, conv 64 3x3/1, ReLU, flatten, FC 512, ReLU.
-    let torso (frames: int) (device: Device) : nn.Module list =
+    /// Features of the flattened convolutions: 64 maps of 7x7.
+    [<Literal>]
+    let ConvFeatures = 3136
+
+    /// conv 32 8x8/4, ReLU, conv 64 4x4/2, ReLU, conv 64 3x3/1, ReLU, flatten.
+    let conv (frames: int) (device: Device) : nn.Module list =
         [ new nn.Conv2d(frames, 32, 8, stride = 4, device = device)
           new nn.ReLU()
           new nn.Conv2d(32, 64, 4, stride = 2, device = device)
           new nn.ReLU()
           new nn.Conv2d(64, 64, 3, stride = 1, device = device)
           new nn.ReLU()
-          new nn.Flatten()
-          new nn.Linear(64 * 7 * 7, Features, device = device)
-          new nn.ReLU() ]
+          new nn.Flatten() ]
+
+    /// The convolutions, then FC 512, ReLU.
+    let torso (frames: int) (device: Device) : nn.Module list =
+        conv frames device @ [ new nn.Linear(ConvFeatures, Features, device = device); new nn.ReLU() ]
 
     let checkFrames (frames: int) =
         if frames <= 0 then raise (ArgumentOutOfRangeException("frames", frames, "frames must be positive"))
@@ -67,21 +73,24 @@ type NatureCnn(actionCount: int, ?frames: int, ?device: Device) =
     override _.named_parameters() = body.named_parameters ()
     override _.Dispose() = body.Dispose()
 
-/// The torso of NatureCnn without its output layer, for the variant heads (dueling, noisy, C51, QR, IQN over
-/// the Nature network, as in Wang et al. 2016, Bellemare et al. 2017 and Hessel et al. 2018): input
-/// [batch; frames; 84; 84] UInt8 (scaled by 1/255 here) or Float32, output [batch; 512] Float32 features.
+/// The torso of NatureCnn without its output layer, for the variant heads (dueling, noisy, C51, QR over the
+/// Nature network, as in Wang et al. 2016, Bellemare et al. 2017 and Hessel et al. 2018): input
+/// [batch; frames; 84; 84] UInt8 (scaled by 1/255 here) or Float32, output [batch; 512] Float32 features;
+/// with fullyConnected = false only the convolutions, [batch; 3136] (IQN's ψ, Dabney et al. 2018b).
 /// Parameter names "0.weight", "2.weight", "4.weight", "7.weight" (and biases), as NatureCnn's.
 [<Sealed>]
-type NatureCnnTorso(?frames: int, ?device: Device) =
+type NatureCnnTorso(?frames: int, ?device: Device, ?fullyConnected: bool) =
     inherit nn.Module()
     let frames = defaultArg frames 4
     do NatureCnnLayers.checkFrames frames
-    let body = new nn.Sequential(NatureCnnLayers.torso frames (defaultArg device Device.CPU))
+    let fc = defaultArg fullyConnected true
+    let device = defaultArg device Device.CPU
+    let body = new nn.Sequential(if fc then NatureCnnLayers.torso frames device else NatureCnnLayers.conv frames device)
 
     /// Frames per stack (input channels).
     member _.Frames = frames
-    /// Output features: 512.
-    member _.Features = NatureCnnLayers.Features
+    /// Output features: 512, or 3136 without the fully connected layer.
+    member _.Features = if fc then NatureCnnLayers.Features else NatureCnnLayers.ConvFeatures
     override _.forward x = NatureCnnLayers.forward frames body x
     override _.named_parameters() = body.named_parameters ()
     override _.Dispose() = body.Dispose()

@@ -47,7 +47,11 @@ module QNetworks =
 
     /// Outputs per action of a config's head: 1 for Expected, Atoms otherwise.
     [<CompiledName("AtomsOf")>]
-    let atomsOf (config: DqnConfig) = if config.Head = ValueHead.Expected then 1 else config.Atoms
+    let atomsOf (config: DqnConfig) =
+        match config.Head with
+        | ValueHead.Expected -> 1
+        | ValueHead.Implicit -> config.IqnPolicyTauSamples
+        | _ -> config.Atoms
 
     /// Whether a config asks for anything beyond the plain MLP of QNetwork.mlp.
     [<CompiledName("IsPlain")>]
@@ -62,6 +66,9 @@ module QNetworks =
     let createFor (config: DqnConfig) (torso: Torso) (actionCount: int) (device: Device) : nn.Module =
         Check.positive "actionCount" actionCount
         match torso with
+        | Torso.Mlp(observationSize, hidden) when config.Head = ValueHead.Implicit ->
+            Iqn.mlp config { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } device :> nn.Module
+        | Torso.NatureCnn frames when config.Head = ValueHead.Implicit -> Iqn.natureCnn config frames actionCount device :> nn.Module
         | Torso.Mlp(observationSize, hidden) when isPlain config ->
             QNetwork.mlp { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } device :> nn.Module
         | Torso.NatureCnn frames when isPlain config -> new NatureCnn(actionCount, frames, device) :> nn.Module
@@ -117,13 +124,16 @@ module QNetworks =
     let resetNoise (network: nn.Module) =
         match network with
         | :? QModel as m -> m.ResetNoise()
+        | :? ImplicitQuantileNetwork as m -> m.ResetNoise()
         | _ -> ()
 
-    /// Switches a QModel's noisy layers to their mean weights (true) or back to noisy (false).
+    /// Switches a QModel's noisy layers to their mean weights (true) or back to noisy (false); an
+    /// ImplicitQuantileNetwork also acts on its K quantile midpoints instead of sampled levels while true.
     [<CompiledName("SetDeterministic")>]
     let setDeterministic (network: nn.Module) (value: bool) =
         match network with
         | :? QModel as m -> m.Deterministic <- value
+        | :? ImplicitQuantileNetwork as m -> m.Deterministic <- value
         | _ -> ()
 
     /// The C51 support [Atoms] Float32 for a Categorical config, else null.
@@ -132,7 +142,8 @@ module QNetworks =
         if config.Head = ValueHead.Categorical then Categorical.support config.VMin config.VMax config.Atoms device else null
 
     /// <summary>Q-values [batch; actions] from a network output: itself (Expected), the expectation of the
-    /// softmax over atoms under `support` (C51), or the mean of the quantiles (QR-DQN).</summary>
+    /// softmax over atoms under `support` (C51), or the mean of the quantiles (QR-DQN; IQN's [batch; actions; K]
+    /// policy quantiles, Dabney et al. 2018b section 3.2).</summary>
     [<CompiledName("QValues")>]
     let qValues (head: ValueHead) (support: Tensor) (output: Tensor) : Tensor =
         match head with

@@ -130,7 +130,7 @@ let ``the Nature CNN torso carries every head: shapes, and a checkpoint that rel
             QNetworks.setDeterministic net true
             use _ = torch.no_grad ()
             use y = net.forward x
-            let expected = if c.Head = ValueHead.Expected then [| 2L; 6L |] else [| 2L; 6L; int64 c.Atoms |]
+            let expected = if c.Head = ValueHead.Expected then [| 2L; 6L |] else [| 2L; 6L; int64 (QNetworks.atomsOf c) |]
             Assert.Equal<int64[]>(expected, y.shape)
             let path = Path.Combine(Path.GetTempPath(), $"dqnfun-cnn-{preset}-{Guid.NewGuid():N}.safetensors")
             try
