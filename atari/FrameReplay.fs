@@ -109,6 +109,7 @@ type FrameReplayBuffer
     let mutable transitions = 0
     let mutable current = -1 // slot of the running episode's latest frame; -1 when no episode runs
     let mutable maxPriority = 1.0
+    let mutable touched = 0L // see touch
     let mutable writesAtSample = Int64.MaxValue // writes when SamplePrioritized last ran (none yet: MaxValue)
 
     let span (slot: int) =
@@ -218,15 +219,29 @@ type FrameReplayBuffer
                     else float32 discount
                 true
 
+    /// Reads the records around each drawn slot in one tight loop, so that the cache misses of all rows overlap:
+    /// a row's checks are too long for the CPU to overlap them with the next rows' by itself (at 1M slots this
+    /// halves the time of a batch).
+    let touch (drawn: int[]) =
+        let mutable sum = 0L
+        for i in drawn do
+            sum <- sum + slots[i].Written + slots[wrap (i + 1)].Written + slots[wrap (i - stack + 1)].Written
+        touched <- sum
+
     let sampleUniform (batchSize: int) (nStep: int) (gamma: float) (gammaFree: bool) =
         checkSampleArgs batchSize nStep gamma
         let filled = int (min writes (int64 capacity))
         let batch = newBatch batchSize
         // Rejection sampling over slots: most slots hold a sampleable transition (all but one per episode, the
         // few just ahead of the write cursor and the last n - 1 of the running episode), so a draw rarely repeats.
+        let drawn = batch.Indices
+        for b in 0 .. batchSize - 1 do
+            drawn[b] <- random.Next filled
+        touch drawn
         let mutable attempts = 0
         for b in 0 .. batchSize - 1 do
-            while not (tryRow (random.Next filled) nStep gamma gammaFree batch b) do
+            while not (tryRow drawn[b] nStep gamma gammaFree batch b) do
+                drawn[b] <- random.Next filled
                 attempts <- attempts + 1
                 if attempts > 1000 * batchSize then
                     invalidOp $"could not find {batchSize} sampleable transitions among {filled} slots"
@@ -291,11 +306,15 @@ type FrameReplayBuffer
         let batch = newBatch batchSize
         let maxAttempts = 1000 * batchSize
         let mutable attempts = 0
+        // Stratum b (Schaul et al. 2016, App. B.2.1); a slot that cannot be sampled is replaced by a draw
+        // from the whole mass (as Dopamine's prioritized buffer does), which keeps each slot's expected
+        // count per batch proportional to its priority among the sampleable slots.
+        let drawn = batch.Indices
         for b in 0 .. batchSize - 1 do
-            // Stratum b (Schaul et al. 2016, App. B.2.1); a slot that cannot be sampled is replaced by a draw
-            // from the whole mass (as Dopamine's prioritized buffer does), which keeps each slot's expected
-            // count per batch proportional to its priority among the sampleable slots.
-            let mutable i = priorities.Find(Math.Min((float b + random.NextDouble()) * segment, total))
+            drawn[b] <- priorities.Find(Math.Min((float b + random.NextDouble()) * segment, total))
+        touch drawn
+        for b in 0 .. batchSize - 1 do
+            let mutable i = drawn[b]
             while not (tryRow i nStep gamma false batch b) do
                 attempts <- attempts + 1
                 if attempts > maxAttempts then

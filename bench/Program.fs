@@ -159,7 +159,7 @@ and [<RequireSubcommand>] Command =
             | Seeds _ -> "train on several seeds and tabulate the final greedy evaluations."
             | Compare _ -> "measure training throughput against PyTorch eager doing the identical algorithm."
             | Cnn _ -> "time the Nature-CNN update (batch 32) against PyTorch eager doing the identical update."
-            | Frames _ -> "measure the Atari frame replay: memory at capacity and the time to sample a batch."
+            | Frames _ -> "measure the Atari frame replay: memory at capacity (uniform, prioritized) and the time to sample a batch (1-step, 3-step, prioritized + update)."
             | Per _ -> "time prioritized replay: one sample of a batch plus its priority update, at a large capacity."
             | Atari _ -> "train on an Atari game through the ALE bridge: metrics.csv, checkpoints, config.json, summary.json."
             | Atari_Eval _ -> "score a saved Atari model under the Nature protocol (30 no-op starts, ε 0.05, 5-minute games)."
@@ -487,11 +487,14 @@ let runCnn (a: ParseResults<CnnArgs>) =
 let runFrames (a: ParseResults<FramesArgs>) =
     let capacity = a.GetResult(FramesArgs.Capacity, 1_000_000)
     let batch = a.GetResult(FramesArgs.Batch, 32)
-    let held, (sMean, sP50, sP99), (gMean, gP50, gP99) =
-        AtariBench.frameReplay capacity batch (a.GetResult(FramesArgs.Iterations, 20_000))
-    AnsiConsole.MarkupLine($"frame replay, {capacity} slots: {float held / 1e9:F3} GB held")
+    let f = AtariBench.frameReplay capacity batch (a.GetResult(FramesArgs.Iterations, 20_000))
+    let (sMean, sP50, sP99), (gMean, gP50, gP99) = f.Sample, f.Gather
+    let (nMean, nP50, nP99), (pMean, pP50, pP99) = f.NStep, f.Prioritized
+    AnsiConsole.MarkupLine($"frame replay, {capacity} slots: {float f.UniformBytes / 1e9:F3} GB held; prioritized {float f.PrioritizedBytes / 1e9:F3} GB")
     AnsiConsole.MarkupLine($"sample {batch} (slot indices of s and s' stacks): mean {sMean:F2} µs, p50 {sP50:F2}, p99 {sP99:F2}")
     AnsiConsole.MarkupLine($"sample {batch} + gather both stacks' pixels on the host: mean {gMean:F1} µs, p50 {gP50:F1}, p99 {gP99:F1}")
+    AnsiConsole.MarkupLine($"sample {batch} 3-step (slot indices, discounted returns): mean {nMean:F2} µs, p50 {nP50:F2}, p99 {nP99:F2}")
+    AnsiConsole.MarkupLine($"prioritized sample {batch} 3-step + update their priorities: mean {pMean:F2} µs, p50 {pP50:F2}, p99 {pP99:F2}")
     0
 /// Prioritized replay micro-benchmark: fills a buffer with 4-float observations and spread-out priorities,
 /// then times iterations of Sample(batch, beta) + UpdatePriorities(indices, tdErrors), one timestamp pair each.
