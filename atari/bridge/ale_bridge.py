@@ -138,7 +138,7 @@ class Env:
         self.ale = ale
         self.actions = list(actions)
         self.action_ids = [action_id(a) for a in actions]
-        self.height, self.width = ale.getScreenHeight(), ale.getScreenWidth()
+        self.height, self.width = (int(d) for d in ale.getScreenDims())  # (height, width)
         self.prev = np.zeros((self.height, self.width, 3), np.uint8)
         self.last = np.zeros((self.height, self.width, 3), np.uint8)
         self.needs_reset = True
