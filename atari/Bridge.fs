@@ -4,6 +4,8 @@ open System
 open System.Collections.Generic
 open System.Diagnostics
 open System.IO
+open System.Numerics
+open System.Runtime.InteropServices
 open System.Threading
 open Dqn.Fun.Atari.Protocol
 
@@ -73,13 +75,27 @@ type AleObservation internal (envs: int[], steps: AleEnvStep[], screens: byte[],
     member _.Screen(i: int, last: bool) : ReadOnlyMemory<byte> =
         if i < 0 || i >= envs.Length then raise (ArgumentOutOfRangeException("i", i, $"the observation covers {envs.Length} envs"))
         ReadOnlyMemory(screens, offsets[i] + (if last then screenBytes[i] else 0), screenBytes[i])
-    /// Element-wise max of the i-th env's two screens (the flicker max-pool of Mnih et al. 2015).
-    member o.MaxPooled(i: int) : byte[] =
+    /// Writes the element-wise max of the i-th env's two screens (the flicker max-pool of Mnih et al. 2015)
+    /// into `destination`, [H; W; 3] RGB bytes exactly as long as one screen, without allocating.
+    member o.MaxPooledInto(i: int, destination: Span<byte>) =
         let a = o.Screen(i, false).Span
         let b = o.Screen(i, true).Span
-        let out = Array.zeroCreate<byte> a.Length
-        for j in 0 .. a.Length - 1 do
-            out[j] <- max a[j] b[j]
+        if destination.Length <> a.Length then
+            raise (ArgumentException($"destination is {destination.Length} bytes; env {envs[i]}'s screen is {a.Length} (H*W*3)", "destination"))
+        let va = MemoryMarshal.Cast<byte, Vector<byte>> a
+        let vb = MemoryMarshal.Cast<byte, Vector<byte>> b
+        let vd = MemoryMarshal.Cast<byte, Vector<byte>> destination
+        for k in 0 .. va.Length - 1 do
+            vd[k] <- Vector.Max(va[k], vb[k])
+        let mutable j = va.Length * Vector<byte>.Count
+        while j < a.Length do
+            destination[j] <- max a[j] b[j]
+            j <- j + 1
+    /// Element-wise max of the i-th env's two screens (the flicker max-pool of Mnih et al. 2015), a new
+    /// [H; W; 3] array.
+    member o.MaxPooled(i: int) : byte[] =
+        let out = Array.zeroCreate<byte> (o.Screen(i, true).Length)
+        o.MaxPooledInto(i, Span out)
         out
 
 /// A client of an ALE bridge server (atari/bridge/PROTOCOL.md) over a ZeroMQ REQ socket. Create it with

@@ -74,12 +74,12 @@ type BridgeErrorCode =
     | Ale = 6
     | Internal = 7
 
-/// The wire format of atari/bridge/PROTOCOL.md (version 1): encoders and validating decoders for both
+/// The wire format of atari/bridge/PROTOCOL.md (version 2): encoders and validating decoders for both
 /// directions. The client uses requests-out/replies-in; the test replay server uses the other pair.
 module internal Protocol =
 
     let Magic = 0x42454C41u // bytes "ALEB"
-    let Version = 1us
+    let Version = 2us
     let HeaderSize = 12
     let MaxEnvs = 256
     let MaxRepeat = 64

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """ALE bridge server for Dqn.Fun: hosts N Arcade Learning Environment instances behind a ZeroMQ REP
-socket and speaks the binary protocol of PROTOCOL.md (version 1) to Dqn.Fun.Atari.AleBridge.
+socket and speaks the binary protocol of PROTOCOL.md (version 2) to Dqn.Fun.Atari.AleBridge.
 
 Needs: pip install ale-py pyzmq numpy
 
@@ -24,7 +24,7 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 1
+VERSION = 2
 MAGIC = 0x42454C41  # b"ALEB" read as a little-endian u32
 MAX_ENVS = 256
 MAX_REPEAT = 64
@@ -88,7 +88,7 @@ def expect_frames(name, frames, count):
 
 
 class Env:
-    """One ALEInterface and the two most recent screens."""
+    """One ALEInterface; its two screens (second-to-last, last) are views into the server's screen buffer."""
 
     def __init__(self, index, spec, name):
         try:
@@ -139,18 +139,21 @@ class Env:
         self.actions = list(actions)
         self.action_ids = [action_id(a) for a in actions]
         self.height, self.width = (int(d) for d in ale.getScreenDims())  # (height, width)
-        self.prev = np.zeros((self.height, self.width, 3), np.uint8)
-        self.last = np.zeros((self.height, self.width, 3), np.uint8)
+        self.screen_bytes = self.height * self.width * 3
+        self.bind(np.zeros((2, self.height, self.width, 3), np.uint8))
+        try:  # getScreenRGB(buffer) fills an (H, W, 3) uint8 array in place, without allocating
+            ale.getScreenRGB(self.last)
+            self.screen_into = ale.getScreenRGB
+        except TypeError:  # a binding without the in-place overload
+            self.screen_into = self.copy_screen
         self.needs_reset = True
 
-    def screen_into(self, buf):
-        try:
-            self.ale.getScreenRGB(buf)  # fills the (H, W, 3) uint8 array in place
-        except TypeError:  # a binding without the in-place overload
-            buf[...] = self.ale.getScreenRGB()
+    def bind(self, pair):
+        """Makes the C-contiguous (2, H, W, 3) uint8 array `pair` hold this env's second-to-last and last screen."""
+        self.pair, self.prev, self.last = pair, pair[0], pair[1]
 
-    def ended(self):
-        return bool(self.ale.game_over())  # with truncation (ale_py >= 0.7 counts the frame limit)
+    def copy_screen(self, buf):
+        buf[...] = self.ale.getScreenRGB()
 
     def record(self, reward, frames):
         ale = self.ale
@@ -251,6 +254,12 @@ class Server:
             names.append(name)
         self.envs = []  # CREATE replaces earlier envs; on failure none are left
         envs = [Env(i, s, name) for i, (s, name) in enumerate(zip(specs, names))]
+        # One buffer holds every env's two screens in reply order: a STEP reply sends it as is (no copy).
+        self.screens = np.zeros(sum(2 * e.screen_bytes for e in envs), np.uint8)
+        offset = 0
+        for e in envs:
+            e.bind(self.screens[offset:offset + 2 * e.screen_bytes].reshape(2, e.height, e.width, 3))
+            offset += 2 * e.screen_bytes
         self.envs = envs
         body = bytearray(COUNT.pack(n, 0))
         action_frames = []
@@ -274,12 +283,11 @@ class Server:
             if e >= len(self.envs):
                 raise Refused(OUT_OF_RANGE, f"RESET: env {e} does not exist ({len(self.envs)} envs)", e if e < NO_ENV else -1)
         records = bytearray(COUNT.pack(k, 0))
-        screens = []
         for e in idx:
-            env = self.envs[e]
-            records += env.reset()
-            screens += [env.prev.tobytes(), env.last.tobytes()]
-        return [bytes(records), b"".join(screens)]
+            records += self.envs[e].reset()
+        if list(idx) == list(range(len(self.envs))):
+            return [bytes(records), self.screens]
+        return [bytes(records), b"".join(self.envs[e].pair.data for e in idx)]
 
     def step(self, frames):
         expect_frames("STEP", frames, 2)
@@ -298,11 +306,9 @@ class Server:
             if env.needs_reset:
                 raise Refused(STATE, "the game is over (or was never reset); RESET it first", i)
         records = bytearray(COUNT.pack(n, 0))
-        screens = []
         for a, env in zip(actions, self.envs):
             records += step_env(env, a, repeat)
-            screens += [env.prev.tobytes(), env.last.tobytes()]
-        return [bytes(records), b"".join(screens)]
+        return [bytes(records), self.screens]  # sent without a copy (send_multipart copy=False)
 
     def handle(self, frames):
         """Returns (reply frames, quit)."""
@@ -332,21 +338,29 @@ class Server:
 
 
 def step_env(env, action, repeat):
-    """Holds env.actions[action] for up to `repeat` frames; keeps the last two screens."""
+    """Holds env.actions[action] for up to `repeat` frames (fewer when the game ends) and fills env.prev and
+    env.last (PROTOCOL.md, OBSERVATION): the screens are read only after the final two frames of the step,
+    as Gymnasium's and SB3's frame skipping do, since reading one costs about as much as emulating a frame."""
     ale = env.ale
     a = env.actions[action]
+    prev, last = env.prev, env.last
+    if repeat == 1:
+        prev[...] = last  # the previous step's (or the reset's) last screen
     reward = 0
     frames = 0
+    over = False
     while frames < repeat:
-        # the current last screen becomes the second-to-last; the next frame's screen goes in `last`
-        # (so after a single frame, prev is the previous step's or the reset's last screen)
-        env.prev, env.last = env.last, env.prev
         reward += ale.act(a)
         frames += 1
-        env.screen_into(env.last)
-        if env.ended():
+        over = ale.game_over()  # with truncation (ale_py >= 0.7 counts the frame limit)
+        if over or frames == repeat:
+            env.screen_into(last)
             break
-    if env.ended():
+        if frames == repeat - 1:
+            env.screen_into(prev)
+    if frames < repeat:
+        prev[...] = last  # the game ended early: the frame before the last was not read
+    if over:
         env.needs_reset = True
     return env.record(reward, frames)
 
