@@ -149,6 +149,7 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Frames of ParseResults<FramesArgs>
     | [<CliPrefix(CliPrefix.None)>] Per of ParseResults<PerArgs>
     | [<CliPrefix(CliPrefix.None)>] Family of ParseResults<FamilyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bridge of ParseResults<BridgeBench.BridgeArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -160,6 +161,7 @@ and [<RequireSubcommand>] Command =
             | Frames _ -> "measure the Atari frame replay: memory at capacity and the time to sample a batch."
             | Per _ -> "time prioritized replay: one sample of a batch plus its priority update, at a large capacity."
             | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
+            | Bridge _ -> "Atari env throughput through the ALE bridge against a raw ale_py loop doing the same frames."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
@@ -556,6 +558,7 @@ let main argv =
         | Frames a -> runFrames a
         | Per a -> runPer a
         | Family a -> runFamily a
+        | Bridge a -> BridgeBench.run findBaseline a
     with :? ArguParseException as e ->
         eprintfn "%s" e.Message
         2
