@@ -22,6 +22,7 @@ type BridgeArgs =
     | Sticky of probability: float
     | Seed of int
     | Rounds of int
+    | Inline_Screens
     | Python of path: string
     | Out of dir: string
 
@@ -35,6 +36,7 @@ type BridgeArgs =
             | Sticky _ -> "repeat_action_probability of every env (default 0.25)."
             | Seed _ -> "ALE seed of env 0 (env i gets seed + i) and of the random actions (default 0)."
             | Rounds _ -> "alternating raw/bridge runs per layout; the medians are reported (default 3)."
+            | Inline_Screens -> "send the screens in the replies instead of a shared memory file (protocol CREATE flag off)."
             | Python _ -> "python with ale_py, pyzmq and numpy (default $DQNFUN_PYTHON, else /usr/bin/python3, else python3)."
             | Out _ -> "folder for bridge.json (default runs/bridge)."
 
@@ -110,12 +112,13 @@ let stepLoop (bridge: AleBridge) (rng: Random) (steps: int) (repeat: int) (poole
 
 /// One bridge run of `layout`: launches its servers (python = `python`), creates the envs, warms up for
 /// 50 agent steps, then times `steps` agent steps per env with every client thread starting together.
-let bridgeRun (python: string) (game: string) (layout: Layout) (steps: int) (repeat: int) (sticky: float32) (seed: int) =
+let bridgeRun (python: string) (shared: bool) (game: string) (layout: Layout) (steps: int) (repeat: int) (sticky: float32) (seed: int) =
     let per = layout.Envs / layout.Servers
     let options =
         AleBridgeOptions.Default
             .WithServer({ AleServerLaunch.Python() with FileName = python })
             .WithStartupTimeout(TimeSpan.FromSeconds 60.0)
+            .WithSharedScreens(shared)
     let bridges = Array.zeroCreate<AleBridge> layout.Servers
     try
         for j in 0 .. layout.Servers - 1 do
@@ -198,6 +201,7 @@ let run (findBaseline: string -> string) (a: ParseResults<BridgeArgs>) =
     let sticky = a.GetResult(BridgeArgs.Sticky, 0.25)
     let seed = a.GetResult(BridgeArgs.Seed, 0)
     let rounds = a.GetResult(BridgeArgs.Rounds, 3)
+    let shared = not (a.Contains BridgeArgs.Inline_Screens)
     let out = a.GetResult(BridgeArgs.Out, Path.Combine("runs", "bridge"))
     for n in counts do
         if n < 1 || n > 256 then failwith $"--envs {n}: an env count must be in 1..256"
@@ -217,7 +221,7 @@ let run (findBaseline: string -> string) (a: ParseResults<BridgeArgs>) =
               let raws, bridgesRuns =
                   List.init rounds (fun _ ->
                       let raw = rawRun python script game l steps repeat sticky seed
-                      let bridge, name = bridgeRun python game l steps repeat (float32 sticky) seed
+                      let bridge, name = bridgeRun python shared game l steps repeat (float32 sticky) seed
                       server <- name
                       raw, bridge)
                   |> List.unzip

@@ -13,11 +13,13 @@ an ERROR reply and the server keeps running. No pickle, no eval: fixed little-en
 """
 
 import argparse
+import mmap
 import os
 import re
 import select
 import struct
 import sys
+import tempfile
 import threading
 import time
 
@@ -42,6 +44,7 @@ ENV_INFO = struct.Struct("<IIIi")  # 16 bytes
 ENV_STEP = struct.Struct("<iiIIIBBH")  # 24 bytes
 ERROR_BODY = struct.Struct("<II")
 GAME_ID = re.compile(r"^[a-z0-9_]+$")
+SHARED_SCREENS = 1  # CREATE flag: the screens go to a shared memory file, not into the replies
 
 MALFORMED, VERSION_ERR, UNKNOWN_KIND, OUT_OF_RANGE, STATE, ALE, INTERNAL = 1, 2, 3, 4, 5, 6, 7
 
@@ -184,6 +187,35 @@ def action_id(a):
 class Server:
     def __init__(self):
         self.envs = []
+        self.screens = None
+        self.shared = False  # whether self.screens maps a shared file (SHARED_SCREENS)
+        self.shared_path = None  # that file, which the client removes once it has mapped it
+
+    def drop_shared(self):
+        """Forgets the shared screen file (removing it if the client has not); the mapping goes with its views."""
+        if self.shared_path is not None:
+            try:
+                os.unlink(self.shared_path)
+            except OSError:
+                pass
+        self.shared_path = None
+
+    def screen_buffer(self, size, shared):
+        """A zeroed uint8 buffer of `size` bytes: a numpy array, or (shared) a mapping of a new file in
+        /dev/shm (else the temp folder) whose path the CREATE reply tells the client."""
+        self.drop_shared()
+        self.shared = shared
+        if not shared:
+            return np.zeros(size, np.uint8)
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+        fd, path = tempfile.mkstemp(prefix=f"dqnfun-ale-{os.getpid()}-", suffix=".screens", dir=folder)
+        try:
+            os.ftruncate(fd, size)
+            mapping = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self.shared_path = path
+        return np.frombuffer(mapping, np.uint8)
 
     # ---- requests ---------------------------------------------------------------------------------
     def hello(self, frames):
@@ -211,9 +243,9 @@ class Server:
         if len(frames) < 2:
             raise malformed("CREATE: missing body frame")
         body = frames[1]
-        n, reserved = counted("CREATE", body, ENV_SPEC.size)
-        if reserved != 0:
-            raise malformed("CREATE: reserved bytes 4..7 must be 0")
+        n, flags = counted("CREATE", body, ENV_SPEC.size)
+        if flags & ~SHARED_SCREENS:
+            raise malformed(f"CREATE: flags 0x{flags:08X} has bits other than 0x{SHARED_SCREENS:X} (shared screens) set")
         expect_frames("CREATE", frames, 2 + n)
         specs, names = [], []
         for i in range(n):
@@ -253,20 +285,23 @@ class Server:
             specs.append(spec)
             names.append(name)
         self.envs = []  # CREATE replaces earlier envs; on failure none are left
+        self.screens = None
         envs = [Env(i, s, name) for i, (s, name) in enumerate(zip(specs, names))]
-        # One buffer holds every env's two screens in reply order: a STEP reply sends it as is (no copy).
-        self.screens = np.zeros(sum(2 * e.screen_bytes for e in envs), np.uint8)
+        # One buffer holds every env's two screens in reply order: a STEP reply sends it as is (no copy),
+        # or with SHARED_SCREENS it is a file the client maps, and the replies carry no screens at all.
+        self.screens = self.screen_buffer(sum(2 * e.screen_bytes for e in envs), bool(flags & SHARED_SCREENS))
         offset = 0
         for e in envs:
             e.bind(self.screens[offset:offset + 2 * e.screen_bytes].reshape(2, e.height, e.width, 3))
             offset += 2 * e.screen_bytes
         self.envs = envs
-        body = bytearray(COUNT.pack(n, 0))
+        shared = self.shared
+        body = bytearray(COUNT.pack(n, SHARED_SCREENS if shared else 0))
         action_frames = []
         for e in envs:
             body += ENV_INFO.pack(len(e.action_ids), e.height, e.width, int(e.ale.lives()))
             action_frames.append(struct.pack(f"<{len(e.action_ids)}i", *e.action_ids))
-        return [bytes(body)] + action_frames
+        return [bytes(body)] + action_frames + ([self.shared_path.encode()] if shared else [])
 
     def reset(self, frames):
         expect_frames("RESET", frames, 2)
@@ -285,6 +320,8 @@ class Server:
         records = bytearray(COUNT.pack(k, 0))
         for e in idx:
             records += self.envs[e].reset()
+        if self.shared:
+            return [bytes(records), b""]  # the screens are in the shared file
         if list(idx) == list(range(len(self.envs))):
             return [bytes(records), self.screens]
         return [bytes(records), b"".join(self.envs[e].pair.data for e in idx)]
@@ -308,6 +345,8 @@ class Server:
         records = bytearray(COUNT.pack(n, 0))
         for a, env in zip(actions, self.envs):
             records += step_env(env, a, repeat)
+        if self.shared:
+            return [bytes(records), b""]  # the screens are in the shared file
         return [bytes(records), self.screens]  # sent without a copy (send_multipart copy=False)
 
     def handle(self, frames):
@@ -434,6 +473,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     finally:
+        server.drop_shared()
         sock.close(0)
         ctx.term()
         if bound.startswith("ipc://"):

@@ -104,7 +104,7 @@ type ReplayServer(endpoint: string, fault: Fault) =
                 if lo > Protocol.Version || hi < Protocol.Version then
                     Some(Error(BridgeErrorCode.Version, -1, $"no common version in {lo}..{hi}; this server speaks {Protocol.Version}")), false
                 else Some(HelloOk(Protocol.Version, Protocol.MaxEnvs, Protocol.MaxRepeat, "replay (Dqn.Fun tests)")), false
-            | _, Create specs ->
+            | _, Create(specs, _) -> // no shared screen file: the replay sends the screens in its replies
                 envs <-
                     specs
                     |> Array.mapi (fun i s ->
@@ -114,7 +114,7 @@ type ReplayServer(endpoint: string, fault: Fault) =
                             | "breakout" when not s.GameIsRomPath -> breakout.Force()
                             | other -> bad BridgeErrorCode.Ale i $"the replay has no recording of '{other}'"
                         { Game = g; Pos = 0; Last = g.ResetScreen })
-                Some(CreateOk [| for e in envs -> { Actions = e.Game.Actions; Height = 210; Width = 160; Lives = e.Game.Rows[0].Lives } |]), false
+                Some(CreateOk([| for e in envs -> { Actions = e.Game.Actions; Height = 210; Width = 160; Lives = e.Game.Rows[0].Lives } |], None)), false
             | _, Reset idx ->
                 if envs.Length = 0 then bad BridgeErrorCode.State -1 "RESET before CREATE"
                 idx |> Array.iteri (fun i e -> if e >= envs.Length then bad BridgeErrorCode.OutOfRange e $"RESET: env {e} does not exist ({envs.Length} envs)")
@@ -239,7 +239,7 @@ let ``a STEP request is the documented little-endian bytes`` () =
 [<Fact>]
 let ``every request decodes to itself`` () =
     let reqs =
-        [ Hello(1us, 3us); Create specs; Create [| { specs[0] with Game = "/roms/pong.bin"; GameIsRomPath = true; Mode = 2; Difficulty = 1; FullActionSet = true } |]
+        [ Hello(1us, 3us); Create(specs, false); Create([| { specs[0] with Game = "/roms/pong.bin"; GameIsRomPath = true; Mode = 2; Difficulty = 1; FullActionSet = true } |], true)
           Reset [| 1; 0 |]; Step(64, [| 0; 17 |]); Close ]
     for r in reqs do
         Assert.Equal((9u, r), decodeRequest (encodeRequest 9u r))
@@ -248,7 +248,7 @@ let ``every request decodes to itself`` () =
 let mutated (seed: int) : byte[] list =
     let rng = Random seed
     let valid =
-        [ encodeRequest 1u (Hello(Protocol.Version, Protocol.Version)); encodeRequest 2u (Create specs); encodeRequest 3u (Reset [| 0; 1 |])
+        [ encodeRequest 1u (Hello(Protocol.Version, Protocol.Version)); encodeRequest 2u (Create(specs, true)); encodeRequest 3u (Reset [| 0; 1 |])
           encodeRequest 4u (Step(4, [| 1; 2 |])); encodeRequest 5u Close ]
     let frames = valid[rng.Next valid.Length] |> List.map Array.copy |> ResizeArray
     for _ in 0 .. rng.Next(1, 4) do
@@ -377,7 +377,7 @@ let assertRefusesMalformed (endpoint: string) =
     let step = encodeRequest 5u (Step(4, [| 0; 0 |]))
     Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ step[0]; Array.append step[1] [| 0uy; 0uy; 0uy; 0uy |] ]) in c))
     // CREATE with a NaN sticky probability, names missing, invalid UTF-8
-    let create = encodeRequest 6u (Create [| specs[0] |])
+    let create = encodeRequest 6u (Create([| specs[0] |], false))
     let nan = Array.copy create[1]
     wf32 nan 12 Single.NaN
     let c, env, _ = errorOf (exchange ep.Endpoint [ create[0]; nan; create[2] ])
@@ -385,7 +385,7 @@ let assertRefusesMalformed (endpoint: string) =
     Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ create[0]; create[1] ]) in c))
     Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ create[0]; create[1]; [| 0xFFuy; 0xFEuy |] ]) in c))
     // a game id that is not [a-z0-9_]+
-    let shout = encodeRequest 7u (Create [| { specs[0] with Game = "Pong!" } |])
+    let shout = encodeRequest 7u (Create([| { specs[0] with Game = "Pong!" } |], false))
     Assert.Equal((BridgeErrorCode.OutOfRange, 0), (let c, e, _ = errorOf (exchange ep.Endpoint shout) in c, e))
     // after all that, a well-formed session works, and the error reply echoes the request's sequence
     let e = exchange ep.Endpoint (encodeRequest 42u (Hello(Protocol.Version, Protocol.Version)))
@@ -656,10 +656,15 @@ type RealAle(output: ITestOutputHelper) =
         if not (pythonHas "ale_py, zmq, numpy") then
             output.WriteLine "SKIPPED: ale_py/pyzmq not importable by python3 (pip install ale-py pyzmq numpy to run this test)"
         else
-            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0))
-            output.WriteLine $"server: {bridge.Server}"
+          // the screens through a shared memory file (the default over ipc://), then in the replies
+          for shared in [ true; false ] do
+            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0).WithSharedScreens shared)
+            output.WriteLine $"server: {bridge.Server}; shared screens: {shared}"
             let spec = { AleEnvSpec.OfGame("pong", 0) with RepeatActionProbability = 0.0f; MaxFramesPerEpisode = 0 }
             let info = bridge.Create [| spec; spec |]
+            // the client removed the shared file's name once it had mapped it
+            if Directory.Exists "/dev/shm" then
+                Assert.Empty(Directory.GetFiles("/dev/shm", $"dqnfun-ale-{bridge.ServerProcessId}-*"))
             Assert.Equal<int[]>(pong.Value.Actions, info[0].Actions)
             let r = bridge.ResetAll()
             Assert.True(r.Screen(1, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
