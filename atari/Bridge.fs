@@ -1,9 +1,15 @@
 namespace Dqn.Fun.Atari
 
+#nowarn "9" // the shared screen file's view is read through its native pointer
+
 open System
 open System.Collections.Generic
 open System.Diagnostics
 open System.IO
+open System.IO.MemoryMappedFiles
+open System.Numerics
+open System.Runtime.InteropServices
+open Microsoft.FSharp.NativeInterop
 open System.Threading
 open Dqn.Fun.Atari.Protocol
 
@@ -49,16 +55,22 @@ type AleBridgeOptions =
       /// How long a launched server may take to print READY.
       StartupTimeout: TimeSpan
       /// The server process to start (Launch only).
-      Server: AleServerLaunch }
+      Server: AleServerLaunch
+      /// Ask the server to put the screens in a shared memory file (PROTOCOL.md, CREATE flags) instead of
+      /// sending them in every reply (2*H*W*3 bytes an env and step); only over ipc:// endpoints, which are
+      /// on this machine. The server may decline; the bridge then reads them from the replies.
+      SharedScreens: bool }
 
     static member Default =
         { ReceiveTimeout = TimeSpan.FromSeconds 30.0
           StartupTimeout = TimeSpan.FromSeconds 30.0
-          Server = AleServerLaunch.Python() }
+          Server = AleServerLaunch.Python()
+          SharedScreens = true }
 
     member o.WithReceiveTimeout t = { o with ReceiveTimeout = t }
     member o.WithStartupTimeout t = { o with StartupTimeout = t }
     member o.WithServer s = { o with Server = s }
+    member o.WithSharedScreens b = { o with SharedScreens = b }
 
 /// The outcome of a reset or a step: per environment its record and its last two raw RGB screens.
 [<AllowNullLiteral>]
@@ -73,13 +85,27 @@ type AleObservation internal (envs: int[], steps: AleEnvStep[], screens: byte[],
     member _.Screen(i: int, last: bool) : ReadOnlyMemory<byte> =
         if i < 0 || i >= envs.Length then raise (ArgumentOutOfRangeException("i", i, $"the observation covers {envs.Length} envs"))
         ReadOnlyMemory(screens, offsets[i] + (if last then screenBytes[i] else 0), screenBytes[i])
-    /// Element-wise max of the i-th env's two screens (the flicker max-pool of Mnih et al. 2015).
-    member o.MaxPooled(i: int) : byte[] =
+    /// Writes the element-wise max of the i-th env's two screens (the flicker max-pool of Mnih et al. 2015)
+    /// into `destination`, [H; W; 3] RGB bytes exactly as long as one screen, without allocating.
+    member o.MaxPooledInto(i: int, destination: Span<byte>) =
         let a = o.Screen(i, false).Span
         let b = o.Screen(i, true).Span
-        let out = Array.zeroCreate<byte> a.Length
-        for j in 0 .. a.Length - 1 do
-            out[j] <- max a[j] b[j]
+        if destination.Length <> a.Length then
+            raise (ArgumentException($"destination is {destination.Length} bytes; env {envs[i]}'s screen is {a.Length} (H*W*3)", "destination"))
+        let va = MemoryMarshal.Cast<byte, Vector<byte>> a
+        let vb = MemoryMarshal.Cast<byte, Vector<byte>> b
+        let vd = MemoryMarshal.Cast<byte, Vector<byte>> destination
+        for k in 0 .. va.Length - 1 do
+            vd[k] <- Vector.Max(va[k], vb[k])
+        let mutable j = va.Length * Vector<byte>.Count
+        while j < a.Length do
+            destination[j] <- max a[j] b[j]
+            j <- j + 1
+    /// Element-wise max of the i-th env's two screens (the flicker max-pool of Mnih et al. 2015), a new
+    /// [H; W; 3] array.
+    member o.MaxPooled(i: int) : byte[] =
+        let out = Array.zeroCreate<byte> (o.Screen(i, true).Length)
+        o.MaxPooledInto(i, Span out)
         out
 
 /// A client of an ALE bridge server (atari/bridge/PROTOCOL.md) over a ZeroMQ REQ socket. Create it with
@@ -97,6 +123,12 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
     let mutable serverName = ""
     let mutable specs: AleEnvSpec[] = [||]
     let mutable infos: AleEnvInfo[] = [||]
+    /// The shared screen file's view while the server puts the screens there, and per env the byte offset
+    /// of its two screens in it.
+    let mutable sharedView: MemoryMappedViewAccessor = null
+    let mutable sharedFile: MemoryMappedFile = null
+    let mutable sharedStart = 0n
+    let mutable pairOffsets: int64[] = [||]
     let stderrTail = Queue<string>()
     let mutable disposed = false
 
@@ -252,9 +284,50 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
 
     let screenBytesOf (envs: int[]) = envs |> Array.map (fun e -> infos[e].Height * infos[e].Width * 3)
 
+    let releaseShared () =
+        if sharedStart <> 0n then sharedView.SafeMemoryMappedViewHandle.ReleasePointer()
+        sharedStart <- 0n
+        if not (isNull sharedView) then sharedView.Dispose()
+        if not (isNull sharedFile) then sharedFile.Dispose()
+        sharedView <- null
+        sharedFile <- null
+
+    /// Maps the server's shared screen file of `size` bytes read-only, then removes its name (the mapping
+    /// stays valid; nothing is left behind if either side dies).
+    let mapShared (path: string) (size: int64) =
+        try
+            let length = FileInfo(path).Length
+            if length <> size then failwith $"it is {length} bytes, expected {size} (2*H*W*3 per env)"
+            sharedFile <- MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, size, MemoryMappedFileAccess.Read)
+            sharedView <- sharedFile.CreateViewAccessor(0L, size, MemoryMappedFileAccess.Read)
+            let mutable p: nativeptr<byte> = NativePtr.nullPtr
+            sharedView.SafeMemoryMappedViewHandle.AcquirePointer(&p)
+            sharedStart <- NativePtr.toNativeInt p + nativeint sharedView.PointerOffset
+        with e ->
+            releaseShared ()
+            (try File.Delete path with _ -> ())
+            raise (BridgeException(endpoint, "CREATE", $"could not map the shared screen file {path}: {e.Message}", Nullable(), e))
+        try File.Delete path with _ -> ()
+
     let observed (envs: int[]) (reply: Reply) =
         match reply with
-        | Observed(_, steps, screens) -> AleObservation(envs, steps, screens, screenBytesOf envs)
+        | Observed(_, steps, screens) ->
+            let sizes = screenBytesOf envs
+            let screens =
+                match sharedView with
+                | _ when screens.Length > 0 -> screens
+                | null ->
+                    broken <- Some "a reply without screens, though no shared screen file was agreed"
+                    raise (BridgeException(endpoint, "RESET/STEP", "the reply has no screens, and no shared screen file was agreed"))
+                | _ ->
+                    // The server writes the file only while it handles a request: copy before the next one.
+                    let out = GC.AllocateUninitializedArray<byte>(2 * Array.sum sizes)
+                    let mutable at = 0
+                    for k in 0 .. envs.Length - 1 do
+                        Marshal.Copy(sharedStart + nativeint pairOffsets[envs[k]], out, at, 2 * sizes[k])
+                        at <- at + 2 * sizes[k]
+                    out
+            AleObservation(envs, steps, screens, sizes)
         | _ -> raise (BridgeException(endpoint, "RESET/STEP", "unexpected reply"))
 
     let create (s: AleEnvSpec[]) =
@@ -262,10 +335,19 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             invalidArg "specs" $"give 1..{Protocol.MaxEnvs} environment specs"
         for x in s do
             if String.IsNullOrEmpty x.Game then invalidArg "specs" "an environment spec has no Game"
-        match call (Create s) $" ({s.Length} envs)" [||] with
-        | CreateOk i when i.Length = s.Length ->
+        let askShared = options.SharedScreens && endpoint.StartsWith "ipc://"
+        match call (Create(s, askShared)) $" ({s.Length} envs)" [||] with
+        | CreateOk(i, path) when i.Length = s.Length ->
+            releaseShared ()
             specs <- Array.copy s
             infos <- i
+            pairOffsets <- Array.scan (fun at (e: AleEnvInfo) -> at + 2L * int64 (e.Height * e.Width * 3)) 0L i
+            match path with
+            | Some p when askShared -> mapShared p pairOffsets[i.Length]
+            | Some p ->
+                (try File.Delete p with _ -> ())
+                raise (BridgeException(endpoint, "CREATE", $"the server chose a shared screen file ({p}) that was not asked for"))
+            | None -> ()
             i
         | _ -> raise (BridgeException(endpoint, "CREATE", "unexpected reply"))
 
@@ -363,6 +445,7 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             disposed <- true
             if not (isNull socket) then socket.Dispose()
             stopProcess ()
+            releaseShared ()
             context.Dispose()
 
     interface IDisposable with

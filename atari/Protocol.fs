@@ -74,12 +74,12 @@ type BridgeErrorCode =
     | Ale = 6
     | Internal = 7
 
-/// The wire format of atari/bridge/PROTOCOL.md (version 1): encoders and validating decoders for both
+/// The wire format of atari/bridge/PROTOCOL.md (version 2): encoders and validating decoders for both
 /// directions. The client uses requests-out/replies-in; the test replay server uses the other pair.
 module internal Protocol =
 
     let Magic = 0x42454C41u // bytes "ALEB"
-    let Version = 1us
+    let Version = 2us
     let HeaderSize = 12
     let MaxEnvs = 256
     let MaxRepeat = 64
@@ -88,6 +88,8 @@ module internal Protocol =
     let EnvInfoSize = 16
     let EnvStepSize = 24
     let NoEnv = 0xFFFFFFFFu
+    /// CREATE flag (request and reply): the screens travel in a shared memory file, not in the replies.
+    let SharedScreens = 1u
 
     module Kind =
         let [<Literal>] Hello = 1us
@@ -110,15 +112,18 @@ module internal Protocol =
 
     type Request =
         | Hello of minVersion: uint16 * maxVersion: uint16
-        | Create of AleEnvSpec[]
+        /// sharedScreens: ask the server to put the screens in a shared memory file (same machine only).
+        | Create of AleEnvSpec[] * sharedScreens: bool
         | Reset of envs: int[]
         | Step of repeat: int * actions: int[]
         | Close
 
     type Reply =
         | HelloOk of version: uint16 * maxEnvs: int * maxRepeat: int * server: string
-        | CreateOk of AleEnvInfo[]
-        /// RESET_OK or STEP_OK: per env record, and per env the last two screens (H*W*3 each).
+        /// sharedScreens: the path of the shared screen file when the server honoured the request.
+        | CreateOk of AleEnvInfo[] * sharedScreens: string option
+        /// RESET_OK or STEP_OK: per env record, and per env the last two screens (H*W*3 each); empty when
+        /// the screens are in the shared file.
         | Observed of kind: uint16 * AleEnvStep[] * screens: byte[]
         | CloseOk
         | Error of code: BridgeErrorCode * env: int * message: string
@@ -179,9 +184,10 @@ module internal Protocol =
             wu16 b 0 lo
             wu16 b 2 hi
             [ header Kind.Hello seq; b ]
-        | Create specs ->
+        | Create(specs, shared) ->
             let b = Array.zeroCreate (8 + specs.Length * EnvSpecSize)
             wu32 b 0 (uint32 specs.Length)
+            wu32 b 4 (if shared then SharedScreens else 0u)
             specs
             |> Array.iteri (fun i s ->
                 let o = 8 + i * EnvSpecSize
@@ -224,7 +230,9 @@ module internal Protocol =
                 if List.length frames < 2 then malformed "CREATE: missing body frame"
                 let b = frames[1]
                 let n = countedBody "CREATE" b EnvSpecSize MaxEnvs
-                if u32 b 4 <> 0u then malformed "CREATE: reserved bytes 4..7 must be 0"
+                let flags = u32 b 4
+                if flags &&& ~~~SharedScreens <> 0u then
+                    malformed $"CREATE: flags 0x{flags:X8} has bits other than 0x{SharedScreens:X} (shared screens) set"
                 frameCount "CREATE" frames (2 + n)
                 Create(
                     Array.init n (fun i ->
@@ -259,7 +267,8 @@ module internal Protocol =
                           Mode = mode
                           Difficulty = diff
                           FullActionSet = (actionSet = 1uy)
-                          MaxFramesPerEpisode = int maxFrames })
+                          MaxFramesPerEpisode = int maxFrames }),
+                    flags = SharedScreens
                 )
             | Kind.Reset ->
                 frameCount "RESET" frames 2
@@ -292,9 +301,10 @@ module internal Protocol =
             wu32 b 4 (uint32 maxEnvs)
             wu32 b 8 (uint32 maxRepeat)
             [ header (Kind.Hello ||| Kind.ReplyBit) seq; b; Encoding.UTF8.GetBytes server ]
-        | CreateOk infos ->
+        | CreateOk(infos, shared) ->
             let b = Array.zeroCreate (8 + infos.Length * EnvInfoSize)
             wu32 b 0 (uint32 infos.Length)
+            wu32 b 4 (if shared.IsSome then SharedScreens else 0u)
             infos
             |> Array.iteri (fun i e ->
                 let o = 8 + i * EnvInfoSize
@@ -307,7 +317,8 @@ module internal Protocol =
                       let a = Array.zeroCreate (4 * e.Actions.Length)
                       e.Actions |> Array.iteri (fun j x -> wi32 a (4 * j) x)
                       a ]
-            header (Kind.Create ||| Kind.ReplyBit) seq :: b :: actions
+            let path = shared |> Option.map Encoding.UTF8.GetBytes |> Option.toList
+            header (Kind.Create ||| Kind.ReplyBit) seq :: b :: actions @ path
         | Observed(kind, steps, screens) ->
             let b = Array.zeroCreate (8 + steps.Length * EnvStepSize)
             wu32 b 0 (uint32 steps.Length)
@@ -354,7 +365,16 @@ module internal Protocol =
                 if List.length frames < 2 then malformed "CREATE reply: missing body"
                 let b = frames[1]
                 let n = countedBody "CREATE reply" b EnvInfoSize MaxEnvs
-                frameCount "CREATE reply" frames (2 + n)
+                let flags = u32 b 4
+                if flags &&& ~~~SharedScreens <> 0u then malformed $"CREATE reply: flags 0x{flags:X8} has unknown bits set"
+                let shared = flags = SharedScreens
+                frameCount "CREATE reply" frames (2 + n + (if shared then 1 else 0))
+                let path =
+                    if not shared then None
+                    else
+                        let p = frames[2 + n]
+                        if p.Length < 1 || p.Length > MaxNameBytes then malformed $"CREATE reply: shared screen path is {p.Length} bytes, expected 1..{MaxNameBytes}"
+                        Some(try strictUtf8.GetString p with _ -> malformed "CREATE reply: shared screen path is not valid UTF-8")
                 CreateOk(
                     Array.init n (fun i ->
                         let o = 8 + i * EnvInfoSize
@@ -366,7 +386,8 @@ module internal Protocol =
                         { Actions = Array.init (int na) (fun j -> i32 a (4 * j))
                           Height = int h
                           Width = int w
-                          Lives = i32 b (o + 12) })
+                          Lives = i32 b (o + 12) }),
+                    path
                 )
             | Kind.Reset
             | Kind.Step ->
@@ -376,7 +397,9 @@ module internal Protocol =
                 let n = countedBody $"{name} reply" b EnvStepSize MaxEnvs
                 if n <> screenBytes.Length then malformed $"{name} reply covers {n} envs, expected {screenBytes.Length}"
                 let expected = 2 * Array.sum screenBytes
-                if frames[2].Length <> expected then malformed $"{name} reply: screens are {frames[2].Length} bytes, expected {expected}"
+                // empty when the screens are in the shared file (the client knows whether they are)
+                if frames[2].Length <> expected && frames[2].Length <> 0 then
+                    malformed $"{name} reply: screens are {frames[2].Length} bytes, expected {expected} (or 0: shared screens)"
                 let steps =
                     Array.init n (fun i ->
                         let o = 8 + i * EnvStepSize

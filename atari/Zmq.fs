@@ -285,7 +285,8 @@ type ZmqSocket(context: ZmqContext, kind: ZmqSocketKind) =
                 else raise (ZmqException("zmq_msg_recv", e, m))
             else
                 let n = int (ZmqNative.zmq_msg_size &msg)
-                let data = Array.zeroCreate<byte> n
+                // Not zeroed first: the copy overwrites every byte (a STEP reply's screens are 200 KB an env).
+                let data = GC.AllocateUninitializedArray<byte> n
                 if n > 0 then Marshal.Copy(ZmqNative.zmq_msg_data &msg, data, 0, n)
                 more <- ZmqNative.zmq_msg_more &msg = 1
                 ZmqNative.zmq_msg_close &msg |> ignore

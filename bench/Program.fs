@@ -151,6 +151,7 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Family of ParseResults<FamilyArgs>
     | [<CliPrefix(CliPrefix.None)>] Atari of ParseResults<AtariRun.AtariArgs>
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-eval")>] Atari_Eval of ParseResults<AtariRun.AtariEvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bridge of ParseResults<BridgeBench.BridgeArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -164,6 +165,7 @@ and [<RequireSubcommand>] Command =
             | Atari _ -> "train on an Atari game through the ALE bridge: metrics.csv, checkpoints, config.json, summary.json."
             | Atari_Eval _ -> "score a saved Atari model under the Nature protocol (30 no-op starts, ε 0.05, 5-minute games)."
             | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
+            | Bridge _ -> "Atari env throughput through the ALE bridge against a raw ale_py loop doing the same frames."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
@@ -562,6 +564,7 @@ let main argv =
         | Family a -> runFamily a
         | Atari a -> AtariRun.runAtari a
         | Atari_Eval a -> AtariRun.runAtariEval a
+        | Bridge a -> BridgeBench.run findBaseline a
     with :? ArguParseException as e ->
         eprintfn "%s" e.Message
         2

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """ALE bridge server for Dqn.Fun: hosts N Arcade Learning Environment instances behind a ZeroMQ REP
-socket and speaks the binary protocol of PROTOCOL.md (version 1) to Dqn.Fun.Atari.AleBridge.
+socket and speaks the binary protocol of PROTOCOL.md (version 2) to Dqn.Fun.Atari.AleBridge.
 
 Needs: pip install ale-py pyzmq numpy
 
@@ -13,18 +13,20 @@ an ERROR reply and the server keeps running. No pickle, no eval: fixed little-en
 """
 
 import argparse
+import mmap
 import os
 import re
 import select
 import struct
 import sys
+import tempfile
 import threading
 import time
 
 import numpy as np
 import zmq
 
-VERSION = 1
+VERSION = 2
 MAGIC = 0x42454C41  # b"ALEB" read as a little-endian u32
 MAX_ENVS = 256
 MAX_REPEAT = 64
@@ -42,6 +44,7 @@ ENV_INFO = struct.Struct("<IIIi")  # 16 bytes
 ENV_STEP = struct.Struct("<iiIIIBBH")  # 24 bytes
 ERROR_BODY = struct.Struct("<II")
 GAME_ID = re.compile(r"^[a-z0-9_]+$")
+SHARED_SCREENS = 1  # CREATE flag: the screens go to a shared memory file, not into the replies
 
 MALFORMED, VERSION_ERR, UNKNOWN_KIND, OUT_OF_RANGE, STATE, ALE, INTERNAL = 1, 2, 3, 4, 5, 6, 7
 
@@ -88,7 +91,7 @@ def expect_frames(name, frames, count):
 
 
 class Env:
-    """One ALEInterface and the two most recent screens."""
+    """One ALEInterface; its two screens (second-to-last, last) are views into the server's screen buffer."""
 
     def __init__(self, index, spec, name):
         try:
@@ -138,19 +141,22 @@ class Env:
         self.ale = ale
         self.actions = list(actions)
         self.action_ids = [action_id(a) for a in actions]
-        self.height, self.width = ale.getScreenHeight(), ale.getScreenWidth()
-        self.prev = np.zeros((self.height, self.width, 3), np.uint8)
-        self.last = np.zeros((self.height, self.width, 3), np.uint8)
+        self.height, self.width = (int(d) for d in ale.getScreenDims())  # (height, width)
+        self.screen_bytes = self.height * self.width * 3
+        self.bind(np.zeros((2, self.height, self.width, 3), np.uint8))
+        try:  # getScreenRGB(buffer) fills an (H, W, 3) uint8 array in place, without allocating
+            ale.getScreenRGB(self.last)
+            self.screen_into = ale.getScreenRGB
+        except TypeError:  # a binding without the in-place overload
+            self.screen_into = self.copy_screen
         self.needs_reset = True
 
-    def screen_into(self, buf):
-        try:
-            self.ale.getScreenRGB(buf)  # fills the (H, W, 3) uint8 array in place
-        except TypeError:  # a binding without the in-place overload
-            buf[...] = self.ale.getScreenRGB()
+    def bind(self, pair):
+        """Makes the C-contiguous (2, H, W, 3) uint8 array `pair` hold this env's second-to-last and last screen."""
+        self.pair, self.prev, self.last = pair, pair[0], pair[1]
 
-    def ended(self):
-        return bool(self.ale.game_over())  # with truncation (ale_py >= 0.7 counts the frame limit)
+    def copy_screen(self, buf):
+        buf[...] = self.ale.getScreenRGB()
 
     def record(self, reward, frames):
         ale = self.ale
@@ -181,6 +187,35 @@ def action_id(a):
 class Server:
     def __init__(self):
         self.envs = []
+        self.screens = None
+        self.shared = False  # whether self.screens maps a shared file (SHARED_SCREENS)
+        self.shared_path = None  # that file, which the client removes once it has mapped it
+
+    def drop_shared(self):
+        """Forgets the shared screen file (removing it if the client has not); the mapping goes with its views."""
+        if self.shared_path is not None:
+            try:
+                os.unlink(self.shared_path)
+            except OSError:
+                pass
+        self.shared_path = None
+
+    def screen_buffer(self, size, shared):
+        """A zeroed uint8 buffer of `size` bytes: a numpy array, or (shared) a mapping of a new file in
+        /dev/shm (else the temp folder) whose path the CREATE reply tells the client."""
+        self.drop_shared()
+        self.shared = shared
+        if not shared:
+            return np.zeros(size, np.uint8)
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+        fd, path = tempfile.mkstemp(prefix=f"dqnfun-ale-{os.getpid()}-", suffix=".screens", dir=folder)
+        try:
+            os.ftruncate(fd, size)
+            mapping = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self.shared_path = path
+        return np.frombuffer(mapping, np.uint8)
 
     # ---- requests ---------------------------------------------------------------------------------
     def hello(self, frames):
@@ -208,9 +243,9 @@ class Server:
         if len(frames) < 2:
             raise malformed("CREATE: missing body frame")
         body = frames[1]
-        n, reserved = counted("CREATE", body, ENV_SPEC.size)
-        if reserved != 0:
-            raise malformed("CREATE: reserved bytes 4..7 must be 0")
+        n, flags = counted("CREATE", body, ENV_SPEC.size)
+        if flags & ~SHARED_SCREENS:
+            raise malformed(f"CREATE: flags 0x{flags:08X} has bits other than 0x{SHARED_SCREENS:X} (shared screens) set")
         expect_frames("CREATE", frames, 2 + n)
         specs, names = [], []
         for i in range(n):
@@ -250,14 +285,23 @@ class Server:
             specs.append(spec)
             names.append(name)
         self.envs = []  # CREATE replaces earlier envs; on failure none are left
+        self.screens = None
         envs = [Env(i, s, name) for i, (s, name) in enumerate(zip(specs, names))]
+        # One buffer holds every env's two screens in reply order: a STEP reply sends it as is (no copy),
+        # or with SHARED_SCREENS it is a file the client maps, and the replies carry no screens at all.
+        self.screens = self.screen_buffer(sum(2 * e.screen_bytes for e in envs), bool(flags & SHARED_SCREENS))
+        offset = 0
+        for e in envs:
+            e.bind(self.screens[offset:offset + 2 * e.screen_bytes].reshape(2, e.height, e.width, 3))
+            offset += 2 * e.screen_bytes
         self.envs = envs
-        body = bytearray(COUNT.pack(n, 0))
+        shared = self.shared
+        body = bytearray(COUNT.pack(n, SHARED_SCREENS if shared else 0))
         action_frames = []
         for e in envs:
             body += ENV_INFO.pack(len(e.action_ids), e.height, e.width, int(e.ale.lives()))
             action_frames.append(struct.pack(f"<{len(e.action_ids)}i", *e.action_ids))
-        return [bytes(body)] + action_frames
+        return [bytes(body)] + action_frames + ([self.shared_path.encode()] if shared else [])
 
     def reset(self, frames):
         expect_frames("RESET", frames, 2)
@@ -274,12 +318,13 @@ class Server:
             if e >= len(self.envs):
                 raise Refused(OUT_OF_RANGE, f"RESET: env {e} does not exist ({len(self.envs)} envs)", e if e < NO_ENV else -1)
         records = bytearray(COUNT.pack(k, 0))
-        screens = []
         for e in idx:
-            env = self.envs[e]
-            records += env.reset()
-            screens += [env.prev.tobytes(), env.last.tobytes()]
-        return [bytes(records), b"".join(screens)]
+            records += self.envs[e].reset()
+        if self.shared:
+            return [bytes(records), b""]  # the screens are in the shared file
+        if list(idx) == list(range(len(self.envs))):
+            return [bytes(records), self.screens]
+        return [bytes(records), b"".join(self.envs[e].pair.data for e in idx)]
 
     def step(self, frames):
         expect_frames("STEP", frames, 2)
@@ -298,11 +343,11 @@ class Server:
             if env.needs_reset:
                 raise Refused(STATE, "the game is over (or was never reset); RESET it first", i)
         records = bytearray(COUNT.pack(n, 0))
-        screens = []
         for a, env in zip(actions, self.envs):
             records += step_env(env, a, repeat)
-            screens += [env.prev.tobytes(), env.last.tobytes()]
-        return [bytes(records), b"".join(screens)]
+        if self.shared:
+            return [bytes(records), b""]  # the screens are in the shared file
+        return [bytes(records), self.screens]  # sent without a copy (send_multipart copy=False)
 
     def handle(self, frames):
         """Returns (reply frames, quit)."""
@@ -332,21 +377,29 @@ class Server:
 
 
 def step_env(env, action, repeat):
-    """Holds env.actions[action] for up to `repeat` frames; keeps the last two screens."""
+    """Holds env.actions[action] for up to `repeat` frames (fewer when the game ends) and fills env.prev and
+    env.last (PROTOCOL.md, OBSERVATION): the screens are read only after the final two frames of the step,
+    as Gymnasium's and SB3's frame skipping do, since reading one costs about as much as emulating a frame."""
     ale = env.ale
     a = env.actions[action]
+    prev, last = env.prev, env.last
+    if repeat == 1:
+        prev[...] = last  # the previous step's (or the reset's) last screen
     reward = 0
     frames = 0
+    over = False
     while frames < repeat:
-        # the current last screen becomes the second-to-last; the next frame's screen goes in `last`
-        # (so after a single frame, prev is the previous step's or the reset's last screen)
-        env.prev, env.last = env.last, env.prev
         reward += ale.act(a)
         frames += 1
-        env.screen_into(env.last)
-        if env.ended():
+        over = ale.game_over()  # with truncation (ale_py >= 0.7 counts the frame limit)
+        if over or frames == repeat:
+            env.screen_into(last)
             break
-    if env.ended():
+        if frames == repeat - 1:
+            env.screen_into(prev)
+    if frames < repeat:
+        prev[...] = last  # the game ended early: the frame before the last was not read
+    if over:
         env.needs_reset = True
     return env.record(reward, frames)
 
@@ -420,6 +473,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     finally:
+        server.drop_shared()
         sock.close(0)
         ctx.term()
         if bound.startswith("ipc://"):

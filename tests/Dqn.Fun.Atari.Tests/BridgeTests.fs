@@ -102,9 +102,9 @@ type ReplayServer(endpoint: string, fault: Fault) =
             match decodeRequest frames with
             | _, Hello(lo, hi) ->
                 if lo > Protocol.Version || hi < Protocol.Version then
-                    Some(Error(BridgeErrorCode.Version, -1, $"no common version in {lo}..{hi}; this server speaks 1")), false
+                    Some(Error(BridgeErrorCode.Version, -1, $"no common version in {lo}..{hi}; this server speaks {Protocol.Version}")), false
                 else Some(HelloOk(Protocol.Version, Protocol.MaxEnvs, Protocol.MaxRepeat, "replay (Dqn.Fun tests)")), false
-            | _, Create specs ->
+            | _, Create(specs, _) -> // no shared screen file: the replay sends the screens in its replies
                 envs <-
                     specs
                     |> Array.mapi (fun i s ->
@@ -114,7 +114,7 @@ type ReplayServer(endpoint: string, fault: Fault) =
                             | "breakout" when not s.GameIsRomPath -> breakout.Force()
                             | other -> bad BridgeErrorCode.Ale i $"the replay has no recording of '{other}'"
                         { Game = g; Pos = 0; Last = g.ResetScreen })
-                Some(CreateOk [| for e in envs -> { Actions = e.Game.Actions; Height = 210; Width = 160; Lives = e.Game.Rows[0].Lives } |]), false
+                Some(CreateOk([| for e in envs -> { Actions = e.Game.Actions; Height = 210; Width = 160; Lives = e.Game.Rows[0].Lives } |], None)), false
             | _, Reset idx ->
                 if envs.Length = 0 then bad BridgeErrorCode.State -1 "RESET before CREATE"
                 idx |> Array.iteri (fun i e -> if e >= envs.Length then bad BridgeErrorCode.OutOfRange e $"RESET: env {e} does not exist ({envs.Length} envs)")
@@ -233,13 +233,13 @@ let windowActions (k: int) = [| pong.Value.Rows[4 * k].ActionIndex; breakout.Val
 [<Fact>]
 let ``a STEP request is the documented little-endian bytes`` () =
     let frames = encodeRequest 7u (Step(4, [| 2; 5 |]))
-    Assert.Equal<byte[]>([| 0x41uy; 0x4Cuy; 0x45uy; 0x42uy; 1uy; 0uy; 4uy; 0uy; 7uy; 0uy; 0uy; 0uy |], frames[0])
+    Assert.Equal<byte[]>([| 0x41uy; 0x4Cuy; 0x45uy; 0x42uy; 2uy; 0uy; 4uy; 0uy; 7uy; 0uy; 0uy; 0uy |], frames[0])
     Assert.Equal<byte[]>([| 2uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy; 2uy; 0uy; 0uy; 0uy; 5uy; 0uy; 0uy; 0uy |], frames[1])
 
 [<Fact>]
 let ``every request decodes to itself`` () =
     let reqs =
-        [ Hello(1us, 3us); Create specs; Create [| { specs[0] with Game = "/roms/pong.bin"; GameIsRomPath = true; Mode = 2; Difficulty = 1; FullActionSet = true } |]
+        [ Hello(1us, 3us); Create(specs, false); Create([| { specs[0] with Game = "/roms/pong.bin"; GameIsRomPath = true; Mode = 2; Difficulty = 1; FullActionSet = true } |], true)
           Reset [| 1; 0 |]; Step(64, [| 0; 17 |]); Close ]
     for r in reqs do
         Assert.Equal((9u, r), decodeRequest (encodeRequest 9u r))
@@ -248,7 +248,7 @@ let ``every request decodes to itself`` () =
 let mutated (seed: int) : byte[] list =
     let rng = Random seed
     let valid =
-        [ encodeRequest 1u (Hello(1us, 1us)); encodeRequest 2u (Create specs); encodeRequest 3u (Reset [| 0; 1 |])
+        [ encodeRequest 1u (Hello(Protocol.Version, Protocol.Version)); encodeRequest 2u (Create(specs, true)); encodeRequest 3u (Reset [| 0; 1 |])
           encodeRequest 4u (Step(4, [| 1; 2 |])); encodeRequest 5u Close ]
     let frames = valid[rng.Next valid.Length] |> List.map Array.copy |> ResizeArray
     for _ in 0 .. rng.Next(1, 4) do
@@ -305,6 +305,11 @@ let ``the client receives the recorded screens, rewards and lives byte for byte`
         let m = o.MaxPooled 0
         let a, b = pong.Value.Frame(4 * k + 2), pong.Value.Frame(4 * k + 3)
         Assert.Equal<byte[]>(Array.map2 max a b, m)
+        let into = Array.create m.Length 9uy
+        o.MaxPooledInto(0, Span into)
+        Assert.Equal<byte[]>(m, into)
+        let short = Assert.Throws<ArgumentException>(fun () -> o.MaxPooledInto(1, Span(Array.zeroCreate<byte> 100)))
+        Assert.Contains("destination is 100 bytes; env 1's screen is 100800", short.Message)
     Assert.Equal<int list>([ -1; 0 ], rewards) // pong loses a point at frame 255 (step 63 = window step 5)
     Assert.Equal<int list>([ 4; 4; 4; 4; 4; 4; 4; 5; 5; 5 ], lives) // breakout loses a life at frame 108
 
@@ -343,17 +348,17 @@ let ``a refused request raises BridgeException with the server's code and leaves
 /// ERROR reply, and the server must then still answer a good HELLO, echoing sequence numbers.
 let assertRefusesMalformed (endpoint: string) =
     let ep = {| Endpoint = endpoint |}
-    let hello = encodeRequest 1u (Hello(1us, 1us))
+    let hello = encodeRequest 1u (Hello(Protocol.Version, Protocol.Version))
     let withVersion v (h: byte[]) =
         let h = Array.copy h
         wu16 h 4 v
         h
     // wrong protocol version in the header
-    let code, _, msg = errorOf (exchange ep.Endpoint [ withVersion 2us hello[0]; hello[1] ])
+    let code, _, msg = errorOf (exchange ep.Endpoint [ withVersion 1us hello[0]; hello[1] ])
     Assert.Equal(BridgeErrorCode.Version, code)
-    Assert.Contains("version 2", msg)
+    Assert.Contains("version 1 is not supported", msg)
     // no common version in HELLO
-    Assert.Equal(BridgeErrorCode.Version, (let c, _, _ = errorOf (exchange ep.Endpoint (encodeRequest 1u (Hello(2us, 5us)))) in c))
+    Assert.Equal(BridgeErrorCode.Version, (let c, _, _ = errorOf (exchange ep.Endpoint (encodeRequest 1u (Hello(3us, 5us)))) in c))
     // bad magic, short header, truncated body, extra frame
     Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ Array.zeroCreate 12; hello[1] ]) in c))
     Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ Array.sub hello[0] 0 8 ]) in c))
@@ -372,7 +377,7 @@ let assertRefusesMalformed (endpoint: string) =
     let step = encodeRequest 5u (Step(4, [| 0; 0 |]))
     Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ step[0]; Array.append step[1] [| 0uy; 0uy; 0uy; 0uy |] ]) in c))
     // CREATE with a NaN sticky probability, names missing, invalid UTF-8
-    let create = encodeRequest 6u (Create [| specs[0] |])
+    let create = encodeRequest 6u (Create([| specs[0] |], false))
     let nan = Array.copy create[1]
     wf32 nan 12 Single.NaN
     let c, env, _ = errorOf (exchange ep.Endpoint [ create[0]; nan; create[2] ])
@@ -380,10 +385,10 @@ let assertRefusesMalformed (endpoint: string) =
     Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ create[0]; create[1] ]) in c))
     Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ create[0]; create[1]; [| 0xFFuy; 0xFEuy |] ]) in c))
     // a game id that is not [a-z0-9_]+
-    let shout = encodeRequest 7u (Create [| { specs[0] with Game = "Pong!" } |])
+    let shout = encodeRequest 7u (Create([| { specs[0] with Game = "Pong!" } |], false))
     Assert.Equal((BridgeErrorCode.OutOfRange, 0), (let c, e, _ = errorOf (exchange ep.Endpoint shout) in c, e))
     // after all that, a well-formed session works, and the error reply echoes the request's sequence
-    let e = exchange ep.Endpoint (encodeRequest 42u (Hello(1us, 1us)))
+    let e = exchange ep.Endpoint (encodeRequest 42u (Hello(Protocol.Version, Protocol.Version)))
     Assert.Equal(Kind.Hello ||| Kind.ReplyBit, u16 e[0] 6)
     Assert.Equal(42u, u32 e[0] 8)
     let refused = exchange ep.Endpoint (encodeRequest 5u (Step(0, [| 0 |])))
@@ -562,10 +567,11 @@ type PythonServer(output: ITestOutputHelper) =
             Assert.Equal((4, 5, 7), px o1 0 true)
             Assert.True(uniform o1 1 true)
             Assert.Equal((4, 2, 4), (o1.Steps[0].Frames, o1.Steps[0].Lives, o1.Steps[0].EpisodeFrameNumber))
-            // env 1 hits its 6-frame limit after 2 frames: truncated, not over; screens after frames 5 and 6
+            // env 1 hits its 6-frame limit after 2 frames: truncated, not over; the step ended early, so both
+            // screens are the one after frame 6
             let o2 = bridge.Step([| 1; 1 |], 4)
             Assert.Equal((2, true, false), (o2.Steps[1].Frames, o2.Steps[1].Truncated, o2.Steps[1].GameOver))
-            Assert.Equal((5, 6, 7), px o2 1 false)
+            Assert.Equal((6, 6, 7), px o2 1 false)
             Assert.Equal((6, 6, 7), px o2 1 true)
             Assert.Equal(2, o2.Steps[1].Reward)
             let over = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 1; 1 |], 4) |> ignore)
@@ -574,10 +580,11 @@ type PythonServer(output: ITestOutputHelper) =
             let r1 = bridge.Reset [| 1 |]
             Assert.Equal<int[]>([| 1 |], r1.Envs)
             Assert.Equal((0, 6, 7), px r1 0 true)
-            // env 0 ends on its own at episode frame 11: 3 of 4 frames run, screens after frames 10 and 11
+            // env 0 ends on its own at episode frame 11: 3 of 4 frames run; an early end pairs the last screen
+            // (after frame 11) with itself (PROTOCOL.md, version 2)
             let o3 = bridge.Step([| 1; 0 |], 4)
             Assert.Equal((3, true, false, 3), (o3.Steps[0].Frames, o3.Steps[0].GameOver, o3.Steps[0].Truncated, o3.Steps[0].Reward))
-            Assert.Equal((10, 5, 7), px o3 0 false)
+            Assert.Equal((11, 5, 7), px o3 0 false)
             Assert.Equal((11, 5, 7), px o3 0 true)
             Assert.Equal(o3.Steps[0].FrameNumber, 11)
             // repeat 1 pairs the new screen with the previous step's last
@@ -649,10 +656,15 @@ type RealAle(output: ITestOutputHelper) =
         if not (pythonHas "ale_py, zmq, numpy") then
             output.WriteLine "SKIPPED: ale_py/pyzmq not importable by python3 (pip install ale-py pyzmq numpy to run this test)"
         else
-            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0))
-            output.WriteLine $"server: {bridge.Server}"
+          // the screens through a shared memory file (the default over ipc://), then in the replies
+          for shared in [ true; false ] do
+            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0).WithSharedScreens shared)
+            output.WriteLine $"server: {bridge.Server}; shared screens: {shared}"
             let spec = { AleEnvSpec.OfGame("pong", 0) with RepeatActionProbability = 0.0f; MaxFramesPerEpisode = 0 }
             let info = bridge.Create [| spec; spec |]
+            // the client removed the shared file's name once it had mapped it
+            if Directory.Exists "/dev/shm" then
+                Assert.Empty(Directory.GetFiles("/dev/shm", $"dqnfun-ale-{bridge.ServerProcessId}-*"))
             Assert.Equal<int[]>(pong.Value.Actions, info[0].Actions)
             let r = bridge.ResetAll()
             Assert.True(r.Screen(1, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
@@ -669,6 +681,57 @@ type RealAle(output: ITestOutputHelper) =
             Assert.Equal(-1, reward)
             let bad = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 6; 0 |], 4) |> ignore)
             Assert.Equal(Nullable BridgeErrorCode.OutOfRange, bad.ServerError)
+
+    /// The episode boundaries of the real ALE: breakout played at random until the game is over (refused
+    /// until reset, fresh lives after it), pong truncated by a 10-frame limit every third step, and the
+    /// screen pair of a step that ended early (PROTOCOL.md: the last screen twice).
+    [<Fact>]
+    member _.``the Python server against the real ALE ends, refuses, resets and truncates episodes (skipped without ale_py and pyzmq)``() =
+        if not (pythonHas "ale_py, zmq, numpy") then
+            output.WriteLine "SKIPPED: ale_py/pyzmq not importable by python3 (pip install ale-py pyzmq numpy to run this test)"
+        else
+            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0))
+            let specs =
+                [| { AleEnvSpec.OfGame("breakout", 1) with MaxFramesPerEpisode = 0 }
+                   { AleEnvSpec.OfGame("pong", 2) with MaxFramesPerEpisode = 10; FullActionSet = true } |]
+            let info = bridge.Create specs
+            Assert.Equal(4, info[0].Actions.Length)
+            Assert.Equal(18, info[1].Actions.Length)
+            let r = bridge.ResetAll()
+            Assert.Equal(5, r.Steps[0].Lives)
+            let samePair (o: AleObservation) i = o.Screen(i, false).Span.SequenceEqual(o.Screen(i, true).Span)
+            let rng = Random 3
+            let mutable over = None
+            let mutable truncations = 0
+            let mutable k = 0
+            while over.IsNone && k < 20_000 do
+                k <- k + 1
+                let o = bridge.Step([| rng.Next 4; rng.Next 18 |], 4)
+                let p = o.Steps[1]
+                if p.Truncated then
+                    // 4 + 4 + 2 frames: the third step stops at the limit, not by the game
+                    Assert.Equal((2, false, 10), (p.Frames, p.GameOver, p.EpisodeFrameNumber))
+                    Assert.True(samePair o 1, "an early end pairs the last screen with itself")
+                    truncations <- truncations + 1
+                    Assert.Equal<int[]>([| 1 |], bridge.Reset([| 1 |]).Envs)
+                else Assert.Equal(4, p.Frames)
+                let b = o.Steps[0]
+                if b.GameOver then over <- Some(o, b)
+                else Assert.Equal(4, b.Frames)
+            match over with
+            | None -> failwith "breakout did not end in 20000 random agent steps"
+            | Some(o, b) ->
+                output.WriteLine $"breakout ended after {k} agent steps ({b.EpisodeFrameNumber} frames; last step {b.Frames} frames); pong truncated {truncations} times"
+                Assert.Equal(0, b.Lives)
+                Assert.False(b.Truncated)
+                if b.Frames < 4 then Assert.True(samePair o 0, "an early end pairs the last screen with itself")
+                Assert.True(truncations >= k / 3 - 1)
+                let refused = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 0 |], 4) |> ignore)
+                Assert.Equal(Nullable BridgeErrorCode.State, refused.ServerError)
+                Assert.Contains("env 0", refused.Message)
+                let fresh = bridge.Reset [| 0 |]
+                Assert.Equal((5, 0, false), (fresh.Steps[0].Lives, fresh.Steps[0].EpisodeFrameNumber, fresh.Steps[0].GameOver))
+                Assert.True(samePair fresh 0)
 
 // ---- no leaks: runs alone, so the process-wide handle counters are exact -----------------------------------
 
