@@ -185,8 +185,10 @@ let runAtari (a: ParseResults<AtariArgs>) =
         match e with
         | GameEnded m when not quiet && (m.Frames - lastPrint >= 50_000L || m.Game <= 3) ->
             lastPrint <- m.Frames
+            // Before learning starts there is no loss or Q to show.
+            let num (format: string) (x: float) = if Double.IsNaN x then "-" else x.ToString(format, Globalization.CultureInfo.InvariantCulture)
             AnsiConsole.MarkupLineInterpolated(
-                $"[grey]frames[/] {m.Frames,10} [grey]steps[/] {m.AgentSteps,9} [grey]game[/] {m.Game,5} [grey]score[/] {m.Return,7:F1} [grey]ε[/] {m.Epsilon:F3} [grey]loss[/] {m.Loss:F4} [grey]Q[/] {m.MeanQ,6:F2} [grey]frames/s[/] {m.FramesPerSecond:F0}"
+                $"[grey]frames[/] {m.Frames,10} [grey]steps[/] {m.AgentSteps,9} [grey]game[/] {m.Game,5} [grey]score[/] {m.Return,7:F1} [grey]ε[/] {m.Epsilon:F3} [grey]loss[/] {num "F4" m.Loss} [grey]Q[/] {num "F2" m.MeanQ} [grey]frames/s[/] {m.FramesPerSecond:F0}"
             )
         | Evaluated r ->
             AnsiConsole.MarkupLineInterpolated(
