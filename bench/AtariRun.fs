@@ -187,8 +187,9 @@ let runAtari (a: ParseResults<AtariArgs>) =
             lastPrint <- m.Frames
             // Before learning starts there is no loss or Q to show.
             let num (format: string) (x: float) = if Double.IsNaN x then "-" else x.ToString(format, Globalization.CultureInfo.InvariantCulture)
+            let loss, q = num "F4" m.Loss, num "F2" m.MeanQ
             AnsiConsole.MarkupLineInterpolated(
-                $"[grey]frames[/] {m.Frames,10} [grey]steps[/] {m.AgentSteps,9} [grey]game[/] {m.Game,5} [grey]score[/] {m.Return,7:F1} [grey]ε[/] {m.Epsilon:F3} [grey]loss[/] {num "F4" m.Loss} [grey]Q[/] {num "F2" m.MeanQ} [grey]frames/s[/] {m.FramesPerSecond:F0}"
+                $"[grey]frames[/] {m.Frames,10} [grey]steps[/] {m.AgentSteps,9} [grey]game[/] {m.Game,5} [grey]score[/] {m.Return,7:F1} [grey]ε[/] {m.Epsilon:F3} [grey]loss[/] {loss} [grey]Q[/] {q,6} [grey]frames/s[/] {m.FramesPerSecond:F0}"
             )
         | Evaluated r ->
             AnsiConsole.MarkupLineInterpolated(
