@@ -19,7 +19,7 @@ module Checkpoint =
     let private invf (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
 
     /// Writes the network's parameters and spec to `path` atomically (temporary file, then rename), with the
-    /// architecture switches of `config` (dueling, noisy, head, atoms, support) and `extra` metadata (string
+    /// architecture switches of `config` (dueling, noisy, head, atoms, support, recurrent and LSTM units) and `extra` metadata (string
     /// pairs) beside the architecture keys.
     [<CompiledName("Save")>]
     let save (path: string) (spec: QNetworkSpec) (config: DqnConfig) (network: nn.Module) (extra: Map<string, string>) =
@@ -36,6 +36,8 @@ module Checkpoint =
             |> Map.add "atoms" (inv config.Atoms)
             |> Map.add "v_min" (invf config.VMin)
             |> Map.add "v_max" (invf config.VMax)
+            |> Map.add "recurrent" (string config.Recurrent)
+            |> Map.add "lstm_hidden" (inv config.LstmHidden)
         Safetensors.save path (network.named_parameters ()) metadata
 
     /// `config` with the architecture switches recorded in a checkpoint's metadata (absent keys: unchanged).
@@ -53,7 +55,9 @@ module Checkpoint =
             Head = get "head" (fun s -> Enum.Parse<ValueHead> s) config.Head
             Atoms = get "atoms" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.Atoms
             VMin = get "v_min" float config.VMin
-            VMax = get "v_max" float config.VMax }
+            VMax = get "v_max" float config.VMax
+            Recurrent = get "recurrent" Boolean.Parse config.Recurrent
+            LstmHidden = get "lstm_hidden" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.LstmHidden }
 
     /// Reads a checkpoint written by `save`: rebuilds the network (QNetworks.create with the recorded
     /// architecture) on `device` and loads its parameters. Returns the spec, the network (caller owns it) and the

@@ -42,7 +42,7 @@ module QNetworks =
 
     /// Whether a config asks for anything beyond the plain MLP of QNetwork.mlp.
     [<CompiledName("IsPlain")>]
-    let isPlain (config: DqnConfig) = not config.Dueling && not config.Noisy && config.Head = ValueHead.Expected
+    let isPlain (config: DqnConfig) = not config.Dueling && not config.Noisy && config.Head = ValueHead.Expected && not config.Recurrent
 
     /// <summary>The Q-network for `config` over observation vectors: the plain MLP (QNetwork.mlp, eligible for
     /// the fused update) when no variant is switched on, else a QModel: Linear and ReLU layers for
@@ -50,10 +50,12 @@ module QNetworks =
     /// layer of atoms units and an advantage layer of actions * atoms units combined per atom (Wang et al. 2016;
     /// Hessel et al. 2018); with config.Noisy the output layers are NoisyLinear (Fortunato et al. 2018). Parameter names: "0.weight"... for the plain MLP,
     /// "torso.*", "value.*", "advantage.*" for dueling ones, "0.*"... (weight_mu, weight_sigma, ...) for noisy
-    /// layers.</summary>
+    /// layers. With config.Recurrent, a DrqnNetwork (Hausknecht and Stone 2015) whatever the other switches.</summary>
     [<CompiledName("Create")>]
     let create (config: DqnConfig) (spec: QNetworkSpec) (device: Device) : nn.Module =
-        if isPlain config then
+        if config.Recurrent then
+            new DrqnNetwork(spec.ObservationSize, spec.Hidden, config.LstmHidden, spec.ActionCount, device)
+        elif isPlain config then
             QNetwork.mlp spec device :> nn.Module
         else
             let atoms = atomsOf config

@@ -78,6 +78,10 @@ public class DqnOptionsTests
         { nameof(DqnOptions.EvalEpisodes), o => o.WithEvalEpisodes(5) },
         { nameof(DqnOptions.EvalEpsilon), o => o.WithEvalEpsilon(0.05) },
         { nameof(DqnOptions.Gamma), o => o with { Gamma = 0.9 } },
+        { nameof(DqnOptions.Recurrent), o => o.WithRecurrent() },
+        { nameof(DqnOptions.LstmHidden), o => o.WithLstmHidden(16) },
+        { nameof(DqnOptions.SequenceLength), o => o.WithSequenceLength(12) },
+        { nameof(DqnOptions.BurnIn), o => o.WithBurnIn(0) },
     };
 
     [Theory]
