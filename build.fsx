@@ -4,6 +4,7 @@
 //   dotnet fsi build.fsx -t Test              # setup, native shim, build, run every test project
 //   dotnet fsi build.fsx -t Train -- --steps 30000
 //   dotnet fsi build.fsx -t Bench
+//   dotnet fsi build.fsx -t Atari                # a short Pong job (needs ale_py: pip install ale-py pyzmq numpy)
 //   dotnet fsi build.fsx --list               # list the targets
 //
 // Targets, each pulling in what it needs, so any of them works on a fresh machine:
@@ -265,9 +266,23 @@ Target.create "Bench" (fun p ->
             if File.Exists "/usr/bin/python3" then "/usr/bin/python3" else "python3"
     runBench "compare" p.Context.Arguments [ ("DQNFUN_PYTHON", python) ])
 
+Target.create "Atari" (fun p ->
+    // A short Pong job through the ALE bridge: python3 (or DQNFUN_PYTHON) must import ale_py, pyzmq and numpy
+    // (pip install ale-py pyzmq numpy). The Nature preset, with learning from 5k agent steps and a 100k-transition
+    // replay so that 500k frames show learning begin; arguments after the target replace these.
+    let defaults =
+        [ "--game"; "pong"; "--preset"; "nature"; "--frames"; "500000"; "--learning-starts"; "5000"
+          "--buffer-size"; "100000"; "--eval-interval"; "250000"; "--eval-episodes"; "3"; "--threads"; "2" ]
+    let python =
+        match Environment.environVarOrNone "DQNFUN_PYTHON" with
+        | Some py -> py
+        | None -> "python3"
+    runBench "atari" (if List.isEmpty p.Context.Arguments then defaults else p.Context.Arguments) [ ("DQNFUN_PYTHON", python) ])
+
 "Setup" ==> "Native" ==> "Build" ==> "Test" |> ignore
 "Build" ==> "Train" |> ignore
 "Build" ==> "Bench" |> ignore
+"Build" ==> "Atari" |> ignore
 
 // ---------------------------------------------------------------------------------------
 // Run. When Test ran, its `N passed, N failed` line is the very last line of output

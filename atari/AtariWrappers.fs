@@ -46,6 +46,12 @@ type AtariStep =
 
 type FrameSkipResult = { RewardSum: int; Frames: int; GameOver: bool }
 
+type IAtariEmulator =
+    abstract MinimalActionSet: int[]
+    abstract Lives: unit -> int
+    abstract ResetGame: screen: byte[] -> unit
+    abstract Repeat: action: int * frames: int * secondLast: byte[] * last: byte[] -> FrameSkipResult
+
 [<RequireQualifiedAccess>]
 module AtariWrappers =
 
@@ -96,14 +102,27 @@ module AtariWrappers =
         Arg.notNull "minimalActionSet" minimalActionSet
         minimalActionSet.Length >= 3 && minimalActionSet[1] = AleAction.fire
 
+[<RequireQualifiedAccess>]
+module AtariEmulator =
+    [<CompiledName("OfAle")>]
+    let ofAle (ale: IAle) : IAtariEmulator =
+        Arg.notNull "ale" ale
+        { new IAtariEmulator with
+            member _.MinimalActionSet = ale.MinimalActionSet
+            member _.Lives() = ale.Lives()
+            member _.ResetGame screen =
+                ale.ResetGame()
+                ale.GetScreenRgb screen
+            member _.Repeat(action, frames, secondLast, last) = AtariWrappers.frameSkip ale action frames secondLast last }
+
 [<Sealed>]
-type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
-    do Arg.notNull "ale" ale
+type AtariEnvironment(emulator: IAtariEmulator, settings: AtariSettings, seed: int) =
+    do Arg.notNull "emulator" emulator
     let settings = AtariSettings.validate settings
-    let actions = Array.copy ale.MinimalActionSet
+    let actions = Array.copy emulator.MinimalActionSet
     do
         if actions.Length = 0 then
-            raise (ArgumentException("ale.MinimalActionSet must not be empty, got length 0", "ale"))
+            raise (ArgumentException("the minimal action set must not be empty, got length 0", "emulator"))
     let fire = settings.FireOnReset && AtariWrappers.hasFireReset actions
     let random = Random(seed)
     let secondLast = Array.zeroCreate<byte> Screen.rgbLength
@@ -122,7 +141,7 @@ type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
 
     /// One agent step into `pooled` (max of the last two screens).
     let skipStep (action: int) =
-        let result = AtariWrappers.frameSkip ale action settings.FrameSkip secondLast last
+        let result = emulator.Repeat(action, settings.FrameSkip, secondLast, last)
         MaxPool.maxInto secondLast last pooled
         episodeFrames <- episodeFrames + result.Frames
         totalFrames <- totalFrames + int64 result.Frames
@@ -130,15 +149,26 @@ type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
 
     /// Game reset and no-op start; the screen after it into `pooled`.
     let gameReset () =
-        ale.ResetGame()
-        let n = AtariWrappers.noopCount random settings.NoopMaxFrames
-        episodeFrames <- AtariWrappers.noops ale n
-        totalFrames <- totalFrames + int64 n
-        ale.GetScreenRgb pooled
+        emulator.ResetGame pooled
+        episodeFrames <- 0
+        let mutable remaining = AtariWrappers.noopCount random settings.NoopMaxFrames
+        // As AtariWrappers.noops: the game restarts if it ends among the no-ops, which go on.
+        while remaining > 0 do
+            let r = emulator.Repeat(AleAction.noop, remaining, secondLast, last)
+            remaining <- remaining - r.Frames
+            totalFrames <- totalFrames + int64 r.Frames
+            if r.GameOver then
+                emulator.ResetGame pooled
+                episodeFrames <- 0
+            else
+                episodeFrames <- episodeFrames + r.Frames
+                Array.Copy(last, pooled, pooled.Length)
 
     let observe () =
         Grayscale.rgbToGrayInto pooled gray
         AreaResize.resizeInto AreaResize.atari84 gray observation
+
+    new(ale: IAle, settings: AtariSettings, seed: int) = AtariEnvironment(AtariEmulator.ofAle ale, settings, seed)
 
     member _.Settings = settings
     member _.ActionCount = actions.Length
@@ -152,7 +182,7 @@ type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
         if fire then
             if (skipStep actions[1]).GameOver then gameReset ()
             if (skipStep actions[2]).GameOver then gameReset ()
-        lives <- ale.Lives()
+        lives <- emulator.Lives()
         resumeAfterLifeLoss <- false
         needsReset <- false
         observe ()
@@ -168,7 +198,7 @@ type AtariEnvironment(ale: IAle, settings: AtariSettings, seed: int) =
         agentSteps <- agentSteps + 1L
         observe ()
         stack.Push observation
-        let livesNow = ale.Lives()
+        let livesNow = emulator.Lives()
         let lifeLost = livesNow < lives
         lives <- livesNow
         let terminated = result.GameOver || (settings.TerminalOnLifeLoss && lifeLost)

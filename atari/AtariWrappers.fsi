@@ -87,6 +87,35 @@ type FrameSkipResult =
     }
 
 /// <summary>
+/// An emulator driven one agent step at a time: an action repeated for some frames inside it, the last two
+/// screens handed back. <see cref="T:Dqn.Fun.Atari.AtariEnvironment"/> runs over it, so the frame loop can live
+/// in another process (the ALE bridge repeats the action server-side, one round trip per agent step) or in
+/// this one (<c>AtariEmulator.ofAle</c> over an <see cref="T:Dqn.Fun.Atari.IAle"/>).
+/// </summary>
+type IAtariEmulator =
+    /// <summary>The minimal action set: ALE action ids, in ALE order; index 0 is NOOP.</summary>
+    abstract MinimalActionSet: int[]
+    /// <summary>Lives left after the last reset or repeat.</summary>
+    abstract Lives: unit -> int
+    /// <summary>Restarts the game and writes the screen after the reset into <c>screen</c>, [210; 160; 3]
+    /// RGB bytes.</summary>
+    abstract ResetGame: screen: byte[] -> unit
+    /// <summary>Emulates up to <c>frames</c> frames of ALE action id <c>action</c>, stopping at game over, as
+    /// <c>AtariWrappers.frameSkip</c> specifies: rewards summed, the screens after the second-to-last and
+    /// last frames written into <c>secondLast</c> and <c>last</c> (both the final screen when only one frame
+    /// ran).</summary>
+    abstract Repeat: action: int * frames: int * secondLast: byte[] * last: byte[] -> FrameSkipResult
+
+/// <summary>Emulators over an <see cref="T:Dqn.Fun.Atari.IAle"/>.</summary>
+[<RequireQualifiedAccess>]
+module AtariEmulator =
+    /// <summary>Frame by frame over <c>ale</c> (its <c>Act</c> is one frame): <c>Repeat</c> is
+    /// <c>AtariWrappers.frameSkip</c>.</summary>
+    /// <exception cref="T:System.ArgumentNullException">ale is null.</exception>
+    [<CompiledName("OfAle")>]
+    val ofAle: ale: IAle -> IAtariEmulator
+
+/// <summary>
 /// The pieces of the episode logic as functions over an <see cref="T:Dqn.Fun.Atari.IAle"/>: they act
 /// on the emulator they are given and touch nothing else.
 /// </summary>
@@ -151,6 +180,12 @@ type AtariEnvironment =
     /// <exception cref="T:System.ArgumentException">ale's minimal action set is empty.</exception>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A settings field is out of range.</exception>
     new: ale: IAle * settings: AtariSettings * seed: int -> AtariEnvironment
+    /// <summary>An environment over <c>emulator</c> (an agent step per call, e.g. the ALE bridge's
+    /// <c>AleBridgeEmulator</c>); otherwise as the other constructor.</summary>
+    /// <exception cref="T:System.ArgumentNullException">emulator is null.</exception>
+    /// <exception cref="T:System.ArgumentException">The emulator's minimal action set is empty.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A settings field is out of range.</exception>
+    new: emulator: IAtariEmulator * settings: AtariSettings * seed: int -> AtariEnvironment
     /// <summary>The settings.</summary>
     member Settings: AtariSettings
     /// <summary>Agent actions: the size of the minimal action set.</summary>

@@ -367,3 +367,60 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
 
     interface IDisposable with
         member b.Dispose() = b.Dispose()
+
+/// <summary>An <see cref="T:Dqn.Fun.Atari.IAtariEmulator"/> over a bridge that hosts exactly one environment
+/// (a STEP moves every env the bridge hosts): <c>Repeat</c> is one STEP, the action repeated server-side
+/// (PROTOCOL.md), so an agent step costs one round trip; <c>ResetGame</c> is one RESET. Repeats above the
+/// protocol's MAX_REPEAT (64 frames, e.g. long no-op starts) take several STEPs. The bridge's own frame limit
+/// is best left 0: AtariEnvironment truncates episodes itself (AtariSettings.MaxEpisodeFrames).</summary>
+/// <remarks>The emulator does not own the bridge. After a <see cref="T:Dqn.Fun.Atari.BridgeException"/> from
+/// a dead server, call <c>bridge.Restart()</c>, then start a fresh episode (AtariEnvironment.Reset).</remarks>
+[<Sealed>]
+type AleBridgeEmulator(bridge: AleBridge) =
+    do
+        if isNull (box bridge) then nullArg "bridge"
+        if bridge.Envs.Length <> 1 then
+            invalidArg "bridge" $"the bridge must host exactly 1 environment (Create with one spec), it hosts {bridge.Envs.Length}"
+        let e = bridge.Envs[0]
+        if e.Height <> Screen.height || e.Width <> Screen.width then
+            invalidArg "bridge" $"the environment's screen is {e.Height}x{e.Width}, expected {Screen.height}x{Screen.width}"
+    let actions = Array.copy bridge.Envs[0].Actions
+    let mutable lives = bridge.Envs[0].Lives
+    let index (action: int) =
+        match Array.IndexOf(actions, action) with
+        | -1 -> raise (ArgumentOutOfRangeException("action", action, $"""ALE action id not in the action set [{String.Join(", ", actions)}]"""))
+        | i -> i
+
+    /// The bridge it drives.
+    member _.Bridge = bridge
+
+    interface IAtariEmulator with
+        member _.MinimalActionSet = Array.copy actions
+        member _.Lives() = lives
+        member _.ResetGame screen =
+            Arg.length "screen" "[210; 160; 3]" Screen.rgbLength screen
+            let o = bridge.Reset [| 0 |]
+            o.Screen(0, true).Span.CopyTo(Span screen)
+            lives <- o.Steps[0].Lives
+        member _.Repeat(action, frames, secondLast, last) =
+            Arg.positive "frames" frames
+            Arg.length "secondLast" "[210; 160; 3]" Screen.rgbLength secondLast
+            Arg.length "last" "[210; 160; 3]" Screen.rgbLength last
+            let i = index action
+            let mutable remaining = frames
+            let mutable reward = 0
+            let mutable emulated = 0
+            let mutable gameOver = false
+            while remaining > 0 && not gameOver do
+                let o = bridge.Step([| i |], min remaining Protocol.MaxRepeat)
+                let s = o.Steps[0]
+                reward <- reward + s.Reward
+                emulated <- emulated + s.Frames
+                remaining <- remaining - s.Frames
+                gameOver <- s.GameOver || s.Truncated || s.Frames = 0
+                lives <- s.Lives
+                o.Screen(0, false).Span.CopyTo(Span secondLast)
+                o.Screen(0, true).Span.CopyTo(Span last)
+            // Ended early: both buffers hold the final screen, as AtariWrappers.frameSkip leaves them.
+            if emulated < frames then Array.Copy(last, secondLast, last.Length)
+            { RewardSum = reward; Frames = emulated; GameOver = gameOver }

@@ -1,6 +1,7 @@
 namespace Dqn.Fun.Atari
 
 open System
+open Dqn.Fun
 
 type FrameBatch =
     { Size: int
@@ -10,7 +11,10 @@ type FrameBatch =
       Actions: int64[]
       Rewards: float32[]
       Terminated: float32[]
-      Indices: int[] }
+      Indices: int[]
+      Steps: int[]
+      Discounts: float32[]
+      Weights: float32[] }
 
 /// Per-slot metadata.
 [<Struct; NoEquality; NoComparison>]
@@ -21,24 +25,76 @@ type internal SlotInfo =
     val mutable Position: int
     val mutable Action: int
     val mutable Reward: float32
-    /// HasTransition ||| Terminated.
+    /// HasTransition ||| Terminated ||| EpisodeEnd.
     val mutable Flags: byte
 
+/// The priorities of a prioritized FrameReplayBuffer: a float64 sum tree over the slots and, for the smallest
+/// live priority, a min tree over blocks of 32 slots (a block's minimum rescanned from the sum tree's leaves
+/// when its holder rises or leaves). Live slots have priority > 0; 0 marks a slot that cannot be sampled.
 [<Sealed>]
-type FrameReplayBuffer(capacity: int, seed: int, ?stack: int, ?frameBytes: int, ?padding: StackPadding) =
+type internal SlotPriorities(capacity: int) =
+    static let blockBits = 5
+    static let empty = Double.MaxValue // MinTree rejects +∞; a block with no live slot holds MaxValue.
+    let sums = SumTree capacity
+    let blocks = MinTree((capacity + (1 <<< blockBits) - 1) >>> blockBits)
+
+    member _.Item with get (slot: int) = sums[slot]
+    member _.Total = sums.Total
+    member _.Find(mass: float) = sums.Find mass
+
+    /// The smallest nonzero priority; +∞ when none is.
+    member _.Min = if blocks.Min >= empty then Double.PositiveInfinity else blocks.Min
+
+    member _.Set(slot: int, priority: float) =
+        let old = sums[slot]
+        if old <> priority then
+            sums.Update(slot, priority)
+            let block = slot >>> blockBits
+            let least = blocks[block]
+            if priority > 0.0 && priority <= least then
+                blocks.Update(block, priority)
+            elif old = least then
+                let first = block <<< blockBits
+                let mutable m = empty
+                for s in first .. min capacity (first + (1 <<< blockBits)) - 1 do
+                    let p = sums[s]
+                    if p > 0.0 && p < m then m <- p
+                blocks.Update(block, m)
+
+[<Sealed>]
+type FrameReplayBuffer
+    (
+        capacity: int,
+        seed: int,
+        ?stack: int,
+        ?frameBytes: int,
+        ?padding: StackPadding,
+        ?priorityAlpha: float,
+        ?priorityEpsilon: float
+    ) =
     let stack = defaultArg stack 4
     let frameBytes = defaultArg frameBytes (84 * 84)
     let padding = defaultArg padding StackPadding.Zeros
+    let alpha = defaultArg priorityAlpha 0.0
+    let epsilon = defaultArg priorityEpsilon 1e-6
     do
         if stack < 1 then raise (ArgumentOutOfRangeException("stack", stack, "stack must be at least 1"))
         if frameBytes < 1 then raise (ArgumentOutOfRangeException("frameBytes", frameBytes, "frameBytes must be positive"))
         if capacity < stack + 2 then
             raise (ArgumentOutOfRangeException("capacity", capacity, $"capacity must be at least stack + 2 = {stack + 2}"))
+        if Double.IsNaN alpha || alpha < 0.0 || alpha > 1.0 then
+            raise (ArgumentOutOfRangeException("priorityAlpha", alpha, $"priorityAlpha must be in [0, 1], got {alpha}"))
+        if not (epsilon > 0.0 && Double.IsFinite epsilon) then
+            raise (ArgumentOutOfRangeException("priorityEpsilon", epsilon, $"priorityEpsilon must be positive and finite, got {epsilon}"))
+        if priorityEpsilon.IsSome && priorityAlpha.IsNone then
+            invalidArg "priorityEpsilon" "priorityEpsilon is used only with priorityAlpha (a prioritized buffer)"
 
     static let chunkBits = 16
     static let chunkMask = (1 <<< chunkBits) - 1
     static let HasTransition = 1uy
     static let TerminatedFlag = 2uy
+    /// The transition ends its episode: terminated, truncated, or abandoned by StartEpisode.
+    static let EndFlag = 4uy
 
     // Storage: frames in chunks of 2^16, and per-slot metadata. All mutation happens in StartEpisode and Add.
     let chunks =
@@ -46,10 +102,15 @@ type FrameReplayBuffer(capacity: int, seed: int, ?stack: int, ?frameBytes: int, 
             Array.zeroCreate<byte> ((min (1 <<< chunkBits) (capacity - (c <<< chunkBits))) * frameBytes))
     // One 24-byte record per slot, so that checking a sampled slot touches one cache line, not five.
     let slots = Array.zeroCreate<SlotInfo> capacity
+    let priorities = if priorityAlpha.IsSome then SlotPriorities capacity else Unchecked.defaultof<_>
+    let prioritized = priorityAlpha.IsSome
     let random = Random(seed)
     let mutable writes = 0L
     let mutable transitions = 0
     let mutable current = -1 // slot of the running episode's latest frame; -1 when no episode runs
+    let mutable maxPriority = 1.0
+    let mutable touched = 0L // see touch
+    let mutable writesAtSample = Int64.MaxValue // writes when SamplePrioritized last ran (none yet: MaxValue)
 
     let span (slot: int) =
         Span<byte>(chunks[slot >>> chunkBits], (slot &&& chunkMask) * frameBytes, frameBytes)
@@ -58,11 +119,19 @@ type FrameReplayBuffer(capacity: int, seed: int, ?stack: int, ?frameBytes: int, 
         if frame.Length <> frameBytes then
             invalidArg name $"{name} has {frame.Length} bytes, expected FrameBytes = {frameBytes}"
 
-    /// Writes a frame into the next slot (overwriting the oldest) and returns that slot.
+    let wrap (i: int) = if i < 0 then i + capacity elif i >= capacity then i - capacity else i
+
+    /// Writes a frame into the next slot (overwriting the oldest) and returns that slot. Prioritized: the
+    /// overwritten transition leaves the trees, and so do the next stack - 1 ones whose stacks reached its frame.
     let writeFrame (frame: ReadOnlySpan<byte>) (pos: int) =
         let slot = int (writes % int64 capacity)
         let info = &slots[slot]
         if info.Flags &&& HasTransition <> 0uy then transitions <- transitions - 1
+        if prioritized && info.Written > 0L then
+            priorities.Set(slot, 0.0)
+            for d in 1 .. stack - 1 do
+                let later = wrap (slot + d)
+                if slots[later].Position >= d && priorities[later] > 0.0 then priorities.Set(later, 0.0)
         frame.CopyTo(span slot)
         writes <- writes + 1L
         info.Flags <- 0uy
@@ -70,15 +139,11 @@ type FrameReplayBuffer(capacity: int, seed: int, ?stack: int, ?frameBytes: int, 
         info.Position <- pos
         slot
 
-    let wrap (i: int) = if i < 0 then i + capacity elif i >= capacity then i - capacity else i
-
-    /// A transition is sampleable while its frame, its next frame and the frames of its stack are all intact.
-    let sampleable (i: int) =
+    /// The stack of slot i's frame is intact: all its frames within the episode are still stored.
+    let stackIntact (i: int) =
         let info = &slots[i]
-        info.Flags &&& HasTransition <> 0uy
-        && slots[wrap (i + 1)].Written = info.Written + 1L
-        && (let k = min (stack - 1) info.Position
-            k = 0 || slots[wrap (i - k)].Written = info.Written - int64 k)
+        let k = min (stack - 1) info.Position
+        k = 0 || slots[wrap (i - k)].Written = info.Written - int64 k
 
     let fillStack (slot: int) (position: int) (into: int[]) (offset: int) =
         let first = wrap (slot - position)
@@ -89,14 +154,122 @@ type FrameReplayBuffer(capacity: int, seed: int, ?stack: int, ?frameBytes: int, 
                 elif padding = StackPadding.RepeatFirst then first
                 else -1
 
+    let checkSampleArgs (batchSize: int) (nStep: int) (gamma: float) =
+        if batchSize <= 0 then raise (ArgumentOutOfRangeException("batchSize", batchSize, "batchSize must be positive"))
+        if nStep < 1 || nStep > capacity - stack then
+            raise (ArgumentOutOfRangeException("nStep", nStep, $"nStep must be in 1..capacity - stack = {capacity - stack}"))
+        if Double.IsNaN gamma || gamma < 0.0 || gamma > 1.0 then
+            raise (ArgumentOutOfRangeException("gamma", gamma, $"gamma must be in [0, 1], got {gamma}"))
+        if transitions < batchSize then
+            invalidOp $"cannot sample {batchSize} transitions: {transitions} are stored"
+
+    /// Fresh arrays for a batch; Weights all 1.
+    let newBatch (batchSize: int) =
+        { Size = batchSize
+          Stack = stack
+          ObservationSlots = Array.zeroCreate (batchSize * stack)
+          NextObservationSlots = Array.zeroCreate (batchSize * stack)
+          Actions = Array.zeroCreate batchSize
+          Rewards = Array.zeroCreate batchSize
+          Terminated = Array.zeroCreate batchSize
+          Indices = Array.zeroCreate batchSize
+          Steps = Array.zeroCreate batchSize
+          Discounts = Array.zeroCreate batchSize
+          Weights = Array.create batchSize 1.0f }
+
+    /// Writes row b of the batch from the n-step transition at slot i and returns true, or returns false when
+    /// that transition cannot be sampled (not stored, stack overwritten, window not complete yet). The window
+    /// walks forward through frames written one after another (Written stamps), summing rewards, and stops
+    /// after n steps or at the transition that ends the episode. `gammaFree`: Discounts = 1 - terminated.
+    let tryRow (i: int) (nStep: int) (gamma: float) (gammaFree: bool) (batch: FrameBatch) (b: int) =
+        let info = &slots[i]
+        if info.Flags &&& HasTransition = 0uy || not (stackIntact i) then
+            false
+        else
+            let written = info.Written
+            let mutable k = 0
+            let mutable slot = i
+            let mutable ret = 0.0
+            let mutable discount = 1.0
+            let mutable state = 0 // 0: walking, 1: complete, 2: terminated, 3: not sampleable
+            while state = 0 do
+                let s = &slots[slot]
+                if s.Written <> written + int64 k || s.Flags &&& HasTransition = 0uy then
+                    state <- 3
+                else
+                    ret <- ret + discount * float s.Reward
+                    discount <- discount * gamma
+                    k <- k + 1
+                    slot <- wrap (slot + 1)
+                    if s.Flags &&& TerminatedFlag <> 0uy then state <- 2
+                    elif s.Flags &&& EndFlag <> 0uy || k = nStep then state <- 1
+            if state = 3 || slots[slot].Written <> written + int64 k then
+                false
+            else
+                batch.Indices[b] <- i
+                fillStack i info.Position batch.ObservationSlots (b * stack)
+                fillStack slot (info.Position + k) batch.NextObservationSlots (b * stack)
+                batch.Actions[b] <- int64 info.Action
+                batch.Rewards[b] <- float32 ret
+                batch.Steps[b] <- k
+                batch.Terminated[b] <- if state = 2 then 1.0f else 0.0f
+                batch.Discounts[b] <-
+                    if state = 2 then 0.0f
+                    elif gammaFree then 1.0f
+                    else float32 discount
+                true
+
+    /// Reads the records around each drawn slot in one tight loop, so that the cache misses of all rows overlap:
+    /// a row's checks are too long for the CPU to overlap them with the next rows' by itself (at 1M slots this
+    /// halves the time of a batch).
+    let touch (drawn: int[]) =
+        let mutable sum = 0L
+        for i in drawn do
+            sum <- sum + slots[i].Written + slots[wrap (i + 1)].Written + slots[wrap (i - stack + 1)].Written
+        touched <- sum
+
+    let sampleUniform (batchSize: int) (nStep: int) (gamma: float) (gammaFree: bool) =
+        checkSampleArgs batchSize nStep gamma
+        let filled = int (min writes (int64 capacity))
+        let batch = newBatch batchSize
+        // Rejection sampling over slots: most slots hold a sampleable transition (all but one per episode, the
+        // few just ahead of the write cursor and the last n - 1 of the running episode), so a draw rarely repeats.
+        let drawn = batch.Indices
+        for b in 0 .. batchSize - 1 do
+            drawn[b] <- random.Next filled
+        touch drawn
+        let mutable attempts = 0
+        for b in 0 .. batchSize - 1 do
+            while not (tryRow drawn[b] nStep gamma gammaFree batch b) do
+                drawn[b] <- random.Next filled
+                attempts <- attempts + 1
+                if attempts > 1000 * batchSize then
+                    invalidOp $"could not find {batchSize} sampleable transitions among {filled} slots"
+        batch
+
+    let requirePrioritized (what: string) =
+        if not prioritized then
+            invalidOp $"{what} needs a prioritized buffer: construct it with priorityAlpha"
+
     member _.Capacity = capacity
     member _.Stack = stack
     member _.FrameBytes = frameBytes
     member _.Padding = padding
     member _.Count = transitions
+    member _.IsPrioritized = prioritized
+    member _.MaxPriority = maxPriority
+
+    member _.Priority(slot: int) =
+        requirePrioritized "Priority"
+        if slot < 0 || slot >= capacity then raise (ArgumentOutOfRangeException("slot", slot, $"slot outside [0, {capacity})"))
+        priorities[slot]
 
     member _.StartEpisode(frame: ReadOnlySpan<byte>) =
         checkFrame frame "frame"
+        // An episode left running ends here as if truncated: its last transition bootstraps from its last frame.
+        if current >= 0 && slots[current].Position > 0 then
+            let last = &slots[wrap (current - 1)]
+            last.Flags <- last.Flags ||| EndFlag
         current <- writeFrame frame 0
 
     member _.Add(action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool) =
@@ -108,47 +281,71 @@ type FrameReplayBuffer(capacity: int, seed: int, ?stack: int, ?frameBytes: int, 
         let info = &slots[slot]
         info.Action <- action
         info.Reward <- reward
-        info.Flags <- HasTransition ||| (if terminated then TerminatedFlag else 0uy)
+        info.Flags <-
+            HasTransition
+            ||| (if terminated then TerminatedFlag else 0uy)
+            ||| (if terminated || truncated then EndFlag else 0uy)
         transitions <- transitions + 1
+        if prioritized && stackIntact slot then priorities.Set(slot, maxPriority)
         let next = writeFrame nextFrame (info.Position + 1)
         current <- if terminated || truncated then -1 else next
 
-    member _.Sample(batchSize: int) : FrameBatch =
-        if batchSize <= 0 then raise (ArgumentOutOfRangeException("batchSize", batchSize, "batchSize must be positive"))
-        if transitions < batchSize then
-            invalidOp $"cannot sample {batchSize} transitions: {transitions} are stored"
-        let filled = int (min writes (int64 capacity))
-        let obs = Array.zeroCreate (batchSize * stack)
-        let next = Array.zeroCreate (batchSize * stack)
-        let acts = Array.zeroCreate batchSize
-        let rews = Array.zeroCreate batchSize
-        let terms = Array.zeroCreate batchSize
-        let indices = Array.zeroCreate batchSize
-        // Rejection sampling over slots: most slots hold a sampleable transition (all but one per episode and
-        // the few just ahead of the write cursor), so a draw rarely repeats.
+    member _.Sample(batchSize: int) : FrameBatch = sampleUniform batchSize 1 1.0 true
+
+    member _.Sample(batchSize: int, nStep: int, gamma: float) : FrameBatch = sampleUniform batchSize nStep gamma false
+
+    member _.SamplePrioritized(batchSize: int, nStep: int, gamma: float, beta: float) : FrameBatch =
+        requirePrioritized "SamplePrioritized"
+        if Double.IsNaN beta || beta < 0.0 || beta > 1.0 then
+            raise (ArgumentOutOfRangeException("beta", beta, $"beta must be in [0, 1], got {beta}"))
+        checkSampleArgs batchSize nStep gamma
+        let total = priorities.Total
+        if total <= 0.0 then invalidOp "cannot sample: no stored transition has a priority"
+        let segment = total / float batchSize
+        let least = priorities.Min
+        let batch = newBatch batchSize
+        let maxAttempts = 1000 * batchSize
         let mutable attempts = 0
+        // Stratum b (Schaul et al. 2016, App. B.2.1); a slot that cannot be sampled is replaced by a draw
+        // from the whole mass (as Dopamine's prioritized buffer does), which keeps each slot's expected
+        // count per batch proportional to its priority among the sampleable slots.
+        let drawn = batch.Indices
         for b in 0 .. batchSize - 1 do
-            let mutable i = random.Next filled
-            while not (sampleable i) do
+            drawn[b] <- priorities.Find(Math.Min((float b + random.NextDouble()) * segment, total))
+        touch drawn
+        for b in 0 .. batchSize - 1 do
+            let mutable i = drawn[b]
+            while not (tryRow i nStep gamma false batch b) do
                 attempts <- attempts + 1
-                if attempts > 1000 * batchSize then
-                    invalidOp $"could not find {batchSize} sampleable transitions among {filled} slots"
-                i <- random.Next filled
-            let info = slots[i]
-            indices[b] <- i
-            fillStack i info.Position obs (b * stack)
-            fillStack (wrap (i + 1)) (info.Position + 1) next (b * stack)
-            acts[b] <- int64 info.Action
-            rews[b] <- info.Reward
-            terms[b] <- if info.Flags &&& TerminatedFlag <> 0uy then 1.0f else 0.0f
-        { Size = batchSize
-          Stack = stack
-          ObservationSlots = obs
-          NextObservationSlots = next
-          Actions = acts
-          Rewards = rews
-          Terminated = terms
-          Indices = indices }
+                if attempts > maxAttempts then
+                    invalidOp (
+                        $"could not draw {batchSize} sampleable transitions in {maxAttempts} redraws: most of the priority "
+                        + "mass lies on transitions whose n-step window is not complete yet"
+                    )
+                i <- priorities.Find(Math.Min(random.NextDouble() * total, total))
+            batch.Weights[b] <- if beta = 0.0 then 1.0f else float32 (Math.Pow(least / priorities[i], beta))
+        writesAtSample <- writes
+        batch
+
+    member _.UpdatePriorities(indices: int[], tdErrors: float32[]) =
+        requirePrioritized "UpdatePriorities"
+        if isNull indices then nullArg "indices"
+        if isNull tdErrors then nullArg "tdErrors"
+        if indices.Length <> tdErrors.Length then
+            invalidArg "tdErrors" $"tdErrors must have the length of indices, {indices.Length}, got length {tdErrors.Length}"
+        for k in 0 .. indices.Length - 1 do
+            let slot = indices[k]
+            if slot < 0 || slot >= capacity then
+                raise (ArgumentOutOfRangeException("indices", slot, $"indices[{k}] must be a slot in [0, {capacity}), got {slot}"))
+            if not (Single.IsFinite tdErrors[k]) then
+                invalidArg "tdErrors" $"tdErrors[{k}] must be finite, got {tdErrors[k]}"
+        for k in 0 .. indices.Length - 1 do
+            let slot = indices[k]
+            // Skip slots overwritten since the last SamplePrioritized, and slots that are no longer sampleable.
+            if slots[slot].Written <= writesAtSample && priorities[slot] > 0.0 then
+                let priority = Math.Pow(float (abs tdErrors[k]) + epsilon, alpha)
+                priorities.Set(slot, priority)
+                if priority > maxPriority then maxPriority <- priority
 
     member _.Gather(slots: int[], destination: Span<byte>) =
         if isNull slots then nullArg "slots"

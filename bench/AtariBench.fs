@@ -56,11 +56,27 @@ let natureCnnUpdate (updates: int) (warmup: int) (batchSize: int) (actions: int)
         update ()
     clock.Elapsed.TotalMilliseconds / float updates
 
-/// Fills a frame replay of `capacity` slots with synthetic episodes, then times Sample(batch) (slot indices)
-/// and Sample + Gather (pixels of every stack into a host buffer). Returns (bytes held, sample µs, gather µs).
+/// What `frameReplay` measured: bytes held by an empty uniform buffer and by the filled prioritized one, and
+/// per-call (mean, p50, p99) µs of each sampling path.
+type FrameReplayFigures =
+    { UniformBytes: int64
+      PrioritizedBytes: int64
+      Sample: float * float * float
+      Gather: float * float * float
+      NStep: float * float * float
+      Prioritized: float * float * float }
+
+/// Fills a prioritized frame replay of `capacity` slots
+/// (α 0.5, Rainbow's) with synthetic episodes and priorities (|δ| ~ Exp(1)), and times Sample(batch) (slot
+/// indices), Sample + Gather (pixels of every stack into a host buffer), n-step Sample(batch, 3, 0.99), and
+/// SamplePrioritized(batch, 3, 0.99, 0.4) + UpdatePriorities of the batch; then measures the
+/// bytes held by an empty uniform one.
 let frameReplay (capacity: int) (batchSize: int) (iterations: int) =
-    let before = GC.GetTotalMemory true
-    let buffer = FrameReplayBuffer(capacity, 0)
+    let heldBy (make: unit -> FrameReplayBuffer) =
+        let before = GC.GetTotalMemory true
+        let buffer = make ()
+        GC.GetTotalMemory true - before, buffer
+    let prioritizedBytes, buffer = heldBy (fun () -> FrameReplayBuffer(capacity, 0, priorityAlpha = 0.5))
     let frame = Array.init (84 * 84) byte
     let rng = Random 1
     let mutable filled = 0
@@ -73,7 +89,12 @@ let frameReplay (capacity: int) (batchSize: int) (iterations: int) =
             let last = (t = length)
             buffer.Add(rng.Next 6, float32 (rng.Next 3 - 1), ReadOnlySpan frame, last, false)
         filled <- filled + length
-    let held = GC.GetTotalMemory true - before
+    // |δ| ~ Exp(1): a long tail of large errors, as TD errors have.
+    let tdError () = float32 (-Math.Log(1.0 - rng.NextDouble()))
+    for start in 0..batchSize .. capacity - 1 do
+        let n = min batchSize (capacity - start)
+        buffer.UpdatePriorities(Array.init n (fun k -> start + k), Array.init n (fun _ -> tdError ()))
+    let errors = Array.init batchSize (fun _ -> tdError ())
     let pixels = Array.zeroCreate<byte> (batchSize * buffer.Stack * buffer.FrameBytes)
     let time (f: unit -> unit) =
         for _ in 1..100 do
@@ -88,8 +109,21 @@ let frameReplay (capacity: int) (batchSize: int) (iterations: int) =
             let b = buffer.Sample batchSize
             buffer.Gather(b.ObservationSlots, Span pixels)
             buffer.Gather(b.NextObservationSlots, Span pixels))
+    let nStep = time (fun () -> buffer.Sample(batchSize, 3, 0.99) |> ignore)
+    let prioritized =
+        time (fun () ->
+            let b = buffer.SamplePrioritized(batchSize, 3, 0.99, 0.4)
+            buffer.UpdatePriorities(b.Indices, errors))
     GC.KeepAlive buffer
-    held, summarize sample, summarize gather
+    // After the prioritized buffer is gone: an empty uniform one, for its bytes alone.
+    let uniformBytes, uniform = heldBy (fun () -> FrameReplayBuffer(capacity, 0))
+    GC.KeepAlive uniform
+    { UniformBytes = uniformBytes
+      PrioritizedBytes = prioritizedBytes
+      Sample = summarize sample
+      Gather = summarize gather
+      NStep = summarize nStep
+      Prioritized = summarize prioritized }
 
 /// Runs the PyTorch baseline script and returns its JSON output.
 let runPython (python: string) (script: string) (args: string list) =

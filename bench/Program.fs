@@ -32,13 +32,13 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Env _ -> "environment id (default CartPole-v1; also GridWorld-v0, Acrobot-v1, MaskedCartPole-v1)."
-            | Preset _ -> "dqn (default), double, dueling, prioritized, nstep, noisy, c51, qr, rainbow or drqn; the flags below add to it."
+            | Preset _ -> "dqn (default), double, dueling, prioritized, nstep, noisy, c51, qr, iqn, rainbow or drqn; the flags below add to it."
             | Double -> "Double DQN targets (van Hasselt et al. 2016)."
             | Dueling -> "dueling streams (Wang et al. 2016)."
             | Prioritized -> "proportional prioritized replay (Schaul et al. 2016)."
             | NStep _ -> "n-step returns (Hessel et al. 2018)."
             | Noisy -> "noisy nets, ε off (Fortunato et al. 2018)."
-            | Head _ -> "expected (default), categorical (C51, 51 atoms) or quantile (QR-DQN, 50 quantiles)."
+            | Head _ -> "expected (default), categorical (C51, 51 atoms), quantile (QR-DQN, 50 quantiles) or iqn (implicit quantiles, N = N' = 64, K = 32)."
             | Recurrent -> "DRQN: an LSTM over the episode, sequence replay with burn-in (Hausknecht and Stone 2015)."
             | Steps _ -> "agent steps to train (default 30000)."
             | Seed _ -> "seed for torch, replay, exploration and the environment (default 0)."
@@ -151,6 +151,8 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Frames of ParseResults<FramesArgs>
     | [<CliPrefix(CliPrefix.None)>] Per of ParseResults<PerArgs>
     | [<CliPrefix(CliPrefix.None)>] Family of ParseResults<FamilyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Atari of ParseResults<AtariRun.AtariArgs>
+    | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-eval")>] Atari_Eval of ParseResults<AtariRun.AtariEvalArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -159,21 +161,15 @@ and [<RequireSubcommand>] Command =
             | Seeds _ -> "train on several seeds and tabulate the final greedy evaluations."
             | Compare _ -> "measure training throughput against PyTorch eager doing the identical algorithm."
             | Cnn _ -> "time the Nature-CNN update (batch 32) against PyTorch eager doing the identical update."
-            | Frames _ -> "measure the Atari frame replay: memory at capacity and the time to sample a batch."
+            | Frames _ -> "measure the Atari frame replay: memory at capacity (uniform, prioritized) and the time to sample a batch (1-step, 3-step, prioritized + update)."
             | Per _ -> "time prioritized replay: one sample of a batch plus its priority update, at a large capacity."
+            | Atari _ -> "train on an Atari game through the ALE bridge: metrics.csv, checkpoints, config.json, summary.json."
+            | Atari_Eval _ -> "score a saved Atari model under the Nature protocol (30 no-op starts, ε 0.05, 5-minute games)."
             | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
-let writeJson (path: string) (write: Utf8JsonWriter -> unit) =
-    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
-    let tmp = path + ".tmp"
-    (use fs = File.Create tmp
-     use w = new Utf8JsonWriter(fs, JsonWriterOptions(Indented = true))
-     w.WriteStartObject()
-     write w
-     w.WriteEndObject())
-    File.Move(tmp, path, true)
+let writeJson = Json.write
 
 let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
     w.WriteStartArray "hidden"
@@ -214,6 +210,10 @@ let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
     w.WriteNumber("priority_alpha", c.PriorityAlpha)
     w.WriteString("priority_beta", sprintf "%A" c.PriorityBeta)
     w.WriteNumber("priority_epsilon", c.PriorityEpsilon)
+    w.WriteNumber("iqn_tau_samples", c.IqnTauSamples)
+    w.WriteNumber("iqn_target_tau_samples", c.IqnTargetTauSamples)
+    w.WriteNumber("iqn_policy_tau_samples", c.IqnPolicyTauSamples)
+    w.WriteNumber("iqn_embedding_dim", c.IqnEmbeddingDim)
     w.WriteBoolean("recurrent", c.Recurrent)
     w.WriteNumber("lstm_hidden", c.LstmHidden)
     w.WriteNumber("sequence_length_agent_steps", c.SequenceLength)
@@ -364,8 +364,9 @@ let runTrain (a: ParseResults<TrainArgs>) =
         match a.TryGetResult TrainArgs.Head |> Option.map (fun h -> h.ToLowerInvariant()) with
         | Some "categorical" -> { c with Head = ValueHead.Categorical; Atoms = 51 }
         | Some "quantile" -> { c with Head = ValueHead.Quantile; Atoms = 50 }
+        | Some("iqn" | "implicit") -> { c with Head = ValueHead.Implicit }
         | Some "expected" | None -> c
-        | Some other -> invalidArg "head" $"--head {other}: expected, categorical or quantile"
+        | Some other -> invalidArg "head" $"--head {other}: expected, categorical, quantile or iqn"
     let config = { c with Seed = seed; Threads = a.GetResult(TrainArgs.Threads, 1); Device = device }
     train envId steps config out (a.Contains TrainArgs.Quiet) |> ignore
     0
@@ -493,11 +494,14 @@ let runCnn (a: ParseResults<CnnArgs>) =
 let runFrames (a: ParseResults<FramesArgs>) =
     let capacity = a.GetResult(FramesArgs.Capacity, 1_000_000)
     let batch = a.GetResult(FramesArgs.Batch, 32)
-    let held, (sMean, sP50, sP99), (gMean, gP50, gP99) =
-        AtariBench.frameReplay capacity batch (a.GetResult(FramesArgs.Iterations, 20_000))
-    AnsiConsole.MarkupLine($"frame replay, {capacity} slots: {float held / 1e9:F3} GB held")
+    let f = AtariBench.frameReplay capacity batch (a.GetResult(FramesArgs.Iterations, 20_000))
+    let (sMean, sP50, sP99), (gMean, gP50, gP99) = f.Sample, f.Gather
+    let (nMean, nP50, nP99), (pMean, pP50, pP99) = f.NStep, f.Prioritized
+    AnsiConsole.MarkupLine($"frame replay, {capacity} slots: {float f.UniformBytes / 1e9:F3} GB held; prioritized {float f.PrioritizedBytes / 1e9:F3} GB")
     AnsiConsole.MarkupLine($"sample {batch} (slot indices of s and s' stacks): mean {sMean:F2} µs, p50 {sP50:F2}, p99 {sP99:F2}")
     AnsiConsole.MarkupLine($"sample {batch} + gather both stacks' pixels on the host: mean {gMean:F1} µs, p50 {gP50:F1}, p99 {gP99:F1}")
+    AnsiConsole.MarkupLine($"sample {batch} 3-step (slot indices, discounted returns): mean {nMean:F2} µs, p50 {nP50:F2}, p99 {nP99:F2}")
+    AnsiConsole.MarkupLine($"prioritized sample {batch} 3-step + update their priorities: mean {pMean:F2} µs, p50 {pP50:F2}, p99 {pP99:F2}")
     0
 /// Prioritized replay micro-benchmark: fills a buffer with 4-float observations and spread-out priorities,
 /// then times iterations of Sample(batch, beta) + UpdatePriorities(indices, tdErrors), one timestamp pair each.
@@ -563,6 +567,8 @@ let main argv =
         | Frames a -> runFrames a
         | Per a -> runPer a
         | Family a -> runFamily a
+        | Atari a -> AtariRun.runAtari a
+        | Atari_Eval a -> AtariRun.runAtariEval a
     with :? ArguParseException as e ->
         eprintfn "%s" e.Message
         2

@@ -14,12 +14,30 @@ module Checkpoint =
     [<Literal>]
     let Format = "dqnfun.qnetwork.mlp.v1"
 
+    /// Metadata value of "format" in checkpoints of networks over the Nature CNN torso (Torso.NatureCnn).
+    [<Literal>]
+    let FormatNatureCnn = "dqnfun.qnetwork.naturecnn.v1"
+
     let private inv (i: int) = i.ToString(CultureInfo.InvariantCulture)
 
     let private invf (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
 
+    let private architectureMetadata (config: DqnConfig) (metadata: Map<string, string>) =
+        metadata
+        |> Map.add "dueling" (string config.Dueling)
+        |> Map.add "noisy" (string config.Noisy)
+        |> Map.add "noisy_sigma0" (invf config.NoisySigma0)
+        |> Map.add "head" (string config.Head)
+        |> Map.add "atoms" (inv config.Atoms)
+        |> Map.add "v_min" (invf config.VMin)
+        |> Map.add "v_max" (invf config.VMax)
+        |> Map.add "iqn_embedding_dim" (inv config.IqnEmbeddingDim)
+        |> Map.add "iqn_policy_tau_samples" (inv config.IqnPolicyTauSamples)
+        |> Map.add "recurrent" (string config.Recurrent)
+        |> Map.add "lstm_hidden" (inv config.LstmHidden)
+
     /// Writes the network's parameters and spec to `path` atomically (temporary file, then rename), with the
-    /// architecture switches of `config` (dueling, noisy, head, atoms, support, recurrent and LSTM units) and `extra` metadata (string
+    /// architecture switches of `config` (dueling, noisy, head, atoms, support, IQN's embedding and K, recurrent and LSTM units) and `extra` metadata (string
     /// pairs) beside the architecture keys.
     [<CompiledName("Save")>]
     let save (path: string) (spec: QNetworkSpec) (config: DqnConfig) (network: nn.Module) (extra: Map<string, string>) =
@@ -29,16 +47,24 @@ module Checkpoint =
             |> Map.add "observation_size" (inv spec.ObservationSize)
             |> Map.add "hidden" (String.Join(",", spec.Hidden |> List.map inv))
             |> Map.add "action_count" (inv spec.ActionCount)
-            |> Map.add "dueling" (string config.Dueling)
-            |> Map.add "noisy" (string config.Noisy)
-            |> Map.add "noisy_sigma0" (invf config.NoisySigma0)
-            |> Map.add "head" (string config.Head)
-            |> Map.add "atoms" (inv config.Atoms)
-            |> Map.add "v_min" (invf config.VMin)
-            |> Map.add "v_max" (invf config.VMax)
-            |> Map.add "recurrent" (string config.Recurrent)
-            |> Map.add "lstm_hidden" (inv config.LstmHidden)
+            |> architectureMetadata config
         Safetensors.save path (network.named_parameters ()) metadata
+
+    /// Writes a network built by QNetworks.createFor over `torso` as `save` does: an MLP torso gives the
+    /// format of `save`; a Nature CNN torso gives FormatNatureCnn with "frames" and "action_count".
+    [<CompiledName("SaveFor")>]
+    let saveFor (path: string) (torso: Torso) (actionCount: int) (config: DqnConfig) (network: nn.Module) (extra: Map<string, string>) =
+        match torso with
+        | Torso.Mlp(observationSize, hidden) ->
+            save path { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } config network extra
+        | Torso.NatureCnn frames ->
+            let metadata =
+                extra
+                |> Map.add "format" FormatNatureCnn
+                |> Map.add "frames" (inv frames)
+                |> Map.add "action_count" (inv actionCount)
+                |> architectureMetadata config
+            Safetensors.save path (network.named_parameters ()) metadata
 
     /// `config` with the architecture switches recorded in a checkpoint's metadata (absent keys: unchanged).
     [<CompiledName("WithArchitecture")>]
@@ -56,48 +82,57 @@ module Checkpoint =
             Atoms = get "atoms" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.Atoms
             VMin = get "v_min" float config.VMin
             VMax = get "v_max" float config.VMax
+            IqnEmbeddingDim = get "iqn_embedding_dim" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.IqnEmbeddingDim
+            IqnPolicyTauSamples = get "iqn_policy_tau_samples" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.IqnPolicyTauSamples
             Recurrent = get "recurrent" Boolean.Parse config.Recurrent
             LstmHidden = get "lstm_hidden" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.LstmHidden }
 
-    /// Reads a checkpoint written by `save`: rebuilds the network (QNetworks.create with the recorded
-    /// architecture) on `device` and loads its parameters. Returns the spec, the network (caller owns it) and the
-    /// file's metadata.
+    /// Reads a checkpoint written by `save` or `saveFor`: rebuilds the network (QNetworks.createFor with the
+    /// recorded torso and architecture) on `device` and loads its parameters. Returns the torso, the action
+    /// count, the network (caller owns it) and the file's metadata.
     /// Raises InvalidDataException when the file is not a safetensors file, is not a Dqn.Fun Q-network
     /// checkpoint, or its tensors do not match the recorded architecture; FileNotFoundException (or
     /// DirectoryNotFoundException) when absent.
-    [<CompiledName("Load")>]
-    let load (path: string) (device: Device) : QNetworkSpec * nn.Module * Map<string, string> =
+    [<CompiledName("LoadAny")>]
+    let loadAny (path: string) (device: Device) : Torso * int * nn.Module * Map<string, string> =
         let file = Safetensors.load path Device.CPU
         try
             let md = file.Metadata
             let bad (msg: string) : 'a = raise (IO.InvalidDataException($"{path}: {msg}"))
-            match md.TryFind "format" with
-            | Some Format -> ()
-            | other ->
-                let found = Option.defaultValue "<none>" other
-                bad $"not a Dqn.Fun Q-network checkpoint (format '{found}', expected '{Format}')"
             let int (key: string) =
                 match md.TryFind key |> Option.map (fun s -> Int32.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture)) with
                 | Some(true, v) -> v
                 | _ -> bad $"metadata '{key}' is missing or not an integer"
-            let hidden =
-                match md.TryFind "hidden" with
-                | Some "" -> []
-                | Some s ->
-                    s.Split ','
-                    |> Array.map (fun x ->
-                        match Int32.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture) with
-                        | true, v -> v
-                        | _ -> bad $"metadata 'hidden' = '{s}' is not a comma-separated list of integers")
-                    |> List.ofArray
-                | None -> bad "metadata 'hidden' is missing"
-            let spec = { ObservationSize = int "observation_size"; Hidden = hidden; ActionCount = int "action_count" }
+            let torso =
+                match md.TryFind "format" with
+                | Some Format ->
+                    let hidden =
+                        match md.TryFind "hidden" with
+                        | Some "" -> []
+                        | Some s ->
+                            s.Split ','
+                            |> Array.map (fun x ->
+                                match Int32.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture) with
+                                | true, v -> v
+                                | _ -> bad $"metadata 'hidden' = '{s}' is not a comma-separated list of integers")
+                            |> List.ofArray
+                        | None -> bad "metadata 'hidden' is missing"
+                    Torso.Mlp(int "observation_size", hidden)
+                | Some FormatNatureCnn -> Torso.NatureCnn(int "frames")
+                | other ->
+                    let found = Option.defaultValue "<none>" other
+                    bad $"not a Dqn.Fun Q-network checkpoint (format '{found}', expected '{Format}' or '{FormatNatureCnn}')"
+            let actionCount = int "action_count"
             let architecture =
                 try
                     withArchitecture md DqnConfig.defaults
                 with :? FormatException | :? ArgumentException as e ->
                     bad $"the architecture metadata is malformed: {e.Message}"
-            let network = QNetworks.create architecture spec device
+            let network =
+                try
+                    QNetworks.createFor architecture torso actionCount device
+                with :? ArgumentException as e ->
+                    bad $"the recorded architecture is invalid: {e.Message}"
             try
                 use _ = torch.no_grad ()
                 use scope = new DisposeScope()
@@ -106,7 +141,18 @@ module Checkpoint =
             with :? ArgumentException as e ->
                 network.Dispose()
                 bad $"tensors do not match the recorded architecture: {e.Message}"
-            spec, network, md
+            torso, actionCount, network, md
         finally
             for _, t in file.Tensors do
                 t.Dispose()
+
+    /// Reads an MLP checkpoint written by `save` (see loadAny): returns the spec, the network (caller owns it)
+    /// and the file's metadata. Raises InvalidDataException for a Nature CNN checkpoint (use loadAny).
+    [<CompiledName("Load")>]
+    let load (path: string) (device: Device) : QNetworkSpec * nn.Module * Map<string, string> =
+        match loadAny path device with
+        | Torso.Mlp(observationSize, hidden), actionCount, network, md ->
+            { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount }, network, md
+        | Torso.NatureCnn _, _, network, _ ->
+            network.Dispose()
+            raise (IO.InvalidDataException($"{path}: a Nature CNN checkpoint, not an MLP one (read it with Checkpoint.loadAny)"))

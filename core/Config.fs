@@ -20,6 +20,12 @@ type ValueHead =
     /// Atoms quantiles of the return at the midpoints (2i+1)/(2 Atoms) (QR-DQN, Dabney et al. 2018a),
     /// trained with the quantile Huber loss (kappa 1).
     | Quantile = 2
+    /// Quantile values at quantile levels τ ~ U(0, 1) sampled afresh for every state, read through a cosine
+    /// embedding of τ (IQN, Dabney, Ostrovski, Silver and Munos 2018, "Implicit Quantile Networks for
+    /// Distributional Reinforcement Learning", eq. 4), trained with the quantile Huber loss (kappa 1) over
+    /// IqnTauSamples online and IqnTargetTauSamples target levels (eq. 3); Q-values for acting are means over
+    /// IqnPolicyTauSamples levels. Named for the paper's "implicit" quantile function; Atoms is ignored.
+    | Implicit = 3
 
 /// Everything a DQN run needs, immutable. Units: "agent steps" are environment steps taken by the agent
 /// (one action each); "updates" are gradient steps. Change fields with `{ c with ... }` in F# or the
@@ -75,9 +81,9 @@ type DqnConfig =
       Noisy: bool
       /// σ0 of the noisy layers (0.5 in the paper).
       NoisySigma0: float
-      /// What the network outputs (expected values, C51 atoms or QR quantiles).
+      /// What the network outputs (expected values, C51 atoms, QR quantiles or IQN's sampled quantiles).
       Head: ValueHead
-      /// Atoms (C51) or quantiles (QR-DQN); ignored for Expected.
+      /// Atoms (C51) or quantiles (QR-DQN); ignored for Expected and Implicit (IQN samples its levels).
       Atoms: int
       /// Support bounds of C51.
       VMin: float
@@ -93,6 +99,16 @@ type DqnConfig =
       PriorityBeta: Schedule
       /// Added to |TD error| before the exponent, so no transition has priority 0.
       PriorityEpsilon: float
+      /// IQN's N: quantile levels τ_i sampled per transition for the online network's Z_τ(s, a) in the loss (64
+      /// in Dabney et al. 2018b); used only with Head = Implicit.
+      IqnTauSamples: int
+      /// IQN's N': levels τ'_j sampled per transition for the target distribution Z_τ'(s', a*) (64 in the paper).
+      IqnTargetTauSamples: int
+      /// IQN's K: levels sampled per state for the Q-values that pick actions (the greedy action and the
+      /// bootstrap action a*), Q = mean_k Z_τk (32 in the paper).
+      IqnPolicyTauSamples: int
+      /// IQN's n: cosines cos(π i τ), i = 0 .. n-1, in the embedding of τ (64 in the paper).
+      IqnEmbeddingDim: int
       /// DRQN (Hausknecht and Stone 2015): an LSTM of LstmHidden units between the MLP torso and the Q head,
       /// carried through each episode while acting (zeroed at its start) and trained on sequence replay
       /// (SequenceLength trained steps after BurnIn warm-up steps, Kapturowski et al. 2019). BatchSize then counts
@@ -146,6 +162,10 @@ module DqnConfig =
           PriorityAlpha = 0.6
           PriorityBeta = Schedule.linear 0.4 1.0 30_000L
           PriorityEpsilon = 1e-6
+          IqnTauSamples = 64
+          IqnTargetTauSamples = 64
+          IqnPolicyTauSamples = 32
+          IqnEmbeddingDim = 64
           Recurrent = false
           LstmHidden = 64
           SequenceLength = 8
@@ -154,7 +174,7 @@ module DqnConfig =
     /// Names accepted by `preset`.
     [<CompiledName("PresetNames")>]
     let presetNames =
-        [ "dqn"; "double"; "dueling"; "prioritized"; "nstep"; "noisy"; "c51"; "qr"; "rainbow"; "drqn" ]
+        [ "dqn"; "double"; "dueling"; "prioritized"; "nstep"; "noisy"; "c51"; "qr"; "iqn"; "rainbow"; "drqn" ]
 
     /// The settings of the "drqn" preset (Hausknecht and Stone 2015), tuned on MaskedCartPole-v1 (seed 0): one
     /// hidden layer of 64 before a 64-unit LSTM, 32 sequences of 8 trained steps after 4 burn-in steps per update,
@@ -174,7 +194,7 @@ module DqnConfig =
     /// combined with the others by hand): dqn (Mnih et al. 2015), double (van Hasselt et al. 2016), dueling
     /// (Wang et al. 2016), prioritized (Schaul et al. 2016, alpha 0.6, beta 0.4 -> 1), nstep (3 steps), noisy
     /// (Fortunato et al. 2018, no ε), c51 (Bellemare et al. 2017, 51 atoms on [0, 100]), qr (Dabney et al.
-    /// 2018a, 50 quantiles), rainbow (Hessel et al. 2018: C51 + dueling + noisy (sigma0 0.1) + prioritized
+    /// 2018a, 50 quantiles), iqn (Dabney et al. 2018b, N = N' = 64, K = 32, 64 cosines), rainbow (Hessel et al. 2018: C51 + dueling + noisy (sigma0 0.1) + prioritized
     /// (alpha 0.5) + 3-step + Double, Adam 1e-3), drqn (Hausknecht and Stone 2015: MLP [64], LSTM 64, sequences
     /// of 8 trained steps after 4 burn-in steps (Kapturowski et al. 2019), 32 per update every 2 agent steps, Adam
     /// 1e-3; for partially observed tasks such as MaskedCartPole-v1).</summary>
@@ -191,6 +211,11 @@ module DqnConfig =
         | "noisy" -> { d with Noisy = true; Exploration = Schedule.constant 0.0 }
         | "c51" -> { d with Head = ValueHead.Categorical; Atoms = 51 }
         | "qr" -> { d with Head = ValueHead.Quantile; Atoms = 50 }
+        | "iqn" ->
+            // N = N' = 8 rather than the paper's 64: its ablation (Dabney et al. 2018b, Figure 2) finds N = N' = 8
+            // close to 64, and each level costs a pass through the head (64 x 64 = 4096 rows a batch, ~8x slower
+            // on a CPU core); Tianshou's CartPole IQN uses 8 and 8 too. K = 32 and 64 cosines as in the paper.
+            { d with Head = ValueHead.Implicit; IqnTauSamples = 8; IqnTargetTauSamples = 8 }
         | "rainbow" ->
             { d with
                 Head = ValueHead.Categorical
@@ -252,7 +277,7 @@ module DqnConfig =
         if not (c.NoisySigma0 >= 0.0 && Double.IsFinite c.NoisySigma0) then
             raise (ArgumentOutOfRangeException("NoisySigma0", c.NoisySigma0, "NoisySigma0 must be non-negative and finite"))
         if not (Enum.IsDefined c.Head) then raise (ArgumentOutOfRangeException("Head", c.Head, "unknown value head"))
-        if c.Head <> ValueHead.Expected && c.Atoms < 2 then
+        if (c.Head = ValueHead.Categorical || c.Head = ValueHead.Quantile) && c.Atoms < 2 then
             raise (ArgumentOutOfRangeException("Atoms", c.Atoms, "Atoms must be at least 2 for a distributional head"))
         if c.Head = ValueHead.Categorical && not (c.VMin < c.VMax && Double.IsFinite c.VMin && Double.IsFinite c.VMax) then
             raise (ArgumentOutOfRangeException("VMax", c.VMax, $"VMin ({c.VMin}) must be below VMax, both finite"))
@@ -263,6 +288,12 @@ module DqnConfig =
             inRange "PriorityBeta" 0.0 1.0 (Schedule.value c.PriorityBeta step)
         if not (c.PriorityEpsilon > 0.0 && Double.IsFinite c.PriorityEpsilon) then
             raise (ArgumentOutOfRangeException("PriorityEpsilon", c.PriorityEpsilon, "PriorityEpsilon must be positive and finite"))
+        positive "IqnTauSamples" c.IqnTauSamples
+        positive "IqnTargetTauSamples" c.IqnTargetTauSamples
+        positive "IqnPolicyTauSamples" c.IqnPolicyTauSamples
+        positive "IqnEmbeddingDim" c.IqnEmbeddingDim
+        if c.Head = ValueHead.Implicit && c.Hidden.IsEmpty then
+            invalidArg "Hidden" "Head = Implicit needs at least one hidden layer (Hidden = []): the embedding of τ multiplies the features before the last hidden layer"
         positive "LstmHidden" c.LstmHidden
         positive "SequenceLength" c.SequenceLength
         nonNegative "BurnIn" c.BurnIn

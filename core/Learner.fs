@@ -39,7 +39,8 @@ module Learner =
     /// <summary>One gradient update through libtorch's autograd on batch tensors, for every head and network
     /// (MLP, dueling, noisy, NatureCnn over UInt8 stacks, ...): Mnih et al. 2015's update with the target of
     /// config.Head — expected values (Double DQN when config.DoubleDqn), the C51 projected distribution
-    /// (Bellemare et al. 2017, Algorithm 1) or QR-DQN's quantiles (Dabney et al. 2018a) — bootstrapped with
+    /// (Bellemare et al. 2017, Algorithm 1), QR-DQN's quantiles (Dabney et al. 2018a) or IQN's sampled quantiles
+    /// (Dabney et al. 2018b, eq. 3; Iqn.trainingLosses) — bootstrapped with
     /// per-transition discounts (n-step returns, Hessel et al. 2018), the loss weighted by importance weights
     /// when given (Schaul et al. 2016), gradients clipped to config.MaxGradNorm, one optimizer step. Noisy layers
     /// get fresh noise first. Every temporary tensor is freed before it returns.</summary>
@@ -51,7 +52,7 @@ module Learner =
     /// <param name="discounts">[batch] Float32 gamma^m (1 - terminated).</param>
     /// <param name="weights">[batch] Float32 importance weights, or null for a plain mean.</param>
     /// <param name="priorities">Null, or [batch] floats filled with each sample's new priority basis: |TD error|
-    /// (Expected) or its loss (C51 cross-entropy, QR quantile Huber).</param>
+    /// (Expected) or its loss (C51 cross-entropy, QR and IQN quantile Huber).</param>
     [<CompiledName("UpdateOnTensors")>]
     let updateOnTensors
         (config: DqnConfig)
@@ -103,6 +104,9 @@ module Learner =
                 let meanQ =
                     use _ = torch.no_grad ()
                     theta.mean().item<float> ()
+                l, meanQ, l
+            | ValueHead.Implicit ->
+                let struct (l, meanQ) = Iqn.trainingLosses config online target observations nextObservations actions rewards discounts
                 l, meanQ, l
             | _ ->
                 let y =

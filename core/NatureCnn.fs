@@ -3,6 +3,45 @@ namespace Dqn.Fun
 open System
 open Dqn.Fun.Torch
 
+/// The layers of the convolutional network of Mnih et al. 2015 ("Human-level control through deep
+/// reinforcement learning", Methods: model architecture), shared by NatureCnn and NatureCnnTorso.
+module internal NatureCnnLayers =
+
+    /// Features the torso hands to the head: the 512 units of the fully connected layer.
+    [<Literal>]
+    let Features = 512
+
+    /// Features of the flattened convolutions: 64 maps of 7x7.
+    [<Literal>]
+    let ConvFeatures = 3136
+
+    /// conv 32 8x8/4, ReLU, conv 64 4x4/2, ReLU, conv 64 3x3/1, ReLU, flatten.
+    let conv (frames: int) (device: Device) : nn.Module list =
+        [ new nn.Conv2d(frames, 32, 8, stride = 4, device = device)
+          new nn.ReLU()
+          new nn.Conv2d(32, 64, 4, stride = 2, device = device)
+          new nn.ReLU()
+          new nn.Conv2d(64, 64, 3, stride = 1, device = device)
+          new nn.ReLU()
+          new nn.Flatten() ]
+
+    /// The convolutions, then FC 512, ReLU.
+    let torso (frames: int) (device: Device) : nn.Module list =
+        conv frames device @ [ new nn.Linear(ConvFeatures, Features, device = device); new nn.ReLU() ]
+
+    let checkFrames (frames: int) =
+        if frames <= 0 then raise (ArgumentOutOfRangeException("frames", frames, "frames must be positive"))
+
+    /// Checks a [batch; frames; 84; 84] input and runs `body` on it, UInt8 pixels divided by 255 first.
+    let forward (frames: int) (body: nn.Module) (x: Tensor) =
+        let s = x.shape
+        if s.Length <> 4 || s[1] <> int64 frames || s[2] <> 84L || s[3] <> 84L then
+            invalidArg "x" $"""NatureCnn expects [batch; {frames}; 84; 84], got [{String.Join("; ", s)}]"""
+        match x.dtype with
+        | DType.UInt8 -> body.forward (x.``to``(DType.Float32) / 255.0)
+        | DType.Float32 -> body.forward x
+        | d -> invalidArg "x" $"NatureCnn expects UInt8 or Float32 frames, got {d}"
+
 /// The convolutional Q-network of Mnih et al. 2015 ("Human-level control through deep reinforcement
 /// learning", Methods: model architecture): input [batch; 4; 84; 84] UInt8 frame stacks, scaled to [0, 1] on
 /// the network's device; conv 32 filters 8x8 stride 4, ReLU; conv 64 4x4 stride 2, ReLU; conv 64 3x3
@@ -15,21 +54,12 @@ type NatureCnn(actionCount: int, ?frames: int, ?device: Device) =
     do
         if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
     let frames = defaultArg frames 4
-    do
-        if frames <= 0 then raise (ArgumentOutOfRangeException("frames", frames, "frames must be positive"))
+    do NatureCnnLayers.checkFrames frames
     let device = defaultArg device Device.CPU
     let body =
         new nn.Sequential(
-            [ new nn.Conv2d(frames, 32, 8, stride = 4, device = device)
-              new nn.ReLU()
-              new nn.Conv2d(32, 64, 4, stride = 2, device = device)
-              new nn.ReLU()
-              new nn.Conv2d(64, 64, 3, stride = 1, device = device)
-              new nn.ReLU()
-              new nn.Flatten()
-              new nn.Linear(64 * 7 * 7, 512, device = device)
-              new nn.ReLU()
-              new nn.Linear(512, actionCount, device = device) ]
+            NatureCnnLayers.torso frames device
+            @ [ new nn.Linear(NatureCnnLayers.Features, actionCount, device = device) ]
         )
 
     /// Frames per stack (input channels).
@@ -38,14 +68,29 @@ type NatureCnn(actionCount: int, ?frames: int, ?device: Device) =
 
     /// [batch; frames; 84; 84] UInt8 (or Float32 already in [0, 1]) -> [batch; actionCount] Float32.
     /// Raises ArgumentException for another shape; a UInt8 input is converted and divided by 255 here.
-    override _.forward x =
-        let s = x.shape
-        if s.Length <> 4 || s[1] <> int64 frames || s[2] <> 84L || s[3] <> 84L then
-            invalidArg "x" $"""NatureCnn expects [batch; {frames}; 84; 84], got [{String.Join("; ", s)}]"""
-        match x.dtype with
-        | DType.UInt8 -> body.forward (x.``to``(DType.Float32) / 255.0)
-        | DType.Float32 -> body.forward x
-        | d -> invalidArg "x" $"NatureCnn expects UInt8 or Float32 frames, got {d}"
+    override _.forward x = NatureCnnLayers.forward frames body x
 
+    override _.named_parameters() = body.named_parameters ()
+    override _.Dispose() = body.Dispose()
+
+/// The torso of NatureCnn without its output layer, for the variant heads (dueling, noisy, C51, QR over the
+/// Nature network, as in Wang et al. 2016, Bellemare et al. 2017 and Hessel et al. 2018): input
+/// [batch; frames; 84; 84] UInt8 (scaled by 1/255 here) or Float32, output [batch; 512] Float32 features;
+/// with fullyConnected = false only the convolutions, [batch; 3136] (IQN's ψ, Dabney et al. 2018b).
+/// Parameter names "0.weight", "2.weight", "4.weight", "7.weight" (and biases), as NatureCnn's.
+[<Sealed>]
+type NatureCnnTorso(?frames: int, ?device: Device, ?fullyConnected: bool) =
+    inherit nn.Module()
+    let frames = defaultArg frames 4
+    do NatureCnnLayers.checkFrames frames
+    let fc = defaultArg fullyConnected true
+    let device = defaultArg device Device.CPU
+    let body = new nn.Sequential(if fc then NatureCnnLayers.torso frames device else NatureCnnLayers.conv frames device)
+
+    /// Frames per stack (input channels).
+    member _.Frames = frames
+    /// Output features: 512, or 3136 without the fully connected layer.
+    member _.Features = if fc then NatureCnnLayers.Features else NatureCnnLayers.ConvFeatures
+    override _.forward x = NatureCnnLayers.forward frames body x
     override _.named_parameters() = body.named_parameters ()
     override _.Dispose() = body.Dispose()

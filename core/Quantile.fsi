@@ -47,6 +47,26 @@ module Quantile =
     [<CompiledName("HuberLosses")>]
     val huberLosses: kappa: float -> predicted: Tensor -> target: Tensor -> Tensor
 
+    /// <summary>The quantile Huber loss of each transition at given quantile levels, as IQN trains it
+    /// (Dabney, Ostrovski, Silver and Munos 2018b, "Implicit Quantile Networks for Distributional RL", eq. 3):
+    /// <c>sum_i mean_j |tau_i - 1{u_ij &lt; 0}| · L_κ(u_ij) / κ</c>, <c>u_ij = target_j - predicted_i</c>, where
+    /// predicted_i is the value at level <c>taus[b, i]</c> (sampled per transition; huberLosses is the case of
+    /// the midpoints).</summary>
+    /// <param name="kappa">κ, positive and finite (1 in the paper).</param>
+    /// <param name="taus">[batch; N] Float32 levels τ_i in [0, 1] of the predicted values; treated as
+    /// constants (detached).</param>
+    /// <param name="predicted">[batch; N] Float32 values Z_τi(s, a); keeps its autograd history.</param>
+    /// <param name="target">[batch; N'] Float32 target values <c>r + gamma^n (1 - terminated) Z_τ'j(s', a*)</c>,
+    /// detached.</param>
+    /// <returns>[batch] Float32 losses.</returns>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">kappa not positive or not finite.</exception>
+    /// <exception cref="T:System.ArgumentException">A shape or dtype other than the above (the message names the
+    /// argument and its shape).</exception>
+    /// <example>One level τ = 0.25 at value 0, one target at -2 (κ = 1): u = -2 &lt; 0, weight |0.25 - 1| = 0.75,
+    /// L = 1.5, so <c>huberLossesAt 1.0 [[0.25]] [[0]] [[-2]]</c> evaluates to <c>[1.125]</c>.</example>
+    [<CompiledName("HuberLossesAt")>]
+    val huberLossesAt: kappa: float -> taus: Tensor -> predicted: Tensor -> target: Tensor -> Tensor
+
     /// <summary>The mean of <c>huberLosses</c> over the batch: the QR-DQN loss to minimise.</summary>
     /// <returns>A one-element Float32 tensor (shape []).</returns>
     /// <exception cref="T:System.ArgumentOutOfRangeException">kappa not positive or not finite.</exception>

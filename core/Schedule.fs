@@ -81,3 +81,12 @@ module Schedule =
                 let s0, v0 = knots[lo]
                 let s1, v1 = knots[hi]
                 interpolate v0 v1 (float (step - s0) / float (s1 - s0))
+
+    [<CompiledName("Describe")>]
+    let describe (schedule: Schedule) =
+        let f (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
+        match schedule with
+        | Constant v -> f v
+        | Linear(a, b, n) -> $"{f a} -> {f b} linearly over {n} steps"
+        | Exponential(a, b, k) -> $"{f a} -> {f b} exponentially, decay {f k} steps"
+        | PiecewiseLinear knots -> "piecewise linear " + String.Join("; ", knots |> Array.map (fun (s, v) -> $"{s}: {f v}"))

@@ -76,3 +76,8 @@ module Schedule =
     /// <example><c>Schedule.value (Schedule.linear 1.0 0.1 100L) 1000L</c> evaluates to <c>0.1</c>.</example>
     [<CompiledName("Value")>]
     val value: schedule: Schedule -> step: int64 -> float
+
+    /// <summary>The schedule in words, numbers invariant: <c>"0.05"</c>, <c>"1 -> 0.1 linearly over 250000 steps"</c>,
+    /// <c>"1 -> 0 exponentially, decay 10 steps"</c>, <c>"piecewise linear 0: 1; 10: 0.5"</c> (for logs and config files).</summary>
+    [<CompiledName("Describe")>]
+    val describe: schedule: Schedule -> string

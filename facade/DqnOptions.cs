@@ -55,6 +55,10 @@ public sealed record DqnOptions
         PriorityAlpha = c.PriorityAlpha;
         PriorityBeta = c.PriorityBeta;
         PriorityEpsilon = c.PriorityEpsilon;
+        IqnTauSamples = c.IqnTauSamples;
+        IqnTargetTauSamples = c.IqnTargetTauSamples;
+        IqnPolicyTauSamples = c.IqnPolicyTauSamples;
+        IqnEmbeddingDim = c.IqnEmbeddingDim;
         Recurrent = c.Recurrent;
         LstmHidden = c.LstmHidden;
         SequenceLength = c.SequenceLength;
@@ -186,7 +190,8 @@ public sealed record DqnOptions
     /// <exception cref="ArgumentOutOfRangeException">The value is negative or NaN.</exception>
     public double NoisySigma0 { get; init => field = Check.NonNegative(value, nameof(NoisySigma0)); }
 
-    /// <summary>What the network outputs: expected values, a C51 distribution or QR-DQN quantiles.</summary>
+    /// <summary>What the network outputs: expected values, a C51 distribution, QR-DQN quantiles or IQN's sampled
+    /// quantiles (<see cref="WithImplicitQuantiles"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="ValueHead"/>.</exception>
     public ValueHead Head
     {
@@ -194,7 +199,7 @@ public sealed record DqnOptions
         init => field = Enum.IsDefined(value) ? value : throw Check.OutOfRange(nameof(Head), value, "must be a defined ValueHead");
     }
 
-    /// <summary>Atoms (C51) or quantiles (QR-DQN), at least 2 for those heads; ignored for Expected.</summary>
+    /// <summary>Atoms (C51) or quantiles (QR-DQN), at least 2 for those heads; ignored for Expected and Implicit.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
     public int Atoms { get; init => field = Check.Positive(value, nameof(Atoms)); }
 
@@ -222,6 +227,24 @@ public sealed record DqnOptions
     /// <summary>Added to |TD error| before the exponent, positive.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative, infinite or NaN.</exception>
     public double PriorityEpsilon { get; init => field = Check.PositiveFinite(value, nameof(PriorityEpsilon)); }
+
+    /// <summary>IQN's N: quantile levels τ ~ U(0, 1) sampled per transition for the online network in the loss,
+    /// positive (64 in Dabney et al. 2018b); used with <see cref="ValueHead.Implicit"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int IqnTauSamples { get; init => field = Check.Positive(value, nameof(IqnTauSamples)); }
+
+    /// <summary>IQN's N': levels sampled per transition for the target distribution, positive (64 in the paper).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int IqnTargetTauSamples { get; init => field = Check.Positive(value, nameof(IqnTargetTauSamples)); }
+
+    /// <summary>IQN's K: levels sampled per state for the Q-values that pick actions (acting and the bootstrap
+    /// action), positive (32 in the paper); evaluation uses the K quantile midpoints.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int IqnPolicyTauSamples { get; init => field = Check.Positive(value, nameof(IqnPolicyTauSamples)); }
+
+    /// <summary>IQN's n: cosines cos(π i τ), i = 0 .. n − 1, embedding each level, positive (64 in the paper).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int IqnEmbeddingDim { get; init => field = Check.Positive(value, nameof(IqnEmbeddingDim)); }
 
     /// <summary>DRQN (Hausknecht and Stone 2015): an LSTM of <see cref="LstmHidden"/> units between the MLP torso and
     /// the Q head, carried through each episode while acting and trained on replayed sequences of
@@ -258,7 +281,7 @@ public sealed record DqnOptions
     public DqnOptions WithBurnIn(int steps) => this with { BurnIn = steps };
 
     /// <summary>The defaults with one member of the DQN family switched on: "dqn", "double", "dueling",
-    /// "prioritized", "nstep", "noisy", "c51", "qr", "rainbow" or "drqn" (the core's <c>DqnConfig.preset</c>; each cites
+    /// "prioritized", "nstep", "noisy", "c51", "qr", "iqn", "rainbow" or "drqn" (the core's <c>DqnConfig.preset</c>; each cites
     /// its paper there).</summary>
     /// <exception cref="ArgumentException">An unknown name; the message lists the known ones.</exception>
     public static DqnOptions Preset(string name) => FromConfig(DqnConfigModule.Preset(Check.NotNull(name, nameof(name))));
@@ -284,6 +307,22 @@ public sealed record DqnOptions
     public DqnOptions WithQuantiles(int quantiles = 200) =>
         quantiles < 2 ? throw Check.OutOfRange(nameof(quantiles), quantiles, "must be at least 2")
         : this with { Head = ValueHead.Quantile, Atoms = quantiles };
+
+    /// <summary>Returns a copy with an IQN head (Dabney, Ostrovski, Silver, Munos 2018, "Implicit Quantile Networks
+    /// for Distributional Reinforcement Learning"): quantile values at sampled levels τ through a cosine embedding
+    /// of <paramref name="embeddingDim"/> cosines; <paramref name="tauSamples"/> (N) online and
+    /// <paramref name="targetTauSamples"/> (N') target levels per transition in the loss,
+    /// <paramref name="policyTauSamples"/> (K) levels per state for acting. Needs at least one hidden layer.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A count is zero or negative (named by its parameter).</exception>
+    public DqnOptions WithImplicitQuantiles(int tauSamples = 64, int targetTauSamples = 64, int policyTauSamples = 32, int embeddingDim = 64) =>
+        this with
+        {
+            Head = ValueHead.Implicit,
+            IqnTauSamples = Check.Positive(tauSamples, nameof(tauSamples)),
+            IqnTargetTauSamples = Check.Positive(targetTauSamples, nameof(targetTauSamples)),
+            IqnPolicyTauSamples = Check.Positive(policyTauSamples, nameof(policyTauSamples)),
+            IqnEmbeddingDim = Check.Positive(embeddingDim, nameof(embeddingDim)),
+        };
 
     /// <summary>Returns a copy with <see cref="NStep"/> = <paramref name="n"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="n"/> is zero or negative.</exception>
@@ -429,7 +468,8 @@ public sealed record DqnOptions
             TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, Loss, OptionModule.OfNullable(MaxGradNorm),
             DoubleDqn, Seed, Torch.Device.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon,
             Dueling, Noisy, NoisySigma0, Head, Atoms, VMin, VMax, NStep, Prioritized, PriorityAlpha, PriorityBeta,
-            PriorityEpsilon, Recurrent, LstmHidden, SequenceLength, BurnIn));
+            PriorityEpsilon, IqnTauSamples, IqnTargetTauSamples, IqnPolicyTauSamples, IqnEmbeddingDim, Recurrent, LstmHidden,
+            SequenceLength, BurnIn));
 
     /// <summary>The options mirroring a core config.</summary>
     internal static DqnOptions FromConfig(DqnConfig config) => new(config);

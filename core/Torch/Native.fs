@@ -29,6 +29,7 @@ module Unary =
     let [<Literal>] Sigmoid = 10
     let [<Literal>] LogicalNot = 11
     let [<Literal>] Flatten1 = 12
+    let [<Literal>] Cos = 13
 
 module Binary =
     let [<Literal>] Add = 0

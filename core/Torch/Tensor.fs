@@ -204,6 +204,8 @@ type Tensor private (handle: TensorHandle) =
     member t.tanh() = t.U Unary.Tanh
     member t.sigmoid() = t.U Unary.Sigmoid
     member t.logical_not() = t.U Unary.LogicalNot
+    /// Elementwise cosine (radians).
+    member t.cos() = t.U Unary.Cos
     /// Flattens every dimension after the first: [b; d1; d2; ...] -> [b; d1*d2*...].
     member t.flatten() = t.U Unary.Flatten1
     member t.pow(exponent: float) = Tensor.Of(check (Native.dqn_pow_scalar(t.Handle, exponent)))

@@ -246,6 +246,7 @@ dqn_tensor dqn_unary(int32_t op, dqn_tensor t) {
       case 10: return wrap(at::sigmoid(x));
       case 11: return wrap(at::logical_not(x));
       case 12: return wrap(at::flatten(x, 1));
+      case 13: return wrap(at::cos(x));
       default: throw std::invalid_argument("unknown unary op code " + std::to_string(op));
     }
   })

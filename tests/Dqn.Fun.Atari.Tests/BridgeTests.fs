@@ -694,3 +694,40 @@ type Leaks() =
             Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore) |> ignore
         Assert.Equal(sockets, ZmqContext.LiveSockets)
         Assert.Equal(contexts, ZmqContext.LiveContexts)
+
+// ---- the DQN environment over the bridge ---------------------------------------------------------------
+
+[<Fact>]
+let ``AtariEnvironment over the bridge preprocesses the served screens exactly as in process`` () =
+    use ep = new TempEndpoint()
+    use server = new ReplayServer(ep.Endpoint)
+    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    bridge.Create [| specs[0] |] |> ignore
+    let settings = { AtariSettings.nature with NoopMaxFrames = 0; FireOnReset = false; TerminalOnLifeLoss = false }
+    let env = AtariEnvironment(AleBridgeEmulator bridge, settings, 0)
+    let g = pong.Value
+    let preprocess (rgb: byte[]) =
+        let gray = Array.zeroCreate<byte> (210 * 160)
+        let small = Array.zeroCreate<byte> (84 * 84)
+        Grayscale.rgbToGrayInto rgb gray
+        AreaResize.resizeInto AreaResize.atari84 gray small
+        small
+    let first = env.Reset()
+    Assert.Equal<byte[]>(Array.concat (List.replicate 4 (preprocess g.ResetScreen)), first)
+    let mutable frames = [ preprocess g.ResetScreen; preprocess g.ResetScreen; preprocess g.ResetScreen; preprocess g.ResetScreen ]
+    for k in 0..9 do
+        let actionIndex = g.Rows[4 * k].ActionIndex
+        let s = env.Step actionIndex
+        let pooled = Array.map2 max (g.Frame(4 * k + 2)) (g.Frame(4 * k + 3))
+        frames <- (List.tail frames) @ [ preprocess pooled ]
+        Assert.Equal<byte[]>(Array.concat frames, s.Observation)
+        let raw = g.Rows[4 * k .. 4 * k + 3] |> Array.sumBy (fun r -> r.Reward)
+        Assert.Equal(raw, s.RawReward)
+        Assert.Equal(sign raw, s.Reward)
+        Assert.Equal(4, s.Frames)
+    Assert.Equal(40L, env.TotalFrames)
+    // A STEP moves every env of a server: an emulator needs a bridge of exactly one.
+    Assert.Throws<ArgumentNullException>(fun () -> AleBridgeEmulator(Unchecked.defaultof<AleBridge>) |> ignore) |> ignore
+    bridge.Create specs |> ignore
+    let e = Assert.Throws<ArgumentException>(fun () -> AleBridgeEmulator bridge |> ignore)
+    Assert.Contains("exactly 1 environment", e.Message)

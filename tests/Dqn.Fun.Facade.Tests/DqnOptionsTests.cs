@@ -78,6 +78,10 @@ public class DqnOptionsTests
         { nameof(DqnOptions.EvalEpisodes), o => o.WithEvalEpisodes(5) },
         { nameof(DqnOptions.EvalEpsilon), o => o.WithEvalEpsilon(0.05) },
         { nameof(DqnOptions.Gamma), o => o with { Gamma = 0.9 } },
+        { nameof(DqnOptions.IqnTauSamples), o => o with { IqnTauSamples = 8 } },
+        { nameof(DqnOptions.IqnTargetTauSamples), o => o with { IqnTargetTauSamples = 8 } },
+        { nameof(DqnOptions.IqnPolicyTauSamples), o => o with { IqnPolicyTauSamples = 8 } },
+        { nameof(DqnOptions.IqnEmbeddingDim), o => o with { IqnEmbeddingDim = 8 } },
         { nameof(DqnOptions.Recurrent), o => o.WithRecurrent() },
         { nameof(DqnOptions.LstmHidden), o => o.WithLstmHidden(16) },
         { nameof(DqnOptions.SequenceLength), o => o.WithSequenceLength(12) },
@@ -224,6 +228,35 @@ public class DqnOptionsPresetTests
         var e = Assert.Throws<ArgumentException>(() => DqnOptions.Preset("rainbo"));
         Assert.Contains("rainbow", e.Message);
         Assert.Contains("'rainbo'", e.Message);
+    }
+
+    [Fact]
+    public void WithImplicitQuantiles_selects_IQN_with_its_sample_counts_round_trips_and_builds_an_agent()
+    {
+        var o = DqnOptions.Default.WithImplicitQuantiles(tauSamples: 16, targetTauSamples: 24, policyTauSamples: 8, embeddingDim: 32);
+        Assert.Equal(ValueHead.Implicit, o.Head);
+        Assert.Equal((16, 24, 8, 32), (o.IqnTauSamples, o.IqnTargetTauSamples, o.IqnPolicyTauSamples, o.IqnEmbeddingDim));
+        Assert.Equal((64, 64, 32, 64), (DqnOptions.Default.IqnTauSamples, DqnOptions.Default.IqnTargetTauSamples,
+            DqnOptions.Default.IqnPolicyTauSamples, DqnOptions.Default.IqnEmbeddingDim));
+        Assert.Equal(o, DqnOptions.FromConfig(o.ToConfig()));
+        Assert.Equal(ValueHead.Implicit, DqnOptions.Preset("iqn").Head);
+        Assert.Contains("iqn", DqnOptions.PresetNames);
+
+        using var agent = new DqnAgent(o.WithHiddenLayers(8, 8).WithLearningStarts(20).WithBatchSize(8).WithEvalInterval(0), 4, 2);
+        Assert.Equal(o.IqnTauSamples, agent.Options.IqnTauSamples);
+        Assert.InRange(agent.Act([0.1f, 0.2f, 0.3f, 0.4f]), 0, 1);
+    }
+
+    [Fact]
+    public void WithImplicitQuantiles_names_the_count_out_of_range_and_IQN_needs_a_hidden_layer()
+    {
+        Assert.Equal("tauSamples", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithImplicitQuantiles(tauSamples: 0)).ParamName);
+        Assert.Equal("targetTauSamples", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithImplicitQuantiles(targetTauSamples: -1)).ParamName);
+        Assert.Equal("policyTauSamples", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithImplicitQuantiles(policyTauSamples: 0)).ParamName);
+        Assert.Equal("embeddingDim", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithImplicitQuantiles(embeddingDim: 0)).ParamName);
+        Assert.Equal("IqnTauSamples", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default with { IqnTauSamples = 0 }).ParamName);
+        var e = Assert.Throws<ArgumentException>(() => new DqnAgent(DqnOptions.Default.WithImplicitQuantiles().WithHiddenLayers(), 4, 2));
+        Assert.Equal("Hidden", e.ParamName);
     }
 
     [Fact]

@@ -8,8 +8,9 @@ open Dqn.Fun.Tests.TorchTestSupport
 
 let private spec = { ObservationSize = 4; Hidden = [ 32; 32 ]; ActionCount = 3 }
 
-/// A fixed batch of 32 transitions with rewards depending on the action, so there is something to fit.
-let private fixedBatch () : Batch =
+/// A fixed batch of 32 transitions with rewards depending on the action, so there is something to fit (also
+/// used by IqnTests).
+let fixedBatch () : Batch =
     let rng = Random 11
     let size = 32
     let floats n = Array.init n (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))

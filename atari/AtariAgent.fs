@@ -1,0 +1,413 @@
+namespace Dqn.Fun.Atari
+
+open System
+open System.Diagnostics
+open System.Threading
+open Dqn.Fun
+open Dqn.Fun.Torch
+
+/// <summary>One finished training game (several training episodes when a lost life is terminal).</summary>
+type AtariGameMetrics =
+    { /// <summary>Emulator frames of training so far (cumulative, reset actions included) when the game ended.</summary>
+      Frames: int64
+      /// <summary>Agent steps so far (cumulative).</summary>
+      AgentSteps: int64
+      /// <summary>Gradient updates so far (cumulative).</summary>
+      Updates: int64
+      /// <summary>1-based game number.</summary>
+      Game: int
+      /// <summary>The game's raw score: the sum of unclipped ALE rewards.</summary>
+      Return: float
+      /// <summary>Agent steps the game took.</summary>
+      AgentStepsInGame: int
+      /// <summary>ε at the game's last agent step.</summary>
+      Epsilon: float
+      /// <summary>Mean loss of the updates made during the game (NaN if none).</summary>
+      Loss: float
+      /// <summary>Mean Q(s, a) of those updates (NaN if none).</summary>
+      MeanQ: float
+      /// <summary>Emulator frames per second of wall time since Learn began.</summary>
+      FramesPerSecond: float
+      /// <summary>Agent steps per second since Learn began.</summary>
+      AgentStepsPerSecond: float }
+
+/// <summary>A score under an evaluation protocol.</summary>
+type AtariEvaluation =
+    { /// <summary>Emulator frames of training when it was taken.</summary>
+      Frames: int64
+      AgentSteps: int64
+      /// <summary>"nature" or "machado".</summary>
+      Protocol: string
+      /// <summary>Raw game scores it averages.</summary>
+      Returns: float[]
+      Mean: float
+      Std: float }
+
+/// <summary>What an Atari run reports as it goes.</summary>
+type AtariEvent =
+    | GameEnded of AtariGameMetrics
+    | Evaluated of AtariEvaluation
+    /// <summary>CheckpointIntervalFrames more frames went by (frames so far): save now if you keep checkpoints.</summary>
+    | CheckpointDue of frames: int64
+    /// <summary>The emulator failed and <c>recover</c> brought it back; a fresh episode starts (the error).</summary>
+    | Recovered of error: exn
+
+/// <summary>The outcome of <c>AtariAgent.Learn</c>.</summary>
+type AtariTrainingSummary =
+    { Frames: int64
+      AgentSteps: int64
+      Updates: int64
+      Games: int
+      WallSeconds: float
+      FramesPerSecond: float
+      AgentStepsPerSecond: float
+      Evaluations: AtariEvaluation list }
+
+/// <summary>
+/// DQN on Atari (Mnih et al. 2015, Algorithm 1) and its Rainbow-family variants over the Nature CNN: the
+/// mutable shell that owns the online and target networks, the optimizer and the frame replay, and runs the
+/// training loop over an <see cref="T:Dqn.Fun.Atari.AtariEnvironment"/> counting emulator frames. The
+/// algorithm and its units are those of <see cref="T:Dqn.Fun.Atari.AtariConfig"/>. Not thread-safe; dispose it
+/// to free native memory.
+/// </summary>
+[<Sealed>]
+type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, network: nn.Module option) =
+    let config = AtariConfig.validate config
+    let dqn = config.Dqn
+    do
+        if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
+        torch.set_num_threads dqn.Threads
+        torch.manual_seed (int64 dqn.Seed)
+    let device = dqn.Device
+    let torso = Torso.NatureCnn frames
+    let online = match network with Some n -> n | None -> QNetworks.createFor dqn torso actionCount device
+    let target = QNetworks.createFor dqn torso actionCount device
+    let support =
+        match QNetworks.supportOf dqn device with
+        | null -> null
+        | t -> t.DetachFromDisposeScope()
+    do
+        for p in target.parameters () do
+            p.requires_grad <- false
+        QNetwork.updateTarget 1.0 target online
+    let mutable learningRate = Schedule.value dqn.LearningRate 0L
+    let optimizer: optim.Optimizer =
+        match config.Optimizer with
+        | Adam eps -> new optim.Adam(online.parameters (), lr = learningRate, eps = eps)
+        | RmsProp(alpha, eps, centered) -> new optim.RMSprop(online.parameters (), lr = learningRate, alpha = alpha, eps = eps, centered = centered)
+    let frameBytes = 84 * 84
+    let stackBytes = frames * frameBytes
+    let mutable replayBuffer: FrameReplayBuffer option = None
+    let rng = Random(dqn.Seed)
+    let mutable agentSteps = 0L
+    let mutable updates = 0L
+    let mutable disposed = false
+    // Host staging for a batch of stacks.
+    let obsBytes = Array.zeroCreate<byte> (dqn.BatchSize * stackBytes)
+    let nextBytes = Array.zeroCreate<byte> (dqn.BatchSize * stackBytes)
+    let priorities = Array.zeroCreate<float32> dqn.BatchSize
+
+    let checkAlive () = if disposed then raise (ObjectDisposedException "AtariAgent")
+
+    let checkStack (what: string) (o: byte[]) =
+        if isNull o then nullArg what
+        if o.Length <> stackBytes then invalidArg what $"{what} has {o.Length} bytes, expected [{frames}; 84; 84] = {stackBytes}"
+
+    let greedy (o: byte[]) =
+        use _ = torch.no_grad ()
+        use scope = new DisposeScope()
+        let x = torch.tensor (o, [| 1L; int64 frames; 84L; 84L |], device)
+        (QNetworks.qValues dqn.Head support (online.forward x)).argmax().item<int64>() |> int
+
+    let act (random: Random) (o: byte[]) (epsilon: float) = Actor.epsilonGreedy random epsilon actionCount (fun () -> greedy o)
+
+    /// The frame replay, made by the first Learn (its stack padding is the environment's).
+    let ensureReplay (padding: StackPadding) =
+        match replayBuffer with
+        | Some r -> r
+        | None ->
+            let r =
+                if dqn.Prioritized then
+                    FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding, dqn.PriorityAlpha, dqn.PriorityEpsilon)
+                else
+                    FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding)
+            replayBuffer <- Some r
+            r
+
+    /// One gradient update from the frame replay: uniform or prioritized, n-step returns, importance weights.
+    let learnOnce (replay: FrameReplayBuffer) =
+        let b =
+            if dqn.Prioritized then
+                replay.SamplePrioritized(dqn.BatchSize, dqn.NStep, dqn.Gamma, Schedule.value dqn.PriorityBeta agentSteps)
+            else
+                replay.Sample(dqn.BatchSize, dqn.NStep, dqn.Gamma)
+        replay.Gather(b.ObservationSlots, Span obsBytes)
+        replay.Gather(b.NextObservationSlots, Span nextBytes)
+        use scope = new DisposeScope()
+        let shape = [| int64 dqn.BatchSize; int64 frames; 84L; 84L |]
+        let m =
+            Learner.updateOnTensors
+                dqn
+                online
+                target
+                optimizer
+                support
+                (torch.tensor (obsBytes, shape, device))
+                (torch.tensor (nextBytes, shape, device))
+                (torch.tensor (b.Actions, device = device))
+                (torch.tensor (b.Rewards, device = device))
+                (torch.tensor ((b.Discounts: float32[]), device = device))
+                (if dqn.Prioritized then torch.tensor ((b.Weights: float32[]), device = device) else null)
+                (if dqn.Prioritized then priorities else null)
+        if dqn.Prioritized then replay.UpdatePriorities(b.Indices, priorities)
+        m
+
+    let newestFrame (stack: byte[]) = ReadOnlySpan(stack, stackBytes - frameBytes, frameBytes)
+
+    let meanStd (xs: float[]) =
+        let mean = Array.average xs
+        mean, sqrt (xs |> Array.averageBy (fun r -> (r - mean) ** 2.0))
+
+    /// <summary>A new agent with fresh networks for <c>actionCount</c> actions over stacks of <c>frames</c>
+    /// (default 4) 84×84 frames. Seeds torch's global generator with <c>Dqn.Seed</c> and sets libtorch's thread
+    /// count (both process-wide).</summary>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A config field or actionCount out of range.</exception>
+    new(config: AtariConfig, actionCount: int, ?frames: int) = new AtariAgent(config, actionCount, defaultArg frames 4, None)
+
+    member _.Config = config
+    member _.ActionCount = actionCount
+    /// <summary>The online network: [batch; frames; 84; 84] UInt8 → [batch; actions] (or [batch; actions; atoms]).</summary>
+    member _.Network = online
+    member _.AgentSteps = agentSteps
+    member _.Updates = updates
+    /// <summary>Transitions in the replay (0 before Learn).</summary>
+    member _.ReplayCount = match replayBuffer with Some r -> r.Count | None -> 0
+
+    /// <summary>The action index for a frame stack (byte[frames·84·84], oldest frame first): greedy by default,
+    /// ε-greedy with <c>epsilon</c>; noisy layers act with their mean weights.</summary>
+    member _.Act(stack: byte[], ?epsilon: float) =
+        checkAlive ()
+        checkStack "stack" stack
+        QNetworks.setDeterministic online true
+        try act rng stack (defaultArg epsilon 0.0) finally QNetworks.setDeterministic online false
+
+    /// <summary>Plays <c>games</c> whole games on <c>env</c> with ε = <c>epsilon</c> (default Dqn.EvalEpsilon),
+    /// no learning, noisy layers at their mean weights, exploration from its own Random(seed); a game ends at
+    /// game over or when env truncates it (under the Nature protocol give env
+    /// <c>AtariConfig.natureEvaluationSettings</c>). Returns the raw scores.</summary>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">games &lt; 1.</exception>
+    member _.Evaluate(env: AtariEnvironment, games: int, ?epsilon: float, ?seed: int) : float[] =
+        checkAlive ()
+        if isNull (box env) then nullArg "env"
+        if env.ActionCount <> actionCount then
+            invalidArg "env" $"the environment has {env.ActionCount} actions, the agent {actionCount}"
+        if games < 1 then raise (ArgumentOutOfRangeException("games", games, "games must be at least 1"))
+        let epsilon = defaultArg epsilon dqn.EvalEpsilon
+        let random = Random(defaultArg seed (dqn.Seed + 1_000_000))
+        QNetworks.setDeterministic online true
+        use _ = { new IDisposable with member _.Dispose() = QNetworks.setDeterministic online false }
+        [| for _ in 1..games do
+               let mutable o = env.Reset()
+               let mutable score = 0.0
+               let mutable over = false
+               while not over do
+                   let s = env.Step(act random o epsilon)
+                   score <- score + float s.RawReward
+                   o <- s.Observation
+                   over <- s.GameOver || s.Truncated
+                   if s.Terminated && not over then o <- env.Reset() // a life-loss terminal: the game goes on
+               score |]
+
+    /// <summary>Trains for <c>totalFrames</c> emulator frames of <c>env</c> (counted by env.TotalFrames, reset
+    /// actions included): act ε-greedily (ε = Dqn.Exploration at the agent step; noisy layers draw fresh noise per
+    /// action), store each step's newest frame, action, (clipped) reward and end in the frame replay; after
+    /// Dqn.LearningStarts agent steps, every Dqn.TrainFrequency agent steps make Dqn.GradientSteps updates
+    /// (uniform or prioritized sampling, n-step returns); every Dqn.TargetUpdateInterval updates copy the online
+    /// network into the target. Every EvalIntervalFrames frames (and at the end) score the agent by
+    /// config.Evaluation: Nature plays games on <c>evalEnv</c>, Machado averages the last training games.</summary>
+    /// <param name="env">Training environment (its settings should be config.Environment).</param>
+    /// <param name="totalFrames">Emulator frames to train for.</param>
+    /// <param name="evalEnv">Evaluation environment for the Nature protocol (none: no Nature evaluations).</param>
+    /// <param name="observer">Called on the training thread with every event.</param>
+    /// <param name="recover">Called when env raises; returning true (after restarting the emulator) starts a fresh
+    /// episode and training goes on, false rethrows. The replay keeps everything stored.</param>
+    /// <param name="cancellationToken">Checked every agent step.</param>
+    member this.Learn
+        (
+            env: AtariEnvironment,
+            totalFrames: int64,
+            ?evalEnv: AtariEnvironment,
+            ?observer: AtariEvent -> unit,
+            ?recover: exn -> bool,
+            ?cancellationToken: CancellationToken
+        ) : AtariTrainingSummary =
+        checkAlive ()
+        if isNull (box env) then nullArg "env"
+        if env.ActionCount <> actionCount then
+            invalidArg "env" $"the environment has {env.ActionCount} actions, the agent {actionCount}"
+        if totalFrames <= 0L then raise (ArgumentOutOfRangeException("totalFrames", totalFrames, "totalFrames must be positive"))
+        let replay = ensureReplay env.Settings.Padding
+        let observe = defaultArg observer ignore
+        let recover = defaultArg recover (fun _ -> false)
+        let ct = defaultArg cancellationToken CancellationToken.None
+        let clock = Stopwatch.StartNew()
+        let startFrames, startSteps, startUpdates = env.TotalFrames, agentSteps, updates
+        let framesSoFar () = env.TotalFrames - startFrames
+        let evaluations = ResizeArray<AtariEvaluation>()
+        let recentGames = Collections.Generic.Queue<float>()
+        let mutable games = 0
+        let mutable gameReturn = 0.0
+        let mutable gameSteps = 0
+        let mutable lossSum = 0.0
+        let mutable qSum = 0.0
+        let mutable gameUpdates = 0
+        let evaluate () =
+            let frames = framesSoFar ()
+            let result =
+                match config.Evaluation, evalEnv with
+                | Nature n, Some e -> Some("nature", this.Evaluate(e, n, dqn.EvalEpsilon, dqn.Seed + 1_000_000 + evaluations.Count))
+                | Machado _, _ when recentGames.Count > 0 -> Some("machado", recentGames.ToArray())
+                | _ -> None
+            match result with
+            | Some(protocol, returns) ->
+                let mean, std = meanStd returns
+                let r = { Frames = frames; AgentSteps = agentSteps; Protocol = protocol; Returns = returns; Mean = mean; Std = std }
+                evaluations.Add r
+                observe (Evaluated r)
+            | None -> ()
+        let reset () =
+            let rec attempt () =
+                try env.Reset()
+                with e when recover e ->
+                    observe (Recovered e)
+                    attempt ()
+            let o = attempt ()
+            replay.StartEpisode(newestFrame o)
+            o
+        let mutable obs = reset ()
+        let mutable nextEval = if config.EvalIntervalFrames > 0L then config.EvalIntervalFrames else Int64.MaxValue
+        let mutable nextCheckpoint = if config.CheckpointIntervalFrames > 0L then config.CheckpointIntervalFrames else Int64.MaxValue
+        while framesSoFar () < totalFrames do
+            ct.ThrowIfCancellationRequested()
+            let epsilon = Schedule.value dqn.Exploration agentSteps
+            QNetworks.resetNoise online
+            let action = act rng obs epsilon
+            match (try Ok(env.Step action) with e when recover e -> Error e) with
+            | Error e ->
+                observe (Recovered e)
+                // The game is lost: its score is not reported; the replay keeps what it stored.
+                gameReturn <- 0.0
+                gameSteps <- 0
+                obs <- reset ()
+            | Ok s ->
+            replay.Add(action, float32 s.Reward, newestFrame s.Observation, s.Terminated, s.Truncated)
+            agentSteps <- agentSteps + 1L
+            gameReturn <- gameReturn + float s.RawReward
+            gameSteps <- gameSteps + 1
+            obs <- s.Observation
+            if agentSteps > int64 dqn.LearningStarts
+               && agentSteps % int64 dqn.TrainFrequency = 0L
+               && replay.Count >= dqn.BatchSize then
+                let lr = Schedule.value dqn.LearningRate agentSteps
+                if lr <> learningRate then
+                    learningRate <- lr
+                    optimizer.set_lr lr
+                for _ in 1 .. dqn.GradientSteps do
+                    let m = learnOnce replay
+                    updates <- updates + 1L
+                    lossSum <- lossSum + m.Loss
+                    qSum <- qSum + m.MeanQ
+                    gameUpdates <- gameUpdates + 1
+                    if updates % int64 dqn.TargetUpdateInterval = 0L then
+                        QNetwork.updateTarget dqn.Tau target online
+            if s.GameOver || s.Truncated then
+                games <- games + 1
+                let n = match config.Evaluation with Machado n -> n | Nature _ -> 100
+                recentGames.Enqueue gameReturn
+                while recentGames.Count > n do
+                    recentGames.Dequeue() |> ignore
+                let seconds = clock.Elapsed.TotalSeconds
+                observe (
+                    GameEnded
+                        { Frames = framesSoFar ()
+                          AgentSteps = agentSteps
+                          Updates = updates
+                          Game = games
+                          Return = gameReturn
+                          AgentStepsInGame = gameSteps
+                          Epsilon = epsilon
+                          Loss = (if gameUpdates > 0 then lossSum / float gameUpdates else nan)
+                          MeanQ = (if gameUpdates > 0 then qSum / float gameUpdates else nan)
+                          FramesPerSecond = float (framesSoFar ()) / seconds
+                          AgentStepsPerSecond = float (agentSteps - startSteps) / seconds }
+                )
+                gameReturn <- 0.0
+                gameSteps <- 0
+                lossSum <- 0.0
+                qSum <- 0.0
+                gameUpdates <- 0
+            if s.Terminated || s.Truncated then obs <- reset ()
+            if framesSoFar () >= nextEval then
+                nextEval <- nextEval + config.EvalIntervalFrames
+                evaluate ()
+            if framesSoFar () >= nextCheckpoint then
+                nextCheckpoint <- nextCheckpoint + config.CheckpointIntervalFrames
+                observe (CheckpointDue(framesSoFar ()))
+        // The final score (unless an evaluation just ran at this very frame count).
+        if evaluations.Count = 0 || evaluations[evaluations.Count - 1].Frames <> framesSoFar () then evaluate ()
+        let wall = clock.Elapsed.TotalSeconds
+        { Frames = framesSoFar ()
+          AgentSteps = agentSteps - startSteps
+          Updates = updates - startUpdates
+          Games = games
+          WallSeconds = wall
+          FramesPerSecond = float (framesSoFar ()) / wall
+          AgentStepsPerSecond = float (agentSteps - startSteps) / wall
+          Evaluations = List.ofSeq evaluations }
+
+    /// <summary>Saves the online network (atomically: a temporary file, then a rename) with its architecture
+    /// and <c>extra</c> metadata (e.g. the game), readable by <c>AtariAgent.Load</c> and by
+    /// <c>safetensors.torch.load_file</c>.</summary>
+    member _.Save(path: string, ?extra: Map<string, string>) =
+        checkAlive ()
+        let extra =
+            defaultArg extra Map.empty
+            |> Map.add "preset" config.Preset
+            |> Map.add "agent_steps" (string agentSteps)
+            |> Map.add "gamma" (string dqn.Gamma)
+        Checkpoint.saveFor path torso actionCount dqn online extra
+
+    /// <summary>An agent with the network saved at <c>path</c> (by <c>Save</c>) and <c>config</c> (default: the
+    /// preset recorded in the file, else "dopamine"), its architecture fields taken from the file; returns the
+    /// agent and the file's metadata.</summary>
+    /// <exception cref="T:System.IO.InvalidDataException">The file is not a Nature-CNN Q-network checkpoint.</exception>
+    static member Load(path: string, ?config: AtariConfig) =
+        let torsoOf, actions, network, metadata = Checkpoint.loadAny path Device.CPU
+        match torsoOf with
+        | Torso.NatureCnn frames ->
+            let config =
+                match config with
+                | Some c -> c
+                | None -> AtariConfig.preset (defaultArg (metadata.TryFind "preset") "dopamine")
+            let dqn = Checkpoint.withArchitecture metadata config.Dqn
+            let network =
+                if dqn.Device = Device.CPU then network
+                else
+                    network.Dispose()
+                    let _, _, n, _ = Checkpoint.loadAny path dqn.Device
+                    n
+            new AtariAgent({ config with Dqn = dqn }, actions, frames, Some network), metadata
+        | Torso.Mlp _ ->
+            network.Dispose()
+            raise (IO.InvalidDataException($"{path}: an MLP checkpoint, not an Atari (Nature CNN) one"))
+
+    member _.Dispose() =
+        if not disposed then
+            disposed <- true
+            optimizer.Dispose()
+            online.Dispose()
+            target.Dispose()
+            if not (isNull support) then support.Dispose()
+
+    interface IDisposable with
+        member this.Dispose() = this.Dispose()

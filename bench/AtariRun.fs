@@ -1,0 +1,302 @@
+/// `dqnfun-bench atari` and `dqnfun-bench atari-eval`: DQN and its family on Atari games through the ALE bridge.
+module Dqn.Fun.Bench.AtariRun
+
+open System
+open System.IO
+open System.Text.Json
+open Argu
+open Spectre.Console
+open Dqn.Fun
+open Dqn.Fun.Atari
+open Dqn.Fun.Torch
+
+type AtariArgs =
+    | [<Mandatory>] Game of name: string
+    | Frames of emulatorFrames: int64
+    | Preset of name: string
+    | Seed of int
+    | Out of dir: string
+    | Bridge of auto_or_endpoint: string
+    | Eval_Bridge of endpoint: string
+    | Rom of path: string
+    | Device of string
+    | Threads of int
+    | Eval_Interval of emulatorFrames: int64
+    | Eval_Episodes of games: int
+    | Checkpoint_Interval of emulatorFrames: int64
+    | Learning_Starts of agentSteps: int
+    | Buffer_Size of transitions: int
+    | Restart_Bridge
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Game _ -> "the game: an ale_py ROM id or its CamelCase name (pong, breakout, SpaceInvaders, ...)."
+            | Frames _ -> "emulator frames to train for (default 10000000; 4 frames per agent step)."
+            | Preset _ -> $"""{String.Join(", ", AtariConfig.presetNames)} (default nature)."""
+            | Seed _ -> "seed for torch, the replay, exploration, no-op starts and the ALE (default 0)."
+            | Out _ -> "output folder (default runs/atari-<game>-<preset>-seed<seed>)."
+            | Bridge _ -> "auto (start python3 atari/bridge/ale_bridge.py; default) or the endpoint of a running bridge server."
+            | Eval_Bridge _ -> "endpoint of a second running server for evaluation games (default: start one)."
+            | Rom _ -> "a ROM file to load instead of ale_py's ROM for the game."
+            | Device _ -> "cpu (default), cuda, cuda:N, or auto."
+            | Threads _ -> "libtorch intra-op threads (default 1)."
+            | Eval_Interval _ -> "emulator frames between evaluations (default: the preset's)."
+            | Eval_Episodes _ -> "games per evaluation (default: the preset's protocol, 30 for nature, 100 for machado)."
+            | Checkpoint_Interval _ -> "emulator frames between checkpoints (default: the preset's)."
+            | Learning_Starts _ -> "agent steps before learning starts (default: the preset's)."
+            | Buffer_Size _ -> "replay capacity in transitions (default: the preset's, 1000000; about 7.1 GB)."
+            | Restart_Bridge -> "when the bridge server dies, restart it and go on with a fresh episode (default: stop)."
+            | Quiet -> "print only the summary."
+
+and AtariEvalArgs =
+    | [<Mandatory>] Model of path: string
+    | [<Mandatory>] Game of name: string
+    | Games of int
+    | Epsilon of float
+    | Seed of int
+    | Bridge of auto_or_endpoint: string
+    | Rom of path: string
+    | Sticky of probability: float
+    | Device of string
+    | Out of path: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "a model.safetensors written by `dqnfun-bench atari`."
+            | Game _ -> "the game it was trained on."
+            | Games _ -> "evaluation games (default 30)."
+            | Epsilon _ -> "ε of the ε-greedy evaluation policy (default 0.05, Mnih et al. 2015)."
+            | Seed _ -> "seed of the no-op starts, the ALE and exploration (default 0)."
+            | Bridge _ -> "auto (default) or the endpoint of a running bridge server."
+            | Rom _ -> "a ROM file to load instead of ale_py's ROM for the game."
+            | Sticky _ -> "repeat_action_probability of the ALE (default 0: the Nature protocol)."
+            | Device _ -> "cpu (default), cuda, cuda:N, or auto."
+            | Out _ -> "write the result as JSON to this file."
+
+let private parseDevice (s: string) =
+    match s.ToLowerInvariant() with
+    | "auto" -> torch.cuda_if_available ()
+    | d -> Device.Parse d
+
+/// One emulator on its own bridge (a STEP moves every env of a server, so each environment has its own).
+type BridgedEmulator =
+    { Bridge: AleBridge
+      Emulator: AleBridgeEmulator }
+
+    member b.Dispose() = b.Bridge.Dispose()
+
+let openEmulator (bridgeArg: string) (game: string) (rom: string option) (seed: int) (sticky: float) =
+    let spec =
+        let s = AleEnvSpec.OfGame(AtariScores.gameId game, seed).WithRepeatActionProbability(float32 sticky).WithMaxFramesPerEpisode(0)
+        match rom with
+        | Some path -> { s with Game = Path.GetFullPath path; GameIsRomPath = true }
+        | None -> s
+    let bridge =
+        match bridgeArg with
+        | "auto" -> AleBridge.Launch()
+        | endpoint -> AleBridge.Connect endpoint
+    try
+        bridge.Create [| spec |] |> ignore
+        { Bridge = bridge; Emulator = AleBridgeEmulator bridge }
+    with _ ->
+        bridge.Dispose()
+        reraise ()
+
+/// Restart a dead server (not one that refused a request) and go on.
+let private restartOn (b: BridgedEmulator) (e: exn) =
+    match e with
+    | :? BridgeException as be when not be.ServerError.HasValue ->
+        AnsiConsole.MarkupLineInterpolated($"[yellow]bridge failed[/] ({be.Message}); restarting it")
+        b.Bridge.Restart() |> ignore
+        true
+    | _ -> false
+
+let private writeJson = Json.write
+
+let runAtari (a: ParseResults<AtariArgs>) =
+    let game = AtariScores.gameId (a.GetResult AtariArgs.Game)
+    let presetName = a.GetResult(AtariArgs.Preset, "nature")
+    let seed = a.GetResult(AtariArgs.Seed, 0)
+    let frames = a.GetResult(AtariArgs.Frames, 10_000_000L)
+    let out = a.GetResult(AtariArgs.Out, Path.Combine("runs", $"atari-{game}-{presetName}-seed{seed}"))
+    let preset = AtariConfig.preset presetName
+    let dqn =
+        { preset.Dqn with
+            Seed = seed
+            Threads = a.GetResult(AtariArgs.Threads, 1)
+            Device = parseDevice (a.GetResult(AtariArgs.Device, "cpu"))
+            LearningStarts = a.GetResult(AtariArgs.Learning_Starts, preset.Dqn.LearningStarts)
+            BufferSize = a.GetResult(AtariArgs.Buffer_Size, preset.Dqn.BufferSize) }
+    let evaluation =
+        match preset.Evaluation, a.TryGetResult AtariArgs.Eval_Episodes with
+        | Nature _, Some n -> Nature n
+        | Machado _, Some n -> Machado n
+        | e, None -> e
+    let config =
+        AtariConfig.validate
+            { preset with
+                Dqn = dqn
+                Evaluation = evaluation
+                EvalIntervalFrames = a.GetResult(AtariArgs.Eval_Interval, preset.EvalIntervalFrames)
+                CheckpointIntervalFrames = a.GetResult(AtariArgs.Checkpoint_Interval, preset.CheckpointIntervalFrames) }
+    let quiet = a.Contains AtariArgs.Quiet
+    let rom = a.TryGetResult AtariArgs.Rom
+    Directory.CreateDirectory out |> ignore
+    let describe = AtariConfig.describe config
+    writeJson (Path.Combine(out, "config.json")) (fun w ->
+        w.WriteString("game", game)
+        w.WriteNumber("frames", frames)
+        for k, v in describe do
+            w.WriteString(k, v))
+    if not quiet then
+        let t = Table().AddColumn("setting (unit)").AddColumn("value")
+        for k, v in describe do
+            t.AddRow(Markup.Escape k, Markup.Escape v) |> ignore
+        AnsiConsole.Write t
+    let train = openEmulator (a.GetResult(AtariArgs.Bridge, "auto")) game rom seed config.RepeatActionProbability
+    use _ = { new IDisposable with member _.Dispose() = train.Dispose() }
+    let evalBridge =
+        match config.Evaluation with
+        | Nature _ -> Some(openEmulator (a.GetResult(AtariArgs.Eval_Bridge, "auto")) game rom (seed + 1_000) config.RepeatActionProbability)
+        | Machado _ -> None
+    use _ = { new IDisposable with member _.Dispose() = evalBridge |> Option.iter (fun b -> b.Dispose()) }
+    let env = AtariEnvironment(train.Emulator, config.Environment, seed)
+    let evalEnv =
+        evalBridge |> Option.map (fun b -> AtariEnvironment(b.Emulator, AtariConfig.natureEvaluationSettings config.Environment, seed + 1_000))
+    AnsiConsole.MarkupLineInterpolated(
+        $"[bold]{game}[/] ({train.Bridge.Server}), {env.ActionCount} actions, preset {config.Preset}, {frames} frames = {frames / int64 config.Environment.FrameSkip} agent steps, seed {seed}, torch {torch.version} on {config.Dqn.Device}"
+    )
+    use agent = new AtariAgent(config, env.ActionCount)
+    use csv = new AtariMetricsCsvWriter(Path.Combine(out, "metrics.csv"), game)
+    let modelPath = Path.Combine(out, "model.safetensors")
+    let bestPath = Path.Combine(out, "best_model.safetensors")
+    let extra = Map [ "game", game ]
+    let mutable best: AtariEvaluation option = None
+    let mutable lastPrint = 0L
+    let hns (score: float) =
+        match AtariScores.humanNormalized game score with
+        | Some h -> $"{h:F1}%% human"
+        | None -> "no human reference"
+    let observe (e: AtariEvent) =
+        csv.Write e
+        match e with
+        | GameEnded m when not quiet && (m.Frames - lastPrint >= 50_000L || m.Game <= 3) ->
+            lastPrint <- m.Frames
+            AnsiConsole.MarkupLineInterpolated(
+                $"[grey]frames[/] {m.Frames,10} [grey]steps[/] {m.AgentSteps,9} [grey]game[/] {m.Game,5} [grey]score[/] {m.Return,7:F1} [grey]ε[/] {m.Epsilon:F3} [grey]loss[/] {m.Loss:F4} [grey]Q[/] {m.MeanQ,6:F2} [grey]frames/s[/] {m.FramesPerSecond:F0}"
+            )
+        | Evaluated r ->
+            AnsiConsole.MarkupLineInterpolated(
+                $"[green]eval[/] ({r.Protocol}) frames {r.Frames}: {r.Mean:F1} ± {r.Std:F1} over {r.Returns.Length} games, {hns r.Mean}"
+            )
+            if best.IsNone || r.Mean > best.Value.Mean then
+                best <- Some r
+                agent.Save(bestPath, extra |> Map.add "frames" (string r.Frames))
+        | CheckpointDue f -> agent.Save(modelPath, extra |> Map.add "frames" (string f))
+        | Recovered _ -> ()
+        | GameEnded _ -> ()
+    let recover (e: exn) = a.Contains AtariArgs.Restart_Bridge && restartOn train e
+    let summary =
+        try
+            agent.Learn(env, frames, ?evalEnv = evalEnv, observer = observe, recover = recover)
+        with e ->
+            // Keep what was learned: the network as it is now, then report the failure.
+            agent.Save(modelPath, extra |> Map.add "frames" "failed")
+            AnsiConsole.MarkupLineInterpolated($"[red]training stopped[/]: {e.Message}; saved the network to {modelPath}")
+            reraise ()
+    agent.Save(modelPath, extra |> Map.add "frames" (string summary.Frames))
+    let final = List.tryLast summary.Evaluations
+    writeJson (Path.Combine(out, "summary.json")) (fun w ->
+        w.WriteString("game", game)
+        w.WriteString("preset", config.Preset)
+        w.WriteNumber("seed", seed)
+        w.WriteNumber("frames", summary.Frames)
+        w.WriteNumber("agent_steps", summary.AgentSteps)
+        w.WriteNumber("updates", summary.Updates)
+        w.WriteNumber("games", summary.Games)
+        w.WriteNumber("wall_seconds", summary.WallSeconds)
+        w.WriteNumber("frames_per_second", summary.FramesPerSecond)
+        w.WriteNumber("agent_steps_per_second", summary.AgentStepsPerSecond)
+        w.WriteString("server", train.Bridge.Server)
+        w.WriteString("torch", torch.version)
+        w.WriteString("device", string config.Dqn.Device)
+        let score (name: string) (r: AtariEvaluation option) =
+            match r with
+            | Some r ->
+                w.WriteStartObject name
+                w.WriteString("protocol", r.Protocol)
+                w.WriteNumber("frames", r.Frames)
+                w.WriteNumber("mean", r.Mean)
+                w.WriteNumber("std", r.Std)
+                w.WriteNumber("games", r.Returns.Length)
+                match AtariScores.humanNormalized game r.Mean with
+                | Some h -> w.WriteNumber("human_normalized", h)
+                | None -> w.WriteNull "human_normalized"
+                w.WriteEndObject()
+            | None -> w.WriteNull name
+        score "final_evaluation" final
+        score "best_evaluation" best
+        w.WriteStartArray "evaluations"
+        for e in summary.Evaluations do
+            w.WriteStartObject()
+            w.WriteNumber("frames", e.Frames)
+            w.WriteNumber("mean", e.Mean)
+            w.WriteNumber("std", e.Std)
+            w.WriteEndObject()
+        w.WriteEndArray())
+    let finalText =
+        match final with
+        | Some r -> $"final score ({r.Protocol}) {r.Mean:F1} ± {r.Std:F1} over {r.Returns.Length} games, {hns r.Mean}"
+        | None -> "no evaluation"
+    AnsiConsole.MarkupLineInterpolated(
+        $"[bold]{game}[/] {config.Preset} seed {seed}: {summary.Frames} frames, {summary.AgentSteps} agent steps, {summary.Updates} updates, {summary.Games} games in {summary.WallSeconds:F0} s ({summary.FramesPerSecond:F0} frames/s); {finalText}. Wrote {out}"
+    )
+    0
+
+let runAtariEval (a: ParseResults<AtariEvalArgs>) =
+    let game = AtariScores.gameId (a.GetResult AtariEvalArgs.Game)
+    let path = a.GetResult AtariEvalArgs.Model
+    let seed = a.GetResult(AtariEvalArgs.Seed, 0)
+    let games = a.GetResult(AtariEvalArgs.Games, 30)
+    let epsilon = a.GetResult(AtariEvalArgs.Epsilon, 0.05)
+    let sticky = a.GetResult(AtariEvalArgs.Sticky, 0.0)
+    let agent, metadata = AtariAgent.Load path
+    use agent = agent
+    match metadata.TryFind "game" with
+    | Some g when g <> game -> AnsiConsole.MarkupLineInterpolated($"[yellow]warning[/]: the model was trained on {g}, evaluating on {game}")
+    | _ -> ()
+    let b = openEmulator (a.GetResult(AtariEvalArgs.Bridge, "auto")) game (a.TryGetResult AtariEvalArgs.Rom) seed sticky
+    use _ = { new IDisposable with member _.Dispose() = b.Dispose() }
+    let env = AtariEnvironment(b.Emulator, AtariConfig.natureEvaluationSettings agent.Config.Environment, seed)
+    if env.ActionCount <> agent.ActionCount then
+        failwith $"the model has {agent.ActionCount} actions, {game} has {env.ActionCount}: wrong game?"
+    let scores = agent.Evaluate(env, games, epsilon, seed)
+    let mean = Array.average scores
+    let std = sqrt (scores |> Array.averageBy (fun s -> (s - mean) ** 2.0))
+    let hns = AtariScores.humanNormalized game mean
+    let hnsText = match hns with Some h -> $"{h:F1}%% of human" | None -> "no human reference"
+    AnsiConsole.MarkupLineInterpolated(
+        $"[bold]{game}[/] {path}: {mean:F1} ± {std:F1} over {games} games (Nature protocol: up to 30 no-op starts, ε {epsilon}, 18000-frame cap, sticky {sticky}); {hnsText}"
+    )
+    match a.TryGetResult AtariEvalArgs.Out with
+    | Some file ->
+        writeJson file (fun w ->
+            w.WriteString("game", game)
+            w.WriteString("model", path)
+            w.WriteNumber("games", games)
+            w.WriteNumber("epsilon", epsilon)
+            w.WriteNumber("repeat_action_probability", sticky)
+            w.WriteNumber("mean", mean)
+            w.WriteNumber("std", std)
+            match hns with
+            | Some h -> w.WriteNumber("human_normalized", h)
+            | None -> w.WriteNull "human_normalized"
+            w.WriteStartArray "scores"
+            for s in scores do
+                w.WriteNumberValue s
+            w.WriteEndArray())
+    | None -> ()
+    0

@@ -1,0 +1,254 @@
+module Dqn.Fun.Atari.Tests.AtariAgentTests
+
+open System
+open System.IO
+open Xunit
+open Dqn.Fun
+open Dqn.Fun.Atari
+open Dqn.Fun.Torch
+
+let private rgbLength = 210 * 160 * 3
+
+/// A contextual bandit drawn as an Atari screen: before each 4-frame block the screen shows which half is lit
+/// (left or right, drawn from a seeded generator); a frame pays 1 when the action held is RIGHT (id 3) under a
+/// lit right half or LEFT (id 4) under a lit left half. Screens between blocks are black, so the max-pool of a
+/// step's last two frames shows the next block's side. The game ends after `gameFrames` frames.
+type BanditAle(seed: int, gameFrames: int) =
+    let mutable frame = 0
+    let mutable rng = Random(seed)
+    let mutable sides = Collections.Generic.List<bool>()
+    let side (block: int) =
+        while sides.Count <= block do
+            sides.Add(rng.Next 2 = 1)
+        sides[block]
+    member val Resets = 0 with get, set
+    interface IAle with
+        member _.MinimalActionSet = [| 0; 1; 3; 4; 11; 12 |]
+        member _.Act action =
+            frame <- frame + 1
+            let right = side ((frame - 1) / 4)
+            if (right && action = 3) || (not right && action = 4) then 1 else 0
+        member _.Lives() = 0
+        member _.IsGameOver() = frame >= gameFrames
+        member _.GetScreenRgb buffer =
+            Array.Clear buffer
+            if frame % 4 = 0 then
+                let right = side (frame / 4)
+                for y in 0..209 do
+                    for x in (if right then 80 else 0) .. (if right then 159 else 79) do
+                        let i = (y * 160 + x) * 3
+                        buffer[i] <- 200uy
+                        buffer[i + 1] <- 200uy
+                        buffer[i + 2] <- 200uy
+        member this.ResetGame() =
+            this.Resets <- this.Resets + 1
+            frame <- 0
+            sides.Clear()
+
+let private plain = { AtariSettings.nature with NoopMaxFrames = 0; FireOnReset = false; TerminalOnLifeLoss = false }
+
+/// A small, fast config: the Dopamine schedule shrunk to a few hundred agent steps.
+let private small (preset: string) =
+    let c = AtariConfig.preset preset
+    { c with
+        Dqn =
+            { c.Dqn with
+                BufferSize = 2_000
+                BatchSize = 16
+                LearningStarts = 100
+                TrainFrequency = 2
+                TargetUpdateInterval = 50
+                Exploration = Schedule.linear 1.0 0.05 400L
+                LearningRate = Schedule.constant 1e-3
+                Seed = 3 }
+        Optimizer = Adam 1.5e-4
+        Environment = plain
+        Evaluation = Machado 5
+        EvalIntervalFrames = 1_000L
+        CheckpointIntervalFrames = 2_000L }
+
+[<Fact>]
+let ``the Nature preset holds the values of Mnih et al. 2015 with their units`` () =
+    let c = AtariConfig.preset "nature"
+    Assert.Equal(RmsProp(0.95, 0.01, true), c.Optimizer)
+    Assert.Equal(1_000_000, c.Dqn.BufferSize)
+    Assert.Equal(32, c.Dqn.BatchSize)
+    Assert.Equal(4, c.Dqn.TrainFrequency)
+    Assert.Equal(10_000, c.Dqn.TargetUpdateInterval)
+    Assert.Equal(TdLoss.Huber, c.Dqn.Loss)
+    // ε 1 -> 0.1 over 1M frames = 250k agent steps at a frame skip of 4.
+    Assert.Equal(0.55, Schedule.value c.Dqn.Exploration 125_000L, 9)
+    Assert.Equal(0.1, Schedule.value c.Dqn.Exploration 250_000L, 9)
+    Assert.Equal(0.0, c.RepeatActionProbability)
+    Assert.Equal(Nature 30, c.Evaluation)
+    let d = AtariConfig.describe c |> Map.ofList
+    Assert.Equal("40000", d["target_update_period_agent_steps"])
+    Assert.Equal("1 -> 0.1 linearly over 250000 agent steps", d["epsilon_train_by_agent_step"])
+    Assert.Equal("50000", d["min_replay_history_agent_steps"])
+    Assert.Equal("200000", d["min_replay_history_frames"])
+    Assert.Equal("10000", d["target_update_period_updates"])
+    let dop = AtariConfig.preset "dopamine"
+    Assert.Equal(0.25, dop.RepeatActionProbability)
+    Assert.Equal(Machado 100, dop.Evaluation)
+    Assert.False dop.Environment.TerminalOnLifeLoss
+    Assert.Equal(0.01, Schedule.value dop.Dqn.Exploration 250_000L, 9)
+    Assert.Equal(8_000L, int64 dop.Dqn.TargetUpdateInterval * int64 dop.Dqn.TrainFrequency)
+
+[<Fact>]
+let ``every Atari preset validates, and bad fields are named`` () =
+    for p in AtariConfig.presetNames do
+        AtariConfig.validate (AtariConfig.preset p) |> ignore
+    let e = Assert.Throws<ArgumentException>(fun () -> AtariConfig.preset "pong" |> ignore)
+    Assert.Contains("nature", e.Message)
+    let c = AtariConfig.preset "nature"
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> AtariConfig.validate { c with RepeatActionProbability = 1.5 } |> ignore)
+    Assert.Equal("RepeatActionProbability", e.ParamName)
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> AtariConfig.validate { c with Evaluation = Nature 0 } |> ignore)
+    Assert.Equal("Evaluation", e.ParamName)
+
+[<Fact>]
+let ``human-normalized scores put the random policy at 0 and the human tester at 100`` () =
+    for r in AtariScores.table do
+        Assert.Equal(Some 0.0, AtariScores.humanNormalized r.Game r.Random)
+        Assert.Equal(100.0, (AtariScores.humanNormalized r.Game r.Human).Value, 9)
+    Assert.Equal(7, AtariScores.table.Length)
+    // Mnih et al. 2015: Nature DQN on Breakout is 1327% of the human tester (Extended Data Table 2).
+    Assert.Equal(1327.0, (AtariScores.humanNormalized "Breakout" 401.2).Value, 0)
+    Assert.Equal(None, AtariScores.humanNormalized "tetris" 10.0)
+    for name in [ "SpaceInvaders"; "space_invaders"; "space-invaders"; "Space Invaders" ] do
+        Assert.Equal("space_invaders", AtariScores.gameId name)
+    Assert.Equal("beam_rider", AtariScores.gameId "BeamRider")
+    Assert.Throws<ArgumentException>(fun () -> AtariScores.gameId "pong;rm" |> ignore) |> ignore
+
+[<Fact>]
+let ``the Nature CNN torso carries every head: shapes, and a checkpoint that reloads to the same outputs`` () =
+    let x = torch.tensor (Array.init (2 * 4 * 84 * 84) (fun i -> byte (i % 251)), [| 2L; 4L; 84L; 84L |])
+    try
+        for preset in AtariConfig.presetNames do
+            let c = (AtariConfig.preset preset).Dqn
+            use net = QNetworks.createFor c (Torso.NatureCnn 4) 6 Device.CPU
+            QNetworks.setDeterministic net true
+            use _ = torch.no_grad ()
+            use y = net.forward x
+            let expected = if c.Head = ValueHead.Expected then [| 2L; 6L |] else [| 2L; 6L; int64 (QNetworks.atomsOf c) |]
+            Assert.Equal<int64[]>(expected, y.shape)
+            let path = Path.Combine(Path.GetTempPath(), $"dqnfun-cnn-{preset}-{Guid.NewGuid():N}.safetensors")
+            try
+                Checkpoint.saveFor path (Torso.NatureCnn 4) 6 c net Map.empty
+                let torso, actions, loaded, _ = Checkpoint.loadAny path Device.CPU
+                use loaded = loaded
+                Assert.Equal(Torso.NatureCnn 4, torso)
+                Assert.Equal(6, actions)
+                QNetworks.setDeterministic loaded true
+                use y2 = loaded.forward x
+                Assert.Equal<float32[]>(y.data<float32> (), y2.data<float32> ())
+                let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore)
+                Assert.Contains("loadAny", e.Message)
+            finally
+                File.Delete path
+    finally
+        x.Dispose()
+
+let private learn (config: AtariConfig) (frames: int64) =
+    let agent = new AtariAgent(config, 6)
+    let env = AtariEnvironment(BanditAle(7, 400), config.Environment, 1)
+    let events = Collections.Generic.List<AtariEvent>()
+    let summary = agent.Learn(env, frames, observer = events.Add)
+    agent, env, summary, events
+
+[<Fact>]
+let ``the training loop counts frames and agent steps, updates on schedule and reports games and Machado scores`` () =
+    let config = small "dopamine"
+    let agent, env, summary, events = learn config 2_400L
+    use agent = agent
+    // One agent step is 4 frames (no no-op starts, no FIRE): the loop stops at the first step reaching 2400 frames.
+    Assert.Equal(2_400L, summary.Frames)
+    Assert.Equal(600L, summary.AgentSteps)
+    Assert.Equal(600L, env.AgentSteps)
+    // Updates every 2 agent steps once more than 100 were taken: steps 102, 104, ..., 600.
+    Assert.Equal(250L, summary.Updates)
+    let games = events |> Seq.choose (function GameEnded g -> Some g | _ -> None) |> Array.ofSeq
+    Assert.Equal(6, games.Length) // 400-frame games
+    Assert.Equal(6, summary.Games)
+    Assert.All(games, fun g -> Assert.Equal(100, g.AgentStepsInGame))
+    Assert.Equal<int64[]>([| 400L; 800L; 1200L; 1600L; 2000L; 2400L |], games |> Array.map (fun g -> g.Frames))
+    // Machado: every 1000 frames, the mean of the last 5 training games; once more at the end.
+    let evals = summary.Evaluations
+    Assert.Equal<int64 list>([ 1_000L; 2_000L; 2_400L ], evals |> List.map (fun e -> e.Frames))
+    Assert.All(evals, fun e -> Assert.Equal("machado", e.Protocol))
+    Assert.Equal(Array.average [| for g in games[1..5] -> g.Return |], (List.last evals).Mean, 9)
+    Assert.Equal(1, events |> Seq.filter (function CheckpointDue 2_000L -> true | _ -> false) |> Seq.length)
+    Assert.Equal(600, agent.ReplayCount)
+
+[<Fact>]
+let ``DQN learns the bandit drawn on the screen through the whole Atari pipeline`` () =
+    // Greedy play after 1200 agent steps: the lit half picks the paying action on (nearly) every step.
+    let config = small "dopamine"
+    let agent, _, _, _ = learn { config with Dqn = { config.Dqn with Gamma = 0.5 } } 4_800L
+    use agent = agent
+    let evalEnv = AtariEnvironment(BanditAle(99, 400), config.Environment, 2)
+    let scores = agent.Evaluate(evalEnv, 2, 0.0, 5)
+    // 100 agent steps of 4 frames: 400 is perfect play, a uniform policy over the 6 actions scores about 67.
+    Assert.All(scores, fun s -> Assert.True(s >= 360.0, $"greedy score {s} < 360 of 400"))
+
+[<Fact>]
+let ``the Nature protocol plays whole 5-minute games on a separate environment with no-op starts`` () =
+    let config = { small "nature" with Evaluation = Nature 1; EvalIntervalFrames = 0L }
+    use agent = new AtariAgent(config, 6)
+    let evalAle = BanditAle(5, 30_000)
+    let evalEnv = AtariEnvironment(evalAle, AtariConfig.natureEvaluationSettings plain, 4)
+    let env = AtariEnvironment(BanditAle(7, 400), config.Environment, 1)
+    let summary = agent.Learn(env, 800L, evalEnv)
+    let e = List.exactlyOne summary.Evaluations
+    Assert.Equal("nature", e.Protocol)
+    Assert.Equal(1, e.Returns.Length)
+    Assert.Equal(1, evalAle.Resets)
+    // The 18000-frame cap truncates the 30000-frame game: agent steps of 4 frames after 1 to 30 no-op frames.
+    Assert.InRange(evalEnv.TotalFrames, 18_000L, 18_000L + 33L)
+
+[<Fact>]
+let ``a failed emulator is recovered when asked, and otherwise stops training with its error`` () =
+    let failing (failAt: int) =
+        let inner = AtariEmulator.ofAle (BanditAle(7, 400))
+        let mutable calls = 0
+        { new IAtariEmulator with
+            member _.MinimalActionSet = inner.MinimalActionSet
+            member _.Lives() = inner.Lives()
+            member _.ResetGame s = inner.ResetGame s
+            member _.Repeat(a, f, s1, s2) =
+                calls <- calls + 1
+                if calls = failAt then raise (IOException "the emulator died")
+                inner.Repeat(a, f, s1, s2) }
+    let config = small "dopamine"
+    do
+        use agent = new AtariAgent(config, 6)
+        let events = Collections.Generic.List<AtariEvent>()
+        let summary = agent.Learn(AtariEnvironment(failing 50, plain, 1), 800L, observer = events.Add, recover = (fun e -> e :? IOException))
+        Assert.Equal(1, events |> Seq.filter (function Recovered _ -> true | _ -> false) |> Seq.length)
+        Assert.Equal(800L, summary.Frames)
+        Assert.Equal(200L, summary.AgentSteps) // the failed step emulated nothing: 200 good steps still make 800 frames
+    use agent = new AtariAgent(config, 6)
+    Assert.Throws<IOException>(fun () -> agent.Learn(AtariEnvironment(failing 50, plain, 1), 800L) |> ignore) |> ignore
+
+[<Fact>]
+let ``every Atari preset trains and saves over the Nature CNN without leaking a tensor`` () =
+    let before = Tensor.LiveCount
+    for preset in AtariConfig.presetNames do
+        let c = small preset
+        let agent, _, summary, _ = learn { c with Dqn = { c.Dqn with LearningStarts = 40; Exploration = c.Dqn.Exploration } } 400L
+        use agent = agent
+        Assert.True(summary.Updates > 0L, preset)
+        let path = Path.Combine(Path.GetTempPath(), $"dqnfun-atari-{preset}-{Guid.NewGuid():N}.safetensors")
+        try
+            agent.Save(path, Map [ "game", "bandit" ])
+            let loaded, metadata = AtariAgent.Load path
+            use loaded = loaded
+            Assert.Equal("bandit", metadata["game"])
+            Assert.Equal(preset, loaded.Config.Preset)
+            Assert.Equal(agent.Config.Dqn.Head, loaded.Config.Dqn.Head)
+            let stack = Array.init (4 * 84 * 84) (fun i -> byte (i % 7))
+            Assert.Equal(agent.Act stack, loaded.Act stack)
+        finally
+            File.Delete path
+    GC.Collect()
+    Assert.Equal(before, Tensor.LiveCount)
