@@ -20,6 +20,7 @@ type TrainArgs =
     | NStep of n: int
     | Noisy
     | Head of kind: string
+    | Recurrent
     | Steps of agentSteps: int64
     | Seed of int
     | Out of dir: string
@@ -30,14 +31,15 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Env _ -> "environment id (default CartPole-v1; also GridWorld-v0)."
-            | Preset _ -> "dqn (default), double, dueling, prioritized, nstep, noisy, c51, qr, iqn or rainbow; the flags below add to it."
+            | Env _ -> "environment id (default CartPole-v1; also GridWorld-v0, Acrobot-v1, MaskedCartPole-v1)."
+            | Preset _ -> "dqn (default), double, dueling, prioritized, nstep, noisy, c51, qr, iqn, rainbow or drqn; the flags below add to it."
             | Double -> "Double DQN targets (van Hasselt et al. 2016)."
             | Dueling -> "dueling streams (Wang et al. 2016)."
             | Prioritized -> "proportional prioritized replay (Schaul et al. 2016)."
             | NStep _ -> "n-step returns (Hessel et al. 2018)."
             | Noisy -> "noisy nets, ε off (Fortunato et al. 2018)."
             | Head _ -> "expected (default), categorical (C51, 51 atoms), quantile (QR-DQN, 50 quantiles) or iqn (implicit quantiles, N = N' = 64, K = 32)."
+            | Recurrent -> "DRQN: an LSTM over the episode, sequence replay with burn-in (Hausknecht and Stone 2015)."
             | Steps _ -> "agent steps to train (default 30000)."
             | Seed _ -> "seed for torch, replay, exploration and the environment (default 0)."
             | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json (default runs/<env>-seed<seed>)."
@@ -214,6 +216,10 @@ let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
     w.WriteNumber("iqn_target_tau_samples", c.IqnTargetTauSamples)
     w.WriteNumber("iqn_policy_tau_samples", c.IqnPolicyTauSamples)
     w.WriteNumber("iqn_embedding_dim", c.IqnEmbeddingDim)
+    w.WriteBoolean("recurrent", c.Recurrent)
+    w.WriteNumber("lstm_hidden", c.LstmHidden)
+    w.WriteNumber("sequence_length_agent_steps", c.SequenceLength)
+    w.WriteNumber("burn_in_agent_steps", c.BurnIn)
 
 type RunResult =
     { EnvId: string
@@ -355,6 +361,7 @@ let runTrain (a: ParseResults<TrainArgs>) =
     let c = if a.Contains TrainArgs.Prioritized then { c with Prioritized = true } else c
     let c = match a.TryGetResult TrainArgs.NStep with Some n -> { c with NStep = n } | None -> c
     let c = if a.Contains TrainArgs.Noisy then { c with Noisy = true; Exploration = Schedule.constant 0.0 } else c
+    let c = if a.Contains TrainArgs.Recurrent then { c with Recurrent = true } else c
     let c =
         match a.TryGetResult TrainArgs.Head |> Option.map (fun h -> h.ToLowerInvariant()) with
         | Some "categorical" -> { c with Head = ValueHead.Categorical; Atoms = 51 }

@@ -58,7 +58,9 @@ type TrainingSummary =
 /// shell around the pure parts. It owns the online and target networks, the optimizer, the replay buffer
 /// (uniform or prioritized), the n-step accumulator and the exploration RNG; Learn runs the training loop,
 /// where all mutation (environment steps, replay writes, optimizer steps, priority updates) happens in plain
-/// sight. Dispose it to free the networks' native memory.
+/// sight. Dispose it to free the networks' native memory. With config.Recurrent (DRQN, Hausknecht and Stone 2015)
+/// the network is a DrqnNetwork whose LSTM state is carried through each episode (zeroed at its start; Act carries
+/// its own, zeroed by ResetState) and learning replays sequences (SequenceReplayBuffer, DrqnLearner.update).
 [<Sealed>]
 type Agent private (config: DqnConfig, observationSize: int, actionCount: int, network: nn.Module option) =
     let config = DqnConfig.validate config
@@ -85,7 +87,15 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
     let optimizer = new optim.Adam(online.parameters (), lr = learningRate, eps = config.AdamEpsilon)
     // Exactly one of the two buffers exists.
     let uniform =
-        if config.Prioritized then None else Some(ReplayBuffer(config.BufferSize, observationSize, config.Seed))
+        if config.Prioritized || config.Recurrent then None else Some(ReplayBuffer(config.BufferSize, observationSize, config.Seed))
+    // DRQN (config.Recurrent): sequence replay, and the LSTM states of training and of Act.
+    let drqn = match online with :? DrqnNetwork as n -> Some(n, target :?> DrqnNetwork) | _ -> None
+    let sequences =
+        if config.Recurrent then Some(SequenceReplayBuffer(config.BufferSize, observationSize, config.Seed)) else None
+    let trainState = RecurrentState()
+    let actState = RecurrentState()
+    /// Whether the next stored step is the first of an episode.
+    let mutable episodeStart = true
     let prioritized =
         if config.Prioritized then
             Some(PrioritizedReplayBuffer(config.BufferSize, observationSize, config.PriorityAlpha, config.PriorityEpsilon, config.Seed))
@@ -95,12 +105,13 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         match uniform, prioritized with
         | Some u, _ -> u.Count
         | _, Some p -> p.Count
-        | _ -> 0
+        | _ -> sequences |> Option.map (fun s -> s.Count) |> Option.defaultValue 0
     let store (o: float32[]) (a: int) (r: float32) (next: float32[]) (terminated: bool) (steps: int) =
         match uniform, prioritized with
         | Some u, _ -> u.Add(o, a, r, next, terminated, steps)
         | _, Some p -> p.Add(o, a, r, next, terminated, steps)
-        | _ -> ()
+        | _ -> sequences |> Option.iter (fun s -> s.Add(o, a, r, next, terminated, episodeStart))
+        episodeStart <- false
     let mutable accumulator = NStep.create config.NStep config.Gamma
     let rng = Random(config.Seed)
     let mutable steps = 0L
@@ -139,15 +150,27 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
                 Learner.learn config online target optimizer device support pb.Batch (Learner.discounts config.Gamma pb.Batch) pb.Weights priorities
             p.UpdatePriorities(pb.Batch.Indices, priorities)
             m
-        | _ -> invalidOp "no replay buffer"
+        | _ ->
+            match sequences, drqn with
+            | Some s, Some(net, targetNet) ->
+                DrqnLearner.update config net targetNet optimizer device (s.Sample(config.BatchSize, config.BurnIn, config.SequenceLength))
+            | _ -> invalidOp "no replay buffer"
 
     let act (random: Random) (o: float32[]) (epsilon: float) =
         Actor.epsilonGreedy random epsilon actionCount (fun () -> greedy o)
 
+    /// `act`, for DRQN stepping `state` with every observation (random actions included).
+    let actIn (state: RecurrentState) (random: Random) (o: float32[]) (epsilon: float) =
+        match drqn with
+        | Some(net, _) ->
+            let a = Drqn.greedyAction net device state o
+            Actor.epsilonGreedy random epsilon actionCount (fun () -> a)
+        | None -> act random o epsilon
+
     /// Acting while training: noisy nets draw fresh noise for every action (Fortunato et al. 2018).
     let explore (o: float32[]) (epsilon: float) =
         QNetworks.resetNoise online
-        act rng o epsilon
+        actIn trainState rng o epsilon
 
     let checkEnv (env: IEnvironment) =
         if isNull (box env) then nullArg "env"
@@ -183,10 +206,16 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
 
     /// The action for one observation (float32[observationSize]): greedy by default, ε-greedy when epsilon > 0.
     /// Raises ArgumentException when the observation has the wrong length.
+    /// With config.Recurrent the LSTM state carries from call to call: call ResetState at every episode start.
     member _.Act(observation: float32[], ?epsilon: float) =
         checkAlive ()
         checkObservation "observation" observation
-        act rng observation (defaultArg epsilon 0.0)
+        actIn actState rng observation (defaultArg epsilon 0.0)
+
+    /// Zeroes the LSTM state that Act carries (config.Recurrent; no effect otherwise): call it when an episode starts.
+    member _.ResetState() =
+        checkAlive ()
+        actState.Reset()
 
     /// Runs `episodes` episodes with ε = epsilon and no learning. The first reset is seeded with `seed`, so
     /// equal seeds give equal start states; exploration draws from its own generator seeded with `seed`,
@@ -201,14 +230,16 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         // Noisy layers act with their mean weights while evaluating.
         QNetworks.setDeterministic online true
         use _ = { new IDisposable with member _.Dispose() = QNetworks.setDeterministic online false }
+        let state = RecurrentState()
         let returns = Array.zeroCreate episodes
         let lengths = Array.zeroCreate episodes
         for i in 0 .. episodes - 1 do
             let mutable o = env.Reset(if i = 0 then Nullable seed else Nullable())
             checkObservation "the environment's observation" o
+            state.Reset()
             let mutable fin = false
             while not fin do
-                let r = stepEnv env (act random o epsilon)
+                let r = stepEnv env (actIn state random o epsilon)
                 returns[i] <- returns[i] + r.Reward
                 lengths[i] <- lengths[i] + 1
                 o <- r.Observation
@@ -250,6 +281,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         let evaluations = ResizeArray()
         let mutable obs = env.Reset(if steps = 0L then Nullable config.Seed else Nullable())
         checkObservation "the environment's observation" obs
+        trainState.Reset()
+        episodeStart <- true
         let mutable episodes = 0
         let mutable episodeReturn = 0.0
         let mutable episodeLength = 0
@@ -323,6 +356,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
                 episodeUpdates <- 0
                 obs <- env.Reset(Nullable())
                 checkObservation "the environment's observation" obs
+                trainState.Reset()
+                episodeStart <- true
             if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then evaluate ()
         let wall = clock.Elapsed.TotalSeconds
         { Steps = steps - startSteps

@@ -33,9 +33,11 @@ module Checkpoint =
         |> Map.add "v_max" (invf config.VMax)
         |> Map.add "iqn_embedding_dim" (inv config.IqnEmbeddingDim)
         |> Map.add "iqn_policy_tau_samples" (inv config.IqnPolicyTauSamples)
+        |> Map.add "recurrent" (string config.Recurrent)
+        |> Map.add "lstm_hidden" (inv config.LstmHidden)
 
     /// Writes the network's parameters and spec to `path` atomically (temporary file, then rename), with the
-    /// architecture switches of `config` (dueling, noisy, head, atoms, support, IQN's embedding and K) and `extra` metadata (string
+    /// architecture switches of `config` (dueling, noisy, head, atoms, support, IQN's embedding and K, recurrent and LSTM units) and `extra` metadata (string
     /// pairs) beside the architecture keys.
     [<CompiledName("Save")>]
     let save (path: string) (spec: QNetworkSpec) (config: DqnConfig) (network: nn.Module) (extra: Map<string, string>) =
@@ -81,7 +83,9 @@ module Checkpoint =
             VMin = get "v_min" float config.VMin
             VMax = get "v_max" float config.VMax
             IqnEmbeddingDim = get "iqn_embedding_dim" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.IqnEmbeddingDim
-            IqnPolicyTauSamples = get "iqn_policy_tau_samples" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.IqnPolicyTauSamples }
+            IqnPolicyTauSamples = get "iqn_policy_tau_samples" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.IqnPolicyTauSamples
+            Recurrent = get "recurrent" Boolean.Parse config.Recurrent
+            LstmHidden = get "lstm_hidden" (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) config.LstmHidden }
 
     /// Reads a checkpoint written by `save` or `saveFor`: rebuilds the network (QNetworks.createFor with the
     /// recorded torso and architecture) on `device` and loads its parameters. Returns the torso, the action

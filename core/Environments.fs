@@ -6,7 +6,7 @@ open System
 module Environments =
 
     [<CompiledName("Ids")>]
-    let ids = [ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1" ]
+    let ids = [ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1"; "MaskedCartPole-v1" ]
 
     [<CompiledName("Make")>]
     let make (id: string) : IEnvironment =
@@ -14,6 +14,7 @@ module Environments =
         | "CartPole-v1" -> CartPoleEnvironment()
         | "GridWorld-v0" -> GridWorldEnvironment()
         | "Acrobot-v1" -> AcrobotEnvironment()
+        | "MaskedCartPole-v1" -> MaskedCartPoleEnvironment()
         | _ ->
             let known = String.Join(", ", ids)
             raise (ArgumentException($"unknown environment id '{id}'; known ids: {known}", "id"))

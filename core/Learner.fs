@@ -16,10 +16,20 @@ type UpdateMetrics =
 module Learner =
 
     /// Expected-value losses per sample: [batch] Float32.
-    let private perSampleLoss (config: DqnConfig) (q: Tensor) (y: Tensor) =
+    let internal perSampleLoss (config: DqnConfig) (q: Tensor) (y: Tensor) =
         match config.Loss with
         | TdLoss.Mse -> nn.functional.mse_loss (q, y, nn.Reduction.None)
         | _ -> nn.functional.huber_loss (q, y, nn.Reduction.None)
+
+    /// Clears the gradients, back-propagates `loss`, clips the gradients to config.MaxGradNorm and takes one
+    /// optimizer step.
+    let internal optimize (config: DqnConfig) (optimizer: optim.Optimizer) (loss: Tensor) =
+        optimizer.zero_grad ()
+        loss.backward ()
+        match config.MaxGradNorm with
+        | Some m -> nn.utils.clip_grad_norm_ (optimizer.parameters, m) |> ignore
+        | None -> ()
+        optimizer.step ()
 
     /// [batch; 1; atoms] Int64 indices that pick the taken action's atoms out of [batch; actions; atoms].
     let private atomIndex (actions: Tensor) (atoms: int64) =
@@ -112,12 +122,7 @@ module Learner =
                     q.mean().item<float> ()
                 perSampleLoss config q y, meanQ, (q - y).abs ()
         let loss = if isNull weights then losses.mean () else (losses * weights).mean ()
-        optimizer.zero_grad ()
-        loss.backward ()
-        match config.MaxGradNorm with
-        | Some m -> nn.utils.clip_grad_norm_ (optimizer.parameters, m) |> ignore
-        | None -> ()
-        optimizer.step ()
+        optimize config optimizer loss
         if not (isNull priorities) then basis.detach().CopyTo(Span priorities)
         { Loss = loss.item<float> (); MeanQ = meanQ }
 

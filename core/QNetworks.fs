@@ -55,17 +55,22 @@ module QNetworks =
 
     /// Whether a config asks for anything beyond the plain MLP of QNetwork.mlp.
     [<CompiledName("IsPlain")>]
-    let isPlain (config: DqnConfig) = not config.Dueling && not config.Noisy && config.Head = ValueHead.Expected
+    let isPlain (config: DqnConfig) = not config.Dueling && not config.Noisy && config.Head = ValueHead.Expected && not config.Recurrent
 
     /// <summary>The Q-network for `config` over `torso` with `actionCount` actions: the plain network (QNetwork.mlp,
     /// or NatureCnn for Torso.NatureCnn) when no variant is switched on, else a QModel whose head follows the
     /// config (see <c>create</c>): the torso's parameters are "0.*", "2.*"... (Sequential) or "torso.*" (dueling).
+    /// With config.Recurrent over an MLP torso, a DrqnNetwork (Hausknecht and Stone 2015).
     /// Output [batch; actions] (Expected) or [batch; actions; atoms].</summary>
     /// <exception cref="T:System.ArgumentOutOfRangeException">actionCount &lt; 1, or a torso size out of range.</exception>
     [<CompiledName("CreateFor")>]
     let createFor (config: DqnConfig) (torso: Torso) (actionCount: int) (device: Device) : nn.Module =
         Check.positive "actionCount" actionCount
         match torso with
+        | Torso.Mlp(observationSize, hidden) when config.Recurrent ->
+            new DrqnNetwork(observationSize, hidden, config.LstmHidden, actionCount, device) :> nn.Module
+        | Torso.NatureCnn _ when config.Recurrent ->
+            invalidArg "config" "Recurrent (DRQN) is built over the MLP torso only, not the Nature CNN"
         | Torso.Mlp(observationSize, hidden) when config.Head = ValueHead.Implicit ->
             Iqn.mlp config { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } device :> nn.Module
         | Torso.NatureCnn frames when config.Head = ValueHead.Implicit -> Iqn.natureCnn config frames actionCount device :> nn.Module

@@ -142,6 +142,15 @@ public sealed class DqnAgent : IDisposable
     /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
     public int Act(ReadOnlySpan<float> observation) => Act(observation.ToArray());
 
+    /// <summary>With <see cref="DqnOptions.Recurrent"/>, <see cref="Act(float[])"/> carries the LSTM state from call
+    /// to call; this zeroes it: call it when an episode starts. No effect otherwise.</summary>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public void ResetState()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        agent.ResetState();
+    }
+
     /// <summary>
     /// Runs <paramref name="episodes"/> full episodes on <paramref name="env"/> with ε =
     /// <see cref="DqnOptions.EvalEpsilon"/> and no learning. The first reset is seeded with

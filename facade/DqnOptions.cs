@@ -59,6 +59,10 @@ public sealed record DqnOptions
         IqnTargetTauSamples = c.IqnTargetTauSamples;
         IqnPolicyTauSamples = c.IqnPolicyTauSamples;
         IqnEmbeddingDim = c.IqnEmbeddingDim;
+        Recurrent = c.Recurrent;
+        LstmHidden = c.LstmHidden;
+        SequenceLength = c.SequenceLength;
+        BurnIn = c.BurnIn;
     }
 
     /// <summary>
@@ -242,8 +246,42 @@ public sealed record DqnOptions
     /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
     public int IqnEmbeddingDim { get; init => field = Check.Positive(value, nameof(IqnEmbeddingDim)); }
 
+    /// <summary>DRQN (Hausknecht and Stone 2015): an LSTM of <see cref="LstmHidden"/> units between the MLP torso and
+    /// the Q head, carried through each episode while acting and trained on replayed sequences of
+    /// <see cref="SequenceLength"/> steps after <see cref="BurnIn"/> warm-up steps (Kapturowski et al. 2019);
+    /// <see cref="BatchSize"/> then counts sequences. For partially observed tasks such as MaskedCartPole-v1. Not
+    /// combined with dueling, noisy, distributional, n-step or prioritized (checked when an agent is built).</summary>
+    public bool Recurrent { get; init; }
+
+    /// <summary>LSTM units of the recurrent network, positive.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int LstmHidden { get; init => field = Check.Positive(value, nameof(LstmHidden)); }
+
+    /// <summary>Trained steps per replayed sequence (agent steps), positive.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int SequenceLength { get; init => field = Check.Positive(value, nameof(SequenceLength)); }
+
+    /// <summary>Burn-in steps before each replayed sequence's trained part (agent steps), non-negative.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int BurnIn { get; init => field = Check.NonNegative(value, nameof(BurnIn)); }
+
+    /// <summary>Returns a copy with <see cref="Recurrent"/> = <paramref name="recurrent"/> (DRQN on or off).</summary>
+    public DqnOptions WithRecurrent(bool recurrent = true) => this with { Recurrent = recurrent };
+
+    /// <summary>Returns a copy with <see cref="LstmHidden"/> = <paramref name="units"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is zero or negative.</exception>
+    public DqnOptions WithLstmHidden(int units) => this with { LstmHidden = units };
+
+    /// <summary>Returns a copy with <see cref="SequenceLength"/> = <paramref name="steps"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is zero or negative.</exception>
+    public DqnOptions WithSequenceLength(int steps) => this with { SequenceLength = steps };
+
+    /// <summary>Returns a copy with <see cref="BurnIn"/> = <paramref name="steps"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is negative.</exception>
+    public DqnOptions WithBurnIn(int steps) => this with { BurnIn = steps };
+
     /// <summary>The defaults with one member of the DQN family switched on: "dqn", "double", "dueling",
-    /// "prioritized", "nstep", "noisy", "c51", "qr", "iqn" or "rainbow" (the core's <c>DqnConfig.preset</c>; each cites
+    /// "prioritized", "nstep", "noisy", "c51", "qr", "iqn", "rainbow" or "drqn" (the core's <c>DqnConfig.preset</c>; each cites
     /// its paper there).</summary>
     /// <exception cref="ArgumentException">An unknown name; the message lists the known ones.</exception>
     public static DqnOptions Preset(string name) => FromConfig(DqnConfigModule.Preset(Check.NotNull(name, nameof(name))));
@@ -430,7 +468,8 @@ public sealed record DqnOptions
             TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, Loss, OptionModule.OfNullable(MaxGradNorm),
             DoubleDqn, Seed, Torch.Device.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon,
             Dueling, Noisy, NoisySigma0, Head, Atoms, VMin, VMax, NStep, Prioritized, PriorityAlpha, PriorityBeta,
-            PriorityEpsilon, IqnTauSamples, IqnTargetTauSamples, IqnPolicyTauSamples, IqnEmbeddingDim));
+            PriorityEpsilon, IqnTauSamples, IqnTargetTauSamples, IqnPolicyTauSamples, IqnEmbeddingDim, Recurrent, LstmHidden,
+            SequenceLength, BurnIn));
 
     /// <summary>The options mirroring a core config.</summary>
     internal static DqnOptions FromConfig(DqnConfig config) => new(config);

@@ -119,6 +119,7 @@ module Loss =
 [<DllImport(Lib)>] extern nativeint dqn_to(nativeint t, int dtype, int deviceType, int deviceIndex)
 [<DllImport(Lib)>] extern nativeint dqn_clamp(nativeint t, double min, double max, int hasMin, int hasMax)
 [<DllImport(Lib)>] extern nativeint dqn_pow_scalar(nativeint t, double exponent)
+[<DllImport(Lib)>] extern nativeint dqn_narrow(nativeint t, int64 dim, int64 start, int64 length)
 
 [<DllImport(Lib)>] extern nativeint dqn_binary(int op, nativeint a, nativeint b)
 [<DllImport(Lib)>] extern nativeint dqn_binary_scalar(int op, nativeint a, double s)
@@ -127,6 +128,7 @@ module Loss =
 [<DllImport(Lib)>] extern nativeint dqn_linear(nativeint x, nativeint w, nativeint b)
 [<DllImport(Lib)>] extern nativeint dqn_conv2d(nativeint x, nativeint w, nativeint b, int64 sh, int64 sw, int64 ph, int64 pw)
 [<DllImport(Lib)>] extern nativeint dqn_loss(int kind, nativeint input, nativeint target, int reduction, double param)
+[<DllImport(Lib)>] extern int dqn_lstm(nativeint x, nativeint h0, nativeint c0, nativeint wih, nativeint whh, nativeint bih, nativeint bhh, nativeint& out, nativeint& hN, nativeint& cN)
 
 [<DllImport(Lib)>] extern nativeint dqn_reduce_all(int op, nativeint t)
 [<DllImport(Lib)>] extern nativeint dqn_reduce_dim(int op, nativeint t, int64 dim, int keepdim)

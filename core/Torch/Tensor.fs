@@ -215,6 +215,18 @@ type Tensor private (handle: TensorHandle) =
     member t.unsqueeze(dim: int64) = Tensor.Of(check (Native.dqn_unsqueeze(t.Handle, dim)))
     member t.transpose(dim0: int64, dim1: int64) = Tensor.Of(check (Native.dqn_transpose(t.Handle, dim0, dim1)))
     member t.detach() = Tensor.Of(check (Native.dqn_detach t.Handle))
+    /// The `length` elements of dimension `dim` from `start` (torch.narrow): a view sharing storage, with
+    /// gradient. Raises TorchException when the range exceeds the dimension.
+    member t.narrow(dim: int64, start: int64, length: int64) = Tensor.Of(check (Native.dqn_narrow(t.Handle, dim, start, length)))
+    /// `chunks` equal views along `dim` (torch.chunk when the size divides evenly; raises ArgumentException
+    /// otherwise), e.g. the four LSTM gates of [batch; 4 hidden].
+    member t.chunk(chunks: int, dim: int64) : Tensor[] =
+        if chunks <= 0 then raise (ArgumentOutOfRangeException("chunks", chunks, "chunks must be positive"))
+        let size = t.shape[int (if dim < 0L then int64 (t.dim ()) + dim else dim)]
+        if size % int64 chunks <> 0L then
+            invalidArg "chunks" $"dimension {dim} has size {size}, which {chunks} chunks do not divide evenly"
+        let n = size / int64 chunks
+        Array.init chunks (fun k -> t.narrow (dim, int64 k * n, n))
 
     member t.``to``(dtype: DType) =
         let d = t.device

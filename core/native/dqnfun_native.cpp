@@ -261,6 +261,9 @@ dqn_tensor dqn_view(dqn_tensor t, const int64_t* shape, int32_t ndim) {
 dqn_tensor dqn_squeeze(dqn_tensor t, int64_t dim) { GUARD(nullptr, { return wrap(T(t).squeeze(dim)); }) }
 dqn_tensor dqn_unsqueeze(dqn_tensor t, int64_t dim) { GUARD(nullptr, { return wrap(T(t).unsqueeze(dim)); }) }
 dqn_tensor dqn_transpose(dqn_tensor t, int64_t d0, int64_t d1) { GUARD(nullptr, { return wrap(T(t).transpose(d0, d1)); }) }
+dqn_tensor dqn_narrow(dqn_tensor t, int64_t dim, int64_t start, int64_t length) {
+  GUARD(nullptr, { return wrap(T(t).narrow(dim, start, length)); })
+}
 
 dqn_tensor dqn_to(dqn_tensor t, int32_t dtype, int32_t device_type, int32_t device_index) {
   GUARD(nullptr, { return wrap(T(t).to(device_of(device_type, device_index), dtype_of(dtype))); })
@@ -391,6 +394,20 @@ dqn_tensor dqn_reduce_dim(int32_t op, dqn_tensor t, int64_t dim, int32_t keepdim
       case 7: return wrap(at::cumsum(x, dim));
       default: throw std::invalid_argument("unknown dim-op code " + std::to_string(op));
     }
+  })
+}
+
+int32_t dqn_lstm(dqn_tensor x, dqn_tensor h0, dqn_tensor c0, dqn_tensor w_ih, dqn_tensor w_hh, dqn_tensor b_ih,
+                 dqn_tensor b_hh, dqn_tensor* out, dqn_tensor* h_n, dqn_tensor* c_n) {
+  GUARD(-1, {
+    std::vector<at::Tensor> hx{T(h0).unsqueeze(0), T(c0).unsqueeze(0)};
+    std::vector<at::Tensor> params{T(w_ih), T(w_hh), T(b_ih), T(b_hh)};
+    auto r = at::lstm(T(x), hx, params, /*has_biases*/ true, /*num_layers*/ 1, /*dropout*/ 0.0, /*train*/ true,
+                      /*bidirectional*/ false, /*batch_first*/ true);
+    *out = wrap(std::move(std::get<0>(r)));
+    *h_n = wrap(std::get<1>(r).squeeze(0));
+    *c_n = wrap(std::get<2>(r).squeeze(0));
+    return 0;
   })
 }
 

@@ -65,6 +65,8 @@ DQN_API dqn_tensor dqn_transpose(dqn_tensor t, int64_t dim0, int64_t dim1);
 DQN_API dqn_tensor dqn_to(dqn_tensor t, int32_t dtype, int32_t device_type, int32_t device_index);
 DQN_API dqn_tensor dqn_clamp(dqn_tensor t, double min, double max, int32_t has_min, int32_t has_max);
 DQN_API dqn_tensor dqn_pow_scalar(dqn_tensor t, double exponent);
+// A view of `length` elements of dimension `dim` from `start` (torch.narrow; differentiable).
+DQN_API dqn_tensor dqn_narrow(dqn_tensor t, int64_t dim, int64_t start, int64_t length);
 
 // Binary ops (broadcasting) and scalar forms
 DQN_API dqn_tensor dqn_binary(int32_t op, dqn_tensor a, dqn_tensor b);
@@ -76,6 +78,11 @@ DQN_API dqn_tensor dqn_linear(dqn_tensor x, dqn_tensor w, dqn_tensor b /* nullab
 DQN_API dqn_tensor dqn_conv2d(dqn_tensor x, dqn_tensor w, dqn_tensor b /* nullable */,
                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w);
 DQN_API dqn_tensor dqn_loss(int32_t kind, dqn_tensor input, dqn_tensor target, int32_t reduction, double param);
+// A one-layer LSTM over a batch-first sequence (at::lstm; PyTorch's gate order i, f, g, o; differentiable):
+// x [batch; seq; input], h0 and c0 [batch; hidden], w_ih [4 hidden; input], w_hh [4 hidden; hidden], b_ih and
+// b_hh [4 hidden]. Outputs: *out [batch; seq; hidden] (h at every step), *h_n and *c_n [batch; hidden].
+DQN_API int32_t dqn_lstm(dqn_tensor x, dqn_tensor h0, dqn_tensor c0, dqn_tensor w_ih, dqn_tensor w_hh, dqn_tensor b_ih,
+                         dqn_tensor b_hh, dqn_tensor* out, dqn_tensor* h_n, dqn_tensor* c_n);
 
 // Reductions and indexing
 DQN_API dqn_tensor dqn_reduce_all(int32_t op, dqn_tensor t);

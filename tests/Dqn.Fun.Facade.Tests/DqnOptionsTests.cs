@@ -82,6 +82,10 @@ public class DqnOptionsTests
         { nameof(DqnOptions.IqnTargetTauSamples), o => o with { IqnTargetTauSamples = 8 } },
         { nameof(DqnOptions.IqnPolicyTauSamples), o => o with { IqnPolicyTauSamples = 8 } },
         { nameof(DqnOptions.IqnEmbeddingDim), o => o with { IqnEmbeddingDim = 8 } },
+        { nameof(DqnOptions.Recurrent), o => o.WithRecurrent() },
+        { nameof(DqnOptions.LstmHidden), o => o.WithLstmHidden(16) },
+        { nameof(DqnOptions.SequenceLength), o => o.WithSequenceLength(12) },
+        { nameof(DqnOptions.BurnIn), o => o.WithBurnIn(0) },
     };
 
     [Theory]

@@ -5,8 +5,8 @@ open Xunit
 open Dqn.Fun
 
 [<Fact>]
-let ``the known ids are CartPole-v1, GridWorld-v0 and Acrobot-v1`` () =
-    Assert.Equal<string list>([ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1" ], Environments.ids)
+let ``the known ids are CartPole-v1, GridWorld-v0, Acrobot-v1 and MaskedCartPole-v1`` () =
+    Assert.Equal<string list>([ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1"; "MaskedCartPole-v1" ], Environments.ids)
 
 [<Fact>]
 let ``CartPole-v1 makes a cart-pole with 4 observations and 2 actions`` () =
