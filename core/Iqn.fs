@@ -270,6 +270,26 @@ module Iqn =
             predicted.mean().item<float> ()
         struct (l.MoveToOuterScope(), meanQ)
 
+    /// f of the IQN networks: Linear(features, hidden) and ReLU, then the output layer of the actions (or, with
+    /// config.Dueling, a value and an advantage stream); NoisyLinear output layers with config.Noisy, returned
+    /// beside the head for ResetNoise and Deterministic.
+    let private iqnHead (config: DqnConfig) (features: int) (hidden: int) (actions: int) (device: Device) : Module * NoisyLinear list =
+        let noisy = ResizeArray<NoisyLinear>()
+        let output (i: int) (o: int) : Module =
+            if config.Noisy then
+                let l = new NoisyLinear(i, o, config.NoisySigma0, device)
+                noisy.Add l
+                l
+            else
+                new Linear(i, o, device = device)
+        let layers () : Module list = [ new Linear(features, hidden, device = device); new ReLU() ]
+        let head: Module =
+            if config.Dueling then
+                new DuelingNetwork(new Sequential(layers ()), output hidden 1, output hidden actions)
+            else
+                new Sequential(layers () @ [ output hidden actions ])
+        head, List.ofSeq noisy
+
     /// <summary>The IQN network for a config over observation vectors (the MLP of config.Hidden = [h_1; ...; h_L],
     /// split as the paper splits the Atari network: the embedding multiplies the features before the last hidden
     /// layer). Torso ψ: Linear-ReLU for h_1 .. h_{L-1} (empty, ψ(x) = x, when L = 1); features h_{L-1} (or
@@ -298,20 +318,7 @@ module Iqn =
                       new Linear(widths[i], widths[i + 1], device = device) :> Module
                       new ReLU() ]
             )
-        let noisy = ResizeArray<NoisyLinear>()
-        let output (i: int) (o: int) : Module =
-            if config.Noisy then
-                let l = new NoisyLinear(i, o, config.NoisySigma0, device)
-                noisy.Add l
-                l
-            else
-                new Linear(i, o, device = device)
-        let hidden () : Module list = [ new Linear(features, last, device = device); new ReLU() ]
-        let head: Module =
-            if config.Dueling then
-                new DuelingNetwork(new Sequential(hidden ()), output last 1, output last spec.ActionCount)
-            else
-                new Sequential(hidden () @ [ output last spec.ActionCount ])
+        let head, noisy = iqnHead config features last spec.ActionCount device
         new ImplicitQuantileNetwork(
             torso,
             features,
@@ -334,20 +341,7 @@ module Iqn =
         Check.positive "actionCount" actionCount
         let torso = new NatureCnnTorso(frames, device, false)
         let features = torso.Features
-        let noisy = ResizeArray<NoisyLinear>()
-        let output (i: int) (o: int) : Module =
-            if config.Noisy then
-                let l = new NoisyLinear(i, o, config.NoisySigma0, device)
-                noisy.Add l
-                l
-            else
-                new Linear(i, o, device = device)
-        let hidden () : Module list = [ new Linear(features, 512, device = device); new ReLU() ]
-        let head: Module =
-            if config.Dueling then
-                new DuelingNetwork(new Sequential(hidden ()), output 512 1, output 512 actionCount)
-            else
-                new Sequential(hidden () @ [ output 512 actionCount ])
+        let head, noisy = iqnHead config features 512 actionCount device
         new ImplicitQuantileNetwork(
             torso,
             features,
