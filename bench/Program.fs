@@ -38,7 +38,7 @@ type TrainArgs =
             | Prioritized -> "proportional prioritized replay (Schaul et al. 2016)."
             | NStep _ -> "n-step returns (Hessel et al. 2018)."
             | Noisy -> "noisy nets, ε off (Fortunato et al. 2018)."
-            | Head _ -> "expected (default), categorical (C51, 51 atoms), quantile (QR-DQN, 50 quantiles) or iqn (implicit quantiles, N = N' = 64, K = 32)."
+            | Head _ -> "expected (default), categorical (C51, 51 atoms), quantile (QR-DQN, 50 quantiles) or iqn (implicit quantiles as the iqn preset: N = N' = 8, K = 32)."
             | Recurrent -> "DRQN: an LSTM over the episode, sequence replay with burn-in (Hausknecht and Stone 2015)."
             | Steps _ -> "agent steps to train (default 30000)."
             | Seed _ -> "seed for torch, replay, exploration and the environment (default 0)."
@@ -366,7 +366,14 @@ let runTrain (a: ParseResults<TrainArgs>) =
         match a.TryGetResult TrainArgs.Head |> Option.map (fun h -> h.ToLowerInvariant()) with
         | Some "categorical" -> { c with Head = ValueHead.Categorical; Atoms = 51 }
         | Some "quantile" -> { c with Head = ValueHead.Quantile; Atoms = 50 }
-        | Some("iqn" | "implicit") -> { c with Head = ValueHead.Implicit }
+        | Some("iqn" | "implicit") ->
+            let p = DqnConfig.preset "iqn"
+            { c with
+                Head = ValueHead.Implicit
+                IqnTauSamples = p.IqnTauSamples
+                IqnTargetTauSamples = p.IqnTargetTauSamples
+                IqnPolicyTauSamples = p.IqnPolicyTauSamples
+                IqnEmbeddingDim = p.IqnEmbeddingDim }
         | Some "expected" | None -> c
         | Some other -> invalidArg "head" $"--head {other}: expected, categorical, quantile or iqn"
     let config = { c with Seed = seed; Threads = a.GetResult(TrainArgs.Threads, 1); Device = device }

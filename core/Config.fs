@@ -194,10 +194,11 @@ module DqnConfig =
     /// combined with the others by hand): dqn (Mnih et al. 2015), double (van Hasselt et al. 2016), dueling
     /// (Wang et al. 2016), prioritized (Schaul et al. 2016, alpha 0.6, beta 0.4 -> 1), nstep (3 steps), noisy
     /// (Fortunato et al. 2018, no ε), c51 (Bellemare et al. 2017, 51 atoms on [0, 100]), qr (Dabney et al.
-    /// 2018a, 50 quantiles), iqn (Dabney et al. 2018b, N = N' = 64, K = 32, 64 cosines), rainbow (Hessel et al. 2018: C51 + dueling + noisy (sigma0 0.1) + prioritized
-    /// (alpha 0.5) + 3-step + Double, Adam 1e-3), drqn (Hausknecht and Stone 2015: MLP [64], LSTM 64, sequences
-    /// of 8 trained steps after 4 burn-in steps (Kapturowski et al. 2019), 32 per update every 2 agent steps, Adam
-    /// 1e-3; for partially observed tasks such as MaskedCartPole-v1).</summary>
+    /// 2018a, 50 quantiles), iqn (Dabney et al. 2018b, N = N' = 8 levels in the loss, K = 32, 64 cosines),
+    /// rainbow (Hessel et al. 2018: C51 + dueling + noisy (sigma0 0.1) + prioritized (alpha 0.5) + 3-step +
+    /// Double, Adam 1e-3), drqn (Hausknecht and Stone 2015: MLP [64], LSTM 64, sequences of 8 trained steps after
+    /// 4 burn-in steps (Kapturowski et al. 2019), 32 per update every 2 agent steps, Adam 1e-3; for partially
+    /// observed tasks such as MaskedCartPole-v1).</summary>
     /// <exception cref="System.ArgumentException">An unknown name; the message lists the known ones.</exception>
     [<CompiledName("Preset")>]
     let preset (name: string) =

@@ -45,7 +45,8 @@ type QModel internal (body: nn.Module, noisy: NoisyLinear list, actions: int, at
 [<RequireQualifiedAccess>]
 module QNetworks =
 
-    /// Outputs per action of a config's head: 1 for Expected, Atoms otherwise.
+    /// Outputs per action of a config's head: 1 for Expected, K = IqnPolicyTauSamples for Implicit (the levels of
+    /// an ImplicitQuantileNetwork's forward x), Atoms otherwise.
     [<CompiledName("AtomsOf")>]
     let atomsOf (config: DqnConfig) =
         match config.Head with
