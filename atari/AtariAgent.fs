@@ -81,15 +81,9 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let device = dqn.Device
     let torso = Torso.NatureCnn frames
     let online = match network with Some n -> n | None -> QNetworks.createFor dqn torso actionCount device
-    let target = QNetworks.createFor dqn torso actionCount device
-    let support =
-        match QNetworks.supportOf dqn device with
-        | null -> null
-        | t -> t.DetachFromDisposeScope()
-    do
-        for p in target.parameters () do
-            p.requires_grad <- false
-        QNetwork.updateTarget 1.0 target online
+    let target = QNetworks.targetOf (fun () -> QNetworks.createFor dqn torso actionCount device) online
+    /// The C51 support [atoms] (null for other heads); owned here.
+    let support = QNetworks.ownedSupportOf dqn device
     let mutable learningRate = Schedule.value dqn.LearningRate 0L
     let optimizer: optim.Optimizer =
         match config.Optimizer with
@@ -382,7 +376,9 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// agent and the file's metadata.</summary>
     /// <exception cref="T:System.IO.InvalidDataException">The file is not a Nature-CNN Q-network checkpoint.</exception>
     static member Load(path: string, ?config: AtariConfig) =
-        let torsoOf, actions, network, metadata = Checkpoint.loadAny path Device.CPU
+        // Read on the device the agent will use: the given config's (a preset's default is the CPU).
+        let device = match config with Some c -> c.Dqn.Device | None -> Device.CPU
+        let torsoOf, actions, network, metadata = Checkpoint.loadAny path device
         match torsoOf with
         | Torso.NatureCnn frames ->
             let config =
@@ -390,12 +386,6 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 | Some c -> c
                 | None -> AtariConfig.preset (defaultArg (metadata.TryFind "preset") "dopamine")
             let dqn = Checkpoint.withArchitecture metadata config.Dqn
-            let network =
-                if dqn.Device = Device.CPU then network
-                else
-                    network.Dispose()
-                    let _, _, n, _ = Checkpoint.loadAny path dqn.Device
-                    n
             new AtariAgent({ config with Dqn = dqn }, actions, frames, Some network), metadata
         | Torso.Mlp _ ->
             network.Dispose()

@@ -73,16 +73,9 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
     let device = config.Device
     let spec = { ObservationSize = observationSize; Hidden = config.Hidden; ActionCount = actionCount }
     let online = match network with Some n -> n | None -> QNetworks.create config spec device
-    let target = QNetworks.create config spec device
+    let target = QNetworks.targetOf (fun () -> QNetworks.create config spec device) online
     /// The C51 support [atoms] (null for other heads); owned here.
-    let support =
-        match QNetworks.supportOf config device with
-        | null -> null
-        | t -> t.DetachFromDisposeScope()
-    do
-        for p in target.parameters () do
-            p.requires_grad <- false
-        QNetwork.updateTarget 1.0 target online
+    let support = QNetworks.ownedSupportOf config device
     let mutable learningRate = Schedule.value config.LearningRate 0L
     let optimizer = new optim.Adam(online.parameters (), lr = learningRate, eps = config.AdamEpsilon)
     // Exactly one of the two buffers exists.

@@ -147,6 +147,31 @@ module QNetworks =
     let supportOf (config: DqnConfig) (device: Device) : Tensor =
         if config.Head = ValueHead.Categorical then Categorical.support config.VMin config.VMax config.Atoms device else null
 
+    /// <summary>The target network θ⁻ of Mnih et al. 2015 (Methods) for <c>online</c>: <c>create ()</c> builds a
+    /// network of the same architecture, whose parameters are then copied from online and taken out of
+    /// autograd (requires_grad false). The caller owns the result and disposes it.</summary>
+    /// <exception cref="T:System.ArgumentException">create () built a network whose parameters differ from
+    /// online's.</exception>
+    [<CompiledName("TargetOf")>]
+    let targetOf (create: unit -> nn.Module) (online: nn.Module) : nn.Module =
+        let target = create ()
+        try
+            for p in target.parameters () do
+                p.requires_grad <- false
+            QNetwork.updateTarget 1.0 target online
+            target
+        with _ ->
+            target.Dispose()
+            reraise ()
+
+    /// <summary>supportOf, detached from any enclosing DisposeScope: a shell that keeps the support for its
+    /// lifetime owns it and disposes it (null for heads other than Categorical).</summary>
+    [<CompiledName("OwnedSupportOf")>]
+    let ownedSupportOf (config: DqnConfig) (device: Device) : Tensor =
+        match supportOf config device with
+        | null -> null
+        | t -> t.DetachFromDisposeScope()
+
     /// <summary>Q-values [batch; actions] from a network output: itself (Expected), the expectation of the
     /// softmax over atoms under `support` (C51), or the mean of the quantiles (QR-DQN; IQN's [batch; actions; K]
     /// policy quantiles, Dabney et al. 2018b section 3.2).</summary>
