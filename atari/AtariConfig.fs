@@ -34,7 +34,8 @@ type EvaluationProtocol =
 /// <c>LearningRate</c> and <c>PriorityBeta</c> schedules count <b>agent steps</b> (one action, FrameSkip = 4
 /// emulator frames); <c>TargetUpdateInterval</c> counts <b>updates</b> (gradient steps); <c>BufferSize</c>
 /// counts <b>transitions</b>. Fields of this record say their unit in their name. <c>AtariConfig.describe</c>
-/// lists every value with its unit. <c>Dqn.Hidden</c> is unused: the torso is the Nature CNN.</remarks>
+/// lists every value with its unit. <c>Dqn.Hidden</c> is unused (the torso is the Nature CNN), and so is
+/// <c>Dqn.AdamEpsilon</c>: the optimizer and its ε are <c>Optimizer</c>.</remarks>
 type AtariConfig =
     { /// <summary>The preset this config started from.</summary>
       Preset: string
@@ -107,7 +108,6 @@ module AtariConfig =
             Dqn =
                 { nature.Dqn with
                     LearningRate = Schedule.constant 6.25e-5
-                    AdamEpsilon = 1.5e-4
                     LearningStarts = 20_000
                     TargetUpdateInterval = 2_000
                     Exploration = Schedule.linear 1.0 0.01 250_000L
@@ -127,65 +127,39 @@ module AtariConfig =
     /// <exception cref="T:System.ArgumentException">An unknown name; the message lists the known ones.</exception>
     [<CompiledName("Preset")>]
     let preset (name: string) : AtariConfig =
-        let d = dopamine
+        /// A family member on Dopamine's schedule: the head's fields, Adam with a learning rate and an ε.
+        let onDopamine (preset: string) (learningRate: float) (adamEpsilon: float) (head: DqnConfig -> DqnConfig) =
+            { dopamine with
+                Preset = preset
+                Dqn = head { dopamine.Dqn with LearningRate = Schedule.constant learningRate }
+                Optimizer = Adam adamEpsilon }
+        let c51Head (c: DqnConfig) = { c with Head = ValueHead.Categorical; Atoms = 51; VMin = -10.0; VMax = 10.0 }
         match (if isNull name then "" else name.Trim().ToLowerInvariant()) with
         | "nature" -> nature
         | "dopamine" -> dopamine
-        | "c51" ->
-            { d with
-                Preset = "c51"
-                Dqn =
-                    { d.Dqn with
-                        Head = ValueHead.Categorical
-                        Atoms = 51
-                        VMin = -10.0
-                        VMax = 10.0
-                        LearningRate = Schedule.constant 2.5e-4
-                        AdamEpsilon = 3.125e-4 }
-                Optimizer = Adam 3.125e-4 }
-        | "qr" ->
-            { d with
-                Preset = "qr"
-                Dqn =
-                    { d.Dqn with
-                        Head = ValueHead.Quantile
-                        Atoms = 200
-                        LearningRate = Schedule.constant 5e-5
-                        AdamEpsilon = 3.125e-4 }
-                Optimizer = Adam 3.125e-4 }
+        | "c51" -> onDopamine "c51" 2.5e-4 3.125e-4 c51Head
+        | "qr" -> onDopamine "qr" 5e-5 3.125e-4 (fun c -> { c with Head = ValueHead.Quantile; Atoms = 200 })
         | "iqn" ->
-            { d with
-                Preset = "iqn"
-                Dqn =
-                    { d.Dqn with
-                        Head = ValueHead.Implicit
-                        IqnTauSamples = 64
-                        IqnTargetTauSamples = 64
-                        IqnPolicyTauSamples = 32
-                        IqnEmbeddingDim = 64
-                        LearningRate = Schedule.constant 5e-5
-                        AdamEpsilon = 3.125e-4 }
-                Optimizer = Adam 3.125e-4 }
+            onDopamine "iqn" 5e-5 3.125e-4 (fun c ->
+                { c with
+                    Head = ValueHead.Implicit
+                    IqnTauSamples = 64
+                    IqnTargetTauSamples = 64
+                    IqnPolicyTauSamples = 32
+                    IqnEmbeddingDim = 64 })
         | "rainbow" ->
-            { d with
-                Preset = "rainbow"
-                Dqn =
-                    { d.Dqn with
-                        Head = ValueHead.Categorical
-                        Atoms = 51
-                        VMin = -10.0
-                        VMax = 10.0
-                        Dueling = true
-                        Noisy = true
-                        NoisySigma0 = 0.5
-                        Exploration = Schedule.constant 0.0
-                        Prioritized = true
-                        PriorityAlpha = 0.5
-                        // β anneals over 50M agent steps (200M frames), the length of the paper's runs.
-                        PriorityBeta = Schedule.linear 0.4 1.0 50_000_000L
-                        NStep = 3
-                        DoubleDqn = true }
-                Optimizer = Adam 1.5e-4 }
+            onDopamine "rainbow" 6.25e-5 1.5e-4 (fun c ->
+                { c51Head c with
+                    Dueling = true
+                    Noisy = true
+                    NoisySigma0 = 0.5
+                    Exploration = Schedule.constant 0.0
+                    Prioritized = true
+                    PriorityAlpha = 0.5
+                    // β anneals over 50M agent steps (200M frames), the length of the paper's runs.
+                    PriorityBeta = Schedule.linear 0.4 1.0 50_000_000L
+                    NStep = 3
+                    DoubleDqn = true })
         | _ -> invalidArg "name" $"""unknown Atari preset '{name}'; known: {String.Join(", ", presetNames)}"""
 
     /// <summary>Checks the config: <c>DqnConfig.validate</c> on <c>Dqn</c>, <c>AtariSettings.validate</c>, and
