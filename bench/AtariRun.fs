@@ -81,12 +81,14 @@ let private parseDevice (s: string) =
     | "auto" -> torch.cuda_if_available ()
     | d -> Device.Parse d
 
-/// One emulator on its own bridge (a STEP moves every env of a server, so each environment has its own).
+/// One emulator on its own bridge (a STEP moves every env of a server, so each environment has its own);
+/// disposing it closes the bridge.
 type BridgedEmulator =
     { Bridge: AleBridge
       Emulator: AleBridgeEmulator }
 
-    member b.Dispose() = b.Bridge.Dispose()
+    interface IDisposable with
+        member b.Dispose() = b.Bridge.Dispose()
 
 let openEmulator (bridgeArg: string) (game: string) (rom: string option) (seed: int) (sticky: float) =
     let spec =
@@ -156,13 +158,13 @@ let runAtari (a: ParseResults<AtariArgs>) =
         for k, v in describe do
             t.AddRow(Markup.Escape k, Markup.Escape v) |> ignore
         AnsiConsole.Write t
-    let train = openEmulator (a.GetResult(AtariArgs.Bridge, "auto")) game rom seed config.RepeatActionProbability
-    use _ = { new IDisposable with member _.Dispose() = train.Dispose() }
+    use train = openEmulator (a.GetResult(AtariArgs.Bridge, "auto")) game rom seed config.RepeatActionProbability
+    // Under the Machado protocol there is no evaluation environment.
     let evalBridge =
         match config.Evaluation with
         | Nature _ -> Some(openEmulator (a.GetResult(AtariArgs.Eval_Bridge, "auto")) game rom (seed + 1_000) config.RepeatActionProbability)
         | Machado _ -> None
-    use _ = { new IDisposable with member _.Dispose() = evalBridge |> Option.iter (fun b -> b.Dispose()) }
+    use _ = { new IDisposable with member _.Dispose() = evalBridge |> Option.iter (fun b -> (b :> IDisposable).Dispose()) }
     let env = AtariEnvironment(train.Emulator, config.Environment, seed)
     let evalEnv =
         evalBridge |> Option.map (fun b -> AtariEnvironment(b.Emulator, AtariConfig.natureEvaluationSettings config.Environment, seed + 1_000))
@@ -271,8 +273,7 @@ let runAtariEval (a: ParseResults<AtariEvalArgs>) =
     match metadata.TryFind "game" with
     | Some g when g <> game -> AnsiConsole.MarkupLineInterpolated($"[yellow]warning[/]: the model was trained on {g}, evaluating on {game}")
     | _ -> ()
-    let b = openEmulator (a.GetResult(AtariEvalArgs.Bridge, "auto")) game (a.TryGetResult AtariEvalArgs.Rom) seed sticky
-    use _ = { new IDisposable with member _.Dispose() = b.Dispose() }
+    use b = openEmulator (a.GetResult(AtariEvalArgs.Bridge, "auto")) game (a.TryGetResult AtariEvalArgs.Rom) seed sticky
     let env = AtariEnvironment(b.Emulator, AtariConfig.natureEvaluationSettings agent.Config.Environment, seed)
     if env.ActionCount <> agent.ActionCount then
         failwith $"the model has {agent.ActionCount} actions, {game} has {env.ActionCount}: wrong game?"

@@ -235,7 +235,7 @@ let ``every Atari preset trains and saves over the Nature CNN without leaking a 
     let before = Tensor.LiveCount
     for preset in AtariConfig.presetNames do
         let c = small preset
-        let agent, _, summary, _ = learn { c with Dqn = { c.Dqn with LearningStarts = 40; Exploration = c.Dqn.Exploration } } 400L
+        let agent, _, summary, _ = learn { c with Dqn = { c.Dqn with LearningStarts = 40 } } 400L
         use agent = agent
         Assert.True(summary.Updates > 0L, preset)
         let path = Path.Combine(Path.GetTempPath(), $"dqnfun-atari-{preset}-{Guid.NewGuid():N}.safetensors")
