@@ -1,8 +1,7 @@
 namespace Dqn.Fun
 
 open System
-open Dqn.Fun.Torch
-open Dqn.Fun.Torch.nn
+open TorchSharp
 
 /// <summary>The dueling architecture (Wang et al. 2016, "Dueling Network Architectures for Deep Reinforcement
 /// Learning", section 3, eq. 9): a shared torso, then a value stream V(s) and an advantage stream A(s, a),
@@ -14,14 +13,20 @@ open Dqn.Fun.Torch.nn
 /// Parameter names are prefixed "torso.", "value." and "advantage.". The network owns the three modules and
 /// disposes them. Input [batch; *] -> output [batch; actions], Float32.
 /// </remarks>
-type DuelingNetwork(torso: Module, value: Module, advantage: Module, ?atoms: int) =
-    inherit Module()
+type DuelingNetwork(torso: torch.nn.Module<Tensor, Tensor>, value: torch.nn.Module<Tensor, Tensor>, advantage: torch.nn.Module<Tensor, Tensor>, ?atoms: int) as this =
+    inherit torch.nn.Module<Tensor, Tensor>("DuelingNetwork")
     let atomCount = defaultArg atoms 1
     do
         if isNull (box torso) then nullArg "torso"
         if isNull (box value) then nullArg "value"
         if isNull (box advantage) then nullArg "advantage"
         Check.positive "atoms" atomCount
+        this.register_module ("torso", torso)
+        this.register_module ("value", value)
+        this.register_module ("advantage", advantage)
+
+    /// Components are registered by name in the constructor.
+    override _.RegisterComponents() = ()
 
     member _.torso = torso
     member _.value = value
@@ -32,9 +37,9 @@ type DuelingNetwork(torso: Module, value: Module, advantage: Module, ?atoms: int
     /// The two streams for a batch: V(s) [batch; atoms] and A(s, ·) [batch; actions * atoms], before they are
     /// combined.
     member _.streams(x: Tensor) : struct (Tensor * Tensor) =
-        let h = torso.forward x
-        let v = value.forward h
-        let a = advantage.forward h
+        let h = torso.call x
+        let v = value.call h
+        let a = advantage.call h
         let vs, s = v.shape, a.shape
         if vs.Length <> 2 || vs[1] <> int64 atomCount || s.Length <> 2 || vs[0] <> s[0] || s[1] % int64 atomCount <> 0L then
             invalidOp
@@ -43,23 +48,16 @@ type DuelingNetwork(torso: Module, value: Module, advantage: Module, ?atoms: int
 
     /// [batch; actions] for one atom, else [batch; actions; atoms] (advantages centred per atom, as Rainbow).
     override m.forward x =
+        use scope = torch.NewDisposeScope()
         let struct (v, a) = m.streams x
-        if atomCount = 1 then
-            v + (a - a.mean(1L, keepdim = true))
-        else
-            let b = a.shape[0]
-            let a3 = a.view (b, -1L, int64 atomCount)
-            v.view (b, 1L, int64 atomCount) + (a3 - a3.mean(1L, keepdim = true))
-
-    override _.named_parameters() =
-        [ for prefix, part in [ "torso", torso; "value", value; "advantage", advantage ] do
-              for n, p in part.named_parameters () do
-                  $"{prefix}.{n}", p ]
-
-    override _.Dispose() =
-        torso.Dispose()
-        value.Dispose()
-        advantage.Dispose()
+        let q =
+            if atomCount = 1 then
+                v + (a - a.mean([| 1L |], keepdim = true))
+            else
+                let b = a.shape[0]
+                let a3 = a.view (b, -1L, int64 atomCount)
+                v.view (b, 1L, int64 atomCount) + (a3 - a3.mean([| 1L |], keepdim = true))
+        q.MoveToOuterDisposeScope()
 
 /// Dueling Q-networks over observation vectors.
 [<RequireQualifiedAccess>]
@@ -69,7 +67,7 @@ module Dueling =
     /// empty when Hidden is empty), then one Linear to 1 (value) and one Linear to ActionCount (advantage),
     /// with PyTorch's default initialisation. Maps [batch; ObservationSize] to [batch; ActionCount].</summary>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A non-positive size.</exception>
-    /// <example><c>Dueling.mlp { ObservationSize = 4; Hidden = [ 128; 128 ]; ActionCount = 2 } Device.CPU</c> has
+    /// <example><c>Dueling.mlp { ObservationSize = 4; Hidden = [ 128; 128 ]; ActionCount = 2 } torch.CPU</c> has
     /// parameters torso.0.weight, torso.0.bias, torso.2.weight, torso.2.bias, value.weight, value.bias,
     /// advantage.weight, advantage.bias.</example>
     [<CompiledName("Mlp")>]
@@ -78,12 +76,9 @@ module Dueling =
         Check.positive "ActionCount" spec.ActionCount
         for h in spec.Hidden do
             Check.positive "Hidden" h
-        let widths = spec.ObservationSize :: spec.Hidden
-        let torso =
-            new Sequential(
-                [ for i in 0 .. spec.Hidden.Length - 1 do
-                      new Linear(widths[i], widths[i + 1], device = device) :> Module
-                      new ReLU() ]
-            )
-        let features = List.last widths
-        new DuelingNetwork(torso, new Linear(features, 1, device = device), new Linear(features, spec.ActionCount, device = device))
+        let layers, features = QNetwork.mlpLayers spec.ObservationSize spec.Hidden device
+        new DuelingNetwork(
+            torch.nn.Sequential(layers),
+            torch.nn.Linear(int64 features, 1L, device = device),
+            torch.nn.Linear(int64 features, int64 spec.ActionCount, device = device)
+        )

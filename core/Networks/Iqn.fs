@@ -1,8 +1,8 @@
 namespace Dqn.Fun
 
 open System
-open Dqn.Fun.Torch
-open Dqn.Fun.Torch.nn
+open TorchSharp
+open TorchSharp.Modules
 
 /// <summary>The implicit quantile network (IQN; Dabney, Ostrovski, Silver and Munos 2018, "Implicit Quantile
 /// Networks for Distributional Reinforcement Learning", section 3 and eq. 4): <c>Z_τ(x, a) ≈ f(ψ(x) ⊙ φ(τ))_a</c>
@@ -39,16 +39,16 @@ open Dqn.Fun.Torch.nn
 /// <exception cref="T:System.ArgumentOutOfRangeException">A size is zero or negative.</exception>
 type ImplicitQuantileNetwork
     (
-        torso: Module,
+        torso: torch.nn.Module<Tensor, Tensor>,
         features: int,
-        head: Module,
+        head: torch.nn.Module<Tensor, Tensor>,
         actions: int,
         ?embeddingDim: int,
         ?policySamples: int,
         ?noisyLayers: NoisyLinear seq,
         ?device: Device
-    ) =
-    inherit Module()
+    ) as this =
+    inherit torch.nn.Module<Tensor, Tensor>("ImplicitQuantileNetwork")
     do
         if isNull (box torso) then nullArg "torso"
         if isNull (box head) then nullArg "head"
@@ -59,12 +59,19 @@ type ImplicitQuantileNetwork
     do
         Check.positive "embeddingDim" n
         Check.positive "policySamples" k
-    let dev = defaultArg device Device.CPU
+    let dev = defaultArg device torch.CPU
     let noisy = noisyLayers |> Option.map List.ofSeq |> Option.defaultValue []
-    let embeddingLayer = new Linear(n, features, device = dev)
+    let embeddingLayer = torch.nn.Linear(int64 n, int64 features, device = dev)
     let mutable fixedLevels = false
+    do
+        this.register_module ("torso", torso)
+        this.register_module ("embedding", embeddingLayer)
+        this.register_module ("head", head)
 
-    let shapeText (s: int64[]) = "[" + String.Join("; ", s) + "]"
+    let shapeText = Tensors.shapeText
+
+    /// Components are registered by name in the constructor.
+    override _.RegisterComponents() = ()
 
     member _.torso = torso
     /// The Linear layer of φ: [n] cosines -> [features].
@@ -104,15 +111,15 @@ type ImplicitQuantileNetwork
     /// Deterministic, the midpoints (2k + 1) / (2K) in every row.</summary>
     member m.policy_taus(batch: int64) =
         if fixedLevels then
-            use scope = new DisposeScope()
-            ((Quantile.midpoints k dev).unsqueeze 0L + torch.zeros ([| batch; int64 k |], device = dev)).MoveToOuterScope()
+            use scope = torch.NewDisposeScope()
+            (Quantile.midpoints k dev).unsqueeze(0L).expand(batch, int64 k).contiguous().MoveToOuterDisposeScope()
         else
             m.sample_taus (batch, k)
 
     /// <summary>φ(τ) of eq. 4: <c>ReLU(Σ_i cos(π i τ) w_ij + b_j)</c>. taus [*] Float32 -> [*; features].</summary>
     member _.embed(taus: Tensor) =
-        use scope = new DisposeScope()
-        embeddingLayer.forward(ImplicitQuantileNetwork.cosines (n, taus)).relu().MoveToOuterScope()
+        use scope = torch.NewDisposeScope()
+        embeddingLayer.call(ImplicitQuantileNetwork.cosines (n, taus)).relu().MoveToOuterDisposeScope()
 
     /// <summary>Quantile values at given levels: x [batch; *] (whatever the torso takes), taus [batch; N] Float32
     /// on the network's device -> [batch; actions; N] Float32, element [b, a, i] = Z_{taus[b, i]}(x_b, a).</summary>
@@ -122,26 +129,26 @@ type ImplicitQuantileNetwork
         if isNull x then nullArg "x"
         if isNull taus then nullArg "taus"
         let ts = taus.shape
-        if ts.Length <> 2 || taus.dtype <> DType.Float32 || ts[0] <> x.shape[0] then
+        if ts.Length <> 2 || taus.dtype <> ScalarType.Float32 || ts[0] <> x.shape[0] then
             invalidArg "taus" $"taus must be Float32 [batch; N] with x's batch size {x.shape[0]}, got {taus.dtype} {shapeText ts}"
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         let b, count = ts[0], ts[1]
-        let psi = torso.forward x
+        let psi = torso.call x
         if psi.shape <> [| b; int64 features |] then
             invalidArg "x" $"the torso must give [batch; {features}] = [{b}; {features}], got {shapeText psi.shape}"
         let phi = m.embed taus // [b; N; features]
         let rows = (psi.unsqueeze 1L * phi).reshape (b * count, int64 features)
-        let z = head.forward rows
+        let z = head.call rows
         if z.shape <> [| b * count; int64 actions |] then
             invalidArg "x" $"the head must give [rows; {actions}] = [{b * count}; {actions}], got {shapeText z.shape}"
-        z.view(b, count, int64 actions).transpose(1L, 2L).MoveToOuterScope()
+        z.view(b, count, int64 actions).transpose(1L, 2L).MoveToOuterDisposeScope()
 
     /// [batch; *] -> [batch; actions; K] quantile values at the policy levels (policy_taus): their mean over
     /// dimension 2 is the Q-value the agent acts on.
     override m.forward x =
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         let taus = m.policy_taus x.shape[0]
-        m.forward(x, taus).MoveToOuterScope()
+        m.forward(x, taus).MoveToOuterDisposeScope()
 
     /// <summary>The cosines of eq. 4 before the linear layer: <c>cos(π i τ)</c> for i = 0 .. n-1 (i = 0 gives
     /// the constant 1). taus [*] Float32 -> [*; n] Float32, with <c>[..., i] = cos(π i taus[...])</c>.</summary>
@@ -149,26 +156,16 @@ type ImplicitQuantileNetwork
     static member cosines(n: int, taus: Tensor) : Tensor =
         Check.positive "n" n
         if isNull taus then nullArg "taus"
-        use scope = new DisposeScope()
-        let i = torch.arange (int64 n, dtype = DType.Float32, device = taus.device) * Math.PI
-        (taus.unsqueeze -1L * i).cos().MoveToOuterScope()
-
-    override _.named_parameters() =
-        [ for prefix, part in [ "torso", torso; "embedding", (embeddingLayer :> Module); "head", head ] do
-              for name, p in part.named_parameters () do
-                  $"{prefix}.{name}", p ]
-
-    override _.Dispose() =
-        torso.Dispose()
-        embeddingLayer.Dispose()
-        head.Dispose()
+        use scope = torch.NewDisposeScope()
+        let i = torch.arange (int64 n, dtype = ScalarType.Float32, device = taus.device) * Math.PI
+        (taus.unsqueeze -1L * i).cos().MoveToOuterDisposeScope()
 
 /// IQN (Dabney et al. 2018b) beyond the network: the loss of eq. 3, the training losses of a batch, and the
 /// network for a config's MLP.
 [<RequireQualifiedAccess>]
 module Iqn =
 
-    let private shapeText (s: int64[]) = "[" + String.Join("; ", s) + "]"
+    let private shapeText = Tensors.shapeText
 
     /// <summary>The cosines of eq. 4, <c>cos(π i τ)</c> for i = 0 .. n-1: taus [*] Float32 -> [*; n] Float32
     /// (ImplicitQuantileNetwork.cosines).</summary>
@@ -192,32 +189,32 @@ module Iqn =
         let b = nextQuantiles.shape[0]
         let vector (name: string) (t: Tensor) =
             if isNull t then nullArg name
-            if t.shape <> [| b |] || t.dtype <> DType.Float32 then
+            if t.shape <> [| b |] || t.dtype <> ScalarType.Float32 then
                 invalidArg name $"{name} must be Float32 [batch] = [{b}] (nextQuantiles' batch), got {t.dtype} {shapeText t.shape}"
         vector "rewards" rewards
         vector "discounts" discounts
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         let target = rewards.unsqueeze 1L + discounts.unsqueeze 1L * nextQuantiles.detach ()
-        (Quantile.huberLossesAt 1.0 taus predicted target).MoveToOuterScope()
+        (Quantile.huberLossesAt 1.0 taus predicted target).MoveToOuterDisposeScope()
 
     /// <summary>The loss to minimise: the mean over the batch of <c>losses</c>, each times its importance weight
     /// (Schaul et al. 2016) when <c>weights</c> ([batch] Float32) is not null. Returns a one-element tensor.</summary>
     /// <exception cref="T:System.ArgumentException">As <c>losses</c>, or weights of another shape.</exception>
     [<CompiledName("Loss")>]
     let loss (taus: Tensor) (predicted: Tensor) (rewards: Tensor) (discounts: Tensor) (nextQuantiles: Tensor) (weights: Tensor) =
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         let l = losses taus predicted rewards discounts nextQuantiles
         if isNull weights then
-            l.mean().MoveToOuterScope()
+            l.mean().MoveToOuterDisposeScope()
         else
-            if weights.shape <> l.shape || weights.dtype <> DType.Float32 then
+            if weights.shape <> l.shape || weights.dtype <> ScalarType.Float32 then
                 invalidArg "weights" $"weights must be Float32 {shapeText l.shape}, got {weights.dtype} {shapeText weights.shape}"
-            (l * weights).mean().MoveToOuterScope()
+            (l * weights).mean().MoveToOuterDisposeScope()
 
     /// <summary>`network` as an ImplicitQuantileNetwork.</summary>
     /// <exception cref="T:System.ArgumentException">It is another module (the message names `name` and its type).</exception>
     [<CompiledName("Network")>]
-    let network (name: string) (network: Module) =
+    let network (name: string) (network: torch.nn.Module<Tensor, Tensor>) =
         match box network with
         | null -> nullArg name
         | :? ImplicitQuantileNetwork as m -> m
@@ -226,7 +223,7 @@ module Iqn =
     /// [batch; 1; count] Int64 indices that pick the taken action's quantiles out of [batch; actions; count].
     let private actionIndex (actions: Tensor) (count: int64) =
         let b = actions.shape[0]
-        actions.view (b, 1L, 1L) + torch.zeros ([| b; 1L; count |], DType.Int64, actions.device)
+        actions.view(b, 1L, 1L).expand (b, 1L, count)
 
     /// <summary>The IQN losses of a batch, as Learner.updateOnTensors trains them (Dabney et al. 2018b, section 3
     /// and Algorithm 1): N = config.IqnTauSamples levels τ_i ~ U(0, 1) per transition for the online network at
@@ -242,8 +239,8 @@ module Iqn =
     [<CompiledName("TrainingLosses")>]
     let trainingLosses
         (config: DqnConfig)
-        (online: Module)
-        (target: Module)
+        (online: torch.nn.Module<Tensor, Tensor>)
+        (target: torch.nn.Module<Tensor, Tensor>)
         (observations: Tensor)
         (nextObservations: Tensor)
         (actions: Tensor)
@@ -252,7 +249,7 @@ module Iqn =
         : struct (Tensor * float) =
         let onlineNet = network "online" online
         let targetNet = network "target" target
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         let b = actions.shape[0]
         let n = config.IqnTauSamples
         let n' = config.IqnTargetTauSamples
@@ -261,42 +258,62 @@ module Iqn =
         let nextQuantiles =
             use _ = torch.no_grad ()
             let chooser = if config.DoubleDqn then onlineNet else targetNet
-            let aStar = (chooser.forward nextObservations).mean(2L).argmax 1L
+            let aStar = chooser.call(nextObservations).mean([| 2L |]).argmax 1L
             let tausPrime = targetNet.sample_taus (b, n')
             targetNet.forward(nextObservations, tausPrime).gather(1L, actionIndex aStar (int64 n')).squeeze 1L
         let l = losses taus predicted rewards discounts nextQuantiles
         let meanQ =
             use _ = torch.no_grad ()
             predicted.mean().item<float> ()
-        struct (l.MoveToOuterScope(), meanQ)
+        struct (l.MoveToOuterDisposeScope(), meanQ)
 
     /// f of the IQN networks: Linear(features, hidden) and ReLU, then the output layer of the actions (or, with
     /// config.Dueling, a value and an advantage stream); NoisyLinear output layers with config.Noisy, returned
     /// beside the head for ResetNoise and Deterministic.
-    let private iqnHead (config: DqnConfig) (features: int) (hidden: int) (actions: int) (device: Device) : Module * NoisyLinear list =
+    let private iqnHead (config: DqnConfig) (features: int) (hidden: int) (actions: int) (device: Device) : torch.nn.Module<Tensor, Tensor> * NoisyLinear list =
         let noisy = ResizeArray<NoisyLinear>()
-        let output (i: int) (o: int) : Module =
+        let output (i: int) (o: int) : torch.nn.Module<Tensor, Tensor> =
             if config.Noisy then
                 let l = new NoisyLinear(i, o, config.NoisySigma0, device)
                 noisy.Add l
                 l
             else
-                new Linear(i, o, device = device)
-        let layers () : Module list = [ new Linear(features, hidden, device = device); new ReLU() ]
-        let head: Module =
+                torch.nn.Linear(int64 i, int64 o, device = device)
+        let layers () = fst (QNetwork.mlpLayers features [ hidden ] device)
+        let head: torch.nn.Module<Tensor, Tensor> =
             if config.Dueling then
-                new DuelingNetwork(new Sequential(layers ()), output hidden 1, output hidden actions)
+                new DuelingNetwork(torch.nn.Sequential(layers ()), output hidden 1, output hidden actions)
             else
-                new Sequential(layers () @ [ output hidden actions ])
+                torch.nn.Sequential(layers () @ [ output hidden actions ])
         head, List.ofSeq noisy
+
+    /// <summary>An IQN network over a torso ψ of your own (any module mapping the input [batch; *] to [batch; features]
+    /// Float32): the embedding of config.IqnEmbeddingDim cosines into `features`, and f = Linear(features, hidden)-ReLU
+    /// then Linear(hidden, actions), or with config.Dueling a DuelingNetwork over that Linear-ReLU with value
+    /// Linear(hidden, 1) and advantage Linear(hidden, actions) (per level); with config.Noisy the output layers are
+    /// NoisyLinear (σ0 = config.NoisySigma0). K = config.IqnPolicyTauSamples. The network owns the torso.</summary>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A non-positive size.</exception>
+    [<CompiledName("Over")>]
+    let over (config: DqnConfig) (torso: torch.nn.Module<Tensor, Tensor>) (features: int) (hidden: int) (actionCount: int) (device: Device) : ImplicitQuantileNetwork =
+        Check.positive "features" features
+        Check.positive "hidden" hidden
+        Check.positive "actionCount" actionCount
+        let head, noisy = iqnHead config features hidden actionCount device
+        new ImplicitQuantileNetwork(
+            torso,
+            features,
+            head,
+            actionCount,
+            config.IqnEmbeddingDim,
+            config.IqnPolicyTauSamples,
+            noisy,
+            device
+        )
 
     /// <summary>The IQN network for a config over observation vectors (the MLP of config.Hidden = [h_1; ...; h_L],
     /// split as the paper splits the Atari network: the embedding multiplies the features before the last hidden
     /// layer). Torso ψ: Linear-ReLU for h_1 .. h_{L-1} (empty, ψ(x) = x, when L = 1); features h_{L-1} (or
-    /// ObservationSize); head f: Linear(features, h_L)-ReLU, then Linear(h_L, actions), or with config.Dueling a
-    /// DuelingNetwork over that Linear-ReLU with value Linear(h_L, 1) and advantage Linear(h_L, actions) (per
-    /// level); with config.Noisy the output layers are NoisyLinear (σ0 = config.NoisySigma0). Embedding of
-    /// config.IqnEmbeddingDim cosines, K = config.IqnPolicyTauSamples. Parameter names "torso.0.weight", ...,
+    /// ObservationSize); head f of <c>over</c> with hidden = h_L. Parameter names "torso.0.weight", ...,
     /// "embedding.weight", "embedding.bias", "head.0.weight", "head.2.weight" ("head.torso.0.*", "head.value.*",
     /// "head.advantage.*" with Dueling).</summary>
     /// <exception cref="T:System.ArgumentException">spec.Hidden is empty (the message names the combination).</exception>
@@ -309,26 +326,8 @@ module Iqn =
             Check.positive "Hidden" h
         if spec.Hidden.IsEmpty then
             invalidArg "Hidden" "an IQN network needs at least one hidden layer (Hidden = []): the embedding of τ multiplies the features before the last hidden layer"
-        let widths = spec.ObservationSize :: spec.Hidden
-        let last = List.last spec.Hidden
-        let features = widths[widths.Length - 2]
-        let torso =
-            new Sequential(
-                [ for i in 0 .. spec.Hidden.Length - 2 do
-                      new Linear(widths[i], widths[i + 1], device = device) :> Module
-                      new ReLU() ]
-            )
-        let head, noisy = iqnHead config features last spec.ActionCount device
-        new ImplicitQuantileNetwork(
-            torso,
-            features,
-            head,
-            spec.ActionCount,
-            config.IqnEmbeddingDim,
-            config.IqnPolicyTauSamples,
-            noisy,
-            device
-        )
+        let layers, features = QNetwork.mlpLayers spec.ObservationSize (List.take (spec.Hidden.Length - 1) spec.Hidden) device
+        over config (torch.nn.Sequential(layers)) features (List.last spec.Hidden) spec.ActionCount device
 
     /// <summary>The IQN network of Dabney et al. 2018b on Atari (section 4; Dopamine's implicit quantile network):
     /// ψ is the Nature CNN's convolutions (NatureCnnTorso without its fully connected layer: 3136 features of
@@ -340,15 +339,4 @@ module Iqn =
     let natureCnn (config: DqnConfig) (frames: int) (actionCount: int) (device: Device) : ImplicitQuantileNetwork =
         Check.positive "actionCount" actionCount
         let torso = new NatureCnnTorso(frames, device, false)
-        let features = torso.Features
-        let head, noisy = iqnHead config features 512 actionCount device
-        new ImplicitQuantileNetwork(
-            torso,
-            features,
-            head,
-            actionCount,
-            config.IqnEmbeddingDim,
-            config.IqnPolicyTauSamples,
-            noisy,
-            device
-        )
+        over config torso torso.Features 512 actionCount device

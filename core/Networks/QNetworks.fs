@@ -1,7 +1,7 @@
 namespace Dqn.Fun
 
 open System
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// The feature extractor under a Q-network's head.
 [<RequireQualifiedAccess>]
@@ -11,13 +11,26 @@ type Torso =
     /// The convolutional torso of Mnih et al. 2015 (NatureCnnTorso) over [batch; frames; 84; 84] UInt8
     /// frame stacks: 512 features.
     | NatureCnn of frames: int
+    /// A TorchSharp module of your own mapping observations [batch; ...] to features [batch; features] Float32, under
+    /// the library's heads. `create` makes a fresh module each time it is called (once for the online network, once
+    /// for the target network θ⁻), each with its own parameters; the network owns and disposes what it returns.
+    /// Its parameters are named "torso.*" in every network built over it.
+    | Custom of create: Func<torch.nn.Module<Tensor, Tensor>> * features: int
 
 /// A Q-network built from a config's switches (dueling, noisy, distributional head) around an MLP torso.
 /// Output: [batch; actions] for the Expected head, [batch; actions; atoms] for C51 logits or QR quantiles.
 /// Owns its layers; NoisyLinear noise is resampled with ResetNoise and switched off with Deterministic.
 [<Sealed>]
-type QModel internal (body: nn.Module, noisy: NoisyLinear list, actions: int, atoms: int) =
-    inherit nn.Module()
+type QModel internal (body: torch.nn.Module<Tensor, Tensor>, noisy: NoisyLinear list, actions: int, atoms: int) as this =
+    inherit torch.nn.Module<Tensor, Tensor>("QModel")
+    // The body's children are this module's, so parameter names are the body's ("0.weight", "torso.0.weight", ...).
+    do
+        for struct (n, m) in body.named_children () do
+            this.register_module (n, m)
+
+    /// Components are registered by name in the constructor.
+    override _.RegisterComponents() = ()
+
     member _.Body = body
     member _.Actions = actions
     /// 1 for the Expected head.
@@ -35,11 +48,11 @@ type QModel internal (body: nn.Module, noisy: NoisyLinear list, actions: int, at
                 l.deterministic <- v
 
     override _.forward x =
-        let y = body.forward x
-        if atoms = 1 || y.dim () = 3 then y else y.view (y.shape[0], int64 actions, int64 atoms)
-
-    override _.named_parameters() = body.named_parameters ()
-    override _.Dispose() = body.Dispose()
+        let y = body.call x
+        if atoms = 1 || y.dim () = 3L then y
+        else
+            use _ = y
+            y.view (y.shape[0], int64 actions, int64 atoms)
 
 /// Building Q-networks from a config, and reading Q-values from their outputs.
 [<RequireQualifiedAccess>]
@@ -58,59 +71,67 @@ module QNetworks =
     [<CompiledName("IsPlain")>]
     let isPlain (config: DqnConfig) = not config.Dueling && not config.Noisy && config.Head = ValueHead.Expected && not config.Recurrent
 
+    /// The module under the heads for a torso and the width of its output: Linear-ReLU layers (MLP), the Nature
+    /// CNN's (NatureCnnTorso), or the user's.
+    let private torsoOf (torso: Torso) (device: Device) : torch.nn.Module<Tensor, Tensor> list * int =
+        match torso with
+        | Torso.Mlp(observationSize, hidden) -> QNetwork.mlpLayers observationSize hidden device
+        | Torso.NatureCnn frames ->
+            let t = new NatureCnnTorso(frames, device)
+            [ t ], t.Features
+        | Torso.Custom(create, features) ->
+            Check.positive "features" features
+            match create.Invoke() with
+            | null -> invalidArg "torso" "the custom torso's create function returned null"
+            | m -> [ m.``to`` device ], features
+
     /// <summary>The Q-network for `config` over `torso` with `actionCount` actions: the plain network (QNetwork.mlp,
     /// or NatureCnn for Torso.NatureCnn) when no variant is switched on, else a QModel whose head follows the
     /// config (see <c>create</c>): the torso's parameters are "0.*", "2.*"... (Sequential) or "torso.*" (dueling).
-    /// With config.Recurrent over an MLP torso, a DrqnNetwork (Hausknecht and Stone 2015).
+    /// With config.Recurrent over an MLP torso, a DrqnNetwork (Hausknecht and Stone 2015). A Torso.Custom module
+    /// sits under the same heads (named "torso.*": a plain head is its "torso" then a Linear "head"), or under IQN's
+    /// embedding (an ImplicitQuantileNetwork with a Linear-ReLU-Linear f).
     /// Output [batch; actions] (Expected) or [batch; actions; atoms].</summary>
     /// <exception cref="T:System.ArgumentOutOfRangeException">actionCount &lt; 1, or a torso size out of range.</exception>
+    /// <exception cref="T:System.ArgumentException">Recurrent over a torso other than the MLP.</exception>
     [<CompiledName("CreateFor")>]
-    let createFor (config: DqnConfig) (torso: Torso) (actionCount: int) (device: Device) : nn.Module =
+    let createFor (config: DqnConfig) (torso: Torso) (actionCount: int) (device: Device) : torch.nn.Module<Tensor, Tensor> =
         Check.positive "actionCount" actionCount
         match torso with
         | Torso.Mlp(observationSize, hidden) when config.Recurrent ->
-            new DrqnNetwork(observationSize, hidden, config.LstmHidden, actionCount, device) :> nn.Module
-        | Torso.NatureCnn _ when config.Recurrent ->
-            invalidArg "config" "Recurrent (DRQN) is built over the MLP torso only, not the Nature CNN"
+            new DrqnNetwork(observationSize, hidden, config.LstmHidden, actionCount, device)
+        | _ when config.Recurrent -> invalidArg "config" "Recurrent (DRQN) is built over the MLP torso only"
         | Torso.Mlp(observationSize, hidden) when config.Head = ValueHead.Implicit ->
-            Iqn.mlp config { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } device :> nn.Module
-        | Torso.NatureCnn frames when config.Head = ValueHead.Implicit -> Iqn.natureCnn config frames actionCount device :> nn.Module
+            Iqn.mlp config { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } device
+        | Torso.NatureCnn frames when config.Head = ValueHead.Implicit -> Iqn.natureCnn config frames actionCount device
         | Torso.Mlp(observationSize, hidden) when isPlain config ->
-            QNetwork.mlp { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } device :> nn.Module
-        | Torso.NatureCnn frames when isPlain config -> new NatureCnn(actionCount, frames, device) :> nn.Module
+            QNetwork.mlp { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } device
+        | Torso.NatureCnn frames when isPlain config -> new NatureCnn(actionCount, frames, device)
+        | Torso.Custom _ when config.Head = ValueHead.Implicit ->
+            let layers, features = torsoOf torso device
+            Iqn.over config layers.Head features (match config.Hidden with [] -> features | h -> List.last h) actionCount device
         | _ ->
             let atoms = atomsOf config
             let noisy = ResizeArray<NoisyLinear>()
             // Noisy layers replace the output layers (the value and advantage streams with Dueling); the torso
             // stays deterministic, as the convolutional torso of Rainbow's Atari network does (Hessel et al.
             // 2018). A noisy input layer (sigma0 / sqrt 4 on CartPole's 4 inputs) drowned the signal.
-            let linear (i: int) (o: int) : nn.Module =
+            let linear (i: int) (o: int) : torch.nn.Module<Tensor, Tensor> =
                 if config.Noisy then
                     let l = new NoisyLinear(i, o, config.NoisySigma0, device)
                     noisy.Add l
                     l
                 else
-                    new nn.Linear(i, o, device = device)
-            let torsoLayers, features =
-                match torso with
-                | Torso.Mlp(observationSize, hidden) ->
-                    let widths = observationSize :: hidden
-                    [ for i in 0 .. hidden.Length - 1 do
-                          new nn.Linear(widths[i], widths[i + 1], device = device) :> nn.Module
-                          new nn.ReLU() :> nn.Module ],
-                    List.last widths
-                | Torso.NatureCnn frames ->
-                    let t = new NatureCnnTorso(frames, device)
-                    [ t :> nn.Module ], t.Features
-            let body: nn.Module =
-                if config.Dueling then
-                    let torsoModule =
-                        match torsoLayers with
-                        | [ single ] when (match torso with Torso.NatureCnn _ -> true | _ -> false) -> single
-                        | layers -> new nn.Sequential(layers) :> nn.Module
-                    new DuelingNetwork(torsoModule, linear features atoms, linear features (actionCount * atoms), atoms)
-                else
-                    new nn.Sequential(torsoLayers @ [ linear features (actionCount * atoms) ])
+                    torch.nn.Linear(int64 i, int64 o, device = device)
+            let torsoLayers, features = torsoOf torso device
+            let body: torch.nn.Module<Tensor, Tensor> =
+                match torso, torsoLayers with
+                | Torso.Mlp _, layers when not config.Dueling -> torch.nn.Sequential(layers @ [ linear features (actionCount * atoms) ])
+                | Torso.Mlp _, layers -> new DuelingNetwork(torch.nn.Sequential(layers), linear features atoms, linear features (actionCount * atoms), atoms)
+                | _, [ single ] when config.Dueling -> new DuelingNetwork(single, linear features atoms, linear features (actionCount * atoms), atoms)
+                | Torso.NatureCnn _, [ single ] -> torch.nn.Sequential([ single; linear features (actionCount * atoms) ])
+                | _, [ single ] -> torch.nn.Sequential([| struct ("torso", single); struct ("head", linear features (actionCount * atoms)) |])
+                | _, layers -> invalidOp $"a torso of {layers.Length} modules"
             new QModel(body, List.ofSeq noisy, actionCount, atoms)
 
     /// <summary>The Q-network for `config` over observation vectors: the plain MLP (QNetwork.mlp, eligible for
@@ -122,12 +143,12 @@ module QNetworks =
     /// layers. <c>createFor</c> with <c>Torso.NatureCnn</c> builds the same heads over the Nature CNN (the plain
     /// one is NatureCnn itself).</summary>
     [<CompiledName("Create")>]
-    let create (config: DqnConfig) (spec: QNetworkSpec) (device: Device) : nn.Module =
+    let create (config: DqnConfig) (spec: QNetworkSpec) (device: Device) : torch.nn.Module<Tensor, Tensor> =
         createFor config (Torso.Mlp(spec.ObservationSize, spec.Hidden)) spec.ActionCount device
 
     /// Draws fresh noise in a QModel's noisy layers; does nothing for other modules.
     [<CompiledName("ResetNoise")>]
-    let resetNoise (network: nn.Module) =
+    let resetNoise (network: torch.nn.Module) =
         match network with
         | :? QModel as m -> m.ResetNoise()
         | :? ImplicitQuantileNetwork as m -> m.ResetNoise()
@@ -136,7 +157,7 @@ module QNetworks =
     /// Switches a QModel's noisy layers to their mean weights (true) or back to noisy (false); an
     /// ImplicitQuantileNetwork also acts on its K quantile midpoints instead of sampled levels while true.
     [<CompiledName("SetDeterministic")>]
-    let setDeterministic (network: nn.Module) (value: bool) =
+    let setDeterministic (network: torch.nn.Module) (value: bool) =
         match network with
         | :? QModel as m -> m.Deterministic <- value
         | :? ImplicitQuantileNetwork as m -> m.Deterministic <- value
@@ -153,7 +174,7 @@ module QNetworks =
     /// <exception cref="T:System.ArgumentException">create () built a network whose parameters differ from
     /// online's.</exception>
     [<CompiledName("TargetOf")>]
-    let targetOf (create: unit -> nn.Module) (online: nn.Module) : nn.Module =
+    let targetOf (create: unit -> torch.nn.Module<Tensor, Tensor>) (online: torch.nn.Module) : torch.nn.Module<Tensor, Tensor> =
         let target = create ()
         try
             for p in target.parameters () do
@@ -180,4 +201,37 @@ module QNetworks =
         match head with
         | ValueHead.Expected -> output
         | ValueHead.Categorical -> Categorical.qValues (output.softmax 2L) support
-        | _ -> output.mean 2L
+        | _ -> output.mean [| 2L |]
+
+/// Where an agent's Q-networks come from: built by the library (its heads over a torso), or a whole Q-network of
+/// your own.
+[<RequireQualifiedAccess>]
+type QNetworkSource =
+    /// QNetworks.createFor over this torso (Torso.Custom puts a module of your own under the library's heads).
+    | Built of torso: Torso
+    /// A TorchSharp module of your own mapping [batch; observationSize] Float32 to Q-values [batch; actions]
+    /// (or [batch; actions; atoms] for a distributional head); `create` makes a fresh one each time it is called
+    /// (the online network, then the target network θ⁻, each with its own parameters).
+    | Network of create: Func<torch.nn.Module<Tensor, Tensor>>
+
+    /// <summary>A fresh network from this source on `device`. A module of your own is moved to the device and its
+    /// output checked on one zero observation.</summary>
+    /// <exception cref="T:System.ArgumentException">create returned null, or the output shape is not
+    /// [1; actionCount] (Expected head) or [1; actionCount; atoms].</exception>
+    static member create (config: DqnConfig) (observationSize: int) (actionCount: int) (device: Device) (source: QNetworkSource) =
+        match source with
+        | Built torso -> QNetworks.createFor config torso actionCount device
+        | Network create ->
+            let network =
+                match create.Invoke() with
+                | null -> invalidArg "source" "the Q-network's create function returned null"
+                | m -> m.``to`` device
+            let expected = if config.Head = ValueHead.Expected then [| 1L; int64 actionCount |] else [| 1L; int64 actionCount; int64 (QNetworks.atomsOf config) |]
+            let actual =
+                use _ = torch.no_grad ()
+                use scope = torch.NewDisposeScope()
+                (network.call (torch.zeros ([| 1L; int64 observationSize |], device = device))).shape
+            if actual <> expected then
+                network.Dispose()
+                invalidArg "source" $"the Q-network of your own maps [1; {observationSize}] observations to {Tensors.shapeText actual}; the agent needs {Tensors.shapeText expected} ({config.Head} head)"
+            network

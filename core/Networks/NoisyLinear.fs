@@ -1,8 +1,7 @@
 namespace Dqn.Fun
 
 open System
-open Dqn.Fun.Torch
-open Dqn.Fun.Torch.nn
+open TorchSharp
 
 /// <summary>A linear layer with learnt, factorised Gaussian parameter noise: NoisyNet (Fortunato et al. 2018,
 /// "Noisy Networks for Exploration", sections 3 and 3.1), the exploration of Rainbow (Hessel et al. 2018).</summary>
@@ -10,7 +9,7 @@ open Dqn.Fun.Torch.nn
 /// <para><c>y = (μ_w + σ_w ⊙ ε_w) x + μ_b + σ_b ⊙ ε_b</c> with the factorised noise
 /// <c>ε_w = f(ε_out) ⊗ f(ε_in)</c> (an outer product, [out; in]), <c>ε_b = f(ε_out)</c>,
 /// <c>f(x) = sign(x) · sqrt(|x|)</c> and ε_in [in], ε_out [out] drawn from N(0, 1) by <c>reset_noise</c> with
-/// torch's global generator (seed it with <c>torch.manual_seed</c>). The noise is drawn once at construction
+/// torch's global generator (seed it with <c>torch.manual_seed</c>), or from the layer's own <c>generator</c> when one is given. The noise is drawn once at construction
 /// and stays fixed until the next <c>reset_noise</c>; the caller resamples it (once per learning step and per
 /// action selection in the paper), so forward is deterministic between resets.</para>
 /// <para>Initialisation (section 3.2, factorised case), with p = inFeatures: μ_w, μ_b ~ U(-1/√p, 1/√p) and
@@ -29,29 +28,27 @@ open Dqn.Fun.Torch.nn
 /// layer.deterministic &lt;- true      // μ only, for evaluation
 /// </code>
 /// </example>
-type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Device) =
-    inherit Module()
+type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Device, ?generator: torch.Generator) as this =
+    inherit torch.nn.Module<Tensor, Tensor>("NoisyLinear")
     do Check.positive "inFeatures" inFeatures
     do Check.positive "outFeatures" outFeatures
     let sigma0 = defaultArg sigma0 0.5
     do
         if not (sigma0 >= 0.0 && not (Double.IsInfinity sigma0)) then
             raise (ArgumentOutOfRangeException("sigma0", sigma0, "sigma0 must be non-negative and finite"))
-    let device = defaultArg device Device.CPU
+    let device = defaultArg device torch.CPU
+    let generator = Option.toObj generator
     let p, q = int64 inFeatures, int64 outFeatures
     let bound = 1.0 / sqrt (float inFeatures)
-    let constant (shape: int64[]) (value: float) (requiresGrad: bool) =
-        let t = torch.full(shape, value, device = device).DetachFromDisposeScope()
-        t.requires_grad <- requiresGrad
-        t
-    let weightMu = Init.uniformParameter [| q; p |] bound device
-    let weightSigma = constant [| q; p |] (sigma0 / sqrt (float inFeatures)) true
-    let biasMu = Init.uniformParameter [| q |] bound device
-    let biasSigma = constant [| q |] (sigma0 / sqrt (float inFeatures)) true
-    let inputEpsilon = constant [| p |] 0.0 false
-    let outputEpsilon = constant [| q |] 0.0 false
-    let weightEpsilon = constant [| q; p |] 0.0 false
-    let biasEpsilon = constant [| q |] 0.0 false
+    let weightMu = Layers.uniformParameter [| q; p |] bound device generator
+    let weightSigma = Layers.constantParameter [| q; p |] (sigma0 / sqrt (float inFeatures)) device
+    let biasMu = Layers.uniformParameter [| q |] bound device generator
+    let biasSigma = Layers.constantParameter [| q |] (sigma0 / sqrt (float inFeatures)) device
+    let buffer (shape: int64[]) = torch.zeros(shape, device = device).DetachFromDisposeScope()
+    let inputEpsilon = buffer [| p |]
+    let outputEpsilon = buffer [| q |]
+    let weightEpsilon = buffer [| q; p |]
+    let biasEpsilon = buffer [| q |]
     let mutable noiseOff = false
 
     /// f(x) = sign(x) sqrt(|x|).
@@ -60,9 +57,9 @@ type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Dev
     /// Draws ε_in and ε_out from N(0, 1) and sets ε_w = f(ε_out) ⊗ f(ε_in), ε_b = f(ε_out), in place.
     let resetNoise () =
         use _ = torch.no_grad ()
-        use scope = new DisposeScope()
-        let epsIn = torch.randn([| p |], device = device)
-        let epsOut = torch.randn([| q |], device = device)
+        use scope = torch.NewDisposeScope()
+        let epsIn = torch.randn([| p |], device = device, generator = generator)
+        let epsOut = torch.randn([| q |], device = device, generator = generator)
         let fIn = scaleNoise epsIn
         let fOut = scaleNoise epsOut
         inputEpsilon.copy_ epsIn |> ignore
@@ -70,7 +67,19 @@ type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Dev
         weightEpsilon.copy_ (fOut.unsqueeze 1L * fIn.unsqueeze 0L) |> ignore
         biasEpsilon.copy_ fOut |> ignore
 
-    do resetNoise ()
+    do
+        resetNoise ()
+        this.register_parameter ("weight_mu", weightMu)
+        this.register_parameter ("weight_sigma", weightSigma)
+        this.register_parameter ("bias_mu", biasMu)
+        this.register_parameter ("bias_sigma", biasSigma)
+        this.register_buffer ("weight_epsilon", weightEpsilon, false)
+        this.register_buffer ("bias_epsilon", biasEpsilon, false)
+        this.register_buffer ("input_epsilon", inputEpsilon, false)
+        this.register_buffer ("output_epsilon", outputEpsilon, false)
+
+    /// Components are registered by name in the constructor.
+    override _.RegisterComponents() = ()
 
     /// Draws a fresh factorised noise: ε_in, ε_out ~ N(0, 1), ε_w = f(ε_out) ⊗ f(ε_in), ε_b = f(ε_out), written
     /// in place into the buffers (no gradient recorded).
@@ -102,14 +111,7 @@ type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Dev
 
     override _.forward x =
         if noiseOff then
-            functional.linear (x, weightMu, biasMu)
+            torch.nn.functional.linear (x, weightMu, biasMu)
         else
-            functional.linear (x, weightMu + weightSigma * weightEpsilon, biasMu + biasSigma * biasEpsilon)
-
-    override _.named_parameters() =
-        [ "weight_mu", weightMu; "weight_sigma", weightSigma; "bias_mu", biasMu; "bias_sigma", biasSigma ]
-
-    override m.Dispose() =
-        base.Dispose()
-        for t in [ inputEpsilon; outputEpsilon; weightEpsilon; biasEpsilon ] do
-            t.Dispose()
+            use scope = torch.NewDisposeScope()
+            torch.nn.functional.linear(x, weightMu + weightSigma * weightEpsilon, biasMu + biasSigma * biasEpsilon).MoveToOuterDisposeScope()

@@ -1,6 +1,6 @@
 namespace Dqn.Fun
 
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// <summary>
 /// Distributional RL over a fixed categorical support: C51 (Bellemare, Dabney and Munos 2017, "A
@@ -29,7 +29,7 @@ module Categorical =
     /// <returns>[atoms] Float32.</returns>
     /// <exception cref="T:System.ArgumentException">vMin or vMax not finite.</exception>
     /// <exception cref="T:System.ArgumentOutOfRangeException">atoms &lt; 2, or vMax &lt;= vMin.</exception>
-    /// <example><c>support -1.0 1.0 5 Device.CPU</c> evaluates to <c>[-1; -0.5; 0; 0.5; 1]</c>.</example>
+    /// <example><c>support -1.0 1.0 5 torch.CPU</c> evaluates to <c>[-1; -0.5; 0; 0.5; 1]</c>.</example>
     [<CompiledName("Support")>]
     val support: vMin: float -> vMax: float -> atoms: int -> device: Device -> Tensor
 

@@ -1,7 +1,8 @@
 namespace Dqn.Fun
 
 open System
-open Dqn.Fun.Torch
+open TorchSharp
+open TorchSharp.Modules
 
 /// What one gradient update measured.
 [<Struct>]
@@ -18,23 +19,23 @@ module Learner =
     /// Expected-value losses per sample: [batch] Float32.
     let internal perSampleLoss (config: DqnConfig) (q: Tensor) (y: Tensor) =
         match config.Loss with
-        | TdLoss.Mse -> nn.functional.mse_loss (q, y, nn.Reduction.None)
-        | _ -> nn.functional.huber_loss (q, y, nn.Reduction.None)
+        | TdLoss.Mse -> torch.nn.functional.mse_loss (q, y, reduction = torch.nn.Reduction.None)
+        | _ -> torch.nn.functional.huber_loss (q, y, delta = 1.0, reduction = torch.nn.Reduction.None)
 
     /// Clears the gradients, back-propagates `loss`, clips the gradients to config.MaxGradNorm and takes one
     /// optimizer step.
-    let internal optimize (config: DqnConfig) (optimizer: optim.Optimizer) (loss: Tensor) =
+    let internal optimize (config: DqnConfig) (optimizer: torch.optim.Optimizer) (loss: Tensor) =
         optimizer.zero_grad ()
         loss.backward ()
         match config.MaxGradNorm with
-        | Some m -> nn.utils.clip_grad_norm_ (optimizer.parameters, m) |> ignore
+        | Some m -> torch.nn.utils.clip_grad_norm_ (optimizer.parameters (), m) |> ignore
         | None -> ()
-        optimizer.step ()
+        optimizer.step () |> ignore
 
     /// [batch; 1; atoms] Int64 indices that pick the taken action's atoms out of [batch; actions; atoms].
     let private atomIndex (actions: Tensor) (atoms: int64) =
         let b = actions.shape[0]
-        actions.view (b, 1L, 1L) + torch.zeros ([| b; 1L; atoms |], DType.Int64, actions.device)
+        actions.view(b, 1L, 1L).expand (b, 1L, atoms)
 
     /// <summary>One gradient update through libtorch's autograd on batch tensors, for every head and network
     /// (MLP, dueling, noisy, NatureCnn over UInt8 stacks, ...): Mnih et al. 2015's update with the target of
@@ -56,9 +57,9 @@ module Learner =
     [<CompiledName("UpdateOnTensors")>]
     let updateOnTensors
         (config: DqnConfig)
-        (online: nn.Module)
-        (target: nn.Module)
-        (optimizer: optim.Optimizer)
+        (online: torch.nn.Module<Tensor, Tensor>)
+        (target: torch.nn.Module<Tensor, Tensor>)
+        (optimizer: torch.optim.Optimizer)
         (support: Tensor)
         (observations: Tensor)
         (nextObservations: Tensor)
@@ -68,42 +69,42 @@ module Learner =
         (weights: Tensor)
         (priorities: float32[])
         : UpdateMetrics =
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         QNetworks.resetNoise online
         QNetworks.resetNoise target
         let qOf (output: Tensor) = QNetworks.qValues config.Head support output
         // The bootstrap action a* at s': greedy under the target network, or under the online one (Double DQN).
         let nextAction (nextTarget: Tensor) =
-            (if config.DoubleDqn then qOf (online.forward nextObservations) else qOf nextTarget).argmax(1L, keepdim = true)
+            (if config.DoubleDqn then qOf (online.call nextObservations) else qOf nextTarget).argmax(1L, keepdim = true)
         let losses, meanQ, basis =
             match config.Head with
             | ValueHead.Categorical ->
                 let atoms = int64 config.Atoms
-                let logits = (online.forward observations).gather(1L, atomIndex actions atoms).squeeze 1L
+                let logits = (online.call observations).gather(1L, atomIndex actions atoms).squeeze 1L
                 let m =
                     use _ = torch.no_grad ()
-                    let nextLogits = target.forward nextObservations
+                    let nextLogits = target.call nextObservations
                     let aStar = nextAction nextLogits
                     let nextProbs = nextLogits.softmax(2L).gather(1L, atomIndex (aStar.squeeze 1L) atoms).squeeze 1L
                     Categorical.project rewards discounts nextProbs support
                 let ce = Categorical.crossEntropy logits m
                 let meanQ =
                     use _ = torch.no_grad ()
-                    (logits.softmax 1L * support).sum(1L).mean().item<float> ()
+                    (logits.softmax 1L * support).sum(1L).mean().item<float32> () |> float
                 ce, meanQ, ce
             | ValueHead.Quantile ->
                 let atoms = int64 config.Atoms
-                let theta = (online.forward observations).gather(1L, atomIndex actions atoms).squeeze 1L
+                let theta = (online.call observations).gather(1L, atomIndex actions atoms).squeeze 1L
                 let targetTheta =
                     use _ = torch.no_grad ()
-                    let nextTheta = target.forward nextObservations
+                    let nextTheta = target.call nextObservations
                     let aStar = nextAction nextTheta
                     let chosen = nextTheta.gather(1L, atomIndex (aStar.squeeze 1L) atoms).squeeze 1L
                     rewards.unsqueeze 1L + discounts.unsqueeze 1L * chosen
                 let l = Quantile.huberLosses 1.0 theta targetTheta
                 let meanQ =
                     use _ = torch.no_grad ()
-                    theta.mean().item<float> ()
+                    theta.mean().item<float32> () |> float
                 l, meanQ, l
             | ValueHead.Implicit ->
                 let struct (l, meanQ) = Iqn.trainingLosses config online target observations nextObservations actions rewards discounts
@@ -111,38 +112,38 @@ module Learner =
             | _ ->
                 let y =
                     use _ = torch.no_grad ()
-                    let nextQTarget = target.forward nextObservations
+                    let nextQTarget = target.call nextObservations
                     if config.DoubleDqn then
-                        Bellman.doubleNStepTarget rewards discounts (online.forward nextObservations) nextQTarget
+                        Bellman.doubleNStepTarget rewards discounts (online.call nextObservations) nextQTarget
                     else
                         Bellman.nStepTarget rewards discounts nextQTarget
-                let q = Bellman.selectActions (online.forward observations) actions
+                let q = Bellman.selectActions (online.call observations) actions
                 let meanQ =
                     use _ = torch.no_grad ()
-                    q.mean().item<float> ()
+                    q.mean().item<float32> () |> float
                 perSampleLoss config q y, meanQ, (q - y).abs ()
         let loss = if isNull weights then losses.mean () else (losses * weights).mean ()
         optimize config optimizer loss
-        if not (isNull priorities) then basis.detach().CopyTo(Span priorities)
-        { Loss = loss.item<float> (); MeanQ = meanQ }
+        if not (isNull priorities) then Tensors.copyTo (basis.detach ()) (Span priorities)
+        { Loss = float (loss.item<float32> ()); MeanQ = meanQ }
 
     /// Whether `update` can take the fused path: both networks are CPU MLPs (Linear with bias, ReLU, ...,
     /// Linear, as QNetwork.mlp builds them) and the optimizer is Adam.
-    let internal fusable (online: nn.Module) (target: nn.Module) (optimizer: optim.Optimizer) (device: Device) =
-        let isMlp (m: nn.Module) =
+    let internal fusable (online: torch.nn.Module) (target: torch.nn.Module) (optimizer: torch.optim.Optimizer) (device: Device) =
+        let isMlp (m: torch.nn.Module) =
             match m with
-            | :? nn.Sequential as s ->
-                let layers = s.modules
+            | :? Sequential as s ->
+                let layers = s.children () |> Array.ofSeq
                 layers.Length % 2 = 1
                 && layers
                    |> Array.mapi (fun i l ->
                        match l with
-                       | :? nn.Linear as lin -> i % 2 = 0 && not (isNull lin.bias)
-                       | :? nn.ReLU -> i % 2 = 1
+                       | :? Linear as lin -> i % 2 = 0 && not (isNull lin.bias)
+                       | :? ReLU -> i % 2 = 1
                        | _ -> false)
                    |> Array.forall id
             | _ -> false
-        device.Type = DeviceType.CPU && (optimizer :? optim.Adam) && isMlp online && isMlp target
+        device.``type`` = DeviceType.CPU && (optimizer :? Adam) && isMlp online && isMlp target
 
     /// Bootstrap discounts gamma^Steps (1 - terminated) of a batch: [batch] floats (gamma (1 - terminated)
     /// for one-step transitions).
@@ -155,7 +156,7 @@ module Learner =
 
     /// The autograd update of a host batch: its arrays as tensors on `device`, then updateOnTensors.
     let private autogradOnBatch config online target optimizer (device: Device) support (batch: Batch) (discounts: float32[]) (weights: float32[]) priorities =
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         let b = int64 batch.Size
         let obsShape = [| b; int64 batch.ObservationSize |]
         updateOnTensors
@@ -164,12 +165,12 @@ module Learner =
             target
             optimizer
             support
-            (torch.tensor<float32> (ReadOnlySpan batch.Observations, obsShape, device))
-            (torch.tensor<float32> (ReadOnlySpan batch.NextObservations, obsShape, device))
-            (torch.tensor<int64> (ReadOnlySpan batch.Actions, [| b |], device))
-            (torch.tensor<float32> (ReadOnlySpan batch.Rewards, [| b |], device))
-            (torch.tensor<float32> (ReadOnlySpan discounts, [| b |], device))
-            (if isNull weights then null else torch.tensor<float32> (ReadOnlySpan weights, [| b |], device))
+            (Tensors.ofArray batch.Observations obsShape device)
+            (Tensors.ofArray batch.NextObservations obsShape device)
+            (Tensors.ofArray batch.Actions [| b |] device)
+            (Tensors.ofArray batch.Rewards [| b |] device)
+            (Tensors.ofArray discounts [| b |] device)
+            (if isNull weights then null else Tensors.ofArray weights [| b |] device)
             priorities
 
     /// <summary>One gradient update on a host batch (see updateOnTensors for the algorithm), with
@@ -181,9 +182,9 @@ module Learner =
     [<CompiledName("Learn")>]
     let learn
         (config: DqnConfig)
-        (online: nn.Module)
-        (target: nn.Module)
-        (optimizer: optim.Optimizer)
+        (online: torch.nn.Module<Tensor, Tensor>)
+        (target: torch.nn.Module<Tensor, Tensor>)
+        (optimizer: torch.optim.Optimizer)
         (device: Device)
         (support: Tensor)
         (batch: Batch)
@@ -202,43 +203,16 @@ module Learner =
         needs "discounts" n discounts.Length
         if not (isNull weights) then needs "weights" n weights.Length
         if not (isNull priorities) then needs "priorities" n priorities.Length
-        if config.Head = ValueHead.Expected && isNull weights && isNull priorities && fusable online target optimizer device then
-            let hs (m: nn.Module) = m.parameters () |> List.map (fun p -> p.Handle) |> Array.ofList
-            let onlineHandles = hs online
-            let mutable loss = 0.0
-            let mutable meanQ = 0.0
-            Native.checkRc (
-                Native.dqn_mlp_q_update(
-                    onlineHandles,
-                    hs target,
-                    onlineHandles.Length,
-                    optimizer.H,
-                    batch.Observations,
-                    batch.NextObservations,
-                    batch.Actions,
-                    batch.Rewards,
-                    discounts,
-                    int64 n,
-                    int64 batch.ObservationSize,
-                    (if config.Loss = TdLoss.Mse then 1 else 0),
-                    (if config.DoubleDqn then 1 else 0),
-                    (match config.MaxGradNorm with Some m -> m | None -> 0.0),
-                    &loss,
-                    &meanQ
-                )
-            )
-            { Loss = loss; MeanQ = meanQ }
-        else
-            autogradOnBatch config online target optimizer device support batch discounts weights priorities
+        autogradOnBatch config online target optimizer device support batch discounts weights priorities
 
     /// <summary>One one-step gradient update on a host batch for an Expected-head network (Mnih et al. 2015,
     /// Algorithm 1, inner loop; Double DQN when config.DoubleDqn): `learn` with gamma^Steps (1 - terminated)
     /// discounts, no weights. Takes the fused native path when it applies.</summary>
     [<CompiledName("Update")>]
-    let update (config: DqnConfig) (online: nn.Module) (target: nn.Module) (optimizer: optim.Optimizer) (device: Device) (batch: Batch) =
+    let update (config: DqnConfig) (online: torch.nn.Module<Tensor, Tensor>) (target: torch.nn.Module<Tensor, Tensor>) (optimizer: torch.optim.Optimizer) (device: Device) (batch: Batch) =
         learn config online target optimizer device null batch (discounts config.Gamma batch) null null
 
     /// The same update as `update`, always through libtorch's autograd (the reference for the fused path).
     [<CompiledName("UpdateAutograd")>]
-    let updateAutograd (config: DqnConfig) (online: nn.Module) (target: nn.Module) (optimizer: optim.Optimizer) (device: Device) (batch: Batch) =
+    let updateAutograd (config: DqnConfig) (online: torch.nn.Module<Tensor, Tensor>) (target: torch.nn.Module<Tensor, Tensor>) (optimizer: torch.optim.Optimizer) (device: Device) (batch: Batch) =
         autogradOnBatch config online target optimizer device null batch (discounts config.Gamma batch) null null

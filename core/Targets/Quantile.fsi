@@ -1,6 +1,6 @@
 namespace Dqn.Fun
 
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// <summary>
 /// Quantile regression for distributional RL: QR-DQN (Dabney, Rowland, Bellemare and Munos 2018,
@@ -26,7 +26,7 @@ module Quantile =
     /// <param name="device">Where the tensor lives.</param>
     /// <returns>[count] Float32.</returns>
     /// <exception cref="T:System.ArgumentOutOfRangeException">count &lt;= 0.</exception>
-    /// <example><c>midpoints 4 Device.CPU</c> evaluates to <c>[0.125; 0.375; 0.625; 0.875]</c>.</example>
+    /// <example><c>midpoints 4 torch.CPU</c> evaluates to <c>[0.125; 0.375; 0.625; 0.875]</c>.</example>
     [<CompiledName("Midpoints")>]
     val midpoints: count: int -> device: Device -> Tensor
 

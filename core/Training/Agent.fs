@@ -3,7 +3,7 @@ namespace Dqn.Fun
 open System
 open System.Diagnostics
 open System.Threading
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// One finished training episode. Steps are agent steps.
 type EpisodeMetrics =
@@ -62,22 +62,23 @@ type TrainingSummary =
 /// the network is a DrqnNetwork whose LSTM state is carried through each episode (zeroed at its start; Act carries
 /// its own, zeroed by ResetState) and learning replays sequences (SequenceReplayBuffer, DrqnLearner.update).
 [<Sealed>]
-type Agent private (config: DqnConfig, observationSize: int, actionCount: int, network: nn.Module option) =
+type Agent private (config: DqnConfig, observationSize: int, actionCount: int, source: QNetworkSource, network: torch.nn.Module<Tensor, Tensor> option) =
     let config = DqnConfig.validate config
     do
         if observationSize <= 0 then
             raise (ArgumentOutOfRangeException("observationSize", observationSize, "observationSize must be positive"))
         if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
         torch.set_num_threads config.Threads
-        torch.manual_seed (int64 config.Seed)
+        torch.manual_seed (int64 config.Seed) |> ignore
     let device = config.Device
     let spec = { ObservationSize = observationSize; Hidden = config.Hidden; ActionCount = actionCount }
-    let online = match network with Some n -> n | None -> QNetworks.create config spec device
-    let target = QNetworks.targetOf (fun () -> QNetworks.create config spec device) online
+    let create () = QNetworkSource.create config observationSize actionCount device source
+    let online = match network with Some n -> n | None -> create ()
+    let target = QNetworks.targetOf create online
     /// The C51 support [atoms] (null for other heads); owned here.
     let support = QNetworks.ownedSupportOf config device
     let mutable learningRate = Schedule.value config.LearningRate 0L
-    let optimizer = new optim.Adam(online.parameters (), lr = learningRate, eps = config.AdamEpsilon)
+    let optimizer = torch.optim.Adam(online.parameters (), lr = learningRate, eps = config.AdamEpsilon)
     // Exactly one of the two buffers exists.
     let uniform =
         if config.Prioritized || config.Recurrent then None else Some(ReplayBuffer(config.BufferSize, observationSize, config.Seed))
@@ -125,9 +126,9 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
             QNetwork.greedyAction online device o
         else
             use _ = torch.no_grad ()
-            use scope = new DisposeScope()
-            let x = torch.tensor<float32>(ReadOnlySpan o, [| 1L; int64 o.Length |], device)
-            (QNetworks.qValues config.Head support (online.forward x)).argmax().item<int64>() |> int
+            use scope = torch.NewDisposeScope()
+            let x = Tensors.ofArray o [| 1L; int64 o.Length |] device
+            (QNetworks.qValues config.Head support (online.call x)).argmax().item<int64>() |> int
 
     /// One gradient update from the replay (uniform, or prioritized with importance weights and a priority
     /// update for the sampled transitions).
@@ -183,12 +184,26 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
     /// `actionCount` actions. Seeds torch's global generator with config.Seed and sets libtorch's thread
     /// count to config.Threads (both process-wide). Raises ArgumentOutOfRangeException / ArgumentException
     /// naming the first invalid config field or size.
-    new(config: DqnConfig, observationSize: int, actionCount: int) = new Agent(config, observationSize, actionCount, None)
+    new(config: DqnConfig, observationSize: int, actionCount: int) =
+        new Agent(config, observationSize, actionCount, QNetworkSource.Built(Torso.Mlp(observationSize, config.Hidden)), None)
+
+    /// <summary>A new agent whose Q-networks come from `source`: the library's heads over a torso (Torso.Mlp,
+    /// Torso.Custom with a TorchSharp module of your own), or a whole Q-network of your own
+    /// (QNetworkSource.Network). Otherwise as the constructor without it.</summary>
+    /// <exception cref="T:System.ArgumentException">The network's output for a batch of observations is not
+    /// [batch; actionCount] (Expected head) or [batch; actionCount; atoms].</exception>
+    new(config: DqnConfig, observationSize: int, actionCount: int, source: QNetworkSource) =
+        new Agent(config, observationSize, actionCount, source, None)
 
     member _.Config = config
     member _.Spec = spec
-    /// The online Q-network: [batch; observationSize] -> [batch; actionCount].
+    /// Where the Q-networks come from.
+    member _.Source = source
+    /// The online Q-network (a TorchSharp module): [batch; observationSize] -> [batch; actionCount] (or
+    /// [batch; actionCount; atoms] for the distributional heads).
     member _.Network = online
+    /// The target network θ⁻ (Mnih et al. 2015): the same architecture, parameters out of autograd.
+    member _.TargetNetwork = target
     /// Agent steps taken by Learn, over the agent's life.
     member _.Steps = steps
     /// Gradient updates made, over the agent's life.
@@ -319,7 +334,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
                 let lr = Schedule.value config.LearningRate steps
                 if lr <> learningRate then
                     learningRate <- lr
-                    optimizer.set_lr lr
+                    for g in optimizer.ParamGroups do
+                        g.LearningRate <- lr
                 for _ in 1 .. config.GradientSteps do
                     let m = learnOnce ()
                     updates <- updates + 1L
@@ -360,10 +376,23 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
           StepsPerSecond = float (steps - startSteps) / wall
           Evaluations = List.ofSeq evaluations }
 
-    /// Saves the online Q-network to a .safetensors file (atomically: temporary file, then rename).
+    /// Saves the online Q-network to a .safetensors file (atomically: temporary file, then rename). A network over
+    /// a module of your own is saved in Checkpoint.FormatCustom: read it back with LoadParameters.
     member _.Save(path: string) =
         checkAlive ()
-        Checkpoint.save path spec config online (Map [ "gamma", string config.Gamma; "steps", string steps ])
+        let extra = Map [ "gamma", string config.Gamma; "steps", string steps ]
+        match source with
+        | QNetworkSource.Built torso -> Checkpoint.saveFor path torso actionCount config online extra
+        | QNetworkSource.Network _ -> Checkpoint.saveCustom path actionCount config online extra
+
+    /// <summary>Reads a checkpoint's parameters into the online network and copies them into the target network
+    /// (Checkpoint.loadInto): for networks over modules of your own, or to start from saved weights.</summary>
+    /// <exception cref="T:System.IO.InvalidDataException">The file's tensors do not match the network's parameters.</exception>
+    member _.LoadParameters(path: string) =
+        checkAlive ()
+        let metadata = Checkpoint.loadInto path online
+        QNetwork.updateTarget 1.0 target online
+        metadata
 
     /// Loads a Q-network saved by Save into a new agent with `config` (default: DqnConfig.defaults) whose
     /// architecture fields (Hidden, Dueling, Noisy, Head, Atoms, support) are those recorded in the file,
@@ -372,7 +401,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, n
         let config = defaultArg config DqnConfig.defaults
         let spec, network, metadata = Checkpoint.load path config.Device
         let config = Checkpoint.withArchitecture metadata { config with Hidden = spec.Hidden }
-        new Agent(config, spec.ObservationSize, spec.ActionCount, Some network)
+        new Agent(config, spec.ObservationSize, spec.ActionCount, QNetworkSource.Built(Torso.Mlp(spec.ObservationSize, spec.Hidden)), Some network)
 
     member _.Dispose() =
         if not disposed then

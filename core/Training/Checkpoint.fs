@@ -2,7 +2,7 @@ namespace Dqn.Fun
 
 open System
 open System.Globalization
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// Q-network checkpoints as .safetensors files. Tensor names are the torch.nn.Sequential state-dict names
 /// ("0.weight", "0.bias", ...), so Python reads them with `safetensors.torch.load_file` and
@@ -18,7 +18,31 @@ module Checkpoint =
     [<Literal>]
     let FormatNatureCnn = "dqnfun.qnetwork.naturecnn.v1"
 
+    /// Metadata value of "format" in checkpoints of networks over a torso of your own (Torso.Custom) or of a
+    /// Q-network of your own: only that module can read them back (loadInto).
+    [<Literal>]
+    let FormatCustom = "dqnfun.qnetwork.custom.v1"
+
     let private inv (i: int) = i.ToString(CultureInfo.InvariantCulture)
+
+    /// A module's parameters with their state-dict names, in registration order.
+    let internal namedParameters (network: torch.nn.Module) : (string * Tensor) list =
+        [ for struct (n, p) in network.named_parameters () -> n, (p :> Tensor) ]
+
+    /// <summary>Copies every parameter of `source` into the parameter of `network` with the same name, in place and
+    /// without recording gradients (values move to each parameter's device).</summary>
+    /// <exception cref="T:System.ArgumentException">The name lists differ (a missing, extra or renamed parameter) or a
+    /// shape differs; the message names the first such parameter.</exception>
+    [<CompiledName("LoadParameters")>]
+    let loadParameters (network: torch.nn.Module) (source: (string * Tensor) list) =
+        let mine = namedParameters network
+        if List.length mine <> List.length source then
+            invalidArg "source" $"expected {List.length mine} parameters, got {List.length source}"
+        use _ = torch.no_grad ()
+        for (n, p), (n', q) in List.zip mine source do
+            if n <> n' || p.shape <> q.shape then
+                invalidArg "source" $"parameter '{n}' {Tensors.shapeText p.shape} does not match '{n'}' {Tensors.shapeText q.shape}"
+            p.copy_ q |> ignore
 
     let private invf (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
 
@@ -40,7 +64,7 @@ module Checkpoint =
     /// architecture switches of `config` (dueling, noisy, head, atoms, support, IQN's embedding and K, recurrent and LSTM units) and `extra` metadata (string
     /// pairs) beside the architecture keys.
     [<CompiledName("Save")>]
-    let save (path: string) (spec: QNetworkSpec) (config: DqnConfig) (network: nn.Module) (extra: Map<string, string>) =
+    let save (path: string) (spec: QNetworkSpec) (config: DqnConfig) (network: torch.nn.Module) (extra: Map<string, string>) =
         let metadata =
             extra
             |> Map.add "format" Format
@@ -48,12 +72,12 @@ module Checkpoint =
             |> Map.add "hidden" (String.Join(",", spec.Hidden |> List.map inv))
             |> Map.add "action_count" (inv spec.ActionCount)
             |> architectureMetadata config
-        Safetensors.save path (network.named_parameters ()) metadata
+        Safetensors.save path (namedParameters network) metadata
 
     /// Writes a network built by QNetworks.createFor over `torso` as `save` does: an MLP torso gives the
     /// format of `save`; a Nature CNN torso gives FormatNatureCnn with "frames" and "action_count".
     [<CompiledName("SaveFor")>]
-    let saveFor (path: string) (torso: Torso) (actionCount: int) (config: DqnConfig) (network: nn.Module) (extra: Map<string, string>) =
+    let saveFor (path: string) (torso: Torso) (actionCount: int) (config: DqnConfig) (network: torch.nn.Module) (extra: Map<string, string>) =
         match torso with
         | Torso.Mlp(observationSize, hidden) ->
             save path { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount } config network extra
@@ -64,7 +88,26 @@ module Checkpoint =
                 |> Map.add "frames" (inv frames)
                 |> Map.add "action_count" (inv actionCount)
                 |> architectureMetadata config
-            Safetensors.save path (network.named_parameters ()) metadata
+            Safetensors.save path (namedParameters network) metadata
+        | Torso.Custom(_, features) ->
+            let metadata =
+                extra
+                |> Map.add "format" FormatCustom
+                |> Map.add "features" (inv features)
+                |> Map.add "action_count" (inv actionCount)
+                |> architectureMetadata config
+            Safetensors.save path (namedParameters network) metadata
+
+    /// Writes a Q-network of your own (QNetworkSource.Network) with format FormatCustom, "action_count" and the
+    /// architecture keys of `config`: only that network can read it back (loadInto).
+    [<CompiledName("SaveCustom")>]
+    let saveCustom (path: string) (actionCount: int) (config: DqnConfig) (network: torch.nn.Module) (extra: Map<string, string>) =
+        let metadata =
+            extra
+            |> Map.add "format" FormatCustom
+            |> Map.add "action_count" (inv actionCount)
+            |> architectureMetadata config
+        Safetensors.save path (namedParameters network) metadata
 
     /// `config` with the architecture switches recorded in a checkpoint's metadata (absent keys: unchanged).
     [<CompiledName("WithArchitecture")>]
@@ -94,8 +137,8 @@ module Checkpoint =
     /// checkpoint, or its tensors do not match the recorded architecture; FileNotFoundException (or
     /// DirectoryNotFoundException) when absent.
     [<CompiledName("LoadAny")>]
-    let loadAny (path: string) (device: Device) : Torso * int * nn.Module * Map<string, string> =
-        let file = Safetensors.load path Device.CPU
+    let loadAny (path: string) (device: Device) : Torso * int * torch.nn.Module<Tensor, Tensor> * Map<string, string> =
+        let file = Safetensors.load path torch.CPU
         try
             let md = file.Metadata
             let bad (msg: string) : 'a = raise (IO.InvalidDataException($"{path}: {msg}"))
@@ -119,6 +162,8 @@ module Checkpoint =
                         | None -> bad "metadata 'hidden' is missing"
                     Torso.Mlp(int "observation_size", hidden)
                 | Some FormatNatureCnn -> Torso.NatureCnn(int "frames")
+                | Some FormatCustom ->
+                    bad "a checkpoint of a network over a module of your own: read it into that network with Checkpoint.loadInto (or Agent.Load with the same torso or network)"
                 | other ->
                     let found = Option.defaultValue "<none>" other
                     bad $"not a Dqn.Fun Q-network checkpoint (format '{found}', expected '{Format}' or '{FormatNatureCnn}')"
@@ -134,10 +179,7 @@ module Checkpoint =
                 with :? ArgumentException as e ->
                     bad $"the recorded architecture is invalid: {e.Message}"
             try
-                use _ = torch.no_grad ()
-                use scope = new DisposeScope()
-                let onDevice = file.Tensors |> List.map (fun (n, t) -> n, t.``to`` device)
-                network.load_parameters onDevice
+                loadParameters network file.Tensors
             with :? ArgumentException as e ->
                 network.Dispose()
                 bad $"tensors do not match the recorded architecture: {e.Message}"
@@ -149,10 +191,28 @@ module Checkpoint =
     /// Reads an MLP checkpoint written by `save` (see loadAny): returns the spec, the network (caller owns it)
     /// and the file's metadata. Raises InvalidDataException for a Nature CNN checkpoint (use loadAny).
     [<CompiledName("Load")>]
-    let load (path: string) (device: Device) : QNetworkSpec * nn.Module * Map<string, string> =
+    let load (path: string) (device: Device) : QNetworkSpec * torch.nn.Module<Tensor, Tensor> * Map<string, string> =
         match loadAny path device with
         | Torso.Mlp(observationSize, hidden), actionCount, network, md ->
             { ObservationSize = observationSize; Hidden = hidden; ActionCount = actionCount }, network, md
-        | Torso.NatureCnn _, _, network, _ ->
+        | _, _, network, _ ->
             network.Dispose()
             raise (IO.InvalidDataException($"{path}: a Nature CNN checkpoint, not an MLP one (read it with Checkpoint.loadAny)"))
+
+    /// <summary>Reads a checkpoint's parameters into an existing network (any module whose parameter names and shapes
+    /// are the file's: a network over a torso of your own, or one built like the file's) and returns the file's
+    /// metadata.</summary>
+    /// <exception cref="T:System.IO.InvalidDataException">Not a safetensors file, or its tensors do not match the
+    /// network's parameters (the message names the first that differs).</exception>
+    [<CompiledName("LoadInto")>]
+    let loadInto (path: string) (network: torch.nn.Module) : Map<string, string> =
+        let file = Safetensors.load path torch.CPU
+        try
+            try
+                loadParameters network file.Tensors
+            with :? ArgumentException as e ->
+                raise (IO.InvalidDataException($"{path}: tensors do not match the network: {e.Message}"))
+            file.Metadata
+        finally
+            for _, t in file.Tensors do
+                t.Dispose()

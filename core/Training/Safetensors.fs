@@ -1,10 +1,11 @@
-namespace Dqn.Fun.Torch
+namespace Dqn.Fun
 
 open System
 open System.Buffers.Binary
 open System.IO
 open System.Text
 open System.Text.Json
+open TorchSharp
 
 /// The contents of a .safetensors file: named tensors (in file order) and string metadata.
 type SafetensorsFile =
@@ -20,23 +21,41 @@ type SafetensorsFile =
 module Safetensors =
     let private dtypeName =
         function
-        | DType.Float32 -> "F32"
-        | DType.Float64 -> "F64"
-        | DType.Int64 -> "I64"
-        | DType.Int32 -> "I32"
-        | DType.UInt8 -> "U8"
-        | DType.Bool -> "BOOL"
+        | ScalarType.Float32 -> "F32"
+        | ScalarType.Float64 -> "F64"
+        | ScalarType.Int64 -> "I64"
+        | ScalarType.Int32 -> "I32"
+        | ScalarType.Byte -> "U8"
+        | ScalarType.Bool -> "BOOL"
         | d -> invalidArg "dtype" $"dtype {d} has no safetensors name"
 
     let private dtypeOfName (path: string) (name: string) =
         function
-        | "F32" -> DType.Float32, 4
-        | "F64" -> DType.Float64, 8
-        | "I64" -> DType.Int64, 8
-        | "I32" -> DType.Int32, 4
-        | "U8" -> DType.UInt8, 1
-        | "BOOL" -> DType.Bool, 1
+        | "F32" -> ScalarType.Float32, 4
+        | "F64" -> ScalarType.Float64, 8
+        | "I64" -> ScalarType.Int64, 8
+        | "I32" -> ScalarType.Int32, 4
+        | "U8" -> ScalarType.Byte, 1
+        | "BOOL" -> ScalarType.Bool, 1
         | other -> raise (InvalidDataException($"{path}: tensor '{name}' has unsupported dtype '{other}'"))
+
+    /// The raw little-endian bytes of a tensor's elements, row-major (a CPU copy for other devices or layouts).
+    let private rawBytes (t: Tensor) : byte[] =
+        if isNull t then nullArg "tensors"
+        if t.device_type = DeviceType.CPU && t.is_contiguous () then
+            t.bytes.ToArray()
+        else
+            use c = t.detach().cpu().contiguous ()
+            c.bytes.ToArray()
+
+    /// A new tensor of `dtype` and `shape` on `device` whose elements are the little-endian bytes `data`.
+    let private ofBytes (data: ReadOnlySpan<byte>) (shape: int64[]) (dtype: ScalarType) (device: Device) : Tensor =
+        let t = torch.empty (shape, dtype = dtype)
+        if data.Length > 0 then data.CopyTo(t.bytes)
+        if device.``type`` = DeviceType.CPU then t
+        else
+            use _ = t
+            t.``to`` device
 
     /// Larger headers are refused as malformed (the reference implementation's limit).
     let maxHeaderBytes = 100_000_000L
@@ -50,7 +69,7 @@ module Safetensors =
         | Some(n, _) -> invalidArg "tensors" $"tensor name '{n}' appears more than once"
         | None -> ()
         if List.contains "__metadata__" names then invalidArg "tensors" "'__metadata__' is reserved"
-        let payloads = tensors |> List.map (fun (_, t) -> t.RawBytes())
+        let payloads = tensors |> List.map (fun (_, t) -> rawBytes t)
         use header = new MemoryStream()
         (use w = new Utf8JsonWriter(header)
          w.WriteStartObject()
@@ -172,7 +191,7 @@ module Safetensors =
         if expected <> int64 data.Length then bad $"the tensors cover {expected} data bytes but the file holds {data.Length}"
         let tensors = ResizeArray()
         for name, dtype, shape, b, e in entries do
-            tensors.Add((name, torch.FromBytes(data.Slice(int b, int (e - b)), shape, dtype, device)))
+            tensors.Add((name, ofBytes (data.Slice(int b, int (e - b))) shape dtype device))
         { Tensors = List.ofSeq tensors; Metadata = metadata }
 
     /// Loads a .safetensors file (see deserialize for the errors raised; FileNotFoundException when absent).

@@ -1,6 +1,6 @@
 namespace Dqn.Fun
 
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// Bellman targets for Q-learning over batches of transitions. Pure: each function reads its tensors and
 /// returns a new one; none records gradients (targets are computed under torch.no_grad by the caller or

@@ -1,7 +1,7 @@
 namespace Dqn.Fun
 
 open System
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// The regression loss on the TD error.
 type TdLoss =
@@ -63,9 +63,9 @@ type DqnConfig =
       DoubleDqn: bool
       /// Seed for torch, replay sampling, exploration and environment resets.
       Seed: int
-      /// Device for the networks and updates.
+      /// Device for the networks and updates (torch.CPU, or a CUDA device from Devices.parse).
       Device: Device
-      /// libtorch intra-op threads (Debian's libtorch starts with 1).
+      /// LibTorch intra-op threads (torch.set_num_threads), set for the whole process when an agent is made.
       Threads: int
       /// Agent steps between evaluations during Agent.Learn (0: none).
       EvalInterval: int
@@ -145,7 +145,7 @@ module DqnConfig =
           MaxGradNorm = Some 10.0
           DoubleDqn = false
           Seed = 0
-          Device = Device.CPU
+          Device = torch.CPU
           Threads = 1
           EvalInterval = 2_500
           EvalEpisodes = 20

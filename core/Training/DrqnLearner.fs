@@ -1,7 +1,7 @@
 namespace Dqn.Fun
 
 open System
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// DRQN's learning step (Hausknecht and Stone 2015) on sequence replay, with R2D2's burn-in (Kapturowski et al. 2019).
 [<RequireQualifiedAccess>]
@@ -22,7 +22,7 @@ module DrqnLearner =
         (config: DqnConfig)
         (online: DrqnNetwork)
         (target: DrqnNetwork)
-        (optimizer: optim.Optimizer)
+        (optimizer: torch.optim.Optimizer)
         (device: Device)
         (batch: SequenceBatch)
         : UpdateMetrics =
@@ -42,14 +42,14 @@ module DrqnLearner =
             for j in burnIn .. l - 1 do
                 if batch.Mask[i * l + j] <> 0.0f then trained <- trained + 1
         if trained = 0 then invalidArg "batch" "the batch has no unpadded trained position (Mask is 0 after BurnIn everywhere)"
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         let b64, l64, t64, burn64 = int64 b, int64 l, int64 t, int64 burnIn
         let actionCount = int64 online.Actions
-        let observations = torch.tensor<float32> (ReadOnlySpan batch.Observations, [| b64; l64 + 1L; int64 d |], device)
-        let resets = torch.tensor<float32> (ReadOnlySpan batch.Resets, [| b64; l64 + 1L |], device)
-        let steps (a: float32[]) = torch.tensor<float32>(ReadOnlySpan a, [| b64; l64 |], device).narrow(1L, burn64, t64).reshape (b64 * t64)
+        let observations = Tensors.ofArray batch.Observations [| b64; l64 + 1L; int64 d |] device
+        let resets = Tensors.ofArray batch.Resets [| b64; l64 + 1L |] device
+        let steps (a: float32[]) = (Tensors.ofArray a [| b64; l64 |] device).narrow(1L, burn64, t64).reshape (b64 * t64)
         let flat (q: Tensor) = q.reshape (b64 * t64, actionCount)
-        let actions = torch.tensor<int64>(ReadOnlySpan batch.Actions, [| b64; l64 |], device).narrow(1L, burn64, t64).reshape (b64 * t64)
+        let actions = (Tensors.ofArray batch.Actions [| b64; l64 |] device).narrow(1L, burn64, t64).reshape (b64 * t64)
         let rewards = steps batch.Rewards
         let mask = steps batch.Mask
         let discounts = config.Gamma * (1.0 - steps batch.Terminated)

@@ -1,0 +1,21 @@
+namespace Dqn.Fun
+
+open TorchSharp
+
+/// Parameters for the library's own layers, made outside every DisposeScope (their module owns them).
+module internal Layers =
+
+    /// A parameter of `shape` drawn U(-bound, bound) (from `generator`, or torch's global generator when null).
+    let uniformParameter (shape: int64[]) (bound: float) (device: Device) (generator: torch.Generator) : Modules.Parameter =
+        use _ = torch.no_grad ()
+        let t = torch.empty(shape, device = device)
+        torch.nn.init.uniform_(t, -bound, bound, generator) |> ignore
+        let p = torch.nn.Parameter(t)
+        p.DetachFromDisposeScope() |> ignore
+        p
+
+    /// A parameter of `shape` filled with `value`.
+    let constantParameter (shape: int64[]) (value: float) (device: Device) : Modules.Parameter =
+        let p = torch.nn.Parameter(torch.full(shape, value.ToScalar(), device = device))
+        p.DetachFromDisposeScope() |> ignore
+        p
