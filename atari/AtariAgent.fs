@@ -4,7 +4,7 @@ open System
 open System.Diagnostics
 open System.Threading
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// <summary>One finished training game (several training episodes when a lost life is terminal).</summary>
 type AtariGameMetrics =
@@ -71,13 +71,13 @@ type AtariTrainingSummary =
 /// to free native memory.
 /// </summary>
 [<Sealed>]
-type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, network: nn.Module option) =
+type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, network: torch.nn.Module<Tensor, Tensor> option) =
     let config = AtariConfig.validate config
     let dqn = config.Dqn
     do
         if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
         torch.set_num_threads dqn.Threads
-        torch.manual_seed (int64 dqn.Seed)
+        torch.manual_seed (int64 dqn.Seed) |> ignore
     let device = dqn.Device
     let torso = Torso.NatureCnn frames
     let online = match network with Some n -> n | None -> QNetworks.createFor dqn torso actionCount device
@@ -85,10 +85,10 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// The C51 support [atoms] (null for other heads); owned here.
     let support = QNetworks.ownedSupportOf dqn device
     let mutable learningRate = Schedule.value dqn.LearningRate 0L
-    let optimizer: optim.Optimizer =
+    let optimizer: torch.optim.Optimizer =
         match config.Optimizer with
-        | Adam eps -> new optim.Adam(online.parameters (), lr = learningRate, eps = eps)
-        | RmsProp(alpha, eps, centered) -> new optim.RMSprop(online.parameters (), lr = learningRate, alpha = alpha, eps = eps, centered = centered)
+        | Adam eps -> torch.optim.Adam(online.parameters (), lr = learningRate, eps = eps)
+        | RmsProp(alpha, eps, centered) -> torch.optim.RMSProp(online.parameters (), lr = learningRate, alpha = alpha, eps = eps, centered = centered)
     let frameBytes = 84 * 84
     let stackBytes = frames * frameBytes
     let mutable replayBuffer: FrameReplayBuffer option = None
@@ -96,9 +96,10 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let mutable agentSteps = 0L
     let mutable updates = 0L
     let mutable disposed = false
-    // Host staging for a batch of stacks.
-    let obsBytes = Array.zeroCreate<byte> (dqn.BatchSize * stackBytes)
-    let nextBytes = Array.zeroCreate<byte> (dqn.BatchSize * stackBytes)
+    // CPU staging tensors for a batch of stacks: the replay gathers pixels straight into their memory.
+    let batchShape = [| int64 dqn.BatchSize; int64 frames; 84L; 84L |]
+    let obsBatch = torch.empty(batchShape, dtype = ScalarType.Byte).DetachFromDisposeScope()
+    let nextBatch = torch.empty(batchShape, dtype = ScalarType.Byte).DetachFromDisposeScope()
     let priorities = Array.zeroCreate<float32> dqn.BatchSize
 
     let checkAlive () = if disposed then raise (ObjectDisposedException "AtariAgent")
@@ -109,9 +110,9 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
 
     let greedy (o: byte[]) =
         use _ = torch.no_grad ()
-        use scope = new DisposeScope()
-        let x = torch.tensor (o, [| 1L; int64 frames; 84L; 84L |], device)
-        (QNetworks.qValues dqn.Head support (online.forward x)).argmax().item<int64>() |> int
+        use scope = torch.NewDisposeScope()
+        let x = Tensors.ofArray o [| 1L; int64 frames; 84L; 84L |] device
+        (QNetworks.qValues dqn.Head support (online.call x)).argmax().item<int64>() |> int
 
     let act (random: Random) (o: byte[]) (epsilon: float) = Actor.epsilonGreedy random epsilon actionCount (fun () -> greedy o)
 
@@ -135,10 +136,11 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 replay.SamplePrioritized(dqn.BatchSize, dqn.NStep, dqn.Gamma, Schedule.value dqn.PriorityBeta agentSteps)
             else
                 replay.Sample(dqn.BatchSize, dqn.NStep, dqn.Gamma)
-        replay.Gather(b.ObservationSlots, Span obsBytes)
-        replay.Gather(b.NextObservationSlots, Span nextBytes)
-        use scope = new DisposeScope()
-        let shape = [| int64 dqn.BatchSize; int64 frames; 84L; 84L |]
+        replay.Gather(b.ObservationSlots, Tensors.span<byte> obsBatch)
+        replay.Gather(b.NextObservationSlots, Tensors.span<byte> nextBatch)
+        use scope = torch.NewDisposeScope()
+        let onDevice (t: Tensor) = if device.``type`` = DeviceType.CPU then t else t.``to`` device
+        let vector (a: float32[]) = Tensors.ofArray a [| int64 a.Length |] device
         let m =
             Learner.updateOnTensors
                 dqn
@@ -146,12 +148,12 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 target
                 optimizer
                 support
-                (torch.tensor (obsBytes, shape, device))
-                (torch.tensor (nextBytes, shape, device))
-                (torch.tensor (b.Actions, device = device))
-                (torch.tensor (b.Rewards, device = device))
-                (torch.tensor ((b.Discounts: float32[]), device = device))
-                (if dqn.Prioritized then torch.tensor ((b.Weights: float32[]), device = device) else null)
+                (onDevice obsBatch)
+                (onDevice nextBatch)
+                (Tensors.ofArray b.Actions [| int64 b.Actions.Length |] device)
+                (vector b.Rewards)
+                (vector b.Discounts)
+                (if dqn.Prioritized then vector b.Weights else null)
                 (if dqn.Prioritized then priorities else null)
         if dqn.Prioritized then replay.UpdatePriorities(b.Indices, priorities)
         m
@@ -305,7 +307,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 let lr = Schedule.value dqn.LearningRate agentSteps
                 if lr <> learningRate then
                     learningRate <- lr
-                    optimizer.set_lr lr
+                    Learner.setLearningRate optimizer lr
                 for _ in 1 .. dqn.GradientSteps do
                     let m = learnOnce replay
                     updates <- updates + 1L
@@ -377,7 +379,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// <exception cref="T:System.IO.InvalidDataException">The file is not a Nature-CNN Q-network checkpoint.</exception>
     static member Load(path: string, ?config: AtariConfig) =
         // Read on the device the agent will use: the given config's (a preset's default is the CPU).
-        let device = match config with Some c -> c.Dqn.Device | None -> Device.CPU
+        let device = match config with Some c -> c.Dqn.Device | None -> torch.CPU
         let torsoOf, actions, network, metadata = Checkpoint.loadAny path device
         match torsoOf with
         | Torso.NatureCnn frames ->
@@ -387,7 +389,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 | None -> AtariConfig.preset (defaultArg (metadata.TryFind "preset") "dopamine")
             let dqn = Checkpoint.withArchitecture metadata config.Dqn
             new AtariAgent({ config with Dqn = dqn }, actions, frames, Some network), metadata
-        | Torso.Mlp _ ->
+        | _ ->
             network.Dispose()
             raise (IO.InvalidDataException($"{path}: an MLP checkpoint, not an Atari (Nature CNN) one"))
 
@@ -397,6 +399,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             optimizer.Dispose()
             online.Dispose()
             target.Dispose()
+            obsBatch.Dispose()
+            nextBatch.Dispose()
             if not (isNull support) then support.Dispose()
 
     interface IDisposable with

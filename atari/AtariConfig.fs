@@ -247,5 +247,5 @@ module AtariConfig =
           "eval_interval_frames", string c.EvalIntervalFrames
           "checkpoint_interval_frames", string c.CheckpointIntervalFrames
           "seed", string d.Seed
-          "device", string d.Device
+          "device", Devices.name d.Device
           "threads", string d.Threads ]

@@ -39,3 +39,38 @@ type AtariMetricsCsvWriter(path: string, game: string) =
 
     interface IDisposable with
         member this.Dispose() = this.Dispose()
+
+/// <summary>TensorBoard event files of an Atari run (core's <c>TensorBoardWriter</c>): CleanRL's tags
+/// (<c>charts/episodic_return</c> = the game's raw score, <c>charts/episodic_length</c> in agent steps,
+/// <c>charts/epsilon</c>, <c>charts/SPS</c> in agent steps per second, <c>charts/FPS</c> in emulator frames per second,
+/// <c>losses/td_loss</c>, <c>losses/q_values</c>, <c>eval/episodic_return</c>, <c>eval/episodic_return_std</c>,
+/// <c>eval/human_normalized</c>) against emulator frames, and the same tags under <c>agent_steps/</c> against agent
+/// steps.</summary>
+[<Sealed>]
+type AtariTensorBoardWriter(logDir: string, game: string) =
+    let tb = Dqn.Fun.TensorBoardWriter(logDir)
+
+    let both (tag: string) (value: float) (frames: int64) (agentSteps: int64) =
+        tb.Scalar(tag, value, frames)
+        tb.Scalar("agent_steps/" + tag, value, agentSteps)
+
+    /// The folder the event file is in.
+    member _.LogDir = tb.LogDir
+
+    /// <summary>Appends the scalars of a GameEnded or Evaluated event (other events write nothing).</summary>
+    member _.Write(event: AtariEvent) =
+        match event with
+        | GameEnded m ->
+            both "charts/episodic_return" m.Return m.Frames m.AgentSteps
+            both "charts/episodic_length" (float m.AgentStepsInGame) m.Frames m.AgentSteps
+            both "charts/epsilon" m.Epsilon m.Frames m.AgentSteps
+            both "charts/SPS" m.AgentStepsPerSecond m.Frames m.AgentSteps
+            both "charts/FPS" m.FramesPerSecond m.Frames m.AgentSteps
+            both "losses/td_loss" m.Loss m.Frames m.AgentSteps
+            both "losses/q_values" m.MeanQ m.Frames m.AgentSteps
+        | Evaluated e ->
+            both "eval/episodic_return" e.Mean e.Frames e.AgentSteps
+            both "eval/episodic_return_std" e.Std e.Frames e.AgentSteps
+            AtariScores.humanNormalized game e.Mean |> Option.iter (fun h -> both "eval/human_normalized" h e.Frames e.AgentSteps)
+        | CheckpointDue _
+        | Recovered _ -> ()

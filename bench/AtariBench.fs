@@ -7,7 +7,7 @@ open System.Diagnostics
 open System.Text.Json
 open Dqn.Fun
 open Dqn.Fun.Atari
-open Dqn.Fun.Torch
+open TorchSharp
 
 /// Mean, median and 99th percentile of per-iteration microseconds.
 let summarize (micros: float[]) =
@@ -19,11 +19,11 @@ let summarize (micros: float[]) =
 /// baseline does.
 let natureCnnUpdate (updates: int) (warmup: int) (batchSize: int) (actions: int) (threads: int) (device: Device) =
     torch.set_num_threads threads
-    torch.manual_seed 0L
+    torch.manual_seed 0L |> ignore
     use online = new NatureCnn(actions, device = device)
     use target = new NatureCnn(actions, device = device)
-    target.load_parameters (online.named_parameters ())
-    use optimizer = new optim.Adam(online.parameters (), lr = 6.25e-5, eps = 1.5e-4)
+    QNetwork.updateTarget 1.0 target online
+    use optimizer = torch.optim.Adam(online.parameters (), lr = 6.25e-5, eps = 1.5e-4)
     let config = { DqnConfig.defaults with Loss = TdLoss.Huber; MaxGradNorm = Some 10.0 }
     let rng = Random 0
     let pixels () = Array.init (batchSize * 4 * 84 * 84) (fun _ -> byte (rng.Next 256))
@@ -34,18 +34,18 @@ let natureCnnUpdate (updates: int) (warmup: int) (batchSize: int) (actions: int)
     let shape = [| int64 batchSize; 4L; 84L; 84L |]
     let discounts = terminal |> Array.map (fun t -> 0.99f * (1.0f - t))
     let update () =
-        use scope = new DisposeScope()
+        use scope = torch.NewDisposeScope()
         Learner.updateOnTensors
             config
             online
             target
             optimizer
             null
-            (torch.tensor (obs, shape, device))
-            (torch.tensor (next, shape, device))
-            (torch.tensor (acts, device = device))
-            (torch.tensor (rewards, device = device))
-            (torch.tensor (discounts, device = device))
+            (Tensors.ofArray obs shape device)
+            (Tensors.ofArray next shape device)
+            (Tensors.ofArray acts [| int64 batchSize |] device)
+            (Tensors.ofArray rewards [| int64 batchSize |] device)
+            (Tensors.ofArray discounts [| int64 batchSize |] device)
             null
             null
         |> ignore

@@ -8,7 +8,7 @@ open Argu
 open Spectre.Console
 open Dqn.Fun
 open Dqn.Fun.Atari
-open Dqn.Fun.Torch
+open TorchSharp
 
 type AtariArgs =
     | [<Mandatory>] Game of name: string
@@ -76,10 +76,7 @@ and AtariEvalArgs =
             | Device _ -> "cpu (default), cuda, cuda:N, or auto."
             | Out _ -> "write the result as JSON to this file."
 
-let private parseDevice (s: string) =
-    match s.ToLowerInvariant() with
-    | "auto" -> torch.cuda_if_available ()
-    | d -> Device.Parse d
+let private parseDevice (s: string) = Devices.parse s
 
 /// One emulator on its own bridge (a STEP moves every env of a server, so each environment has its own);
 /// disposing it closes the bridge.
@@ -169,10 +166,11 @@ let runAtari (a: ParseResults<AtariArgs>) =
     let evalEnv =
         evalBridge |> Option.map (fun b -> AtariEnvironment(b.Emulator, AtariConfig.natureEvaluationSettings config.Environment, seed + 1_000))
     AnsiConsole.MarkupLineInterpolated(
-        $"[bold]{game}[/] ({train.Bridge.Server}), {env.ActionCount} actions, preset {config.Preset}, {frames} frames = {frames / int64 config.Environment.FrameSkip} agent steps, seed {seed}, torch {torch.version} on {config.Dqn.Device}"
+        $"[bold]{game}[/] ({train.Bridge.Server}), {env.ActionCount} actions, preset {config.Preset}, {frames} frames = {frames / int64 config.Environment.FrameSkip} agent steps, seed {seed}, torch {torch.__version__} on {config.Dqn.Device}"
     )
     use agent = new AtariAgent(config, env.ActionCount)
     use csv = new AtariMetricsCsvWriter(Path.Combine(out, "metrics.csv"), game)
+    let tb = AtariTensorBoardWriter(out, game)
     let modelPath = Path.Combine(out, "model.safetensors")
     let bestPath = Path.Combine(out, "best_model.safetensors")
     let extra = Map [ "game", game ]
@@ -184,6 +182,7 @@ let runAtari (a: ParseResults<AtariArgs>) =
         | None -> "no human reference"
     let observe (e: AtariEvent) =
         csv.Write e
+        tb.Write e
         match e with
         | GameEnded m when not quiet && (m.Frames - lastPrint >= 50_000L || m.Game <= 3) ->
             lastPrint <- m.Frames
@@ -226,8 +225,8 @@ let runAtari (a: ParseResults<AtariArgs>) =
         w.WriteNumber("frames_per_second", summary.FramesPerSecond)
         w.WriteNumber("agent_steps_per_second", summary.AgentStepsPerSecond)
         w.WriteString("server", train.Bridge.Server)
-        w.WriteString("torch", torch.version)
-        w.WriteString("device", string config.Dqn.Device)
+        w.WriteString("torch", torch.__version__)
+        w.WriteString("device", Devices.name config.Dqn.Device)
         let score (name: string) (r: AtariEvaluation option) =
             match r with
             | Some r ->

@@ -33,7 +33,8 @@ type Run =
       SolvedAt: int64 option
       WallSeconds: float }
 
-let run (envId: string) (preset: string) (seed: int) (steps: int64) (evalInterval: int) (evalEpisodes: int) =
+/// Trains one preset on one seed, writing metrics.csv and a TensorBoard event file to `out`.
+let run (envId: string) (preset: string) (seed: int) (steps: int64) (evalInterval: int) (evalEpisodes: int) (out: string) =
     let vMin, vMax = support envId
     let config =
         { DqnConfig.preset preset with
@@ -44,7 +45,17 @@ let run (envId: string) (preset: string) (seed: int) (steps: int64) (evalInterva
             VMax = vMax }
     let env = Environments.make envId
     use agent = new Agent(config, env.ObservationSize, env.ActionCount)
-    let s = agent.Learn(env, steps, Environments.make envId)
+    use csv = new MetricsCsvWriter(Path.Combine(out, "metrics.csv"))
+    let tb = TensorBoardWriter(out)
+    let s =
+        agent.Learn(
+            env,
+            steps,
+            Environments.make envId,
+            fun e ->
+                csv.Write e
+                tb.Write e
+        )
     let curve = s.Evaluations |> List.map (fun e -> e.Step, e.MeanReturn)
     { Preset = preset
       Seed = seed
@@ -121,7 +132,7 @@ let runAll (envId: string) (presets: string list) (seeds: int list) (steps: int6
     let runs =
         [ for preset in presets do
               for seed in seeds do
-                  let r = run envId preset seed steps evalInterval evalEpisodes
+                  let r = run envId preset seed steps evalInterval evalEpisodes (Path.Combine(out, preset, $"seed{seed}"))
                   let at = match r.SolvedAt with Some s -> string s | None -> "not solved"
                   printfn "%-12s seed %d: %s (%.0f s)" preset seed at r.WallSeconds
                   r ]

@@ -9,7 +9,7 @@ open System.Text.Json
 open Argu
 open Spectre.Console
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 
 type TrainArgs =
     | Env of id: string
@@ -195,7 +195,7 @@ let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
     | None -> w.WriteNull "max_grad_norm"
     w.WriteBoolean("double_dqn", c.DoubleDqn)
     w.WriteNumber("seed", c.Seed)
-    w.WriteString("device", string c.Device)
+    w.WriteString("device", Devices.name c.Device)
     w.WriteNumber("threads", c.Threads)
     w.WriteNumber("eval_interval_agent_steps", c.EvalInterval)
     w.WriteNumber("eval_episodes", c.EvalEpisodes)
@@ -244,11 +244,13 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
     let evalEnv = Environments.make envId
     use agent = new Agent(config, env.ObservationSize, env.ActionCount)
     use csv = new MetricsCsvWriter(Path.Combine(out, "metrics.csv"))
+    let tb = TensorBoardWriter(out)
     let bestPath = Path.Combine(out, "best_model.safetensors")
     let mutable best = (Double.NegativeInfinity, 0L)
     let mutable lastPrint = 0L
     let observe e =
         csv.Write e
+        tb.Write e
         match e with
         | Evaluated r when r.MeanReturn > fst best ->
             best <- (r.MeanReturn, r.Step)
@@ -327,7 +329,7 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
         w.WriteNumber("steps_per_second", summary.StepsPerSecond)
         w.WriteNumber("updates", summary.Updates)
         w.WriteNumber("episodes", summary.Episodes)
-        w.WriteString("torch", torch.version)
+        w.WriteString("torch", torch.__version__)
         w.WriteNumber("threads", config.Threads)
         w.WriteStartArray "evaluations"
         for e in summary.Evaluations do
@@ -351,10 +353,7 @@ let runTrain (a: ParseResults<TrainArgs>) =
     let seed = a.GetResult(TrainArgs.Seed, 0)
     let steps = a.GetResult(TrainArgs.Steps, 30_000L)
     let out = a.GetResult(TrainArgs.Out, Path.Combine("runs", $"{envId}-seed{seed}"))
-    let device =
-        match a.GetResult(TrainArgs.Device, "cpu") with
-        | "auto" -> torch.cuda_if_available ()
-        | d -> Device.Parse d
+    let device = Devices.parse (a.GetResult(TrainArgs.Device, "cpu"))
     let c = DqnConfig.preset (a.GetResult(TrainArgs.Preset, "dqn"))
     let c = if a.Contains TrainArgs.Double then { c with DoubleDqn = true } else c
     let c = if a.Contains TrainArgs.Dueling then { c with Dueling = true } else c
@@ -387,7 +386,7 @@ let runSeeds (a: ParseResults<SeedsArgs>) =
     let out = a.GetResult(SeedsArgs.Out, Path.Combine("runs", "seeds"))
     let threads = a.GetResult(SeedsArgs.Threads, 1)
     let results =
-        [ for s in seeds -> train envId steps (configFor s threads Device.CPU) (Path.Combine(out, $"seed{s}")) true ]
+        [ for s in seeds -> train envId steps (configFor s threads torch.CPU) (Path.Combine(out, $"seed{s}")) true ]
     let lines =
         [ $"| seed | best model: greedy return ({results.Head.Final.Returns.Length} fresh episodes) | kept at step | final model | periodic evaluations (every {DqnConfig.defaults.EvalInterval} steps) | wall s | steps/s |"
           "|---:|---:|---:|---:|---|---:|---:|"
@@ -428,7 +427,7 @@ let runCompare (a: ParseResults<CompareArgs>) =
     // The baseline implements a linear ε schedule: both runs use this one.
     let epsStart, epsEnd, epsSteps = 1.0, 0.04, 5_000L
     let c =
-        { configFor seed threads Device.CPU with
+        { configFor seed threads torch.CPU with
             EvalInterval = 0
             Exploration = Schedule.linear epsStart epsEnd epsSteps }
     let script = findBaseline "dqn_cartpole.py"
@@ -473,7 +472,7 @@ let runCompare (a: ParseResults<CompareArgs>) =
     let theirUpdates = theirs.GetProperty("updates").GetInt64()
     let theirWall = theirs.GetProperty("wall_seconds").GetDouble()
     AnsiConsole.MarkupLine($"PyTorch eager {theirTorch}: {theirSps:F0} agent steps/s ({theirUpdates} updates in {theirWall:F1} s)")
-    AnsiConsole.MarkupLine($"[bold]throughput ratio Dqn.Fun / PyTorch eager = {ratio:F2}x[/] ({threads} thread(s), {steps} agent steps, torch {torch.version})")
+    AnsiConsole.MarkupLine($"[bold]throughput ratio Dqn.Fun / PyTorch eager = {ratio:F2}x[/] ({threads} thread(s), {steps} agent steps, torch {torch.__version__})")
     writeJson (Path.Combine(out, "compare.json")) (fun w ->
         w.WriteNumber("steps", steps)
         w.WriteNumber("threads", threads)
@@ -482,13 +481,13 @@ let runCompare (a: ParseResults<CompareArgs>) =
         w.WriteNumber("pytorch_steps_per_second", theirSps)
         w.WriteNumber("pytorch_updates", theirUpdates)
         w.WriteNumber("ratio", ratio)
-        w.WriteString("torch", torch.version))
+        w.WriteString("torch", torch.__version__))
     0
 
 let runCnn (a: ParseResults<CnnArgs>) =
     let updates = a.GetResult(CnnArgs.Updates, 30)
     let threads = a.GetResult(CnnArgs.Threads, 1)
-    let ours = AtariBench.natureCnnUpdate updates 3 32 6 threads Device.CPU
+    let ours = AtariBench.natureCnnUpdate updates 3 32 6 threads torch.CPU
     AnsiConsole.MarkupLine($"Dqn.Fun: {ours:F1} ms per Nature-CNN update (batch 32, {threads} thread(s))")
     let theirs =
         AtariBench.runPython

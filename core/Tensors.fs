@@ -20,13 +20,14 @@ module TorchTypes =
 [<RequireQualifiedAccess>]
 module Devices =
 
-    /// <summary>The device named "cpu", "cuda" or "cuda:N" (case-insensitive): <c>torch.CPU</c> for "cpu" (one
-    /// shared instance, so configs compare equal), a CUDA device only when TorchSharp sees that GPU.</summary>
+    /// <summary>The device named "cpu", "cuda", "cuda:N" or "auto" (case-insensitive): <c>torch.CPU</c> for "cpu" (one
+    /// shared instance, so configs compare equal), a CUDA device only when TorchSharp sees that GPU, and for "auto"
+    /// the first CUDA GPU when there is one, else the CPU.</summary>
     /// <exception cref="T:System.ArgumentException">The name is none of those, or it names a CUDA device that this
     /// process cannot use (the message says how many GPUs TorchSharp sees, and that the TorchSharp-cpu package has
     /// no CUDA: reference TorchSharp-cuda-linux or TorchSharp-cuda-windows instead).</exception>
     [<CompiledName("Parse")>]
-    let parse (name: string) : Device =
+    let rec parse (name: string) : Device =
         let text = if isNull name then "" else name.Trim().ToLowerInvariant()
         let cuda (index: int) =
             let count = if torch.cuda.is_available () then torch.cuda.device_count () else 0
@@ -40,11 +41,24 @@ module Devices =
         match text with
         | "cpu" -> torch.CPU
         | "cuda" -> cuda 0
+        | "auto" -> if torch.cuda.is_available () then cuda 0 else torch.CPU
         | t when t.StartsWith "cuda:" ->
             match Int32.TryParse(t.Substring 5) with
             | true, i when i >= 0 -> cuda i
-            | _ -> invalidArg "device" $"device '{name}' is not one of cpu, cuda, cuda:N"
-        | _ -> invalidArg "device" $"device '{name}' is not one of cpu, cuda, cuda:N"
+            | _ -> invalidArg "device" $"device '{name}' is not one of cpu, cuda, cuda:N, auto"
+        | _ -> invalidArg "device" $"device '{name}' is not one of cpu, cuda, cuda:N, auto"
+
+    /// <summary>A device name checked for its form only (not whether the GPU is there) and normalised: "cpu",
+    /// "cuda:N" ("cuda" is "cuda:0") or "auto".</summary>
+    /// <exception cref="T:System.ArgumentException">The name is none of cpu, cuda, cuda:N, auto.</exception>
+    [<CompiledName("Normalize")>]
+    let normalize (name: string) : string =
+        let text = if isNull name then "" else name.Trim().ToLowerInvariant()
+        match text with
+        | "cpu" | "auto" -> text
+        | "cuda" -> "cuda:0"
+        | t when t.StartsWith "cuda:" && (match Int32.TryParse(t.Substring 5) with | true, i -> i >= 0 | _ -> false) -> $"cuda:{int (t.Substring 5)}"
+        | _ -> invalidArg "device" $"device '{name}' is not one of cpu, cuda, cuda:N, auto"
 
     /// The name `parse` reads back: "cpu" or "cuda:N".
     [<CompiledName("Name")>]
@@ -60,7 +74,7 @@ module Devices =
         a.``type`` = b.``type`` && (a.``type`` = DeviceType.CPU || max 0 a.index = max 0 b.index)
 
 /// Small conversions between .NET arrays and TorchSharp tensors, shared by the library.
-module internal Tensors =
+module Tensors =
 
     /// "[2; 3]"
     let shapeText (shape: int64[]) = "[" + String.Join("; ", shape) + "]"

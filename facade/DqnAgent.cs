@@ -35,7 +35,8 @@ public sealed class DqnAgent : IDisposable
         : this(new Agent(
             Check.NotNull(options, nameof(options)).ToConfig(),
             Check.Positive(observationSize, nameof(observationSize)),
-            Check.Positive(actionCount, nameof(actionCount))))
+            Check.Positive(actionCount, nameof(actionCount)),
+            options.SourceFor(observationSize)), options)
     {
     }
 
@@ -50,10 +51,12 @@ public sealed class DqnAgent : IDisposable
     {
     }
 
-    private DqnAgent(Agent agent)
+    private DqnAgent(Agent agent, DqnOptions? options = null)
     {
         this.agent = agent;
-        Options = DqnOptions.FromConfig(agent.Config);
+        Options = options is null
+            ? DqnOptions.FromConfig(agent.Config)
+            : DqnOptions.FromConfig(agent.Config) with { Torso = options.Torso, TorsoFeatures = options.TorsoFeatures, QNetwork = options.QNetwork };
     }
 
     /// <summary>The agent's settings (after <see cref="Load"/>, with the checkpoint's hidden layers).</summary>
@@ -178,6 +181,32 @@ public sealed class DqnAgent : IDisposable
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         agent.Save(CheckedPath(path));
+    }
+
+    /// <summary>Reads the parameters of a checkpoint into this agent's online network and copies them into its target
+    /// network: for networks over modules of your own (<see cref="DqnOptions.Torso"/>, <see cref="DqnOptions.QNetwork"/>),
+    /// whose checkpoints only such a network can read, or to start from saved weights.</summary>
+    /// <param name="path">A file written by <see cref="Save"/> from an agent with the same networks.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file's tensors do not match this agent's parameters.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public void LoadParameters(string path)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        agent.LoadParameters(CheckedPath(path));
+    }
+
+    /// <summary>The online Q-network, a TorchSharp module: [batch; ObservationSize] float32 to [batch; ActionCount]
+    /// (or [batch; ActionCount; atoms] for the distributional heads). The agent owns it.</summary>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> Network
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            return agent.Network;
+        }
     }
 
     /// <summary>Loads a Q-network saved by <see cref="Save"/> into a new agent, ready to act or to keep learning

@@ -38,7 +38,7 @@ public sealed record DqnOptions
         MaxGradNorm = OptionModule.ToNullable(c.MaxGradNorm);
         DoubleDqn = c.DoubleDqn;
         Seed = c.Seed;
-        Device = c.Device.ToString();
+        Device = Devices.Name(c.Device);
         Threads = c.Threads;
         EvalInterval = c.EvalInterval;
         EvalEpisodes = c.EvalEpisodes;
@@ -152,14 +152,15 @@ public sealed record DqnOptions
     /// <summary>Seed for torch, replay sampling, exploration and the first environment reset; any value.</summary>
     public int Seed { get; init; }
 
-    /// <summary>Device for the networks and updates: "cpu", "cuda" or "cuda:N" (case-insensitive); stored
-    /// normalised as "cpu" or "cuda:N".</summary>
+    /// <summary>Device for the networks and updates: "cpu", "cuda", "cuda:N" or "auto" (a GPU when there is one)
+    /// (case-insensitive); stored normalised as "cpu", "cuda:N" or "auto". Whether the GPU exists is checked when an
+    /// agent is built (an <see cref="ArgumentException"/> that says what this process sees).</summary>
     /// <exception cref="ArgumentNullException">The value is null.</exception>
-    /// <exception cref="ArgumentException">The value is not one of "cpu", "cuda", "cuda:N".</exception>
+    /// <exception cref="ArgumentException">The value is not one of "cpu", "cuda", "cuda:N", "auto".</exception>
     public string Device
     {
         get;
-        init => field = Torch.Device.Parse(Check.NotNull(value, nameof(Device))).ToString();
+        init => field = Devices.Normalize(Check.NotNull(value, nameof(Device)));
     }
 
     /// <summary>libtorch intra-op threads, positive (process-wide: set when an agent is built).</summary>
@@ -279,6 +280,44 @@ public sealed record DqnOptions
     /// <summary>Returns a copy with <see cref="BurnIn"/> = <paramref name="steps"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is negative.</exception>
     public DqnOptions WithBurnIn(int steps) => this with { BurnIn = steps };
+
+    /// <summary>A TorchSharp module of your own under the library's heads (dueling, noisy, C51, QR, IQN, or the plain
+    /// linear output), or null for the MLP of <see cref="HiddenLayers"/>. It maps observations [batch; observationSize]
+    /// (float32) to features [batch; <see cref="TorsoFeatures"/>]; the agent calls it once for the online network and
+    /// once for the target network, each call returning a fresh module with its own parameters. Its parameters are
+    /// named "torso.*" in checkpoints.</summary>
+    public Func<TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>>? Torso { get; init; }
+
+    /// <summary>Width of the features <see cref="Torso"/> returns; used only with a torso of your own.</summary>
+    public int TorsoFeatures { get; init; }
+
+    /// <summary>A whole Q-network of your own, or null for the library's: a TorchSharp module mapping [batch;
+    /// observationSize] float32 observations to Q-values [batch; actions] (or [batch; actions; atoms] for the
+    /// distributional heads). The agent calls it once for the online and once for the target network; each call
+    /// returns a fresh module. Takes precedence over <see cref="Torso"/>.</summary>
+    public Func<TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>>? QNetwork { get; init; }
+
+    /// <summary>Returns a copy whose networks put the library's heads over a torso of your own (see
+    /// <see cref="Torso"/>).</summary>
+    /// <param name="create">Makes a fresh torso module each time it is called.</param>
+    /// <param name="features">Width of the torso's output, positive.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="create"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="features"/> is zero or negative.</exception>
+    public DqnOptions WithTorso(Func<TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>> create, int features) =>
+        this with { Torso = Check.NotNull(create, nameof(create)), TorsoFeatures = Check.Positive(features, nameof(features)) };
+
+    /// <summary>Returns a copy whose Q-networks are your own (see <see cref="QNetwork"/>).</summary>
+    /// <param name="create">Makes a fresh Q-network each time it is called.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="create"/> is null.</exception>
+    public DqnOptions WithQNetwork(Func<TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>> create) =>
+        this with { QNetwork = Check.NotNull(create, nameof(create)) };
+
+    /// <summary>Where the core agent's networks come from: <see cref="QNetwork"/>, else the heads over
+    /// <see cref="Torso"/>, else over the MLP of <see cref="HiddenLayers"/>.</summary>
+    internal QNetworkSource SourceFor(int observationSize) =>
+        QNetwork is not null ? QNetworkSource.NewNetwork(QNetwork)
+        : Torso is not null ? QNetworkSource.NewBuilt(Dqn.Fun.Torso.NewCustom(Torso, TorsoFeatures))
+        : QNetworkSource.NewBuilt(Dqn.Fun.Torso.NewMlp(observationSize, (FSharpList<int>)HiddenLayers));
 
     /// <summary>The defaults with one member of the DQN family switched on: "dqn", "double", "dueling",
     /// "prioritized", "nstep", "noisy", "c51", "qr", "iqn", "rainbow" or "drqn" (the core's <c>DqnConfig.preset</c>; each cites
@@ -434,9 +473,9 @@ public sealed record DqnOptions
     public DqnOptions WithSeed(int seed) => this with { Seed = seed };
 
     /// <summary>Returns a copy with <see cref="Device"/> = <paramref name="device"/>.</summary>
-    /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
+    /// <param name="device">"cpu", "cuda", "cuda:N" or "auto".</param>
     /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="device"/> is not one of "cpu", "cuda", "cuda:N".</exception>
+    /// <exception cref="ArgumentException"><paramref name="device"/> is not one of "cpu", "cuda", "cuda:N", "auto".</exception>
     public DqnOptions WithDevice(string device) => this with { Device = device };
 
     /// <summary>Returns a copy with <see cref="Threads"/> = <paramref name="threads"/>.</summary>
@@ -466,7 +505,7 @@ public sealed record DqnOptions
         DqnConfigModule.Validate(new DqnConfig(
             (FSharpList<int>)HiddenLayers, Gamma, LearningRate, AdamEpsilon, BatchSize, BufferSize, LearningStarts,
             TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, Loss, OptionModule.OfNullable(MaxGradNorm),
-            DoubleDqn, Seed, Torch.Device.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon,
+            DoubleDqn, Seed, Devices.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon,
             Dueling, Noisy, NoisySigma0, Head, Atoms, VMin, VMax, NStep, Prioritized, PriorityAlpha, PriorityBeta,
             PriorityEpsilon, IqnTauSamples, IqnTargetTauSamples, IqnPolicyTauSamples, IqnEmbeddingDim, Recurrent, LstmHidden,
             SequenceLength, BurnIn));

@@ -334,8 +334,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
                 let lr = Schedule.value config.LearningRate steps
                 if lr <> learningRate then
                     learningRate <- lr
-                    for g in optimizer.ParamGroups do
-                        g.LearningRate <- lr
+                    Learner.setLearningRate optimizer lr
                 for _ in 1 .. config.GradientSteps do
                     let m = learnOnce ()
                     updates <- updates + 1L

@@ -16,6 +16,14 @@ type UpdateMetrics =
 [<RequireQualifiedAccess>]
 module Learner =
 
+    /// Sets the learning rate of every parameter group of `optimizer` (for learning-rate schedules).
+    /// Raises ArgumentOutOfRangeException unless lr is positive and finite.
+    [<CompiledName("SetLearningRate")>]
+    let setLearningRate (optimizer: torch.optim.Optimizer) (lr: float) =
+        if not (lr > 0.0 && Double.IsFinite lr) then raise (ArgumentOutOfRangeException("lr", lr, "learning rate must be positive and finite"))
+        for g in optimizer.ParamGroups do
+            g.LearningRate <- lr
+
     /// Expected-value losses per sample: [batch] Float32.
     let internal perSampleLoss (config: DqnConfig) (q: Tensor) (y: Tensor) =
         match config.Loss with
