@@ -16,6 +16,56 @@ module TorchTypes =
     /// TorchSharp's element types (torch.ScalarType).
     type ScalarType = torch.ScalarType
 
+/// Loading TorchSharp's native library, with a message that says what is missing when it cannot load.
+module internal TorchRuntime =
+
+    let private contains (path: string) (text: string) =
+        try
+            let bytes = IO.File.ReadAllBytes path
+            bytes.AsSpan().IndexOf(Text.Encoding.ASCII.GetBytes(text + "\000").AsSpan()) >= 0
+        with _ -> false
+
+    /// The first libstdc++.so.6 in the usual places, or None.
+    let private systemLibstdcxx () =
+        [ "/usr/lib/x86_64-linux-gnu"; "/lib/x86_64-linux-gnu"; "/usr/lib/aarch64-linux-gnu"; "/usr/lib64"; "/lib64"; "/usr/lib" ]
+        |> List.map (fun d -> IO.Path.Combine(d, "libstdc++.so.6"))
+        |> List.tryFind IO.File.Exists
+
+    /// Why TorchSharp failed to load, when the cause is the known GLIBCXX_3.4.32 gap (TorchSharp 0.107.0 on Debian 12 /
+    /// Ubuntu 22.04), else None.
+    let private glibcxxGap () =
+        if not (OperatingSystem.IsLinux()) then None
+        else
+            let torchSharpDir = IO.Path.GetDirectoryName(typeof<torch.Tensor>.Assembly.Location)
+            let candidates =
+                [ IO.Path.Combine(torchSharpDir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
+                  IO.Path.Combine(torchSharpDir, "libLibTorchSharp.so") ]
+            match candidates |> List.tryFind IO.File.Exists, systemLibstdcxx () with
+            | Some lib, Some std when contains lib "GLIBCXX_3.4.32" && not (contains std "GLIBCXX_3.4.32") ->
+                Some(
+                    $"TorchSharp cannot load: {lib} needs GLIBCXX_3.4.32 (GCC 13's libstdc++), which this system's {std} lacks "
+                    + "(Debian 12 and Ubuntu 22.04 stop at GLIBCXX_3.4.30). Build the application with Dqn.Fun's MSBuild targets "
+                    + "(build/Dqn.Fun.TorchSharp.targets: every project in the Dqn.Fun repository imports them through "
+                    + "Directory.Build.targets; a project elsewhere adds <Import Project=\"<Dqn.Fun>/build/Dqn.Fun.TorchSharp.targets\" />), "
+                    + "which patch the output copy of libLibTorchSharp.so, or install a libstdc++ from GCC 13 or newer."
+                )
+            | _ -> None
+
+    let private loaded =
+        lazy
+            (try
+                torch.CPU |> ignore
+             with
+             | :? TypeInitializationException
+             | :? NotSupportedException as e ->
+                 match glibcxxGap () with
+                 | Some message -> raise (PlatformNotSupportedException(message, e))
+                 | None -> reraise ())
+
+    /// Loads TorchSharp's native library once; raises PlatformNotSupportedException with the cause and the remedy when
+    /// it is the GLIBCXX_3.4.32 gap, else TorchSharp's own exception.
+    let ensure () = loaded.Force()
+
 /// Devices by name, checked before anything is built on them.
 [<RequireQualifiedAccess>]
 module Devices =
@@ -26,8 +76,17 @@ module Devices =
     /// <exception cref="T:System.ArgumentException">The name is none of those, or it names a CUDA device that this
     /// process cannot use (the message says how many GPUs TorchSharp sees, and that the TorchSharp-cpu package has
     /// no CUDA: reference TorchSharp-cuda-linux or TorchSharp-cuda-windows instead).</exception>
+    /// <summary>The CPU (torch.CPU), once TorchSharp's native library has loaded.</summary>
+    /// <exception cref="T:System.PlatformNotSupportedException">It cannot load because this system's libstdc++ lacks
+    /// GLIBCXX_3.4.32 and the library was not patched by Dqn.Fun's MSBuild targets (the message says what to do).</exception>
+    [<CompiledName("Cpu")>]
+    let cpu () =
+        TorchRuntime.ensure ()
+        torch.CPU
+
     [<CompiledName("Parse")>]
     let rec parse (name: string) : Device =
+        TorchRuntime.ensure ()
         let text = if isNull name then "" else name.Trim().ToLowerInvariant()
         let cuda (index: int) =
             let count = if torch.cuda.is_available () then torch.cuda.device_count () else 0
