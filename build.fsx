@@ -1,7 +1,7 @@
 // Dqn.Fun build script (FAKE 6.2 targets, run by F# Interactive).
 //
 //   dotnet fsi build.fsx                      # default target: Build
-//   dotnet fsi build.fsx -t Test              # setup, native shim, build, run every test project
+//   dotnet fsi build.fsx -t Test              # setup, build, run every test project
 //   dotnet fsi build.fsx -t Train -- --steps 30000
 //   dotnet fsi build.fsx -t Bench
 //   dotnet fsi build.fsx -t Atari                # a short Pong job (needs ale_py: pip install ale-py pyzmq numpy)
@@ -9,18 +9,18 @@
 //
 // Targets, each pulling in what it needs, so any of them works on a fresh machine:
 //
-//   Setup ==> Native ==> Build ==> Test
-//                        Build ==> Train
-//                        Build ==> Bench
+//   Setup ==> Build ==> Test
+//             Build ==> Train
+//             Build ==> Bench
+//             Build ==> Atari
 //   Clean (alone)
 //
 // Arguments after the target name (fsi drops a leading `--`) are handed to the target:
 // Train and Bench append them to the bench command line, Test to `dotnet test`.
 //
-// Environment:
-//   DQNFUN_TORCH_DIR  a libtorch other than Debian's libtorch-dev: either a libtorch prefix
-//                     (containing share/cmake/Torch) or a directory holding TorchConfig.cmake.
-//                     When set, Setup does not require the libtorch-dev package.
+// LibTorch comes with the TorchSharp-cpu package (paket.lock). On Debian 12 / Ubuntu 22.04 every project's
+// build patches its output copy of libLibTorchSharp.so (build/Dqn.Fun.TorchSharp.targets, imported by
+// Directory.Build.targets), so plain `dotnet build` / `dotnet test` work as well as these targets.
 
 // FSharp.Control.Reactive is pinned before FAKE: FAKE 6.2 asks for >= 5.0.2, which the
 // package mirror lacks; 4.4.2 works (restore warns NU1605 about the downgrade, harmlessly).
@@ -51,8 +51,6 @@ let root = __SOURCE_DIRECTORY__
 let (</>) (a: string) (b: string) = Path.Combine(a, b)
 
 let solution = root </> "Dqn.Fun.sln"
-let nativeSource = root </> "core" </> "native"
-let nativeBuild = nativeSource </> "build"
 let artifacts = root </> "artifacts"
 let testResults = artifacts </> "test-results"
 let benchDll = root </> "bench" </> "bin" </> "Release" </> "net10.0" </> "dqnfun-bench.dll"
@@ -68,10 +66,6 @@ let testProjects () =
 // ---------------------------------------------------------------------------------------
 // Process helpers (Fake.DotNet.Cli does not restore from the package mirror: dotnet is run directly)
 // ---------------------------------------------------------------------------------------
-
-/// Environment for the programs that load the native shim: Dqn.Fun looks in $DQNFUN_NATIVE first
-/// (then beside the app, where the build copies it).
-let nativeEnv () = [ "DQNFUN_NATIVE", nativeBuild ]
 
 /// Runs a program in the repository root with inherited stdout/stderr; returns its exit code.
 let exec (env: (string * string) list) (exe: string) (args: string list) =
@@ -131,23 +125,6 @@ let ensurePackages (packages: string list) =
                 failwithf "missing system packages: %s" names
 
 // ---------------------------------------------------------------------------------------
-// libtorch selection: Debian's libtorch-dev, or DQNFUN_TORCH_DIR
-// ---------------------------------------------------------------------------------------
-
-let torchDir =
-    Environment.environVarOrNone "DQNFUN_TORCH_DIR"
-    |> Option.filter (String.IsNullOrWhiteSpace >> not)
-    |> Option.map Path.GetFullPath
-
-/// CMake arguments that point find_package(Torch) at DQNFUN_TORCH_DIR (none: system libtorch).
-let torchCMakeArgs () =
-    match torchDir with
-    | None -> []
-    | Some dir when not (Directory.Exists dir) -> failwithf "DQNFUN_TORCH_DIR=%s does not exist" dir
-    | Some dir when File.Exists(dir </> "TorchConfig.cmake") -> [ "-DTorch_DIR=" + dir ]
-    | Some dir -> [ "-DCMAKE_PREFIX_PATH=" + dir ]
-
-// ---------------------------------------------------------------------------------------
 // Test results: TRX files summed over every test project
 // ---------------------------------------------------------------------------------------
 
@@ -178,8 +155,8 @@ let summaryLine (c: Counts) =
 
 Target.create "Clean" (fun _ ->
     let dirs =
-        [ nativeBuild; artifacts ]
-        @ ([ "core"; "facade"; "bench"; "tests"; "examples" ]
+        [ artifacts ]
+        @ ([ "core"; "atari"; "facade"; "bench"; "tests"; "examples" ]
            |> List.collect (fun d ->
                Directory.EnumerateDirectories(root </> d, "*", SearchOption.AllDirectories)
                |> Seq.filter (fun p -> Path.GetFileName p = "bin" || Path.GetFileName p = "obj")
@@ -189,31 +166,12 @@ Target.create "Clean" (fun _ ->
         Directory.Delete(d, true))
 
 Target.create "Setup" (fun _ ->
-    // Compilers and libtorch. DQNFUN_TORCH_DIR replaces the libtorch-dev package.
-    // Debian's libtorch calls BLAS through the libblas.so.3 alternative, which is the netlib reference
-    // BLAS unless an optimised one is installed: OpenBLAS (OpenMP build, so it follows
-    // torch.set_num_threads) made a 64-wide MLP forward 7x faster here.
-    // libzmq5: the Atari bridge's transport (ZeroMQ through P/Invoke, NetMQ's role).
-    let packages =
-        [ "cmake"; "g++"; "libzmq5" ] @ (if torchDir.IsNone then [ "libtorch-dev"; "libopenblas0-openmp" ] else [])
-    ensurePackages packages
-    torchCMakeArgs () |> ignore // validates DQNFUN_TORCH_DIR early
+    // System packages for the Atari bridge: libzmq5 (the .NET client's ZeroMQ) and, for the bridge tests that run
+    // the Python server over a fake ale_py, python3 with pyzmq and numpy. LibTorch itself comes from NuGet.
+    ensurePackages [ "libzmq5"; "python3-zmq"; "python3-numpy" ]
     // .NET tools (paket, from .config/dotnet-tools.json) and the packages in paket.lock.
     run "dotnet" [ "tool"; "restore" ]
     run "dotnet" [ "paket"; "restore" ])
-
-Target.create "Native" (fun _ ->
-    // A different libtorch than the one the build folder was configured with: start afresh,
-    // since CMake keeps Torch_DIR in its cache.
-    let selection = defaultArg torchDir "system"
-    let stamp = nativeBuild </> "dqnfun-torch-selection.txt"
-    if File.Exists stamp && File.ReadAllText stamp <> selection then
-        Trace.tracefn "libtorch selection changed: reconfiguring %s" nativeBuild
-        Directory.Delete(nativeBuild, true)
-    run "cmake" ([ "-S"; nativeSource; "-B"; nativeBuild; "-DCMAKE_BUILD_TYPE=Release" ] @ torchCMakeArgs ())
-    File.WriteAllText(stamp, selection)
-    // CMake rebuilds only what changed.
-    run "cmake" [ "--build"; nativeBuild; "--config"; "Release"; "--parallel"; string Environment.ProcessorCount ])
 
 Target.create "Build" (fun _ -> run "dotnet" [ "build"; solution; "-c"; "Release" ])
 
@@ -226,7 +184,7 @@ Target.create "Test" (fun p ->
         let name = Path.GetFileNameWithoutExtension project
         let trx = testResults </> (name + ".trx")
         let code =
-            exec (nativeEnv ()) "dotnet"
+            exec [] "dotnet"
                 ([ "test"; project; "-c"; "Release"; "--no-build"
                    "--results-directory"; testResults
                    "--logger"; sprintf "trx;LogFileName=%s.trx" name ]
@@ -250,7 +208,7 @@ Target.create "Test" (fun p ->
 
 /// Runs the bench executable (built by Build) with a command and the target's extra arguments.
 let runBench (command: string) (args: string list) (env: (string * string) list) =
-    let code = exec (nativeEnv () @ env) "dotnet" ([ benchDll; command ] @ args)
+    let code = exec env "dotnet" ([ benchDll; command ] @ args)
     if code <> 0 then failwithf "dqnfun-bench %s failed with exit code %d" command code
 
 Target.create "Train" (fun p -> runBench "train" p.Context.Arguments [])
@@ -279,7 +237,7 @@ Target.create "Atari" (fun p ->
         | None -> "python3"
     runBench "atari" (if List.isEmpty p.Context.Arguments then defaults else p.Context.Arguments) [ ("DQNFUN_PYTHON", python) ])
 
-"Setup" ==> "Native" ==> "Build" ==> "Test" |> ignore
+"Setup" ==> "Build" ==> "Test" |> ignore
 "Build" ==> "Train" |> ignore
 "Build" ==> "Bench" |> ignore
 "Build" ==> "Atari" |> ignore

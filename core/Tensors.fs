@@ -207,8 +207,8 @@ module Tensors =
         if t.device_type = DeviceType.CPU && t.is_contiguous () then
             (span<'T> t).CopyTo destination
         else
-            use c = t.detach().cpu().contiguous ()
-            (span<'T> c).CopyTo destination
+            use scope = torch.NewDisposeScope()
+            (span<'T> (t.detach().cpu().contiguous ())).CopyTo destination
 
     /// A new array with a tensor's elements (row-major).
     let toArray<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> ValueType> (t: Tensor) : 'T[] =
