@@ -1,12 +1,14 @@
 // Lets TorchSharp's libLibTorchSharp.so load with a libstdc++ older than GCC 13's (Debian 12, Ubuntu 22.04).
 //
-// TorchSharp 0.107's libLibTorchSharp.so was built with GCC 13, whose <iostream> makes every object that
-// includes it reference std::ios_base_library_init() at version GLIBCXX_3.4.32. The reference only pulls in
+// TorchSharp 0.107's libLibTorchSharp.so was built with GCC 15. Since GCC 13, <iostream> makes every object
+// that includes it reference std::ios_base_library_init() at version GLIBCXX_3.4.32. The reference only pulls in
 // a libstdc++ that initializes the standard streams itself: nothing relocates against the symbol, so nothing
 // calls it. Older libstdc++ lacks that version, and the dynamic loader then refuses the whole library. The
 // patch drops that one requirement: the version entry is pointed at GLIBCXX_3.4 (which every libstdc++ has)
 // and the symbols that used it become weak and unversioned. It refuses to patch when a relocation uses one
-// of those symbols, since then the library would call it.
+// of those symbols, since then the library would call it. With an older libstdc++ the streams are set up
+// as they always were, by the std::ios_base::Init objects of code built by older compilers (TorchSharp's
+// libtorch_cpu.so, which loads first, has them).
 //
 // This file is compiled twice: by MSBuild's RoslynCodeTaskFactory (build/Dqn.Fun.TorchSharp.targets), with
 // the task at the end, and by tests/Dqn.Fun.Facade.Tests with DQNFUN_GLIBCXX_TESTS defined, without it. The
