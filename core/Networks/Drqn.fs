@@ -31,9 +31,15 @@ type DrqnNetwork(observationSize: int, hidden: int list, lstmHidden: int, action
         this.register_module ("lstm", lstm)
         this.register_module ("head", head)
 
-    /// One LSTM step; null states are zeros.
+    /// One LSTM step; null states are zeros (passed explicitly: TorchSharp 0.107's LSTMCell without a state hands
+    /// LibTorch a state of undefined tensors, which it refuses).
     let step (x: Tensor) (h: Tensor) (c: Tensor) : struct (Tensor * Tensor) =
-        let struct (h', c') = lstm.call (x, (if isNull h then Nullable<struct (Tensor * Tensor)>() else Nullable<struct (Tensor * Tensor)>(struct (h, c))))
+        let h, c =
+            if isNull h then
+                let zeros () = torch.zeros ([| x.shape[0]; int64 lstmHidden |], device = x.device)
+                zeros (), zeros ()
+            else h, c
+        let struct (h', c') = lstm.call (x, Nullable<struct (Tensor * Tensor)>(struct (h, c)))
         struct (h', c')
 
     /// Components are registered by name in the constructor.

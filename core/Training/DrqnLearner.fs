@@ -75,5 +75,5 @@ module DrqnLearner =
         Learner.optimize config optimizer loss
         let meanQ =
             use _ = torch.no_grad ()
-            (q.detach () * mask).sum().item<float> () / float trained
-        { Loss = loss.item<float> (); MeanQ = meanQ }
+            float ((q.detach () * mask).sum().item<float32> ()) / float trained
+        { Loss = float (loss.item<float32> ()); MeanQ = meanQ }
