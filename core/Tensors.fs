@@ -19,37 +19,36 @@ module TorchTypes =
 /// Loading TorchSharp's native library, with a message that says what is missing when it cannot load.
 module internal TorchRuntime =
 
-    let private contains (path: string) (text: string) =
+    /// What `ldd` says of a library, or "" when it cannot run.
+    let private ldd (path: string) =
         try
-            let bytes = IO.File.ReadAllBytes path
-            bytes.AsSpan().IndexOf(Text.Encoding.ASCII.GetBytes(text + "\000").AsSpan()) >= 0
-        with _ -> false
-
-    /// The first libstdc++.so.6 in the usual places, or None.
-    let private systemLibstdcxx () =
-        [ "/usr/lib/x86_64-linux-gnu"; "/lib/x86_64-linux-gnu"; "/usr/lib/aarch64-linux-gnu"; "/usr/lib64"; "/lib64"; "/usr/lib" ]
-        |> List.map (fun d -> IO.Path.Combine(d, "libstdc++.so.6"))
-        |> List.tryFind IO.File.Exists
+            let info = Diagnostics.ProcessStartInfo("ldd", [ path ], RedirectStandardOutput = true, RedirectStandardError = true)
+            use p = Diagnostics.Process.Start info
+            let output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd()
+            p.WaitForExit()
+            output
+        with _ -> ""
 
     /// Why TorchSharp failed to load, when the cause is the known GLIBCXX_3.4.32 gap (TorchSharp 0.107.0 on Debian 12 /
-    /// Ubuntu 22.04), else None.
+    /// Ubuntu 22.04: the dynamic linker reports that version as not found), else None.
     let private glibcxxGap () =
         if not (OperatingSystem.IsLinux()) then None
         else
             let torchSharpDir = IO.Path.GetDirectoryName(typeof<torch.Tensor>.Assembly.Location)
-            let candidates =
-                [ IO.Path.Combine(torchSharpDir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
-                  IO.Path.Combine(torchSharpDir, "libLibTorchSharp.so") ]
-            match candidates |> List.tryFind IO.File.Exists, systemLibstdcxx () with
-            | Some lib, Some std when contains lib "GLIBCXX_3.4.32" && not (contains std "GLIBCXX_3.4.32") ->
-                Some(
-                    $"TorchSharp cannot load: {lib} needs GLIBCXX_3.4.32 (GCC 13's libstdc++), which this system's {std} lacks "
-                    + "(Debian 12 and Ubuntu 22.04 stop at GLIBCXX_3.4.30). Build the application with Dqn.Fun's MSBuild targets "
-                    + "(build/Dqn.Fun.TorchSharp.targets: every project in the Dqn.Fun repository imports them through "
-                    + "Directory.Build.targets; a project elsewhere adds <Import Project=\"<Dqn.Fun>/build/Dqn.Fun.TorchSharp.targets\" />), "
-                    + "which patch the output copy of libLibTorchSharp.so, or install a libstdc++ from GCC 13 or newer."
-                )
-            | _ -> None
+            [ IO.Path.Combine(torchSharpDir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
+              IO.Path.Combine(torchSharpDir, "libLibTorchSharp.so") ]
+            |> List.filter IO.File.Exists
+            |> List.tryPick (fun lib ->
+                let report = ldd lib
+                if report.Contains "GLIBCXX_3.4.32' not found" then
+                    Some(
+                        $"TorchSharp cannot load: {lib} needs GLIBCXX_3.4.32 (GCC 13's libstdc++), which this system's libstdc++ lacks "
+                        + "(Debian 12 and Ubuntu 22.04 stop at GLIBCXX_3.4.30). Build the application with Dqn.Fun's MSBuild targets "
+                        + "(build/Dqn.Fun.TorchSharp.targets: every project in the Dqn.Fun repository imports them through "
+                        + "Directory.Build.targets; a project elsewhere adds <Import Project=\"<Dqn.Fun>/build/Dqn.Fun.TorchSharp.targets\" />), "
+                        + "which patch the output copy of libLibTorchSharp.so, or install a libstdc++ from GCC 13 or newer."
+                    )
+                else None)
 
     let private loaded =
         lazy

@@ -14,6 +14,18 @@ module internal Layers =
         p.DetachFromDisposeScope() |> ignore
         p
 
+    /// <summary>A TorchSharp module built inside a DisposeScope that frees whatever its construction leaves behind
+    /// (TorchSharp 0.107's Conv2d leaves a view per layer from its fan-in computation), its parameters and buffers
+    /// kept out of the scope for the module to own.</summary>
+    let built (make: unit -> 'M) : 'M when 'M :> torch.nn.Module =
+        use scope = torch.NewDisposeScope()
+        let m = make ()
+        for p in m.parameters () do
+            p.DetachFromDisposeScope() |> ignore
+        for b in m.buffers () do
+            b.DetachFromDisposeScope() |> ignore
+        m
+
     /// A parameter of `shape` filled with `value`.
     let constantParameter (shape: int64[]) (value: float) (device: Device) : Modules.Parameter =
         let p = torch.nn.Parameter(torch.full(shape, value.ToScalar(), device = device))

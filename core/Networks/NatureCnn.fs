@@ -18,11 +18,13 @@ module internal NatureCnnLayers =
 
     /// conv 32 8x8/4, ReLU, conv 64 4x4/2, ReLU, conv 64 3x3/1, ReLU, flatten.
     let conv (frames: int) (device: Device) : torch.nn.Module<Tensor, Tensor> list =
-        [ torch.nn.Conv2d(int64 frames, 32L, 8L, stride = 4L, device = device)
+        let conv2d (input: int64) (output: int64) (kernel: int64) (stride: int64) =
+            Layers.built (fun () -> torch.nn.Conv2d(input, output, kernel, stride = stride, device = device))
+        [ conv2d (int64 frames) 32L 8L 4L
           torch.nn.ReLU()
-          torch.nn.Conv2d(32L, 64L, 4L, stride = 2L, device = device)
+          conv2d 32L 64L 4L 2L
           torch.nn.ReLU()
-          torch.nn.Conv2d(64L, 64L, 3L, stride = 1L, device = device)
+          conv2d 64L 64L 3L 1L
           torch.nn.ReLU()
           torch.nn.Flatten() ]
 

@@ -73,10 +73,11 @@ type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Dev
         this.register_parameter ("weight_sigma", weightSigma)
         this.register_parameter ("bias_mu", biasMu)
         this.register_parameter ("bias_sigma", biasSigma)
-        this.register_buffer ("weight_epsilon", weightEpsilon, false)
-        this.register_buffer ("bias_epsilon", biasEpsilon, false)
-        this.register_buffer ("input_epsilon", inputEpsilon, false)
-        this.register_buffer ("output_epsilon", outputEpsilon, false)
+        // Persistent buffers: TorchSharp 0.107's Module.Dispose frees only those (checkpoints hold parameters only).
+        this.register_buffer ("weight_epsilon", weightEpsilon)
+        this.register_buffer ("bias_epsilon", biasEpsilon)
+        this.register_buffer ("input_epsilon", inputEpsilon)
+        this.register_buffer ("output_epsilon", outputEpsilon)
 
     /// Components are registered by name in the constructor.
     override _.RegisterComponents() = ()

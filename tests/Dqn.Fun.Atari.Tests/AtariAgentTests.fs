@@ -5,7 +5,7 @@ open System.IO
 open Xunit
 open Dqn.Fun
 open Dqn.Fun.Atari
-open Dqn.Fun.Torch
+open TorchSharp
 
 let private rgbLength = 210 * 160 * 3
 
@@ -122,11 +122,11 @@ let ``human-normalized scores put the random policy at 0 and the human tester at
 
 [<Fact>]
 let ``the Nature CNN torso carries every head: shapes, and a checkpoint that reloads to the same outputs`` () =
-    let x = torch.tensor (Array.init (2 * 4 * 84 * 84) (fun i -> byte (i % 251)), [| 2L; 4L; 84L; 84L |])
+    let x = Tensors.ofArray (Array.init (2 * 4 * 84 * 84) (fun i -> byte (i % 251))) [| 2L; 4L; 84L; 84L |] torch.CPU
     try
         for preset in AtariConfig.presetNames do
             let c = (AtariConfig.preset preset).Dqn
-            use net = QNetworks.createFor c (Torso.NatureCnn 4) 6 Device.CPU
+            use net = QNetworks.createFor c (Torso.NatureCnn 4) 6 torch.CPU
             QNetworks.setDeterministic net true
             use _ = torch.no_grad ()
             use y = net.forward x
@@ -135,14 +135,14 @@ let ``the Nature CNN torso carries every head: shapes, and a checkpoint that rel
             let path = Path.Combine(Path.GetTempPath(), $"dqnfun-cnn-{preset}-{Guid.NewGuid():N}.safetensors")
             try
                 Checkpoint.saveFor path (Torso.NatureCnn 4) 6 c net Map.empty
-                let torso, actions, loaded, _ = Checkpoint.loadAny path Device.CPU
+                let torso, actions, loaded, _ = Checkpoint.loadAny path torch.CPU
                 use loaded = loaded
                 Assert.Equal(Torso.NatureCnn 4, torso)
                 Assert.Equal(6, actions)
                 QNetworks.setDeterministic loaded true
                 use y2 = loaded.forward x
-                Assert.Equal<float32[]>(y.data<float32> (), y2.data<float32> ())
-                let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore)
+                Assert.Equal<float32[]>(Tensors.toArray<float32> y, Tensors.toArray<float32> y2)
+                let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore)
                 Assert.Contains("loadAny", e.Message)
             finally
                 File.Delete path
@@ -232,7 +232,8 @@ let ``a failed emulator is recovered when asked, and otherwise stops training wi
 
 [<Fact>]
 let ``every Atari preset trains and saves over the Nature CNN without leaking a tensor`` () =
-    let before = Tensor.LiveCount
+    let live () = DisposeScopeManager.Statistics.ThreadTotalLiveCount
+    let before = live ()
     for preset in AtariConfig.presetNames do
         let c = small preset
         let agent, _, summary, _ = learn { c with Dqn = { c.Dqn with LearningStarts = 40 } } 400L
@@ -250,5 +251,4 @@ let ``every Atari preset trains and saves over the Nature CNN without leaking a 
             Assert.Equal(agent.Act stack, loaded.Act stack)
         finally
             File.Delete path
-    GC.Collect()
-    Assert.Equal(before, Tensor.LiveCount)
+    Assert.Equal(before, live ())
