@@ -37,13 +37,17 @@ module QNetwork =
         torch.nn.Sequential(torso @ [ torch.nn.Linear(int64 features, int64 spec.ActionCount, device = device) ])
 
     /// argmax_a Q(observation, a) for one observation (float32[observationSize]); ties go to the lowest
-    /// action. Runs without gradient recording; frees every tensor it makes.
+    /// action. Runs without gradient recording; frees every tensor it makes. A CPU MLP (QNetwork.mlp) is run by
+    /// FusedMlp's matrix-vector path (no libtorch call), any other network by its forward pass.
     [<CompiledName("GreedyAction")>]
     let greedyAction (network: torch.nn.Module<Tensor, Tensor>) (device: Device) (observation: float32[]) : int =
-        use _ = torch.no_grad ()
-        use scope = torch.NewDisposeScope()
-        let x = Tensors.ofArray observation [| 1L; int64 observation.Length |] device
-        network.forward(x).argmax().item<int64> () |> int
+        match (if device.``type`` = DeviceType.CPU then FusedActing.greedyAction network observation else None) with
+        | Some a -> a
+        | None ->
+            use _ = torch.no_grad ()
+            use scope = torch.NewDisposeScope()
+            let x = Tensors.ofArray observation [| 1L; int64 observation.Length |] device
+            network.forward(x).argmax().item<int64> () |> int
 
     /// target <- tau * online + (1 - tau) * target for every parameter (Polyak averaging; tau = 1 copies), without
     /// recording gradients. Both networks must have the same architecture.

@@ -135,23 +135,18 @@ module Learner =
         if not (isNull priorities) then Tensors.copyTo (basis.detach ()) (Span priorities)
         { Loss = float (loss.item<float32> ()); MeanQ = meanQ }
 
-    /// Whether `update` can take the fused path: both networks are CPU MLPs (Linear with bias, ReLU, ...,
-    /// Linear, as QNetwork.mlp builds them) and the optimizer is Adam.
-    let internal fusable (online: torch.nn.Module) (target: torch.nn.Module) (optimizer: torch.optim.Optimizer) (device: Device) =
-        let isMlp (m: torch.nn.Module) =
-            match m with
-            | :? Sequential as s ->
-                let layers = s.children () |> Array.ofSeq
-                layers.Length % 2 = 1
-                && layers
-                   |> Array.mapi (fun i l ->
-                       match l with
-                       | :? Linear as lin -> i % 2 = 0 && not (isNull lin.bias)
-                       | :? ReLU -> i % 2 = 1
-                       | _ -> false)
-                   |> Array.forall id
-            | _ -> false
-        device.``type`` = DeviceType.CPU && (optimizer :? Adam) && isMlp online && isMlp target
+    /// The fused updater of each online network (None where the fused path does not apply), made on its first update.
+    let private fusedUpdaters = System.Runtime.CompilerServices.ConditionalWeakTable<torch.nn.Module, FusedMlpUpdater option>()
+
+    /// The fused updater for these networks and optimizer, or None: CPU Float32 MLPs (QNetwork.mlp) trained by Adam.
+    let internal fusedUpdater (online: torch.nn.Module) (target: torch.nn.Module) (optimizer: torch.optim.Optimizer) =
+        match fusedUpdaters.TryGetValue online with
+        | true, Some u when u.Serves(target, optimizer) -> Some u
+        | true, None -> None
+        | _ ->
+            let u = FusedMlpUpdater.TryCreate(online, target, optimizer)
+            fusedUpdaters.AddOrUpdate(online, u)
+            u
 
     /// Bootstrap discounts gamma^Steps (1 - terminated) of a batch: [batch] floats (gamma (1 - terminated)
     /// for one-step transitions).
@@ -183,9 +178,10 @@ module Learner =
 
     /// <summary>One gradient update on a host batch (see updateOnTensors for the algorithm), with
     /// per-transition `discounts` ([batch]; Learner.discounts), optional importance
-    /// `weights` and an optional `priorities` array to fill. For an Expected-head CPU MLP trained with Adam,
-    /// without weights or priorities, it runs as one fused native call whose backward pass is written out
-    /// (dqn_mlp_q_update in the shim; the tests hold it equal to the autograd path).</summary>
+    /// `weights` and an optional `priorities` array to fill. For an Expected-head CPU MLP (QNetwork.mlp) trained with
+    /// Adam, without weights or priorities, it runs as FusedMlp.update: one managed pass whose backward pass and Adam
+    /// step are written out over the parameters' memory (no autograd graph, no libtorch call); the tests hold it
+    /// equal to the autograd path.</summary>
     /// <exception cref="System.ArgumentException">An array's length disagrees with the batch's sizes.</exception>
     [<CompiledName("Learn")>]
     let learn
@@ -211,16 +207,23 @@ module Learner =
         needs "discounts" n discounts.Length
         if not (isNull weights) then needs "weights" n weights.Length
         if not (isNull priorities) then needs "priorities" n priorities.Length
-        autogradOnBatch config online target optimizer device support batch discounts weights priorities
+        let fused =
+            if config.Head = ValueHead.Expected && isNull weights && isNull priorities then fusedUpdater online target optimizer
+            else None
+        match fused with
+        | Some u ->
+            let struct (loss, meanQ) = u.Update(config, batch, discounts)
+            { Loss = loss; MeanQ = meanQ }
+        | None -> autogradOnBatch config online target optimizer device support batch discounts weights priorities
 
     /// <summary>One one-step gradient update on a host batch for an Expected-head network (Mnih et al. 2015,
     /// Algorithm 1, inner loop; Double DQN when config.DoubleDqn): `learn` with gamma^Steps (1 - terminated)
-    /// discounts, no weights. Takes the fused native path when it applies.</summary>
+    /// discounts, no weights. Takes the fused path (FusedMlp) when it applies.</summary>
     [<CompiledName("Update")>]
     let update (config: DqnConfig) (online: torch.nn.Module<Tensor, Tensor>) (target: torch.nn.Module<Tensor, Tensor>) (optimizer: torch.optim.Optimizer) (device: Device) (batch: Batch) =
         learn config online target optimizer device null batch (discounts config.Gamma batch) null null
 
-    /// The same update as `update`, always through libtorch's autograd (the reference for the fused path).
+    /// The same update as `update`, always through TorchSharp's autograd (the reference for the fused path).
     [<CompiledName("UpdateAutograd")>]
     let updateAutograd (config: DqnConfig) (online: torch.nn.Module<Tensor, Tensor>) (target: torch.nn.Module<Tensor, Tensor>) (optimizer: torch.optim.Optimizer) (device: Device) (batch: Batch) =
         autogradOnBatch config online target optimizer device null batch (discounts config.Gamma batch) null null
