@@ -264,7 +264,7 @@ module Iqn =
         let l = losses taus predicted rewards discounts nextQuantiles
         let meanQ =
             use _ = torch.no_grad ()
-            predicted.mean().item<float> ()
+            predicted.mean().ToDouble()
         struct (l.MoveToOuterDisposeScope(), meanQ)
 
     /// f of the IQN networks: Linear(features, hidden) and ReLU, then the output layer of the actions (or, with

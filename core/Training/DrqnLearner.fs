@@ -75,5 +75,5 @@ module DrqnLearner =
         Learner.optimize config optimizer loss
         let meanQ =
             use _ = torch.no_grad ()
-            (q.detach () * mask).sum().item<float> () / float trained
-        { Loss = loss.item<float> (); MeanQ = meanQ }
+            (q.detach () * mask).sum().ToDouble() / float trained
+        { Loss = loss.ToDouble(); MeanQ = meanQ }
