@@ -31,9 +31,16 @@ type DrqnNetwork(observationSize: int, hidden: int list, lstmHidden: int, action
         this.register_module ("lstm", lstm)
         this.register_module ("head", head)
 
-    /// One LSTM step; null states are zeros.
+    /// One LSTM step; null states are zeros, made here: TorchSharp 0.107 hands libtorch an undefined state for a
+    /// missing one, which libtorch 2.x's LSTMCell rejects ("hidden0 batch size 0").
     let step (x: Tensor) (h: Tensor) (c: Tensor) : struct (Tensor * Tensor) =
-        let struct (h', c') = lstm.call (x, (if isNull h then Nullable<struct (Tensor * Tensor)>() else Nullable<struct (Tensor * Tensor)>(struct (h, c))))
+        let state =
+            if isNull h then
+                let zeros () = torch.zeros ([| x.shape[0]; int64 lstmHidden |], dtype = x.dtype, device = x.device)
+                struct (zeros (), zeros ())
+            else
+                struct (h, c)
+        let struct (h', c') = lstm.call (x, Nullable<struct (Tensor * Tensor)>(state))
         struct (h', c')
 
     /// Components are registered by name in the constructor.
