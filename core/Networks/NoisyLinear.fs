@@ -73,10 +73,12 @@ type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Dev
         this.register_parameter ("weight_sigma", weightSigma)
         this.register_parameter ("bias_mu", biasMu)
         this.register_parameter ("bias_sigma", biasSigma)
-        this.register_buffer ("weight_epsilon", weightEpsilon, false)
-        this.register_buffer ("bias_epsilon", biasEpsilon, false)
-        this.register_buffer ("input_epsilon", inputEpsilon, false)
-        this.register_buffer ("output_epsilon", outputEpsilon, false)
+        // Persistent buffers: TorchSharp's named_buffers skips non-persistent ones, and Module.Dispose (and .to) act
+        // only on what it yields. Checkpoints hold parameters only, so the noise never reaches a file.
+        this.register_buffer ("weight_epsilon", weightEpsilon)
+        this.register_buffer ("bias_epsilon", biasEpsilon)
+        this.register_buffer ("input_epsilon", inputEpsilon)
+        this.register_buffer ("output_epsilon", outputEpsilon)
 
     /// Components are registered by name in the constructor.
     override _.RegisterComponents() = ()
