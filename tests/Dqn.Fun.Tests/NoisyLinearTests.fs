@@ -54,6 +54,17 @@ let ``reset_noise draws fresh noise from torch's generator, the same for the sam
     Assert.Equal<float[]>(floats a.weight_mu, floats b.weight_mu)
 
 [<Fact>]
+let ``with a generator of its own, the initial weights and the noise come from it, whatever torch's global seed`` () =
+    let layerFrom (globalSeed: int64) =
+        torch.manual_seed globalSeed |> ignore
+        use generator = new torch.Generator(5UL)
+        use layer = new NoisyLinear(3, 2, generator = generator)
+        let first = [ floats layer.weight_mu; floats layer.bias_mu; floats layer.weight_epsilon ]
+        layer.reset_noise ()
+        first @ [ floats layer.weight_epsilon ]
+    Assert.Equal<float[] list>(layerFrom 1L, layerFrom 2L)
+
+[<Fact>]
 let ``forward is (mu_w + sigma_w eps_w) x + mu_b + sigma_b eps_b`` () =
     use _ = torch.NewDisposeScope()
     use layer = new NoisyLinear(3, 2)
