@@ -134,8 +134,9 @@ module internal Tensors =
         if t.device_type = DeviceType.CPU && t.is_contiguous () then
             (span<'T> t).CopyTo destination
         else
-            use c = t.detach().cpu().contiguous ()
-            (span<'T> c).CopyTo destination
+            // detach, cpu and contiguous each make a tensor: the scope frees all three.
+            use scope = torch.NewDisposeScope()
+            (span<'T> (t.detach().cpu().contiguous ())).CopyTo destination
 
     /// A new array with a tensor's elements (row-major).
     let toArray<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> ValueType> (t: Tensor) : 'T[] =

@@ -45,8 +45,9 @@ module Safetensors =
         if t.device_type = DeviceType.CPU && t.is_contiguous () then
             t.bytes.ToArray()
         else
-            use c = t.detach().cpu().contiguous ()
-            c.bytes.ToArray()
+            // detach, cpu and contiguous each make a tensor: the scope frees all three.
+            use scope = torch.NewDisposeScope()
+            t.detach().cpu().contiguous().bytes.ToArray()
 
     /// A new tensor of `dtype` and `shape` on `device` whose elements are the little-endian bytes `data`.
     let private ofBytes (data: ReadOnlySpan<byte>) (shape: int64[]) (dtype: ScalarType) (device: Device) : Tensor =
