@@ -142,6 +142,18 @@ let ``a header needing padding and metadata matches hand-constructed bytes exact
     Assert.Equal<float32[]>([| 1f; -2f |], values<float32> (snd file.Tensors.Head))
 
 [<Fact>]
+let ``a non-contiguous tensor is written in row-major order and its copy is freed`` () =
+    let t = f32 [ 2L; 3L ] [ 0f; 1f; 2f; 3f; 4f; 5f ]
+    let transposed = t.transpose (0L, 1L)
+    let start = liveTensors ()
+    let bytes = Safetensors.serialize [ "t", transposed ] Map.empty
+    Assert.Equal(start, liveTensors ())
+    (use _ = torch.NewDisposeScope()
+     Assert.Equal<float32[]>([| 0f; 3f; 1f; 4f; 2f; 5f |], values<float32> (snd (parse bytes).Tensors.Head)))
+    transposed.Dispose()
+    t.Dispose()
+
+[<Fact>]
 let ``an empty file is the 8-byte length and "{}" padded with six spaces`` () =
     let expected = Array.append [| 8uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |] (Encoding.ASCII.GetBytes "{}      ")
     Assert.Equal<byte[]>(expected, Safetensors.serialize [] Map.empty)

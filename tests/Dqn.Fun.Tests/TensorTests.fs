@@ -105,6 +105,17 @@ let ``copyTo reads a non-contiguous tensor in row-major order and checks the des
     Assert.Equal("destination", e.ParamName)
     Assert.Contains("6 elements", e.Message)
 
+[<Fact>]
+let ``copyTo and toArray free the copies they make of a non-contiguous tensor`` () =
+    let t = f32 [ 2L; 3L ] [ 0f; 1f; 2f; 3f; 4f; 5f ]
+    let transposed = t.transpose (0L, 1L)
+    let start = liveTensors ()
+    Assert.Equal<float32[]>([| 0f; 3f; 1f; 4f; 2f; 5f |], Tensors.toArray<float32> transposed)
+    Tensors.copyTo transposed (Span(Array.zeroCreate<float32> 6))
+    Assert.Equal(start, liveTensors ())
+    transposed.Dispose()
+    t.Dispose()
+
 // ---- argmax and gather ----------------------------------------------------------------------------------------
 
 let private matrix () = f32 [ 2L; 3L ] [ 1f; 5f; 3f; 7f; 2f; 7f ]
