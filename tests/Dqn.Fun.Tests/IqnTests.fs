@@ -23,7 +23,7 @@ let private spec = { ObservationSize = 4; Hidden = [ 16; 8 ]; ActionCount = 3 }
 
 /// An IQN network of the "iqn" preset's kind over `spec`, seeded.
 let private network (config: DqnConfig) (seed: int64) =
-    torch.manual_seed seed
+    torch.manual_seed seed |> ignore
     Iqn.mlp config spec torch.CPU
 
 let private iqnConfig = { DqnConfig.preset "iqn" with IqnEmbeddingDim = 8; IqnPolicyTauSamples = 5 }

@@ -77,7 +77,7 @@ let ``initial weights lie within PyTorch's bounds 1/sqrt(fan_in)`` () =
 [<Fact>]
 let ``equal seeds give equal networks and different seeds different ones`` () =
     let weights seed =
-        torch.manual_seed seed
+        torch.manual_seed seed |> ignore
         use net = QNetwork.mlp (spec 4 [ 8 ] 2) torch.CPU
         parameters net |> List.collect (floats >> List.ofArray)
     Assert.Equal<float list>(weights 3L, weights 3L)
