@@ -206,6 +206,7 @@ module Tensors =
         if t.device_type = DeviceType.CPU && t.is_contiguous () then
             (span<'T> t).CopyTo destination
         else
+            // detach, cpu and contiguous each make a tensor: the scope frees all three.
             use scope = torch.NewDisposeScope()
             (span<'T> (t.detach().cpu().contiguous ())).CopyTo destination
 

@@ -9,7 +9,7 @@ module internal Layers =
     let uniformParameter (shape: int64[]) (bound: float) (device: Device) (generator: torch.Generator) : Modules.Parameter =
         use _ = torch.no_grad ()
         let t = torch.empty(shape, device = device)
-        torch.nn.init.uniform_(t, -bound, bound, generator) |> ignore
+        t.uniform_(-bound, bound, generator) |> ignore
         let p = torch.nn.Parameter(t)
         p.DetachFromDisposeScope() |> ignore
         p

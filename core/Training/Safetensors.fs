@@ -45,6 +45,7 @@ module Safetensors =
         if t.device_type = DeviceType.CPU && t.is_contiguous () then
             t.bytes.ToArray()
         else
+            // detach, cpu and contiguous each make a tensor: the scope frees all three.
             use scope = torch.NewDisposeScope()
             t.detach().cpu().contiguous().bytes.ToArray()
 

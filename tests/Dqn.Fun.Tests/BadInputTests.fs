@@ -2,11 +2,8 @@
 module Dqn.Fun.Tests.BadInputTests
 
 open System
-open System.IO
 open Xunit
 open Dqn.Fun
-open Dqn.Fun.Torch
-open Dqn.Fun.Tests.TorchTestSupport
 
 /// A user environment with CartPole's sizes whose every step returns `reward`, or an observation of
 /// `observationLength` values.
@@ -85,29 +82,6 @@ let ``a negative replay capacity is an ArgumentOutOfRangeException naming capaci
     let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> ReplayBuffer(-1, 4, 0) |> ignore)
     Assert.Equal("capacity", e.ParamName)
     Assert.Equal(box -1, e.ActualValue)
-
-/// The shim loader (internal to core, visible to these tests).
-let private resolve (paths: string list) : nativeint = Dqn.Fun.Torch.Native.resolve paths
-
-[<Fact>]
-let ``a missing native library is a DllNotFoundException naming the file and how to build it`` () =
-    let missing = "/nonexistent/libdqnfun_native.so"
-    let e = Assert.Throws<DllNotFoundException>(fun () -> resolve [ missing ] |> ignore)
-    Assert.Contains($"{missing}: no such file", e.Message)
-    Assert.Contains("libdqnfun_native.so", e.Message)
-    Assert.Contains("build.fsx -t Native", e.Message)
-    Assert.Contains("DQNFUN_NATIVE", e.Message)
-
-[<Fact>]
-let ``a native library that fails to load is a DllNotFoundException giving the loader's reason`` () =
-    let dir, cleanup = tempFolder ()
-    use _ = cleanup
-    let junk = Path.Combine(dir, "libdqnfun_native.so")
-    File.WriteAllText(junk, "not an ELF file")
-    let e = Assert.Throws<DllNotFoundException>(fun () -> resolve [ "/nonexistent/libdqnfun_native.so"; junk ] |> ignore)
-    Assert.Contains("/nonexistent/libdqnfun_native.so: no such file", e.Message)
-    Assert.Contains($"{junk}: ", e.Message)
-    Assert.DoesNotContain($"{junk}: no such file", e.Message)
 
 [<Fact>]
 let ``a gamma of 1.5 fails validation with an ArgumentOutOfRangeException naming Gamma`` () =

@@ -5,7 +5,7 @@ open Xunit
 open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
 
 let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
@@ -70,11 +70,11 @@ type private Tensors =
 
 let private tensorsOf (c: Case) =
     let q = [| int64 c.Batch; int64 c.Actions |]
-    { R = torch.tensor c.Rewards
-      T = torch.tensor c.Terminated
-      Online = torch.tensor (c.NextQOnline, q)
-      Target = torch.tensor (c.NextQTarget, q)
-      Taken = torch.tensor c.Taken }
+    { R = vector c.Rewards
+      T = vector c.Terminated
+      Online = tensor c.NextQOnline q
+      Target = tensor c.NextQTarget q
+      Taken = vector c.Taken }
 
 /// Within 1e-5 of the reference, relative to the size of the terms (float32 rounds each of them).
 let private agrees (c: Case) (reference: float[]) (y: float32[]) =
@@ -90,30 +90,30 @@ let private agrees (c: Case) (reference: float[]) (y: float32[]) =
 let ``dqnTarget equals the scalar reference on random batches`` () =
     check (
         Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let t = tensorsOf c
             let y = Bellman.dqnTarget c.Gamma t.R t.T t.Target
-            y.shape = [| int64 c.Batch |] && agrees c (dqnReference c) (y.data<float32> ()))
+            y.shape = [| int64 c.Batch |] && agrees c (dqnReference c) (values<float32> y))
     )
 
 [<Fact>]
 let ``doubleDqnTarget equals the scalar reference on random batches`` () =
     check (
         Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let t = tensorsOf c
             let y = Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target
-            y.shape = [| int64 c.Batch |] && agrees c (doubleReference c) (y.data<float32> ()))
+            y.shape = [| int64 c.Batch |] && agrees c (doubleReference c) (values<float32> y))
     )
 
 [<Fact>]
 let ``terminated rows equal the reward exactly`` () =
     check (
         Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let t = tensorsOf c
-            let y = (Bellman.dqnTarget c.Gamma t.R t.T t.Target).data<float32> ()
-            let yd = (Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target).data<float32> ()
+            let y = values<float32> (Bellman.dqnTarget c.Gamma t.R t.T t.Target)
+            let yd = values<float32> (Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target)
             Seq.forall
                 (fun i -> c.Terminated[i] = 0.0f || (y[i] = c.Rewards[i] && yd[i] = c.Rewards[i]))
                 (seq { 0 .. c.Batch - 1 }))
@@ -123,15 +123,15 @@ let ``terminated rows equal the reward exactly`` () =
 let ``gamma 0 gives the rewards`` () =
     check (
         Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let t = tensorsOf c
-            (Bellman.dqnTarget 0.0 t.R t.T t.Target).data<float32> () = c.Rewards
-            && (Bellman.doubleDqnTarget 0.0 t.R t.T t.Online t.Target).data<float32> () = c.Rewards)
+            values<float32> (Bellman.dqnTarget 0.0 t.R t.T t.Target) = c.Rewards
+            && values<float32> (Bellman.doubleDqnTarget 0.0 t.R t.T t.Online t.Target) = c.Rewards)
     )
 
 [<Fact>]
 let ``the documented examples evaluate as documented`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let q = f32 [ 2L; 2L ] [ 2f; 5f; 3f; 4f ]
     let y = Bellman.dqnTarget 0.9 (f32 [ 2L ] [ 1f; 1f ]) (f32 [ 2L ] [ 0f; 1f ]) q
     assertAllClose 1e-6 [| 5.5; 1.0 |] (floats y)
@@ -140,7 +140,7 @@ let ``the documented examples evaluate as documented`` () =
 
 [<Fact>]
 let ``Double DQN values the online network's choice with the target network`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     // Row 0: online prefers action 2, the target's maximum is action 0 (10) but it values action 2 at 1.
     // Row 1: online prefers action 0, valued 4 by the target, whose maximum (6) is action 1.
     let online = f32 [ 2L; 3L ] [ 0f; 1f; 7f; 3f; 2f; 1f ]
@@ -152,7 +152,7 @@ let ``Double DQN values the online network's choice with the target network`` ()
 
 [<Fact>]
 let ``targets are detached from the autograd graph`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let q = f32 [ 1L; 2L ] [ 1f; 2f ]
     q.requires_grad <- true
     let r, d = f32 [ 1L ] [ 0f ], f32 [ 1L ] [ 0f ]
@@ -161,7 +161,7 @@ let ``targets are detached from the autograd graph`` () =
 
 [<Fact>]
 let ``targets free their temporaries`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let c =
         { Batch = 2
           Actions = 3
@@ -173,11 +173,11 @@ let ``targets free their temporaries`` () =
           Taken = [| 0L; 2L |] }
     let t = tensorsOf c
     settle ()
-    let before = Tensor.LiveCount
+    let before = liveTensors ()
     Bellman.dqnTarget 0.9 t.R t.T t.Target |> ignore
     Bellman.doubleDqnTarget 0.9 t.R t.T t.Online t.Target |> ignore
     Bellman.selectActions t.Online t.Taken |> ignore
-    Assert.Equal(before + 3L, Tensor.LiveCount) // only the three results
+    Assert.Equal(before + 3L, liveTensors ()) // only the three results
 
 // ---- selectActions -----------------------------------------------------------------------------------------
 
@@ -185,21 +185,21 @@ let ``targets free their temporaries`` () =
 let ``selectActions equals indexing row i at actions[i]`` () =
     check (
         Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let t = tensorsOf c
             let expected = Array.init c.Batch (fun i -> (row c c.NextQOnline i)[int c.Taken[i]])
-            (Bellman.selectActions t.Online t.Taken).data<float32> () = expected)
+            values<float32> (Bellman.selectActions t.Online t.Taken) = expected)
     )
 
 [<Fact>]
 let ``selectActions keeps the gradient path to the chosen entries`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let q = f32 [ 2L; 3L ] [ 1f; 2f; 3f; 4f; 5f; 6f ]
     q.requires_grad <- true
-    let chosen = Bellman.selectActions q (torch.tensor [| 2L; 0L |])
+    let chosen = Bellman.selectActions q (vector [| 2L; 0L |])
     Assert.True(chosen.requires_grad)
     chosen.sum().backward ()
-    Assert.Equal<float32[]>([| 0f; 0f; 1f; 1f; 0f; 0f |], q.grad.Value.data<float32> ())
+    Assert.Equal<float32[]>([| 0f; 0f; 1f; 1f; 0f; 0f |], values<float32> q.grad)
 
 // ---- argument errors -------------------------------------------------------------------------------------------
 
@@ -211,24 +211,24 @@ let private argError (name: string) (fragments: string list) (f: unit -> Tensor)
 
 [<Fact>]
 let ``mismatched shapes and dtypes name the argument and show expected and received`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let q = f32 [ 2L; 3L ] [ 1f; 2f; 3f; 4f; 5f; 6f ]
     let r2, d2 = f32 [ 2L ] [ 0f; 0f ], f32 [ 2L ] [ 0f; 0f ]
     argError "rewards" [ "Float32 [2]"; "got Float32 [3]" ] (fun () -> Bellman.dqnTarget 0.9 (f32 [ 3L ] [ 0f; 0f; 0f ]) d2 q)
-    argError "terminated" [ "Float32 [2]"; "got Int64 [2]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (torch.tensor [| 0L; 1L |]) q)
+    argError "terminated" [ "Float32 [2]"; "got Int64 [2]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (vector [| 0L; 1L |]) q)
     argError "terminated" [ "Float32 [2]"; "got Float32 [2; 1]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (f32 [ 2L; 1L ] [ 0f; 0f ]) q)
     argError "nextQTarget" [ "[batch; actions]"; "got Float32 [6]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.reshape (6L)))
-    argError "nextQTarget" [ "got Float64 [2; 3]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.``to`` DType.Float64))
+    argError "nextQTarget" [ "got Float64 [2; 3]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.to_type ScalarType.Float64))
     argError "nextQOnline" [ "Float32 [2; 3]"; "got Float32 [2; 2]" ] (fun () ->
         Bellman.doubleDqnTarget 0.9 r2 d2 (f32 [ 2L; 2L ] [ 0f; 0f; 0f; 0f ]) q)
     argError "actions" [ "Int64 [2]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions q r2)
-    argError "actions" [ "Int64 [2]"; "got Int64 [3]" ] (fun () -> Bellman.selectActions q (torch.tensor [| 0L; 1L; 2L |]))
-    argError "qValues" [ "[batch; actions]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions r2 (torch.tensor [| 0L; 1L |]))
+    argError "actions" [ "Int64 [2]"; "got Int64 [3]" ] (fun () -> Bellman.selectActions q (vector [| 0L; 1L; 2L |]))
+    argError "qValues" [ "[batch; actions]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions r2 (vector [| 0L; 1L |]))
     argError "rewards" [] (fun () -> Bellman.dqnTarget 0.9 null d2 q)
 
 [<Fact>]
 let ``gamma outside [0, 1] or not finite is ArgumentOutOfRangeException naming gamma`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let q = f32 [ 1L; 2L ] [ 1f; 2f ]
     let r, d = f32 [ 1L ] [ 0f ], f32 [ 1L ] [ 0f ]
     for gamma in [ -0.1; 1.5; nan; infinity ] do

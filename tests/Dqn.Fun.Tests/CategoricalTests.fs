@@ -5,7 +5,7 @@ open Xunit
 open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
 
 let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
@@ -49,7 +49,7 @@ let private caseGen =
 /// Algorithm 1 of Bellemare et al. 2017 in float64, one atom at a time (l = u when b_j lands on an atom).
 let private reference (c: Case) =
     let n = c.Atoms
-    let z = (Categorical.support c.VMin c.VMax n Device.CPU).data<float32> () |> Array.map float
+    let z = values<float32> (Categorical.support c.VMin c.VMax n torch.CPU) |> Array.map float
     let vMin, vMax = z[0], z[n - 1]
     let dz = (vMax - vMin) / float (n - 1)
     Array.init c.Batch (fun i ->
@@ -68,14 +68,14 @@ let private reference (c: Case) =
     |> Array.concat
 
 let private projectCase (c: Case) =
-    let support = Categorical.support c.VMin c.VMax c.Atoms Device.CPU
-    Categorical.project (torch.tensor c.Rewards) (torch.tensor c.Discounts) (torch.tensor (c.Probs, [| int64 c.Batch; int64 c.Atoms |])) support
+    let support = Categorical.support c.VMin c.VMax c.Atoms torch.CPU
+    Categorical.project (vector c.Rewards) (vector c.Discounts) (tensor c.Probs [| int64 c.Batch; int64 c.Atoms |]) support
 
 [<Fact>]
 let ``support is evenly spaced from vMin to vMax (the documented example)`` () =
-    use _ = new DisposeScope()
-    Assert.Equal<float32[]>([| -1f; -0.5f; 0f; 0.5f; 1f |], (Categorical.support -1.0 1.0 5 Device.CPU).data<float32> ())
-    let z = (Categorical.support -10.0 10.0 51 Device.CPU).data<float32> ()
+    use _ = torch.NewDisposeScope()
+    Assert.Equal<float32[]>([| -1f; -0.5f; 0f; 0.5f; 1f |], values<float32> (Categorical.support -1.0 1.0 5 torch.CPU))
+    let z = values<float32> (Categorical.support -10.0 10.0 51 torch.CPU)
     Assert.Equal(51, z.Length)
     assertAllClose 1e-6 (Array.init 51 (fun i -> -10.0 + 0.4 * float i)) (Array.map float z)
 
@@ -83,8 +83,8 @@ let ``support is evenly spaced from vMin to vMax (the documented example)`` () =
 let ``projected rows are distributions`` () =
     check (
         Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = new DisposeScope()
-            let m = (projectCase c).data<float32> ()
+            use _ = torch.NewDisposeScope()
+            let m = values<float32> (projectCase c)
             m.Length = c.Batch * c.Atoms
             && Array.forall (fun p -> p >= 0f) m
             && Seq.forall (fun i -> abs (Array.sum m[i * c.Atoms .. i * c.Atoms + c.Atoms - 1] - 1f) <= 1e-5f) (seq { 0 .. c.Batch - 1 }))
@@ -94,8 +94,8 @@ let ``projected rows are distributions`` () =
 let ``project equals the scalar Algorithm 1 on random batches`` () =
     check (
         Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = new DisposeScope()
-            let m = (projectCase c).data<float32> ()
+            use _ = torch.NewDisposeScope()
+            let m = values<float32> (projectCase c)
             let dz = (c.VMax - c.VMin) / float (c.Atoms - 1)
             let zMax = max (abs c.VMin) (abs c.VMax)
             // float32 rounds r + discount z (and its distance to vMin): an error of about 3e-7 (|r| + |z|) in
@@ -118,61 +118,61 @@ let private dyadicGen =
 let ``with reward 0 and discount 1 the projection is the identity`` () =
     check (
         Prop.forAll (Arb.fromGen dyadicGen) (fun (c, _) ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let c = { c with Rewards = Array.zeroCreate c.Batch; Discounts = Array.create c.Batch 1f }
-            (projectCase c).data<float32> () = c.Probs)
+            values<float32> (projectCase c) = c.Probs)
     )
 
 [<Fact>]
 let ``targets that land on atoms are projected exactly, equal to Algorithm 1`` () =
     check (
         Prop.forAll (Arb.fromGen dyadicGen) (fun (c, dz) ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             // r a whole number of atoms (some beyond the support), discount 0 or 1: every r + discount z_j is an atom.
             let shifts = c.Rewards |> Array.map (fun r -> float32 (Math.Round(float r / 2.0) * dz))
             let c = { c with Rewards = shifts; Discounts = c.Discounts |> Array.map (fun d -> if d < 0.5f then 0f else 1f) }
-            let m = (projectCase c).data<float32> ()
+            let m = values<float32> (projectCase c)
             Seq.forall2 (fun (e: float) (a: float32) -> abs (e - float a) <= 1e-6) (reference c) m)
     )
 
 [<Fact>]
 let ``targets that land on atoms are projected exactly (a worked example)`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     // support [-2; -1; 0; 1; 2]; row 0: r = 0, discount 1 (identity); row 1: r = 1, discount 1 (shift right by
     // one atom, the top atom's mass clamped onto 2); row 2: terminal at r = -1 (a point mass).
-    let support = Categorical.support -2.0 2.0 5 Device.CPU
+    let support = Categorical.support -2.0 2.0 5 torch.CPU
     let probs = f32 [ 3L; 5L ] [ 0.1f; 0.2f; 0.3f; 0.25f; 0.15f; 0.5f; 0f; 0.25f; 0f; 0.25f; 0.25f; 0.25f; 0.25f; 0.125f; 0.125f ]
     let m = Categorical.project (f32 [ 3L ] [ 0f; 1f; -1f ]) (f32 [ 3L ] [ 1f; 1f; 0f ]) probs support
     Assert.Equal<float32[]>(
         [| 0.1f; 0.2f; 0.3f; 0.25f; 0.15f; 0f; 0.5f; 0f; 0.25f; 0.25f; 0f; 1f; 0f; 0f; 0f |],
-        m.data<float32> ()
+        values<float32> m
     )
 
 [<Fact>]
 let ``the documented projection example`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let support = f32 [ 3L ] [ -1f; 0f; 1f ]
     let m = Categorical.project (f32 [ 1L ] [ 0.5f ]) (f32 [ 1L ] [ 1f ]) (f32 [ 1L; 3L ] [ 0f; 1f; 0f ]) support
     assertAllClose 1e-6 [| 0.0; 0.5; 0.5 |] (floats m)
 
 [<Fact>]
 let ``project is detached from the autograd graph`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let probs = f32 [ 1L; 3L ] [ 0.2f; 0.3f; 0.5f ]
     probs.requires_grad <- true
-    let m = Categorical.project (f32 [ 1L ] [ 0.5f ]) (f32 [ 1L ] [ 0.9f ]) probs (Categorical.support -1.0 1.0 3 Device.CPU)
+    let m = Categorical.project (f32 [ 1L ] [ 0.5f ]) (f32 [ 1L ] [ 0.9f ]) probs (Categorical.support -1.0 1.0 3 torch.CPU)
     Assert.False(m.requires_grad)
 
 [<Fact>]
 let ``crossEntropy is -sum m log softmax(logits); loss is its mean, with gradient softmax - m over the batch`` () =
     check (
         Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let n = c.Atoms
             let logitsData = Array.init (c.Batch * n) (fun k -> float32 (sin (float k * 1.7) * 3.0))
-            let logits = torch.tensor (logitsData, [| int64 c.Batch; int64 n |])
+            let logits = tensor logitsData [| int64 c.Batch; int64 n |]
             logits.requires_grad <- true
-            let target = torch.tensor (c.Probs, [| int64 c.Batch; int64 n |])
+            let target = tensor c.Probs [| int64 c.Batch; int64 n |]
             let softmax i =
                 let row = logitsData[i * n .. i * n + n - 1] |> Array.map float
                 let mx = Array.max row
@@ -185,22 +185,22 @@ let ``crossEntropy is -sum m log softmax(logits); loss is its mean, with gradien
             let ce = floats (Categorical.crossEntropy logits target)
             let loss = Categorical.loss logits target
             loss.backward ()
-            let grad = floats logits.grad.Value
+            let grad = floats logits.grad
             let expectedGrad =
                 Array.init (c.Batch * n) (fun k -> ((softmax (k / n))[k % n] - float c.Probs[k]) / float c.Batch)
             Array.forall2 (fun e a -> closeTo 1e-5 e a) expected ce
-            && closeTo 1e-5 (Array.average expected) (loss.item<float> ())
+            && closeTo 1e-5 (Array.average expected) (loss.ToDouble())
             && Array.forall2 (fun e a -> abs (e - a) <= 1e-6) expectedGrad grad)
     )
 
 [<Fact>]
 let ``the documented crossEntropy example`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     assertAllClose 1e-6 [| log 2.0 |] (floats (Categorical.crossEntropy (f32 [ 1L; 2L ] [ 0f; 0f ]) (f32 [ 1L; 2L ] [ 1f; 0f ])))
 
 [<Fact>]
 let ``qValues are the expectations over the support`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let support = f32 [ 3L ] [ -1f; 0f; 2f ]
     let probs = f32 [ 1L; 2L; 3L ] [ 0.5f; 0.5f; 0f; 0.25f; 0.25f; 0.5f ]
     let q = Categorical.qValues probs support
@@ -209,18 +209,18 @@ let ``qValues are the expectations over the support`` () =
 
 [<Fact>]
 let ``bad arguments name the argument`` () =
-    use _ = new DisposeScope()
-    let z = Categorical.support -1.0 1.0 3 Device.CPU
+    use _ = torch.NewDisposeScope()
+    let z = Categorical.support -1.0 1.0 3 torch.CPU
     let p = f32 [ 2L; 3L ] [ 1f; 0f; 0f; 0f; 1f; 0f ]
     let r = f32 [ 2L ] [ 0f; 0f ]
     let argError name f = Assert.Equal(name, Assert.ThrowsAny<ArgumentException>(fun () -> f () |> ignore).ParamName)
-    argError "atoms" (fun () -> Categorical.support -1.0 1.0 1 Device.CPU)
-    argError "vMax" (fun () -> Categorical.support 1.0 1.0 3 Device.CPU)
-    argError "vMin" (fun () -> Categorical.support nan 1.0 3 Device.CPU)
+    argError "atoms" (fun () -> Categorical.support -1.0 1.0 1 torch.CPU)
+    argError "vMax" (fun () -> Categorical.support 1.0 1.0 3 torch.CPU)
+    argError "vMin" (fun () -> Categorical.support nan 1.0 3 torch.CPU)
     argError "support" (fun () -> Categorical.project r r p (f32 [ 2L ] [ -1f; 1f ]))
     argError "support" (fun () -> Categorical.project r r p (f32 [ 3L ] [ 1f; 0f; -1f ]))
     argError "rewards" (fun () -> Categorical.project (f32 [ 3L ] [ 0f; 0f; 0f ]) r p z)
-    argError "discounts" (fun () -> Categorical.project r (torch.tensor [| 0L; 0L |]) p z)
+    argError "discounts" (fun () -> Categorical.project r (vector [| 0L; 0L |]) p z)
     argError "nextProbs" (fun () -> Categorical.project r r (f32 [ 6L ] [ 1f; 0f; 0f; 0f; 1f; 0f ]) z)
     argError "targetProbs" (fun () -> Categorical.crossEntropy p (f32 [ 2L; 2L ] [ 1f; 0f; 0f; 1f ]))
     argError "logits" (fun () -> Categorical.loss r p)

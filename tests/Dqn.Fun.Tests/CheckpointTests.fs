@@ -4,7 +4,7 @@ open System
 open System.IO
 open Xunit
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
 
 let private spec = { ObservationSize = 4; Hidden = [ 16; 8 ]; ActionCount = 3 }
@@ -13,36 +13,36 @@ let private observations =
     let rng = Random 21
     Array.init (50 * 4) (fun _ -> float32 (rng.NextDouble() * 4.0 - 2.0))
 
-let private qValues (net: nn.Module) =
+let private qValues (net: torch.nn.Module<Tensor, Tensor>) =
     use _ = torch.no_grad ()
-    use _ = new DisposeScope()
-    (net.forward (torch.tensor (observations, [| 50L; 4L |]))).data<float32> ()
+    use _ = torch.NewDisposeScope()
+    values<float32> (net.forward (tensor observations [| 50L; 4L |]))
 
-let private values (net: nn.Module) = net.named_parameters () |> List.map (fun (n, p) -> n, p.data<float32> ())
+let private parameterValues (net: torch.nn.Module) = namedParameters net |> List.map (fun (n, p) -> n, values<float32> p)
 
 [<Fact>]
 let ``a saved network loads with identical parameters and Q-values`` () =
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "q.safetensors")
-    torch.manual_seed 3L
-    use net = QNetwork.mlp spec Device.CPU
+    torch.manual_seed 3L |> ignore
+    use net = QNetwork.mlp spec torch.CPU
     Checkpoint.save path spec DqnConfig.defaults net Map.empty
-    let loadedSpec, loaded, _ = Checkpoint.load path Device.CPU
+    let loadedSpec, loaded, _ = Checkpoint.load path torch.CPU
     use _ = loaded
     Assert.Equal(spec, loadedSpec)
-    Assert.Equal<(string * float32[]) list>(values net, values loaded)
+    Assert.Equal<(string * float32[]) list>(parameterValues net, parameterValues loaded)
     Assert.Equal<float32[]>(qValues net, qValues loaded)
-    Assert.All(loaded.parameters (), fun p -> Assert.True(p.requires_grad))
+    Assert.All(parameters loaded, fun p -> Assert.True(p.requires_grad))
 
 [<Fact>]
 let ``the metadata records the format and the architecture beside extra keys`` () =
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "q.safetensors")
-    use net = QNetwork.mlp spec Device.CPU
+    use net = QNetwork.mlp spec torch.CPU
     Checkpoint.save path spec DqnConfig.defaults net (Map [ "steps", "1234" ])
-    let file = Safetensors.load path Device.CPU
+    let file = Safetensors.load path torch.CPU
     for _, t in file.Tensors do
         t.Dispose()
     let md = file.Metadata
@@ -51,7 +51,7 @@ let ``the metadata records the format and the architecture beside extra keys`` (
     Assert.Equal(Some "16,8", md.TryFind "hidden")
     Assert.Equal(Some "3", md.TryFind "action_count")
     Assert.Equal(Some "1234", md.TryFind "steps")
-    let _, loaded, loadedMd = Checkpoint.load path Device.CPU
+    let _, loaded, loadedMd = Checkpoint.load path torch.CPU
     loaded.Dispose()
     Assert.Equal<Map<string, string>>(md, loadedMd)
 
@@ -61,9 +61,9 @@ let ``a network without hidden layers round-trips`` () =
     use _ = cleanup
     let path = Path.Combine(dir, "q.safetensors")
     let linear = { spec with Hidden = [] }
-    use net = QNetwork.mlp linear Device.CPU
+    use net = QNetwork.mlp linear torch.CPU
     Checkpoint.save path linear DqnConfig.defaults net Map.empty
-    let loadedSpec, loaded, _ = Checkpoint.load path Device.CPU
+    let loadedSpec, loaded, _ = Checkpoint.load path torch.CPU
     use _ = loaded
     Assert.Equal(linear, loadedSpec)
     Assert.Equal<float32[]>(qValues net, qValues loaded)
@@ -73,30 +73,30 @@ let ``loading leaves only the new network's parameters alive`` () =
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "q.safetensors")
-    (use net = QNetwork.mlp spec Device.CPU
+    (use net = QNetwork.mlp spec torch.CPU
      Checkpoint.save path spec DqnConfig.defaults net Map.empty)
     settle ()
-    let before = Tensor.LiveCount
-    let _, loaded, _ = Checkpoint.load path Device.CPU
-    Assert.Equal(before + 6L, Tensor.LiveCount)
+    let before = liveTensors ()
+    let _, loaded, _ = Checkpoint.load path torch.CPU
+    Assert.Equal(before + 6L, liveTensors ())
     loaded.Dispose()
-    Assert.Equal(before, Tensor.LiveCount)
+    Assert.Equal(before, liveTensors ())
 
 [<Fact>]
 let ``a safetensors file that is not a Dqn.Fun checkpoint is InvalidDataException naming the format`` () =
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "other.safetensors")
-    (use _ = new DisposeScope()
+    (use _ = torch.NewDisposeScope()
      Safetensors.save path [ "weight", f32 [ 2L ] [ 1f; 2f ] ] (Map [ "format", "pt" ]))
-    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore)
+    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore)
     Assert.Contains(path, e.Message)
     Assert.Contains("not a Dqn.Fun Q-network checkpoint", e.Message)
     Assert.Contains(Checkpoint.Format, e.Message)
     Assert.Contains("pt", e.Message)
-    (use _ = new DisposeScope()
+    (use _ = torch.NewDisposeScope()
      Safetensors.save path [ "weight", f32 [ 2L ] [ 1f; 2f ] ] Map.empty)
-    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore)
+    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore)
     Assert.Contains("not a Dqn.Fun Q-network checkpoint", e.Message)
 
 [<Fact>]
@@ -105,7 +105,7 @@ let ``a file that is not safetensors at all is InvalidDataException`` () =
     use _ = cleanup
     let path = Path.Combine(dir, "junk.safetensors")
     File.WriteAllText(path, "this is not a checkpoint")
-    Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore) |> ignore
+    Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore) |> ignore
 
 let private metadataFor (s: QNetworkSpec) =
     Map
@@ -119,32 +119,32 @@ let ``tensors that do not match the recorded architecture are rejected without l
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "q.safetensors")
-    (use net = QNetwork.mlp spec Device.CPU
+    (use net = QNetwork.mlp spec torch.CPU
      // The file claims hidden sizes [16; 4] but holds the tensors of [16; 8].
-     Safetensors.save path (net.named_parameters ()) (metadataFor { spec with Hidden = [ 16; 4 ] }))
+     Safetensors.save path (namedParameters net) (metadataFor { spec with Hidden = [ 16; 4 ] }))
     settle ()
-    let before = Tensor.LiveCount
-    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore)
+    let before = liveTensors ()
+    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore)
     Assert.Contains("do not match the recorded architecture", e.Message)
     Assert.Contains("2.weight", e.Message)
-    Assert.Equal(before, Tensor.LiveCount)
+    Assert.Equal(before, liveTensors ())
 
 [<Fact>]
 let ``a file with a missing tensor or missing architecture keys is rejected`` () =
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "q.safetensors")
-    (use net = QNetwork.mlp spec Device.CPU
-     Safetensors.save path (net.named_parameters () |> List.take 5) (metadataFor spec))
-    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore)
+    (use net = QNetwork.mlp spec torch.CPU
+     Safetensors.save path (namedParameters net |> List.take 5) (metadataFor spec))
+    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore)
     Assert.Contains("do not match the recorded architecture", e.Message)
-    (use net = QNetwork.mlp spec Device.CPU
-     Safetensors.save path (net.named_parameters ()) (metadataFor spec |> Map.remove "action_count"))
-    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore)
+    (use net = QNetwork.mlp spec torch.CPU
+     Safetensors.save path (namedParameters net) (metadataFor spec |> Map.remove "action_count"))
+    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore)
     Assert.Contains("action_count", e.Message)
-    (use net = QNetwork.mlp spec Device.CPU
-     Safetensors.save path (net.named_parameters ()) (metadataFor spec |> Map.add "hidden" "16,x"))
-    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path Device.CPU |> ignore)
+    (use net = QNetwork.mlp spec torch.CPU
+     Safetensors.save path (namedParameters net) (metadataFor spec |> Map.add "hidden" "16,x"))
+    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore)
     Assert.Contains("hidden", e.Message)
 
 [<Fact>]

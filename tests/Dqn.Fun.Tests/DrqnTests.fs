@@ -7,7 +7,7 @@ open Xunit
 open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
 
 let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
@@ -90,8 +90,9 @@ let private lstmCase =
     }
 
 let private cellOf (w: Weights) =
-    let cell = new nn.LSTMCell(w.I, w.H)
-    use _ = new DisposeScope()
+    let cell = torch.nn.LSTMCell(int64 w.I, int64 w.H)
+    use _ = torch.no_grad ()
+    use _ = torch.NewDisposeScope()
     cell.weight_ih.copy_ (f32 [ int64 (4 * w.H); int64 w.I ] (List.ofArray w.Wih)) |> ignore
     cell.weight_hh.copy_ (f32 [ int64 (4 * w.H); int64 w.H ] (List.ofArray w.Whh)) |> ignore
     cell.bias_ih.copy_ (f32 [ int64 (4 * w.H) ] (List.ofArray w.Bih)) |> ignore
@@ -113,49 +114,46 @@ let private referenceLoss (c: LstmCase) (w: Weights) =
         outs |> Array.mapi (fun t h -> h |> Array.mapi (fun j v -> v * float c.Coef[(b * c.Seq + t) * w.H + j]) |> Array.sum) |> Array.sum)
     |> Array.sum
 
-/// Runs the module on a case, by stepping `forward` (composed ops) or by `sequence` (one native call):
-/// ([batch; seq; hidden] outputs, final h, final c, the grads of weight_ih, weight_hh, bias_ih, bias_hh of the loss).
-let private runModule (c: LstmCase) (useSequence: bool) =
+/// Runs torch.nn.LSTMCell on a case step by step, as DrqnNetwork does: ([batch; seq; hidden] outputs, final h,
+/// final c, the grads of weight_ih, weight_hh, bias_ih, bias_hh of the loss).
+let private runModule (c: LstmCase) =
     let w = c.W
     use cell = cellOf w
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let b, l, i, h = int64 c.Batch, int64 c.Seq, int64 w.I, int64 w.H
     let x = f32 [ b; l; i ] (List.ofArray c.X)
     let h0 = f32 [ b; h ] (List.ofArray c.H0)
     let c0 = f32 [ b; h ] (List.ofArray c.C0)
     let struct (out, hN, cN) =
-        if useSequence then
-            cell.sequence (x, h0, c0)
-        else
-            let mutable hs = h0
-            let mutable cs = c0
-            let outs =
-                [ for t in 0L .. l - 1L do
-                      let struct (h', c') = cell.forward (x.narrow(1L, t, 1L).reshape (b, i), hs, cs)
-                      hs <- h'
-                      cs <- c'
-                      h' ]
-            struct (torch.stack (outs, 1L), hs, cs)
+        let mutable hs: Tensor = h0
+        let mutable cs: Tensor = c0
+        let outs =
+            [ for t in 0L .. l - 1L do
+                  let struct (h', c') = cell.call (x.narrow(1L, t, 1L).reshape (b, i), Nullable<struct (Tensor * Tensor)>(struct (hs, cs)))
+                  hs <- h'
+                  cs <- c'
+                  h' ]
+        struct (torch.stack (outs, 1L), hs, cs)
     let loss = (out * f32 [ b; l; h ] (List.ofArray c.Coef)).sum ()
     loss.backward ()
-    let grad (p: Tensor) = floats p.grad.Value
+    let grad (p: Tensor) = floats p.grad
     floats out, floats hN, floats cN, [ grad cell.weight_ih; grad cell.weight_hh; grad cell.bias_ih; grad cell.bias_hh ]
 
-let private agreesWithReference (useSequence: bool) =
+let private agreesWithReference () =
     check (
         Prop.forAll (Arb.fromGen lstmCase) (fun c ->
-            let out, hN, cN, _ = runModule c useSequence
+            let out, hN, cN, _ = runModule c
             let reference = referenceOf c c.W
             assertAllClose 1e-5 (reference |> Array.collect (fun (outs, _, _) -> Array.concat outs)) out
             assertAllClose 1e-5 (reference |> Array.collect (fun (_, h, _) -> h)) hN
             assertAllClose 1e-5 (reference |> Array.collect (fun (_, _, c) -> c)) cN)
     )
 
-/// Central differences of the float64 reference loss in each parameter entry against libtorch's gradients.
-let private gradientsAgree (useSequence: bool) =
+/// Central differences of the float64 reference loss in each parameter entry against TorchSharp's autograd gradients.
+let private gradientsAgree () =
     check (
         Prop.forAll (Arb.fromGen lstmCase) (fun c ->
-            let _, _, _, grads = runModule c useSequence
+            let _, _, _, grads = runModule c
             let w = c.W
             let numeric (get: Weights -> float32[]) (set: Weights -> float32[] -> Weights) =
                 let p = get w
@@ -178,55 +176,25 @@ let private gradientsAgree (useSequence: bool) =
 
 [<Fact>]
 let ``LSTMCell has PyTorch's parameter names, shapes and initial bound 1/sqrt hidden`` () =
-    use cell = new nn.LSTMCell(3, 5)
-    let named = cell.named_parameters () |> List.map (fun (n, p) -> n, List.ofArray p.shape)
+    use cell = torch.nn.LSTMCell(3L, 5L)
+    let named = namedParameters cell |> List.map (fun (n, p) -> n, List.ofArray p.shape)
     Assert.Equal<(string * int64 list) list>(
         [ "weight_ih", [ 20L; 3L ]; "weight_hh", [ 20L; 5L ]; "bias_ih", [ 20L ]; "bias_hh", [ 20L ] ],
         named
     )
     let bound = 1.0 / sqrt 5.0
-    for p in cell.parameters () do
+    for p in parameters cell do
         Assert.True(p.requires_grad)
         Assert.All(floats p, fun v -> Assert.InRange(v, -bound, bound))
-    Assert.True((cell.parameters () |> List.collect (floats >> List.ofArray) |> List.distinct |> List.length) > 70)
+    Assert.True((parameters cell |> List.collect (floats >> List.ofArray) |> List.distinct |> List.length) > 70)
 
 [<Fact>]
 let ``LSTMCell stepped step by step equals a scalar float64 reference on random inputs, states and weights`` () =
-    agreesWithReference false
-
-[<Fact>]
-let ``LSTMCell.sequence (one native at::lstm call) equals the scalar reference`` () = agreesWithReference true
+    agreesWithReference ()
 
 [<Fact>]
 let ``LSTMCell's autograd gradients of all four parameters equal central differences of the reference`` () =
-    gradientsAgree false
-
-[<Fact>]
-let ``LSTMCell.sequence's gradients of all four parameters equal central differences of the reference`` () =
-    gradientsAgree true
-
-[<Fact>]
-let ``LSTMCell rejects inputs and states of the wrong shape, naming them`` () =
-    use cell = new nn.LSTMCell(3, 2)
-    use _ = new DisposeScope()
-    Assert.Contains("[batch; 3]", Assert.Throws<ArgumentException>(fun () -> cell.forward (torch.zeros [| 4L; 2L |]) |> ignore).Message)
-    let e = Assert.Throws<ArgumentException>(fun () -> cell.forward (torch.zeros [| 4L; 3L |], torch.zeros [| 4L; 3L |], null) |> ignore)
-    Assert.Equal("h", e.ParamName)
-    Assert.Equal("x", Assert.Throws<ArgumentException>(fun () -> cell.sequence (torch.zeros [| 4L; 3L |], null, null) |> ignore).ParamName)
-    Assert.Throws<ArgumentOutOfRangeException>(fun () -> new nn.LSTMCell(0, 2) |> ignore) |> ignore
-
-[<Fact>]
-let ``Tensor.narrow and chunk slice a dimension and pass gradients back`` () =
-    use _ = new DisposeScope()
-    let x = f32 [ 2L; 4L ] [ 0f; 1f; 2f; 3f; 4f; 5f; 6f; 7f ]
-    Assert.Equal<float[]>([| 1.0; 2.0; 5.0; 6.0 |], floats (x.narrow (1L, 1L, 2L)))
-    let parts = x.chunk (2, 1L)
-    Assert.Equal<float[]>([| 2.0; 3.0; 6.0; 7.0 |], floats parts[1])
-    Assert.Throws<ArgumentException>(fun () -> x.chunk (3, 1L) |> ignore) |> ignore
-    Assert.Throws<TorchException>(fun () -> x.narrow (1L, 3L, 2L) |> ignore) |> ignore
-    x.requires_grad <- true
-    (x.narrow(1L, 1L, 2L).sum ()).backward ()
-    Assert.Equal<float[]>([| 0.0; 1.0; 1.0; 0.0; 0.0; 1.0; 1.0; 0.0 |], floats x.grad.Value)
+    gradientsAgree ()
 
 // ---- sequence replay -----------------------------------------------------------------------------------
 
@@ -349,7 +317,7 @@ let ``sequence replay rejects bad arguments and sampling when empty`` () =
 [<Fact>]
 let ``a DRQN network has torso, lstm and head parameters with PyTorch names`` () =
     use net = new DrqnNetwork(2, [ 8 ], 6, 3)
-    let named = net.named_parameters () |> List.map (fun (n, p) -> n, List.ofArray p.shape)
+    let named = namedParameters net |> List.map (fun (n, p) -> n, List.ofArray p.shape)
     Assert.Equal<(string * int64 list) list>(
         [ "torso.0.weight", [ 8L; 2L ]
           "torso.0.bias", [ 8L ]
@@ -376,7 +344,7 @@ let ``Unroll equals stepping with the carried state, zeroed where resets say`` (
     use net = new DrqnNetwork(2, [ 5 ], 4, 3)
     check (
         Prop.forAll (Arb.fromGen gen) (fun (b, l, x, resets, withState) ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let b64, l64 = int64 b, int64 l
             let xs = f32 [ b64; l64; 2L ] (List.ofArray x)
             let r = f32 [ b64; l64 ] (List.ofArray resets)
@@ -419,7 +387,7 @@ let private randomHistory (steps: int) (seed: int) =
 /// zero state, zeroed at the row's reset, Q from DrqnNetwork.Step.
 let private referenceLoss' (config: DqnConfig) (online: DrqnNetwork) (target: DrqnNetwork) (sb: SequenceBatch) =
     use _ = torch.no_grad ()
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let l = sb.Length
     let qsOf (net: DrqnNetwork) (i: int) =
         let mutable h: Tensor = null
@@ -456,12 +424,12 @@ let ``the update's loss is the masked mean squared TD error after burn-in of a s
     let buffer = randomHistory 300 3
     use online = new DrqnNetwork(2, [ 8 ], 5, 2)
     use target = new DrqnNetwork(2, [ 8 ], 5, 2)
-    use optimizer = new optim.Adam(online.parameters (), lr = 1e-3)
+    use optimizer = torch.optim.Adam(online.parameters (), lr = 1e-3)
     for _ in 1..3 do
         let sb = buffer.Sample(16, 3, 4)
         Assert.True(Array.exists ((=) 0.0f) sb.Mask, "the batches should include padding")
         let expected = referenceLoss' config online target sb
-        let m = DrqnLearner.update config online target optimizer Device.CPU sb
+        let m = DrqnLearner.update config online target optimizer torch.CPU sb
         Assert.True(closeTo 1e-4 expected m.Loss, $"update's loss {m.Loss} vs reference {expected}")
 
 [<Fact>]
@@ -470,11 +438,11 @@ let ``repeated updates on one batch fit it, and change only the online network``
     let sb = (randomHistory 300 5).Sample(8, 2, 6)
     use online = new DrqnNetwork(2, [ 8 ], 8, 2)
     use target = new DrqnNetwork(2, [ 8 ], 8, 2)
-    let targetBefore = target.parameters () |> List.map floats
-    use optimizer = new optim.Adam(online.parameters (), lr = 1e-2)
-    let losses = [ for _ in 1..100 -> (DrqnLearner.update config online target optimizer Device.CPU sb).Loss ]
+    let targetBefore = parameters target |> List.map floats
+    use optimizer = torch.optim.Adam(online.parameters (), lr = 1e-2)
+    let losses = [ for _ in 1..100 -> (DrqnLearner.update config online target optimizer torch.CPU sb).Loss ]
     Assert.True(List.last losses < 0.1 * List.head losses, $"loss {List.head losses} -> {List.last losses}")
-    Assert.Equal<float[] list>(targetBefore, target.parameters () |> List.map floats)
+    Assert.Equal<float[] list>(targetBefore, parameters target |> List.map floats)
 
 [<Fact>]
 let ``the update rejects a batch whose arrays disagree with its sizes`` () =
@@ -482,8 +450,8 @@ let ``the update rejects a batch whose arrays disagree with its sizes`` () =
     let sb = (randomHistory 50 1).Sample(4, 1, 2)
     use online = new DrqnNetwork(2, [], 4, 2)
     use target = new DrqnNetwork(2, [], 4, 2)
-    use optimizer = new optim.Adam(online.parameters ())
-    let e = Assert.Throws<ArgumentException>(fun () -> DrqnLearner.update config online target optimizer Device.CPU { sb with Mask = [| 1.0f |] } |> ignore)
+    use optimizer = torch.optim.Adam(online.parameters ())
+    let e = Assert.Throws<ArgumentException>(fun () -> DrqnLearner.update config online target optimizer torch.CPU { sb with Mask = [| 1.0f |] } |> ignore)
     Assert.Contains("batch.Mask", e.Message)
 
 // ---- config, agent, checkpoint, environment ----------------------------------------------------------------
@@ -513,11 +481,11 @@ let ``validate names recurrent fields out of range and the variants DRQN does no
     Assert.Contains("Recurrent (DRQN) does not support NStep = 2", e.Message)
 
 /// Greedy actions for a sequence of observations from a fresh state, computed on the whole sequence at once.
-let private greedyOfSequence (net: nn.Module) (observations: float32[] list) =
+let private greedyOfSequence (net: torch.nn.Module<Tensor, Tensor>) (observations: float32[] list) =
     use _ = torch.no_grad ()
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let l = int64 observations.Length
-    let q = net.forward (f32 [ 1L; l; 2L ] (List.concat (observations |> List.map List.ofArray)))
+    let q = net.call (f32 [ 1L; l; 2L ] (List.concat (observations |> List.map List.ofArray)))
     [ for t in 0L .. l - 1L -> q.narrow(1L, t, 1L).argmax().item<int64> () |> int ]
 
 let private observations =
@@ -546,8 +514,8 @@ let ``a DRQN checkpoint saves and loads with its architecture and acts the same`
     use loaded = Agent.Load path
     Assert.True(loaded.Config.Recurrent)
     Assert.Equal(6, loaded.Config.LstmHidden)
-    Assert.Equal<string list>(agent.Network.named_parameters () |> List.map fst, loaded.Network.named_parameters () |> List.map fst)
-    for (_, p), (_, q) in List.zip (agent.Network.named_parameters ()) (loaded.Network.named_parameters ()) do
+    Assert.Equal<string list>(namedParameters agent.Network |> List.map fst, namedParameters loaded.Network |> List.map fst)
+    for (_, p), (_, q) in List.zip (namedParameters agent.Network) (namedParameters loaded.Network) do
         Assert.Equal<float[]>(floats p, floats q)
     agent.ResetState()
     Assert.Equal<int list>([ for o in observations -> agent.Act o ], [ for o in observations -> loaded.Act o ])
@@ -555,17 +523,17 @@ let ``a DRQN checkpoint saves and loads with its architecture and acts the same`
 [<Fact>]
 let ``a recurrent agent learns from sequences, evaluates, and leaves no tensor behind`` () =
     settle ()
-    let start = Tensor.LiveCount
+    let start = liveTensors ()
     (use agent = new Agent({ small with LearningStarts = 100; BatchSize = 4 }, 2, 2)
-     let constructed = Tensor.LiveCount
+     let constructed = liveTensors ()
      let summary = agent.Learn(MaskedCartPoleEnvironment(), 400L)
      Assert.Equal(300L / int64 small.TrainFrequency, summary.Updates)
      Assert.Equal(400, agent.ReplayCount)
      let e = agent.Evaluate(MaskedCartPoleEnvironment(), 2)
      Assert.All(e.Lengths, fun n -> Assert.InRange(n, 8, 500))
-     Assert.Equal(constructed, Tensor.LiveCount))
+     Assert.Equal(constructed, liveTensors ()))
     settle ()
-    Assert.Equal(start, Tensor.LiveCount)
+    Assert.Equal(start, liveTensors ())
 
 [<Fact>]
 let ``MaskedCartPole-v1 is CartPole-v1 observed through [x; theta], seeded alike`` () =

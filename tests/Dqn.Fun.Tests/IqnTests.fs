@@ -9,7 +9,7 @@ open Xunit.Abstractions
 open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
 
 let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
@@ -23,8 +23,8 @@ let private spec = { ObservationSize = 4; Hidden = [ 16; 8 ]; ActionCount = 3 }
 
 /// An IQN network of the "iqn" preset's kind over `spec`, seeded.
 let private network (config: DqnConfig) (seed: int64) =
-    torch.manual_seed seed
-    Iqn.mlp config spec Device.CPU
+    torch.manual_seed seed |> ignore
+    Iqn.mlp config spec torch.CPU
 
 let private iqnConfig = { DqnConfig.preset "iqn" with IqnEmbeddingDim = 8; IqnPolicyTauSamples = 5 }
 
@@ -32,9 +32,9 @@ let private iqnConfig = { DqnConfig.preset "iqn" with IqnEmbeddingDim = 8; IqnPo
 let ``cosines equal cos(pi i tau) for i = 0 .. n-1 (scalar reference of eq. 4)`` () =
     check (
         Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (1, 80)) (Gen.choose (1, 4)) (Gen.choose (1, 6)))) (fun (n, b, m) ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let taus = Array.init (b * m) (fun i -> float32 ((i * 7919) % 1000) / 1000.0f)
-            let c = Iqn.cosines n (torch.tensor (taus, [| int64 b; int64 m |]))
+            let c = Iqn.cosines n (tensor taus [| int64 b; int64 m |])
             let expected =
                 [| for t in taus do
                        for i in 0 .. n - 1 -> Math.Cos(Math.PI * float i * float t) |]
@@ -47,8 +47,8 @@ let ``the embedding is ReLU(sum_i cos(pi i tau) w_ij + b_j) (eq. 4), element by 
     use net = network iqnConfig 3L
     check (
         Prop.forAll (Arb.fromGen (Gen.arrayOfLength 5 level)) (fun taus ->
-            use _ = new DisposeScope()
-            let phi = net.embed (torch.tensor (taus, [| 5L |]))
+            use _ = torch.NewDisposeScope()
+            let phi = net.embed (tensor taus [| 5L |])
             let w = floats net.embedding.weight // [features; n]
             let bias = floats net.embedding.bias
             let n, features = net.embedding_dim, net.features
@@ -63,42 +63,42 @@ let ``the embedding is ReLU(sum_i cos(pi i tau) w_ij + b_j) (eq. 4), element by 
 [<Fact>]
 let ``forward(x, taus) is [batch; actions; N] with element [b, a, i] = head(torso(x_b) * phi(taus[b, i]))_a`` () =
     use net = network iqnConfig 5L
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let rng = Random 5
     let b, n = 3, 4
-    let x = torch.tensor (Array.init (b * 4) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0)), [| int64 b; 4L |])
+    let x = tensor (Array.init (b * 4) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))) [| int64 b; 4L |]
     let taus = Array.init (b * n) (fun _ -> float32 (rng.NextDouble()))
-    let z = net.forward (x, torch.tensor (taus, [| int64 b; int64 n |]))
+    let z = net.forward (x, (tensor taus [| int64 b; int64 n |]))
     Assert.Equal<int64[]>([| int64 b; 3L; int64 n |], z.shape)
     let zs = floats z
     let psi = net.torso.forward x
     for row in 0 .. b - 1 do
         for i in 0 .. n - 1 do
             // The same level alone, through the pieces by hand.
-            let phi = net.embed (torch.tensor ([| taus[row * n + i] |], [| 1L |]))
-            let one = floats (net.head.forward (psi.index_select (0L, torch.tensor ([| int64 row |])) * phi))
+            let phi = net.embed (tensor [| taus[row * n + i] |] [| 1L |])
+            let one = floats (net.head.forward (psi.index_select (0L, vector [| int64 row |]) * phi))
             for a in 0 .. 2 do
                 Assert.True(closeTo 1e-5 one[a] zs[(row * 3 + a) * n + i], $"b {row}, a {a}, i {i}: {one[a]} vs {zs[(row * 3 + a) * n + i]}")
 
 [<Fact>]
 let ``forward x samples K levels per input; Deterministic uses the K midpoints and draws nothing from the generator`` () =
     use net = network iqnConfig 7L
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let x = f32 [ 2L; 4L ] [ 0.1f; -0.2f; 0.3f; 0.05f; -0.4f; 0.2f; 0.0f; 0.1f ]
     let sampled1 = floats (net.forward x)
     let sampled2 = floats (net.forward x)
     Assert.Equal(2 * 3 * 5, sampled1.Length)
     Assert.NotEqual<float[]>(sampled1, sampled2)
     net.Deterministic <- true
-    torch.manual_seed 99L
+    torch.manual_seed 99L |> ignore
     let fixed1 = floats (net.forward x)
     let fixed2 = floats (net.forward x)
     let nextDraw = (torch.rand [| 1L |]).item<float32> ()
-    torch.manual_seed 99L
+    torch.manual_seed 99L |> ignore
     Assert.Equal(nextDraw, (torch.rand [| 1L |]).item<float32> ())
     Assert.Equal<float[]>(fixed1, fixed2)
-    let midpoints = torch.tensor ([| 0.1f; 0.3f; 0.5f; 0.7f; 0.9f |], [| 1L; 5L |])
-    let byHand = floats (net.forward (x, torch.cat ([ midpoints; midpoints ], 0L)))
+    let midpoints = tensor [| 0.1f; 0.3f; 0.5f; 0.7f; 0.9f |] [| 1L; 5L |]
+    let byHand = floats (net.forward (x, torch.cat ([| midpoints; midpoints |], 0L)))
     assertAllClose 1e-6 byHand fixed1
     net.Deterministic <- false
     Assert.NotEqual<float[]>(fixed1, floats (net.forward x))
@@ -155,39 +155,39 @@ let private lossReference (c: LossCase) =
 let ``the IQN loss equals a scalar double-loop reference on random batches (taus, discounts, weights)`` () =
     check (
         Prop.forAll (Arb.fromGen lossCase) (fun c ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let b, n, n' = int64 c.Batch, int64 c.N, int64 c.NTarget
             let args () =
-                torch.tensor (c.Taus, [| b; n |]),
-                torch.tensor (c.Predicted, [| b; n |]),
-                torch.tensor (c.Rewards, [| b |]),
-                torch.tensor (c.Discounts, [| b |]),
-                torch.tensor (c.Next, [| b; n' |])
+                (tensor c.Taus [| b; n |]),
+                (tensor c.Predicted [| b; n |]),
+                (tensor c.Rewards [| b |]),
+                (tensor c.Discounts [| b |]),
+                (tensor c.Next [| b; n' |])
             let taus, predicted, rewards, discounts, next = args ()
             let losses = Iqn.losses taus predicted rewards discounts next
             let expected = lossReference c
             let weighted = Array.map2 (fun l w -> l * float w) expected c.Weights |> Array.average
             losses.shape = [| b |]
             && Array.forall2 (fun e a -> closeTo 1e-5 e a) expected (floats losses)
-            && closeTo 1e-5 (Array.average expected) ((Iqn.loss taus predicted rewards discounts next null).item<float> ())
-            && closeTo 1e-5 weighted ((Iqn.loss taus predicted rewards discounts next (torch.tensor (c.Weights, [| b |]))).item<float> ()))
+            && closeTo 1e-5 (Array.average expected) ((Iqn.loss taus predicted rewards discounts next null).ToDouble())
+            && closeTo 1e-5 weighted ((Iqn.loss taus predicted rewards discounts next (tensor c.Weights [| b |])).ToDouble()))
     )
 
 [<Fact>]
 let ``huberLossesAt at the midpoints equals QR-DQN's huberLosses`` () =
     check (
         Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (1, 5)) (Gen.choose (1, 9)) (Gen.choose (1, 9)))) (fun (b, n, n') ->
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let rng = Random(b * 100 + n * 10 + n')
-            let p = torch.tensor (Array.init (b * n) (fun _ -> float32 (rng.NextDouble() * 6.0 - 3.0)), [| int64 b; int64 n |])
-            let t = torch.tensor (Array.init (b * n') (fun _ -> float32 (rng.NextDouble() * 6.0 - 3.0)), [| int64 b; int64 n' |])
-            let taus = (Quantile.midpoints n Device.CPU).unsqueeze 0L + torch.zeros [| int64 b; int64 n |]
+            let p = tensor (Array.init (b * n) (fun _ -> float32 (rng.NextDouble() * 6.0 - 3.0))) [| int64 b; int64 n |]
+            let t = tensor (Array.init (b * n') (fun _ -> float32 (rng.NextDouble() * 6.0 - 3.0))) [| int64 b; int64 n' |]
+            let taus = (Quantile.midpoints n torch.CPU).unsqueeze 0L + torch.zeros [| int64 b; int64 n |]
             Array.forall2 (closeTo 1e-6) (floats (Quantile.huberLosses 1.0 p t)) (floats (Quantile.huberLossesAt 1.0 taus p t)))
     )
 
 [<Fact>]
 let ``with one level at the median (N = N' = 1, tau = 0.5) the loss is half the Huber loss of the TD error`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     // delta = r + d z' - z for (r, d, z', z) = (1, 0.9, 2, 0.5) -> 2.3; (0, 0.5, -1, 0.2) -> -0.7; terminal (3, 0, 9, 3.1) -> -0.1
     let losses =
         Iqn.losses (f32 [ 3L; 1L ] [ 0.5f; 0.5f; 0.5f ]) (f32 [ 3L; 1L ] [ 0.5f; 0.2f; 3.1f ]) (f32 [ 3L ] [ 1f; 0f; 3f ]) (f32 [ 3L ] [ 0.9f; 0.5f; 0f ]) (f32 [ 3L; 1L ] [ 2f; -1f; 9f ])
@@ -199,24 +199,24 @@ let ``with one level at the median (N = N' = 1, tau = 0.5) the loss is half the 
 [<Fact>]
 let ``gradients of the IQN loss reach the torso, the embedding and the head, not the targets`` () =
     use net = network iqnConfig 11L
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let x = f32 [ 2L; 4L ] [ 0.1f; -0.2f; 0.3f; 0.05f; -0.4f; 0.2f; 0.0f; 0.1f ]
     let taus = f32 [ 2L; 2L ] [ 0.2f; 0.7f; 0.4f; 0.9f ]
     let z = net.forward (x, taus)
-    let predicted = z.gather(1L, torch.zeros ([| 2L; 1L; 2L |], DType.Int64)).squeeze 1L
+    let predicted = z.gather(1L, torch.zeros ([| 2L; 1L; 2L |], ScalarType.Int64)).squeeze 1L
     let next = f32 [ 2L; 3L ] [ 5f; 6f; 7f; -5f; -6f; -7f ]
     next.requires_grad <- true
     (Iqn.loss taus predicted (f32 [ 2L ] [ 1f; 1f ]) (f32 [ 2L ] [ 0.9f; 0.9f ]) next null).backward ()
-    for name, p in net.named_parameters () do
+    for name, p in namedParameters net do
         let g = p.grad
-        Assert.True(g.IsSome && (floats g.Value |> Array.exists (fun v -> v <> 0.0)), $"{name} got no gradient")
-    Assert.True(next.grad.IsNone)
-    Assert.Contains("embedding.weight", net.named_parameters () |> List.map fst)
+        Assert.True(not (isNull g) && (floats g |> Array.exists (fun v -> v <> 0.0)), $"{name} got no gradient")
+    Assert.True(isNull next.grad)
+    Assert.Contains("embedding.weight", namedParameters net |> List.map fst)
 
 type private LearnerSetup =
-    { Online: nn.Module
-      Target: nn.Module
-      Optimizer: optim.Adam }
+    { Online: torch.nn.Module<Tensor, Tensor>
+      Target: torch.nn.Module<Tensor, Tensor>
+      Optimizer: Modules.Adam }
 
     interface IDisposable with
         member s.Dispose() =
@@ -225,11 +225,11 @@ type private LearnerSetup =
             s.Target.Dispose()
 
 let private learnerSetup (config: DqnConfig) =
-    torch.manual_seed 0L
-    let online = QNetworks.create config spec Device.CPU
-    let target = QNetworks.create config spec Device.CPU
+    torch.manual_seed 0L |> ignore
+    let online = QNetworks.create config spec torch.CPU
+    let target = QNetworks.create config spec torch.CPU
     QNetwork.updateTarget 1.0 target online
-    { Online = online; Target = target; Optimizer = new optim.Adam(online.parameters (), lr = 1e-3) }
+    { Online = online; Target = target; Optimizer = torch.optim.Adam(online.parameters (), lr = 1e-3) }
 
 /// LearnerTests' fixed batch (3 actions, some terminal), with 1- to 3-step transitions.
 let private fixedBatch () =
@@ -248,10 +248,10 @@ let ``learner updates with an IQN head (also Double, dueling, noisy, weighted) r
         let weights = Array.init batch.Size (fun i -> 0.5f + float32 (i % 4) / 4.0f)
         let priorities = Array.create batch.Size -1.0f
         settle ()
-        let live = Tensor.LiveCount
+        let live = liveTensors ()
         let losses =
-            [ for _ in 1..300 -> (Learner.learn config s.Online s.Target s.Optimizer Device.CPU null batch discounts weights priorities).Loss ]
-        Assert.Equal(live, Tensor.LiveCount)
+            [ for _ in 1..300 -> (Learner.learn config s.Online s.Target s.Optimizer torch.CPU null batch discounts weights priorities).Loss ]
+        Assert.Equal(live, liveTensors ())
         Assert.All(priorities, fun p -> Assert.True(p >= 0.0f && Single.IsFinite p))
         let early = losses |> List.take 20 |> List.average
         let late = losses |> List.skip 280 |> List.average
@@ -259,14 +259,14 @@ let ``learner updates with an IQN head (also Double, dueling, noisy, weighted) r
 
 [<Fact>]
 let ``QNetworks.create builds an ImplicitQuantileNetwork whose Q-values are [batch; actions]`` () =
-    use net = QNetworks.create iqnConfig spec Device.CPU
-    use _ = new DisposeScope()
+    use net = QNetworks.create iqnConfig spec torch.CPU
+    use _ = torch.NewDisposeScope()
     let iqn = Assert.IsType<ImplicitQuantileNetwork>(net)
     Assert.Equal(5, iqn.policy_samples)
     Assert.Equal(5, QNetworks.atomsOf iqnConfig)
     let x = f32 [ 2L; 4L ] [ 0.1f; -0.2f; 0.3f; 0.05f; -0.4f; 0.2f; 0.0f; 0.1f ]
     Assert.Equal<int64[]>([| 2L; 3L |], (QNetworks.qValues ValueHead.Implicit null (net.forward x)).shape)
-    let names = net.named_parameters () |> List.map fst
+    let names = namedParameters net |> List.map fst
     Assert.Equal<string list>(
         [ "torso.0.weight"; "torso.0.bias"; "embedding.weight"; "embedding.bias"; "head.0.weight"; "head.0.bias"; "head.2.weight"; "head.2.bias" ],
         names
@@ -284,7 +284,7 @@ let ``an IQN agent saves and loads with the same deterministic Q-values`` () =
     Assert.Equal(ValueHead.Implicit, loaded.Config.Head)
     Assert.Equal(12, loaded.Config.IqnEmbeddingDim)
     Assert.Equal(7, loaded.Config.IqnPolicyTauSamples)
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let x = f32 [ 1L; 4L ] [ 0.1f; -0.2f; 0.3f; 0.05f ]
     let q (a: Agent) =
         QNetworks.setDeterministic a.Network true
@@ -294,7 +294,7 @@ let ``an IQN agent saves and loads with the same deterministic Q-values`` () =
 [<Fact>]
 let ``IQN combined with dueling, noisy, Double, 3-step and prioritized replay learns, evaluates and disposes without leaking`` () =
     settle ()
-    let start = Tensor.LiveCount
+    let start = liveTensors ()
     (let config =
         { iqnConfig with
             Hidden = [ 16 ]
@@ -309,12 +309,12 @@ let ``IQN combined with dueling, noisy, Double, 3-step and prioritized replay le
             EvalInterval = 100
             EvalEpisodes = 1 }
      use agent = new Agent(config, 4, 2)
-     let after = Tensor.LiveCount
+     let after = liveTensors ()
      let summary = agent.Learn(CartPoleEnvironment(), 150L, evalEnv = CartPoleEnvironment())
      Assert.True(summary.Updates > 0L)
-     Assert.Equal(after, Tensor.LiveCount))
+     Assert.Equal(after, liveTensors ()))
     settle ()
-    Assert.Equal(start, Tensor.LiveCount)
+    Assert.Equal(start, liveTensors ())
 
 [<Fact>]
 let ``evaluation is reproducible and does not change the course of training`` () =
@@ -325,7 +325,7 @@ let ``evaluation is reproducible and does not change the course of training`` ()
         let e1 = if evaluateBetween then Some(agent.Evaluate(CartPoleEnvironment(), 2)) else None
         let e2 = if evaluateBetween then Some(agent.Evaluate(CartPoleEnvironment(), 2)) else None
         agent.Learn(env, 120L) |> ignore
-        e1, e2, agent.Network.parameters () |> List.map floats
+        e1, e2, parameters agent.Network |> List.map floats
     let e1, e2, withEval = run true
     let _, _, without = run false
     Assert.Equal<float[]>(e1.Value.Returns, e2.Value.Returns)
@@ -334,13 +334,13 @@ let ``evaluation is reproducible and does not change the course of training`` ()
 [<Fact>]
 let ``bad IQN arguments and configs are refused naming the value`` () =
     use net = network iqnConfig 1L
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let x = f32 [ 2L; 4L ] [ 0f; 0f; 0f; 0f; 0f; 0f; 0f; 0f ]
     let argError name f = Assert.Equal(name, Assert.ThrowsAny<ArgumentException>(fun () -> f () |> ignore).ParamName)
     argError "taus" (fun () -> net.forward (x, f32 [ 3L; 1L ] [ 0.5f; 0.5f; 0.5f ]))
     argError "taus" (fun () -> net.forward (x, f32 [ 2L ] [ 0.5f; 0.5f ]))
     argError "n" (fun () -> Iqn.cosines 0 (f32 [ 1L ] [ 0.5f ]))
-    argError "online" (fun () -> Iqn.network "online" (QNetwork.mlp spec Device.CPU))
+    argError "online" (fun () -> Iqn.network "online" (QNetwork.mlp spec torch.CPU))
     let p = f32 [ 2L; 1L ] [ 0f; 0f ]
     argError "rewards" (fun () -> Iqn.losses p p (f32 [ 3L ] [ 0f; 0f; 0f ]) (f32 [ 2L ] [ 1f; 1f ]) p)
     argError "taus" (fun () -> Iqn.losses (f32 [ 2L; 2L ] [ 0f; 0f; 0f; 0f ]) p (f32 [ 2L ] [ 0f; 0f ]) (f32 [ 2L ] [ 1f; 1f ]) p)

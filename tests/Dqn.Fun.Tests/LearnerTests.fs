@@ -3,7 +3,7 @@ module Dqn.Fun.Tests.LearnerTests
 open System
 open Xunit
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
 
 let private spec = { ObservationSize = 4; Hidden = [ 32; 32 ]; ActionCount = 3 }
@@ -26,9 +26,9 @@ let fixedBatch () : Batch =
       Indices = Array.init size id }
 
 type private Setup =
-    { Online: nn.Sequential
-      Target: nn.Sequential
-      Optimizer: optim.Adam }
+    { Online: Modules.Sequential
+      Target: Modules.Sequential
+      Optimizer: Modules.Adam }
 
     interface IDisposable with
         member s.Dispose() =
@@ -37,19 +37,19 @@ type private Setup =
             s.Target.Dispose()
 
 let private setup (lr: float) =
-    torch.manual_seed 0L
-    let online = QNetwork.mlp spec Device.CPU
-    let target = QNetwork.mlp spec Device.CPU
+    torch.manual_seed 0L |> ignore
+    let online = QNetwork.mlp spec torch.CPU
+    let target = QNetwork.mlp spec torch.CPU
     QNetwork.updateTarget 1.0 target online
-    { Online = online; Target = target; Optimizer = new optim.Adam(online.parameters (), lr = lr) }
+    { Online = online; Target = target; Optimizer = torch.optim.Adam(online.parameters (), lr = lr) }
 
-let private values (net: nn.Module) = net.parameters () |> List.map floats
+let private parameterValues (net: torch.nn.Module) = parameters net |> List.map floats
 
 /// Q-values of a network on a row-major [batch; 4] array, as float rows.
-let private qRows (net: nn.Module) (obs: float32[]) (batch: int) =
+let private qRows (net: torch.nn.Module<Tensor, Tensor>) (obs: float32[]) (batch: int) =
     use _ = torch.no_grad ()
-    use _ = new DisposeScope()
-    let q = (net.forward (torch.tensor (obs, [| int64 batch; 4L |]))).data<float32> () |> Array.map float
+    use _ = torch.NewDisposeScope()
+    let q = values<float32> (net.forward (tensor obs [| int64 batch; 4L |])) |> Array.map float
     Array.init batch (fun i -> q[i * 3 .. i * 3 + 2])
 
 [<Fact>]
@@ -58,10 +58,10 @@ let ``repeated updates on a fixed batch reduce the loss`` () =
         use s = setup 1e-3
         let config = { DqnConfig.defaults with Loss = loss }
         let batch = fixedBatch ()
-        let first = Learner.update config s.Online s.Target s.Optimizer Device.CPU batch
+        let first = Learner.update config s.Online s.Target s.Optimizer torch.CPU batch
         let mutable last = first
         for _ in 1..300 do
-            last <- Learner.update config s.Online s.Target s.Optimizer Device.CPU batch
+            last <- Learner.update config s.Online s.Target s.Optimizer torch.CPU batch
         Assert.True(last.Loss < 0.2 * first.Loss, $"{loss}: loss went from {first.Loss} to {last.Loss}")
 
 [<Fact>]
@@ -76,7 +76,7 @@ let ``the reported loss and mean Q match a hand computation of the DQN target an
             let y = float batch.Rewards[i] + gamma * (1.0 - float batch.Terminated[i]) * Array.max next[i]
             q[i][int batch.Actions[i]] - y)
     let huber d = if abs d <= 1.0 then 0.5 * d * d else abs d - 0.5
-    let m = Learner.update { DqnConfig.defaults with Loss = TdLoss.Huber } s.Online s.Target s.Optimizer Device.CPU batch
+    let m = Learner.update { DqnConfig.defaults with Loss = TdLoss.Huber } s.Online s.Target s.Optimizer torch.CPU batch
     Assert.True(closeTo 1e-5 (Array.averageBy huber errors) m.Loss, $"loss {m.Loss}")
     let meanQ = Array.init batch.Size (fun i -> q[i][int batch.Actions[i]]) |> Array.average
     Assert.True(closeTo 1e-5 meanQ m.MeanQ, $"mean Q {m.MeanQ} vs {meanQ}")
@@ -85,9 +85,10 @@ let ``the reported loss and mean Q match a hand computation of the DQN target an
 let ``with DoubleDqn the loss uses the online network's choice valued by the target network`` () =
     use s = setup 1e-3
     // A target network that differs from the online one, so that the two targets differ.
-    use _ = new DisposeScope()
-    for p in s.Target.parameters () do
-        p.copy_ (p * 0.5 + 0.1) |> ignore
+    use _ = torch.NewDisposeScope()
+    (use _ = torch.no_grad ()
+     for p in parameters s.Target do
+         p.copy_ (p * 0.5 + 0.1) |> ignore)
     let batch = fixedBatch ()
     let q = qRows s.Online batch.Observations batch.Size
     let nextOnline = qRows s.Online batch.NextObservations batch.Size
@@ -99,26 +100,26 @@ let ``with DoubleDqn the loss uses the online network's choice valued by the tar
             let y = float batch.Rewards[i] + gamma * (1.0 - float batch.Terminated[i]) * nextTarget[i][pick]
             q[i][int batch.Actions[i]] - y)
     let config = { DqnConfig.defaults with DoubleDqn = true; Loss = TdLoss.Mse; Gamma = gamma }
-    let m = Learner.update config s.Online s.Target s.Optimizer Device.CPU batch
+    let m = Learner.update config s.Online s.Target s.Optimizer torch.CPU batch
     Assert.True(closeTo 1e-5 (errors |> Array.averageBy (fun d -> d * d)) m.Loss, $"loss {m.Loss}")
 
 [<Fact>]
 let ``an update changes the online network and leaves the target network alone`` () =
     use s = setup 1e-3
-    let onlineBefore = values s.Online
-    let targetBefore = values s.Target
-    Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU (fixedBatch ()) |> ignore
-    Assert.Equal<float[] list>(targetBefore, values s.Target)
-    Assert.All(List.zip onlineBefore (values s.Online), fun (b, a) -> Assert.NotEqual<float[]>(b, a))
-    Assert.All(s.Target.parameters (), fun p -> Assert.True(p.grad.IsNone))
+    let onlineBefore = parameterValues s.Online
+    let targetBefore = parameterValues s.Target
+    Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer torch.CPU (fixedBatch ()) |> ignore
+    Assert.Equal<float[] list>(targetBefore, parameterValues s.Target)
+    Assert.All(List.zip onlineBefore (parameterValues s.Online), fun (b, a) -> Assert.NotEqual<float[]>(b, a))
+    Assert.All(parameters s.Target, fun p -> Assert.True(isNull p.grad))
 
 [<Fact>]
 let ``an update is deterministic for a given seed and batch`` () =
     let run () =
         use s = setup 1e-3
         for _ in 1..3 do
-            Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU (fixedBatch ()) |> ignore
-        values s.Online
+            Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer torch.CPU (fixedBatch ()) |> ignore
+        parameterValues s.Online
     Assert.Equal<float[] list>(run (), run ())
 
 /// Distinct batches drawn from a seeded replay buffer with terminals, for multi-step comparisons.
@@ -139,44 +140,44 @@ let ``the fused MLP update equals the autograd update for DQN and Double DQN tar
             let config = { DqnConfig.defaults with Loss = loss; DoubleDqn = double; MaxGradNorm = Some 0.5 }
             use fused = setup 1e-2
             use reference = setup 1e-2
-            Assert.True(Learner.fusable fused.Online fused.Target fused.Optimizer Device.CPU)
-            let start = values fused.Online
+            Assert.True(Learner.fusable fused.Online fused.Target fused.Optimizer torch.CPU)
+            let start = parameterValues fused.Online
             for b in batches do
-                let f = Learner.update config fused.Online fused.Target fused.Optimizer Device.CPU b
-                let r = Learner.updateAutograd config reference.Online reference.Target reference.Optimizer Device.CPU b
+                let f = Learner.update config fused.Online fused.Target fused.Optimizer torch.CPU b
+                let r = Learner.updateAutograd config reference.Online reference.Target reference.Optimizer torch.CPU b
                 Assert.True(closeTo 1e-5 r.Loss f.Loss, $"{loss} double={double}: loss {f.Loss} vs {r.Loss}")
                 Assert.True(closeTo 1e-5 r.MeanQ f.MeanQ, $"{loss} double={double}: mean Q {f.MeanQ} vs {r.MeanQ}")
-            let moved = List.map2 (Array.map2 (fun a b -> abs (a - b))) start (values fused.Online) |> List.map Array.max |> List.max
+            let moved = List.map2 (Array.map2 (fun a b -> abs (a - b))) start (parameterValues fused.Online) |> List.map Array.max |> List.max
             Assert.True(moved > 0.05, $"the parameters barely moved ({moved}): the comparison would prove nothing")
-            for a, b in List.zip (values fused.Online) (values reference.Online) do
+            for a, b in List.zip (parameterValues fused.Online) (parameterValues reference.Online) do
                 Array.iter2 (fun (x: float) (y: float) -> Assert.True(abs (x - y) <= 1e-5, $"{loss} double={double}: {x} vs {y}")) a b
 
 [<Fact>]
 let ``only CPU MLPs trained with Adam take the fused path`` () =
     use s = setup 1e-3
-    use rms = new optim.RMSprop(s.Online.parameters ())
-    Assert.True(Learner.fusable s.Online s.Target s.Optimizer Device.CPU)
-    Assert.False(Learner.fusable s.Online s.Target rms Device.CPU)
-    Assert.False(Learner.fusable s.Online s.Target s.Optimizer Device.CUDA)
-    use noBias = new nn.Sequential([ new nn.Linear(4, 3, hasBias = false) ])
-    Assert.False(Learner.fusable noBias noBias s.Optimizer Device.CPU)
-    use twoLinears = new nn.Sequential([ new nn.Linear(4, 4); new nn.Linear(4, 3) ])
-    Assert.False(Learner.fusable twoLinears twoLinears s.Optimizer Device.CPU)
+    use rms = torch.optim.RMSProp(s.Online.parameters ())
+    Assert.True(Learner.fusable s.Online s.Target s.Optimizer torch.CPU)
+    Assert.False(Learner.fusable s.Online s.Target rms torch.CPU)
+    Assert.False(Learner.fusable s.Online s.Target s.Optimizer (torch.Device(DeviceType.CUDA, 0)))
+    use noBias = torch.nn.Sequential([ torch.nn.Linear(4L, 3L, hasBias = false) :> torch.nn.Module<Tensor, Tensor> ])
+    Assert.False(Learner.fusable noBias noBias s.Optimizer torch.CPU)
+    use twoLinears = torch.nn.Sequential([ torch.nn.Linear(4L, 4L) :> torch.nn.Module<Tensor, Tensor>; torch.nn.Linear(4L, 3L) ])
+    Assert.False(Learner.fusable twoLinears twoLinears s.Optimizer torch.CPU)
 
 [<Fact>]
 let ``the fused update rejects a batch whose arrays disagree with its sizes`` () =
     use s = setup 1e-3
     let b = fixedBatch ()
     let short = { b with Observations = b.Observations[.. b.Observations.Length - 2] }
-    let e = Assert.Throws<ArgumentException>(fun () -> Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer Device.CPU short |> ignore)
+    let e = Assert.Throws<ArgumentException>(fun () -> Learner.update DqnConfig.defaults s.Online s.Target s.Optimizer torch.CPU short |> ignore)
     Assert.Contains("Observations", e.Message)
 
 [<Fact>]
 let ``an autograd update leaves no tensor behind`` () =
     use s = setup 1e-3
-    use rms = new optim.RMSprop(s.Online.parameters ())
-    Learner.update DqnConfig.defaults s.Online s.Target rms Device.CPU (fixedBatch ()) |> ignore
-    let live = Tensor.LiveCount
+    use rms = torch.optim.RMSProp(s.Online.parameters ())
+    Learner.update DqnConfig.defaults s.Online s.Target rms torch.CPU (fixedBatch ()) |> ignore
+    let live = liveTensors ()
     for _ in 1..5 do
-        Learner.update DqnConfig.defaults s.Online s.Target rms Device.CPU (fixedBatch ()) |> ignore
-    Assert.Equal(live, Tensor.LiveCount)
+        Learner.update DqnConfig.defaults s.Online s.Target rms torch.CPU (fixedBatch ()) |> ignore
+    Assert.Equal(live, liveTensors ())

@@ -3,7 +3,7 @@ module Dqn.Fun.Tests.NoisyLinearTests
 open System
 open Xunit
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
 
 let private f (x: float) = float (sign x) * sqrt (abs x)
@@ -11,15 +11,15 @@ let private f (x: float) = float (sign x) * sqrt (abs x)
 [<Fact>]
 let ``parameters are registered for the optimizer with their names and shapes`` () =
     use layer = new NoisyLinear(5, 3)
-    let named = layer.named_parameters () |> List.map (fun (n, p) -> n, List.ofArray p.shape)
+    let named = namedParameters layer |> List.map (fun (n, p) -> n, List.ofArray p.shape)
     Assert.Equal<(string * int64 list) list>(
         [ "weight_mu", [ 3L; 5L ]; "weight_sigma", [ 3L; 5L ]; "bias_mu", [ 3L ]; "bias_sigma", [ 3L ] ],
         named
     )
-    Assert.All(layer.parameters (), fun p -> Assert.True(p.requires_grad))
+    Assert.All(parameters layer, fun p -> Assert.True(p.requires_grad))
     for buffer in [ layer.weight_epsilon; layer.bias_epsilon; layer.input_epsilon; layer.output_epsilon ] do
         Assert.False(buffer.requires_grad)
-        Assert.DoesNotContain(buffer, layer.parameters ())
+        Assert.DoesNotContain(parameters layer, fun p -> Object.ReferenceEquals(p, buffer))
 
 [<Fact>]
 let ``initialisation: mu within 1/sqrt p, sigma = sigma0/sqrt p`` () =
@@ -43,19 +43,30 @@ let ``the noise is factorised: eps_w = f(eps_out) outer f(eps_in), eps_b = f(eps
 
 [<Fact>]
 let ``reset_noise draws fresh noise from torch's generator, the same for the same seed`` () =
-    torch.manual_seed 11L
+    torch.manual_seed 11L |> ignore
     use a = new NoisyLinear(3, 2)
     let first = floats a.weight_epsilon
     a.reset_noise ()
     Assert.NotEqual<float[]>(first, floats a.weight_epsilon)
-    torch.manual_seed 11L
+    torch.manual_seed 11L |> ignore
     use b = new NoisyLinear(3, 2)
     Assert.Equal<float[]>(first, floats b.weight_epsilon)
     Assert.Equal<float[]>(floats a.weight_mu, floats b.weight_mu)
 
 [<Fact>]
+let ``with a generator of its own, the initial weights and the noise come from it, whatever torch's global seed`` () =
+    let layerFrom (globalSeed: int64) =
+        torch.manual_seed globalSeed |> ignore
+        use generator = new torch.Generator(5UL)
+        use layer = new NoisyLinear(3, 2, generator = generator)
+        let first = [ floats layer.weight_mu; floats layer.bias_mu; floats layer.weight_epsilon ]
+        layer.reset_noise ()
+        first @ [ floats layer.weight_epsilon ]
+    Assert.Equal<float[] list>(layerFrom 1L, layerFrom 2L)
+
+[<Fact>]
 let ``forward is (mu_w + sigma_w eps_w) x + mu_b + sigma_b eps_b`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     use layer = new NoisyLinear(3, 2)
     let x = torch.randn [| 4L; 3L |]
     let xs, mw, sw, ew = floats x, floats layer.weight_mu, floats layer.weight_sigma, floats layer.weight_epsilon
@@ -68,24 +79,25 @@ let ``forward is (mu_w + sigma_w eps_w) x + mu_b + sigma_b eps_b`` () =
 
 [<Fact>]
 let ``with sigma = 0 it equals a Linear with the mu parameters`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     use noisy = new NoisyLinear(5, 3)
-    noisy.weight_sigma.fill_ 0.0 |> ignore
-    noisy.bias_sigma.fill_ 0.0 |> ignore
-    use linear = new nn.Linear(5, 3)
-    linear.weight.copy_ noisy.weight_mu |> ignore
-    linear.bias.copy_ noisy.bias_mu |> ignore
+    use linear = torch.nn.Linear(5L, 3L)
+    (use _ = torch.no_grad ()
+     noisy.weight_sigma.fill_ 0.0 |> ignore
+     noisy.bias_sigma.fill_ 0.0 |> ignore
+     linear.weight.copy_ noisy.weight_mu |> ignore
+     linear.bias.copy_ noisy.bias_mu |> ignore)
     let x = torch.randn [| 7L; 5L |]
     assertAllClose 1e-6 (floats (linear.forward x)) (floats (noisy.forward x))
 
 [<Fact>]
 let ``deterministic mode uses mu only, whatever sigma and eps`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     use noisy = new NoisyLinear(5, 3)
     let x = torch.randn [| 7L; 5L |]
     let noisyOut = floats (noisy.forward x)
     noisy.deterministic <- true
-    let expected = floats (nn.functional.linear (x, noisy.weight_mu, noisy.bias_mu))
+    let expected = floats (torch.nn.functional.linear (x, noisy.weight_mu, noisy.bias_mu))
     Assert.Equal<float[]>(expected, floats (noisy.forward x))
     Assert.NotEqual<float[]>(noisyOut, expected)
     noisy.deterministic <- false
@@ -93,10 +105,10 @@ let ``deterministic mode uses mu only, whatever sigma and eps`` () =
 
 [<Fact>]
 let ``gradients reach mu and sigma; sigma's is eps times mu's`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     use layer = new NoisyLinear(3, 2)
     (layer.forward (torch.randn [| 4L; 3L |])).sum().backward ()
-    let g (t: Tensor) = floats t.grad.Value
+    let g (t: Tensor) = floats t.grad
     let expectedSigma = Array.map2 (*) (g layer.weight_mu) (floats layer.weight_epsilon)
     assertAllClose 1e-5 expectedSigma (g layer.weight_sigma)
     assertAllClose 1e-5 (Array.map2 (*) (g layer.bias_mu) (floats layer.bias_epsilon)) (g layer.bias_sigma)
@@ -104,14 +116,14 @@ let ``gradients reach mu and sigma; sigma's is eps times mu's`` () =
 [<Fact>]
 let ``Dispose frees the parameters and the noise buffers`` () =
     settle ()
-    let before = Tensor.LiveCount
+    let before = liveTensors ()
     let layer = new NoisyLinear(4, 2)
-    (using (new DisposeScope()) (fun _ ->
+    (using (torch.NewDisposeScope()) (fun _ ->
         layer.reset_noise ()
         layer.forward (torch.zeros [| 1L; 4L |]) |> ignore))
-    Assert.Equal(before + 8L, Tensor.LiveCount)
+    Assert.Equal(before + 8L, liveTensors ())
     layer.Dispose()
-    Assert.Equal(before, Tensor.LiveCount)
+    Assert.Equal(before, liveTensors ())
 
 [<Fact>]
 let ``sizes and sigma0 are checked`` () =

@@ -5,7 +5,7 @@ open Xunit
 open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
-open Dqn.Fun.Torch
+open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
 
 let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
@@ -14,8 +14,8 @@ let private spec obs hidden actions = { ObservationSize = obs; Hidden = hidden; 
 
 [<Fact>]
 let ``an MLP's parameters have torch.nn.Sequential's names and shapes`` () =
-    use net = QNetwork.mlp (spec 4 [ 64; 32 ] 2) Device.CPU
-    let named = net.named_parameters () |> List.map (fun (n, p) -> n, List.ofArray p.shape)
+    use net = QNetwork.mlp (spec 4 [ 64; 32 ] 2) torch.CPU
+    let named = namedParameters net |> List.map (fun (n, p) -> n, List.ofArray p.shape)
     Assert.Equal<(string * int64 list) list>(
         [ "0.weight", [ 64L; 4L ]
           "0.bias", [ 64L ]
@@ -25,38 +25,39 @@ let ``an MLP's parameters have torch.nn.Sequential's names and shapes`` () =
           "4.bias", [ 2L ] ],
         named
     )
-    Assert.All(net.parameters (), fun p -> Assert.True(p.requires_grad))
-    Assert.All(net.parameters (), fun p -> Assert.Equal(DType.Float32, p.dtype))
+    Assert.All(parameters net, fun p -> Assert.True(p.requires_grad))
+    Assert.All(parameters net, fun p -> Assert.Equal(ScalarType.Float32, p.dtype))
 
 [<Fact>]
 let ``an MLP without hidden layers is one Linear`` () =
-    use net = QNetwork.mlp (spec 3 [] 5) Device.CPU
-    Assert.Equal<string list>([ "0.weight"; "0.bias" ], net.named_parameters () |> List.map fst)
-    Assert.Equal<int64[]>([| 5L; 3L |], (snd (net.named_parameters ()).Head).shape)
+    use net = QNetwork.mlp (spec 3 [] 5) torch.CPU
+    Assert.Equal<string list>([ "0.weight"; "0.bias" ], namedParameters net |> List.map fst)
+    Assert.Equal<int64[]>([| 5L; 3L |], (snd (namedParameters net).Head).shape)
 
 [<Fact>]
 let ``an MLP maps [batch; observationSize] to [batch; actionCount]`` () =
-    use _ = new DisposeScope()
-    use net = QNetwork.mlp (spec 4 [ 8 ] 3) Device.CPU
+    use _ = torch.NewDisposeScope()
+    use net = QNetwork.mlp (spec 4 [ 8 ] 3) torch.CPU
     Assert.Equal<int64[]>([| 5L; 3L |], (net.forward (torch.zeros [| 5L; 4L |])).shape)
 
 [<Fact>]
 let ``an MLP computes Linear-ReLU-Linear`` () =
-    use _ = new DisposeScope()
-    use net = QNetwork.mlp (spec 2 [ 2 ] 1) Device.CPU
+    use _ = torch.NewDisposeScope()
+    use net = QNetwork.mlp (spec 2 [ 2 ] 1) torch.CPU
     // W0 = [[1; -1]; [2; 0]], b0 = [0; -1], W1 = [[1; 3]], b1 = [0.5]
-    let values = [ [ 1f; -1f; 2f; 0f ]; [ 0f; -1f ]; [ 1f; 3f ]; [ 0.5f ] ]
-    for (_, p), v in List.zip (net.named_parameters ()) values do
-        p.copy_ (f32 (List.ofArray p.shape) v) |> ignore
+    let weights = [ [ 1f; -1f; 2f; 0f ]; [ 0f; -1f ]; [ 1f; 3f ]; [ 0.5f ] ]
+    (use _ = torch.no_grad ()
+     for (_, p), v in List.zip (namedParameters net) weights do
+         p.copy_ (f32 (List.ofArray p.shape) v) |> ignore)
     // x = [3; 1]: h = relu([2; 5]) = [2; 5], y = 2 + 15 + 0.5. x = [-1; 2]: h = relu([-3; -3]) = 0, y = 0.5.
     let y = net.forward (f32 [ 2L; 2L ] [ 3f; 1f; -1f; 2f ])
-    Assert.Equal<float32[]>([| 17.5f; 0.5f |], y.data<float32> ())
+    Assert.Equal<float32[]>([| 17.5f; 0.5f |], values<float32> y)
 
 [<Fact>]
 let ``with manual_seed 0, Linear(4, 3) has PyTorch's initial weights and biases`` () =
     // Printed by PyTorch 1.13: torch.manual_seed(0); l = torch.nn.Linear(4, 3); l.weight, l.bias
-    torch.manual_seed 0L
-    use layer = new nn.Linear(4, 3)
+    torch.manual_seed 0L |> ignore
+    use layer = torch.nn.Linear(4L, 3L)
     let weight =
         [| -0.00374341; 0.2682218; -0.41152257; -0.3679695; -0.19257718; 0.13407868; -0.00990659; 0.39644474
            -0.04437202; 0.13230628; -0.15110654; -0.09828269 |]
@@ -66,8 +67,8 @@ let ``with manual_seed 0, Linear(4, 3) has PyTorch's initial weights and biases`
 
 [<Fact>]
 let ``initial weights lie within PyTorch's bounds 1/sqrt(fan_in)`` () =
-    torch.manual_seed 7L
-    use layer = new nn.Linear(16, 8)
+    torch.manual_seed 7L |> ignore
+    use layer = torch.nn.Linear(16L, 8L)
     let bound = 1.0 / sqrt 16.0
     Assert.All(floats layer.weight, fun w -> Assert.InRange(abs w, 0.0, bound))
     Assert.All(floats layer.bias, fun b -> Assert.InRange(abs b, 0.0, bound))
@@ -76,51 +77,51 @@ let ``initial weights lie within PyTorch's bounds 1/sqrt(fan_in)`` () =
 [<Fact>]
 let ``equal seeds give equal networks and different seeds different ones`` () =
     let weights seed =
-        torch.manual_seed seed
-        use net = QNetwork.mlp (spec 4 [ 8 ] 2) Device.CPU
-        net.parameters () |> List.collect (floats >> List.ofArray)
+        torch.manual_seed seed |> ignore
+        use net = QNetwork.mlp (spec 4 [ 8 ] 2) torch.CPU
+        parameters net |> List.collect (floats >> List.ofArray)
     Assert.Equal<float list>(weights 3L, weights 3L)
     Assert.NotEqual<float list>(weights 3L, weights 4L)
 
 [<Fact>]
 let ``non-positive sizes are ArgumentOutOfRangeException naming the field`` () =
-    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 0 [ 8 ] 2) Device.CPU |> ignore)
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 0 [ 8 ] 2) torch.CPU |> ignore)
     Assert.Equal("ObservationSize", e.ParamName)
-    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 4 [ 8 ] 0) Device.CPU |> ignore)
+    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 4 [ 8 ] 0) torch.CPU |> ignore)
     Assert.Equal("ActionCount", e.ParamName)
-    Assert.ThrowsAny<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 4 [ 0 ] 2) Device.CPU |> ignore) |> ignore
+    Assert.ThrowsAny<ArgumentOutOfRangeException>(fun () -> QNetwork.mlp (spec 4 [ 0 ] 2) torch.CPU |> ignore) |> ignore
 
 // ---- target updates -----------------------------------------------------------------------------------------------
 
 let private pair () =
-    torch.manual_seed 1L
-    let online = QNetwork.mlp (spec 3 [ 5 ] 2) Device.CPU
-    let target = QNetwork.mlp (spec 3 [ 5 ] 2) Device.CPU
+    torch.manual_seed 1L |> ignore
+    let online = QNetwork.mlp (spec 3 [ 5 ] 2) torch.CPU
+    let target = QNetwork.mlp (spec 3 [ 5 ] 2) torch.CPU
     online, target
 
-let private values (net: nn.Module) = net.parameters () |> List.map floats
+let private parameterValues (net: torch.nn.Module) = parameters net |> List.map floats
 
 [<Fact>]
 let ``updateTarget with tau 1 copies the online parameters`` () =
     let online, target = pair ()
     use _ = online
     use _ = target
-    Assert.NotEqual<float[] list>(values online, values target)
+    Assert.NotEqual<float[] list>(parameterValues online, parameterValues target)
     QNetwork.updateTarget 1.0 target online
-    Assert.Equal<float[] list>(values online, values target)
+    Assert.Equal<float[] list>(parameterValues online, parameterValues target)
 
 [<Fact>]
 let ``updateTarget with tau 0.5 averages the two networks`` () =
     let online, target = pair ()
     use _ = online
     use _ = target
-    let before = values target
+    let before = parameterValues target
     QNetwork.updateTarget 0.5 target online
-    for (o, t0), t1 in List.zip (List.zip (values online) before) (values target) do
+    for (o, t0), t1 in List.zip (List.zip (parameterValues online) before) (parameterValues target) do
         assertAllClose 1e-6 (Array.map2 (fun a b -> 0.5 * (a + b)) o t0) t1
     QNetwork.updateTarget 0.25 target online
     // A second update moves a quarter of the remaining distance.
-    for (o, t0), t2 in List.zip (List.zip (values online) before) (values target) do
+    for (o, t0), t2 in List.zip (List.zip (parameterValues online) before) (parameterValues target) do
         assertAllClose 1e-6 (Array.map2 (fun a b -> 0.5 * (a + b) + 0.25 * (a - 0.5 * (a + b))) o t0) t2
 
 [<Fact>]
@@ -128,10 +129,10 @@ let ``updateTarget records no gradient and leaves the online network alone`` () 
     let online, target = pair ()
     use _ = online
     use _ = target
-    let onlineBefore = values online
+    let onlineBefore = parameterValues online
     QNetwork.updateTarget 0.5 target online
-    Assert.Equal<float[] list>(onlineBefore, values online)
-    Assert.All(target.parameters (), fun p -> Assert.True(p.grad.IsNone))
+    Assert.Equal<float[] list>(onlineBefore, parameterValues online)
+    Assert.All(parameters target, fun p -> Assert.True(isNull p.grad))
 
 [<Fact>]
 let ``updateTarget rejects tau outside (0, 1]`` () =
@@ -146,35 +147,37 @@ let ``updateTarget rejects tau outside (0, 1]`` () =
 
 [<Fact>]
 let ``greedyAction is the argmax of the network's output`` () =
-    torch.manual_seed 5L
-    use net = QNetwork.mlp (spec 4 [ 16 ] 5) Device.CPU
+    torch.manual_seed 5L |> ignore
+    use net = QNetwork.mlp (spec 4 [ 16 ] 5) torch.CPU
     let obs = Gen.arrayOfLength 4 (Gen.choose (-300, 300) |> Gen.map (fun i -> float32 i / 100.0f))
     check (
         Prop.forAll (Arb.fromGen obs) (fun o ->
-            use _ = new DisposeScope()
-            let q = net.forward(torch.tensor (o, [| 1L; 4L |])).data<float32> ()
+            use _ = torch.NewDisposeScope()
+            let q = values<float32> (net.forward(tensor o [| 1L; 4L |]))
             let best = q |> Array.indexed |> Array.maxBy snd |> fst
-            QNetwork.greedyAction net Device.CPU o = best)
+            QNetwork.greedyAction net torch.CPU o = best)
     )
 
 [<Fact>]
 let ``greedyAction breaks ties toward the lowest action`` () =
-    use net = QNetwork.mlp (spec 2 [ 4 ] 3) Device.CPU
-    for p in net.parameters () do
-        p.fill_ 0.0 |> ignore
-    Assert.Equal(0, QNetwork.greedyAction net Device.CPU [| 1f; -1f |])
+    use net = QNetwork.mlp (spec 2 [ 4 ] 3) torch.CPU
+    (use _ = torch.no_grad ()
+     for p in parameters net do
+         p.fill_ 0.0 |> ignore)
+    Assert.Equal(0, QNetwork.greedyAction net torch.CPU [| 1f; -1f |])
     // Make actions 1 and 2 tie above action 0.
-    let bias = snd (net.named_parameters () |> List.last)
-    use _ = new DisposeScope()
-    bias.copy_ (f32 [ 3L ] [ 0f; 2f; 2f ]) |> ignore
-    Assert.Equal(1, QNetwork.greedyAction net Device.CPU [| 1f; -1f |])
+    let bias = snd (namedParameters net |> List.last)
+    use _ = torch.NewDisposeScope()
+    (use _ = torch.no_grad ()
+     bias.copy_ (f32 [ 3L ] [ 0f; 2f; 2f ]) |> ignore)
+    Assert.Equal(1, QNetwork.greedyAction net torch.CPU [| 1f; -1f |])
 
 [<Fact>]
 let ``greedyAction frees every tensor it makes and records no gradient`` () =
-    use net = QNetwork.mlp (spec 4 [ 8 ] 2) Device.CPU
+    use net = QNetwork.mlp (spec 4 [ 8 ] 2) torch.CPU
     settle ()
-    let before = Tensor.LiveCount
+    let before = liveTensors ()
     for i in 1..20 do
-        QNetwork.greedyAction net Device.CPU [| float32 i; 0f; 1f; -1f |] |> ignore
-    Assert.Equal(before, Tensor.LiveCount)
-    Assert.All(net.parameters (), fun p -> Assert.True(p.grad.IsNone))
+        QNetwork.greedyAction net torch.CPU [| float32 i; 0f; 1f; -1f |] |> ignore
+    Assert.Equal(before, liveTensors ())
+    Assert.All(parameters net, fun p -> Assert.True(isNull p.grad))

@@ -8,10 +8,11 @@ open System.Text
 open System.Text.Json
 open Xunit
 open Xunit.Abstractions
-open Dqn.Fun.Torch
+open TorchSharp
+open Dqn.Fun
 open Dqn.Fun.Tests.TorchTestSupport
 
-let private parse (bytes: byte[]) = Safetensors.deserialize "test.safetensors" (ReadOnlySpan bytes) Device.CPU
+let private parse (bytes: byte[]) = Safetensors.deserialize "test.safetensors" (ReadOnlySpan bytes) torch.CPU
 
 /// A file from a header written by hand: 8-byte little-endian length, the JSON padded with spaces to a
 /// multiple of 8, then `data`.
@@ -29,11 +30,11 @@ let private f32Bytes (xs: float32 list) = xs |> List.toArray |> Array.collect Bi
 /// Tensors of every supported dtype, including a 0-dim scalar and a 0-element tensor.
 let private sample () =
     [ "weights", f32 [ 2L; 3L ] [ 1.5f; -2f; 0f; 3.25f; 1e-7f; -1e7f ]
-      "double", torch.tensor [| Math.PI; -0.0; 1e300 |]
-      "long", torch.tensor ([| Int64.MinValue; 0L; 1L; Int64.MaxValue |], [| 2L; 2L |])
-      "int", torch.tensor [| -7; 0; 9 |]
-      "bytes", torch.tensor ([| 0uy; 128uy; 255uy; 1uy |], [| 1L; 4L |])
-      "flags", torch.tensor [| true; false; true |]
+      "double", vector [| Math.PI; -0.0; 1e300 |]
+      "long", (tensor [| Int64.MinValue; 0L; 1L; Int64.MaxValue |] [| 2L; 2L |])
+      "int", vector [| -7; 0; 9 |]
+      "bytes", (tensor [| 0uy; 128uy; 255uy; 1uy |] [| 1L; 4L |])
+      "flags", vector [| true; false; true |]
       "empty", f32 [ 0L; 3L ] []
       "scalar", f32 [] [ 42f ] ]
 
@@ -43,19 +44,19 @@ let private assertSameTensors (expected: (string * Tensor) list) (actual: (strin
         Assert.True(e.dtype = a.dtype, $"{name}: dtype {e.dtype} <> {a.dtype}")
         Assert.True(e.shape = a.shape, $"{name}: shape differs")
         match e.dtype with
-        | DType.Float32 -> Assert.Equal<float32[]>(e.data<float32> (), a.data<float32> ())
-        | DType.Float64 -> Assert.Equal<float[]>(e.data<float> (), a.data<float> ())
-        | DType.Int64 -> Assert.Equal<int64[]>(e.data<int64> (), a.data<int64> ())
-        | DType.Int32 -> Assert.Equal<int[]>(e.data<int> (), a.data<int> ())
-        | DType.UInt8 -> Assert.Equal<byte[]>(e.data<byte> (), a.data<byte> ())
-        | DType.Bool -> Assert.Equal<bool[]>(e.data<bool> (), a.data<bool> ())
+        | ScalarType.Float32 -> Assert.Equal<float32[]>(values<float32> e, values<float32> a)
+        | ScalarType.Float64 -> Assert.Equal<float[]>(values<float> e, values<float> a)
+        | ScalarType.Int64 -> Assert.Equal<int64[]>(values<int64> e, values<int64> a)
+        | ScalarType.Int32 -> Assert.Equal<int[]>(values<int> e, values<int> a)
+        | ScalarType.Byte -> Assert.Equal<byte[]>(values<byte> e, values<byte> a)
+        | ScalarType.Bool -> Assert.Equal<bool[]>(values<bool> e, values<bool> a)
         | d -> Assert.Fail $"unexpected dtype {d}"
 
 // ---- round trips ---------------------------------------------------------------------------------------------
 
 [<Fact>]
 let ``tensors of every dtype and shape, a 0-element one included, round-trip with their metadata`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let tensors = sample ()
     let metadata = Map [ "format", "test"; "note", "héllo \"quoted\" <&> +1e-3"; "empty", "" ]
     let file = parse (Safetensors.serialize tensors metadata)
@@ -64,13 +65,13 @@ let ``tensors of every dtype and shape, a 0-element one included, round-trip wit
 
 [<Fact>]
 let ``save then load round-trips through a file`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "model.safetensors")
     let tensors = sample ()
     Safetensors.save path tensors (Map [ "k", "v" ])
-    let file = Safetensors.load path Device.CPU
+    let file = Safetensors.load path torch.CPU
     assertSameTensors tensors file.Tensors
     Assert.Equal<Map<string, string>>(Map [ "k", "v" ], file.Metadata)
 
@@ -84,7 +85,7 @@ let ``a file without tensors or metadata round-trips`` () =
 
 [<Fact>]
 let ``the layout follows the spec: LE header length, space-padded JSON object, contiguous offsets`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let tensors = sample ()
     let bytes = Safetensors.serialize tensors (Map [ "a", "b" ])
     let n = BinaryPrimitives.ReadUInt64LittleEndian(ReadOnlySpan(bytes, 0, 8)) |> int
@@ -113,7 +114,7 @@ let ``the layout follows the spec: LE header length, space-padded JSON object, c
 
 [<Fact>]
 let ``a one-tensor file matches hand-constructed bytes exactly`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     // {"attn.0": F32 [1; 2; 3] = 0..5}: the JSON is exactly 64 bytes, so no padding.
     let json = """{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}"""
     Assert.Equal(64, json.Length)
@@ -128,7 +129,7 @@ let ``a one-tensor file matches hand-constructed bytes exactly`` () =
 
 [<Fact>]
 let ``a header needing padding and metadata matches hand-constructed bytes exactly`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let json = """{"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"""
     Assert.Equal(79, json.Length) // padded to 80 with one space
     let expected =
@@ -138,7 +139,19 @@ let ``a header needing padding and metadata matches hand-constructed bytes exact
               [| 0uy; 0uy; 0x80uy; 0x3Fuy; 0uy; 0uy; 0uy; 0xC0uy |] ] // 1.0f, -2.0f
     Assert.Equal<byte[]>(expected, Safetensors.serialize [ "a", f32 [ 2L ] [ 1f; -2f ] ] (Map [ "k", "v" ]))
     let file = parse expected
-    Assert.Equal<float32[]>([| 1f; -2f |], (snd file.Tensors.Head).data<float32> ())
+    Assert.Equal<float32[]>([| 1f; -2f |], values<float32> (snd file.Tensors.Head))
+
+[<Fact>]
+let ``a non-contiguous tensor is written in row-major order and its copy is freed`` () =
+    let t = f32 [ 2L; 3L ] [ 0f; 1f; 2f; 3f; 4f; 5f ]
+    let transposed = t.transpose (0L, 1L)
+    let start = liveTensors ()
+    let bytes = Safetensors.serialize [ "t", transposed ] Map.empty
+    Assert.Equal(start, liveTensors ())
+    (use _ = torch.NewDisposeScope()
+     Assert.Equal<float32[]>([| 0f; 3f; 1f; 4f; 2f; 5f |], values<float32> (snd (parse bytes).Tensors.Head)))
+    transposed.Dispose()
+    t.Dispose()
 
 [<Fact>]
 let ``an empty file is the 8-byte length and "{}" padded with six spaces`` () =
@@ -147,21 +160,19 @@ let ``an empty file is the 8-byte length and "{}" padded with six spaces`` () =
 
 [<Fact>]
 let ``a hand-written header may list tensors in any order of their offsets`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let json =
         """{"b":{"dtype":"U8","shape":[2],"data_offsets":[8,10]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"""
     let file = parse (fileOf json (Array.append (f32Bytes [ 1f; 2f ]) [| 7uy; 9uy |]))
     Assert.Equal<string list>([ "b"; "a" ], List.map fst file.Tensors)
-    Assert.Equal<byte[]>([| 7uy; 9uy |], (snd file.Tensors[0]).data<byte> ())
-    Assert.Equal<float32[]>([| 1f; 2f |], (snd file.Tensors[1]).data<float32> ())
+    Assert.Equal<byte[]>([| 7uy; 9uy |], values<byte> (snd file.Tensors[0]))
+    Assert.Equal<float32[]>([| 1f; 2f |], values<float32> (snd file.Tensors[1]))
 
-// CORE BUG (core/Torch/Safetensors.fs, deserialize: `Seq.sortBy (fun (_, _, _, b, _) -> b)`): entries are
-// ordered by their begin offset only, so a 0-byte tensor that shares its begin with a non-empty tensor
-// listed before it in the header sorts after it and is reported as a gap. The reference reader sorts by
-// (begin, end) and accepts this file.
+// Entries are ordered by (begin, end), as the reference reader orders them: a 0-byte tensor that shares its begin
+// with a non-empty tensor listed before it in the header is not a gap (ordering by begin alone reported one).
 [<Fact>]
 let ``a 0-byte tensor listed after a non-empty tensor with the same begin offset is accepted`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let json =
         """{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"z":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"y":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}"""
     let file = parse (fileOf json (f32Bytes [ 1f; 2f ]))
@@ -230,8 +241,8 @@ let ``missing or ill-typed fields are InvalidDataException naming them`` () =
     rejects "is not an object" (fileOf """{"a":3}""" [||])
     rejects "metadata 'k' is not a string" (fileOf """{"__metadata__":{"k":1}}""" [||])
 
-// CORE BUG (core/Torch/Safetensors.fs, deserialize: `Checked.(*)` over the shape): a shape whose element
-// count overflows int64 raises System.OverflowException instead of InvalidDataException.
+// The element count is computed with checked arithmetic: one that overflows int64 is a malformed file, not a
+// System.OverflowException.
 [<Fact>]
 let ``a shape whose element count overflows is InvalidDataException`` () =
     let json = """{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"""
@@ -241,12 +252,12 @@ let ``a shape whose element count overflows is InvalidDataException`` () =
 let ``a missing file is FileNotFoundException`` () =
     let dir, cleanup = tempFolder ()
     use _ = cleanup
-    let e = Assert.Throws<FileNotFoundException>(fun () -> Safetensors.load (Path.Combine(dir, "none.safetensors")) Device.CPU |> ignore)
+    let e = Assert.Throws<FileNotFoundException>(fun () -> Safetensors.load (Path.Combine(dir, "none.safetensors")) torch.CPU |> ignore)
     Assert.Contains("none.safetensors", e.Message)
 
 [<Fact>]
 let ``duplicate or reserved tensor names are refused when writing`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let t = f32 [ 1L ] [ 1f ]
     let e = Assert.Throws<ArgumentException>(fun () -> Safetensors.serialize [ "a", t; "a", t ] Map.empty |> ignore)
     Assert.Contains("'a'", e.Message)
@@ -256,7 +267,7 @@ let ``duplicate or reserved tensor names are refused when writing`` () =
 
 [<Fact>]
 let ``save leaves no temporary file and replaces an existing file entirely`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "model.safetensors")
@@ -268,7 +279,7 @@ let ``save leaves no temporary file and replaces an existing file entirely`` () 
 
 [<Fact>]
 let ``a save that fails leaves the existing file untouched and no temporary file`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "model.safetensors")
@@ -281,7 +292,7 @@ let ``a save that fails leaves the existing file untouched and no temporary file
 
 [<Fact>]
 let ``save creates missing folders`` () =
-    use _ = new DisposeScope()
+    use _ = torch.NewDisposeScope()
     let dir, cleanup = tempFolder ()
     use _ = cleanup
     let path = Path.Combine(dir, "a", "b", "model.safetensors")
@@ -316,12 +327,12 @@ type PythonInterop(output: ITestOutputHelper) =
         if not available then
             output.WriteLine $"NOT RUN: {python} cannot import safetensors.numpy and numpy; the Python interop check was skipped."
         else
-            use _ = new DisposeScope()
+            use _ = torch.NewDisposeScope()
             let dir, cleanup = tempFolder ()
             use _ = cleanup
             let ours = Path.Combine(dir, "ours.safetensors")
             let theirs = Path.Combine(dir, "theirs.safetensors")
-            Safetensors.save ours [ "w", f32 [ 2L; 2L ] [ 1f; 2f; 3f; 4f ]; "i", torch.tensor [| 5L; -6L |] ] Map.empty
+            Safetensors.save ours [ "w", f32 [ 2L; 2L ] [ 1f; 2f; 3f; 4f ]; "i", vector [| 5L; -6L |] ] Map.empty
             let script =
                 "import json, sys, numpy as np\n"
                 + "from safetensors.numpy import load_file, save_file\n"
@@ -334,8 +345,8 @@ type PythonInterop(output: ITestOutputHelper) =
                 """{"i": ["int64", [2], [5, -6]], "w": ["float32", [2, 2], [1.0, 2.0, 3.0, 4.0]]}""",
                 out.Trim()
             )
-            let file = Safetensors.load theirs Device.CPU
+            let file = Safetensors.load theirs torch.CPU
             let byName = Map file.Tensors
-            Assert.Equal<float32[]>([| 0f; 1f; 2f; 3f; 4f; 5f |], byName["x"].data<float32> ())
+            Assert.Equal<float32[]>([| 0f; 1f; 2f; 3f; 4f; 5f |], values<float32> byName["x"])
             Assert.Equal<int64[]>([| 2L; 3L |], byName["x"].shape)
             Assert.Equal<int64[]>([| 0L |], byName["e"].shape)

@@ -1,25 +1,34 @@
-/// Shared helpers for the tests that touch libtorch.
+/// Shared helpers for the tests that touch TorchSharp.
 ///
-/// Parallelism: Tensor.LiveCount and Tensor.FinalizedCount are process-wide, so a test asserting on them
-/// would see tensors created by any test running beside it. Rather than keep every torch-touching module
-/// in one xunit collection (easy to forget for a new file), the whole assembly runs its tests one at a
-/// time. The pure tests are fast, so little is lost.
+/// Leaks are measured with TorchSharp's per-thread statistics (DisposeScopeManager.Statistics): a tensor made on
+/// the test's thread counts as live until it is disposed on that thread. A tensor left to the garbage collector
+/// is finalized on the finalizer thread, so it never leaves the test thread's count: "live count unchanged"
+/// means "everything made was disposed, nothing was left to the finalizer". The count is per thread, so tests
+/// running beside each other would not disturb it; the assembly still runs its tests one at a time, because
+/// torch's global generator (torch.manual_seed) and thread count are process-wide and several tests rely on them.
 module Dqn.Fun.Tests.TorchTestSupport
+
+#nowarn "9"
 
 open System
 open Xunit
-open Dqn.Fun.Torch
+open TorchSharp
+open Dqn.Fun
 
 [<assembly: CollectionBehavior(DisableTestParallelization = true)>]
 do ()
 
-/// Runs the finalizers of tensors other tests may have left to the GC, so that they are not freed
-/// (changing LiveCount and FinalizedCount) in the middle of the calling test.
+/// Runs the finalizers of objects earlier tests left to the GC (freeing their native memory). The leak counts
+/// are per thread and finalizers run on their own thread, so this does not move liveTensors ().
 let settle () =
     GC.Collect()
     GC.WaitForPendingFinalizers()
     GC.Collect()
     GC.WaitForPendingFinalizers()
+
+/// Tensors made on this thread and not yet disposed on it (TorchSharp's ThreadTotalLiveCount: created minus
+/// disposed, inside and outside dispose scopes).
+let liveTensors () = DisposeScopeManager.Statistics.ThreadTotalLiveCount
 
 /// |expected - actual| within tolerance, relative to max(1, |expected|).
 let closeTo (tolerance: float) (expected: float) (actual: float) =
@@ -32,12 +41,30 @@ let assertAllClose (tolerance: float) (expected: float[]) (actual: float[]) =
         if not (closeTo tolerance expected[i] actual[i]) then
             Assert.Fail $"element {i}: expected {expected[i]:R}, got {actual[i]:R} (tolerance {tolerance})"
 
+/// A CPU tensor of `shape` holding `data` (row-major), its dtype from the element type (Tensors.ofArray).
+let tensor<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> ValueType> (data: 'T[]) (shape: int64[]) : Tensor =
+    Tensors.ofArray data shape torch.CPU
+
+/// A one-dimensional CPU tensor holding `data`.
+let vector<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> ValueType> (data: 'T[]) : Tensor =
+    Tensors.ofArray data [| int64 data.Length |] torch.CPU
+
 /// A Float32 tensor of the given shape.
-let f32 (shape: int64 list) (data: float32 list) =
-    torch.tensor<float32> (ReadOnlySpan(Array.ofList data), Array.ofList shape)
+let f32 (shape: int64 list) (data: float32 list) = tensor (Array.ofList data) (Array.ofList shape)
+
+/// The elements of a tensor (row-major) as 'T, which must match its dtype (Tensors.toArray).
+let values<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> ValueType> (t: Tensor) : 'T[] =
+    Tensors.toArray<'T> t
 
 /// The elements of a Float32 tensor as doubles.
-let floats (t: Tensor) = t.data<float32> () |> Array.map float
+let floats (t: Tensor) = values<float32> t |> Array.map float
+
+/// A module's parameters with their names, in registration order.
+let namedParameters (m: torch.nn.Module) : (string * Tensor) list =
+    [ for struct (n, p) in m.named_parameters () -> n, (p :> Tensor) ]
+
+/// A module's parameters, in registration order.
+let parameters (m: torch.nn.Module) : Tensor list = namedParameters m |> List.map snd
 
 /// A fresh temporary folder, deleted by the returned IDisposable.
 let tempFolder () =
