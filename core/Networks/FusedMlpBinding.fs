@@ -42,9 +42,6 @@ type internal FusedMlpNetwork private (network: Sequential, widths: int[], param
     /// [observation size; hidden widths...; action count].
     member _.Widths = widths
 
-    /// The bound network.
-    member _.Module = network
-
     /// The parameters' memory (W_1, b_1, ..., W_L, b_L), rebound if a parameter was replaced (e.g. by Module.to).
     member _.Spans =
         let current = network.parameters () |> Seq.map (fun p -> p :> Tensor) |> Array.ofSeq
@@ -105,10 +102,6 @@ type internal FusedMlpUpdater private (online: FusedMlpNetwork, target: FusedMlp
     let momentsOf (pick: Adam.State -> Tensor) = states |> Array.map pick
     let mutable expAvg = TensorMemory(momentsOf (fun s -> s.exp_avg))
     let mutable expAvgSq = TensorMemory(momentsOf (fun s -> s.exp_avg_sq))
-
-    /// Whether this updater serves `target` and `optimizer`.
-    member _.Serves(target': torch.nn.Module, optimizer: torch.optim.Optimizer) =
-        obj.ReferenceEquals(target', target.Module) && obj.ReferenceEquals(optimizer, adam)
 
     /// <summary>One update on a host batch (Learner.learn's fused path); returns the loss and the mean Q(s, a).</summary>
     member _.Update(config: DqnConfig, batch: Batch, discounts: float32[]) : struct (float * float) =

@@ -135,18 +135,29 @@ module Learner =
         if not (isNull priorities) then Tensors.copyTo (basis.detach ()) (Span priorities)
         { Loss = float (loss.item<float32> ()); MeanQ = meanQ }
 
-    /// The fused updater of each online network (None where the fused path does not apply), made on its first update.
-    let private fusedUpdaters = System.Runtime.CompilerServices.ConditionalWeakTable<torch.nn.Module, FusedMlpUpdater option>()
+    /// What the fused path found for an online network with this target network and optimizer.
+    type private FusedEntry =
+        { Target: torch.nn.Module
+          Optimizer: torch.optim.Optimizer
+          Updater: FusedMlpUpdater option }
+
+    /// The fused path's verdict per online network, made on its first update (and again for another target or
+    /// optimizer).
+    let private fusedEntries = System.Runtime.CompilerServices.ConditionalWeakTable<torch.nn.Module, FusedEntry>()
 
     /// The fused updater for these networks and optimizer, or None: CPU Float32 MLPs (QNetwork.mlp) trained by Adam.
     let internal fusedUpdater (online: torch.nn.Module) (target: torch.nn.Module) (optimizer: torch.optim.Optimizer) =
-        match fusedUpdaters.TryGetValue online with
-        | true, Some u when u.Serves(target, optimizer) -> Some u
-        | true, None -> None
+        match fusedEntries.TryGetValue online with
+        | true, e when obj.ReferenceEquals(e.Target, target) && obj.ReferenceEquals(e.Optimizer, optimizer) -> e.Updater
         | _ ->
             let u = FusedMlpUpdater.TryCreate(online, target, optimizer)
-            fusedUpdaters.AddOrUpdate(online, u)
+            fusedEntries.AddOrUpdate(online, { Target = target; Optimizer = optimizer; Updater = u })
             u
+
+    /// Whether `learn` takes the fused path for these networks, optimizer and device (an Expected head, no importance
+    /// weights or priorities aside).
+    let internal fusable (online: torch.nn.Module) (target: torch.nn.Module) (optimizer: torch.optim.Optimizer) (device: Device) =
+        device.``type`` = DeviceType.CPU && (fusedUpdater online target optimizer).IsSome
 
     /// Bootstrap discounts gamma^Steps (1 - terminated) of a batch: [batch] floats (gamma (1 - terminated)
     /// for one-step transitions).
