@@ -124,14 +124,16 @@ type DqnConfig =
 [<RequireQualifiedAccess>]
 module DqnConfig =
 
-    /// Defaults tuned for CartPole-v1 (the README's tables): among 18 variants swept over seeds 0-9 at 30k
-    /// agent steps, this one (MLP 128-128, Adam 5e-4, squared error, hard target sync every 100 updates) had
-    /// the most final greedy policies at >= 475 (9 of 10) and a periodic evaluation >= 475 on every seed.
+    /// Defaults tuned for CartPole-v1 (the README's tables): MLP 128-128, Adam with its learning rate decayed
+    /// linearly from 1e-3 to 1e-5 over the first 30k agent steps (then held at 1e-5), squared error, hard target
+    /// sync every 100 updates. On TorchSharp (LibTorch 2.10) with the fused MLP update, over seeds 0-9 at 30k agent
+    /// steps, it had the best model and the final model at >= 475 on 10 of 10 seeds; the previous constant 5e-4
+    /// gave 9 and 6 of 10 (Double DQN 10 and 9, Huber 10 and 9, linear decay from 5e-4 5 and 4).
     [<CompiledName("Default")>]
     let defaults =
         { Hidden = [ 128; 128 ]
           Gamma = 0.99
-          LearningRate = Schedule.constant 5e-4
+          LearningRate = Schedule.linear 1e-3 1e-5 30_000L
           AdamEpsilon = 1e-8
           BatchSize = 64
           BufferSize = 100_000
