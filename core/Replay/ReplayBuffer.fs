@@ -32,6 +32,8 @@ type ReplayBuffer(capacity: int, observationSize: int, seed: int) =
             1
         )
 
+    member internal _.Stored() : Batch = storage.Gather(Array.init storage.Count id)
+
     member _.Sample(batchSize: int) : Batch =
         Check.positive "batchSize" batchSize
         storage.RequireAtLeast batchSize

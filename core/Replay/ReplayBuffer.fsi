@@ -69,3 +69,6 @@ type ReplayBuffer =
     /// <exception cref="T:System.ArgumentOutOfRangeException">batchSize &lt;= 0.</exception>
     /// <exception cref="T:System.InvalidOperationException">Fewer than batchSize transitions are stored.</exception>
     member Sample: batchSize: int -> Batch
+
+    /// Every stored transition, in slot order (for tests).
+    member internal Stored: unit -> Batch

@@ -107,6 +107,10 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         | _ -> sequences |> Option.iter (fun s -> s.Add(o, a, r, next, terminated, episodeStart))
         episodeStart <- false
     let mutable accumulator = NStep.create config.NStep config.Gamma
+    /// Stores the transitions the n-step accumulator completed.
+    let storeCompleted (completed: NStepTransition list) =
+        for e in completed do
+            store e.Observation e.Action (float32 e.Return) e.NextObservation e.Terminated e.Steps
     let rng = Random(config.Seed)
     let mutable steps = 0L
     let mutable updates = 0L
@@ -118,6 +122,9 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         if isNull o then nullArg what
         if o.Length <> observationSize then
             invalidArg what $"{what} has {o.Length} values but the agent expects observationSize = {observationSize}"
+        for i in 0 .. o.Length - 1 do
+            if not (Single.IsFinite o[i]) then
+                invalidArg what $"{what} has {o[i]} at index {i}; observations must be finite (a NaN or infinity would reach every weight)"
 
     let plain = QNetworks.isPlain config
 
@@ -291,6 +298,9 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         checkObservation "the environment's observation" obs
         trainState.Reset()
         episodeStart <- true
+        // Every call starts a fresh episode: n-step returns never join a step of an earlier call (cut short by the
+        // budget, an exception or a cancellation) to this one.
+        accumulator <- NStep.create config.NStep config.Gamma
         let mutable episodes = 0
         let mutable episodeReturn = 0.0
         let mutable episodeLength = 0
@@ -322,8 +332,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
                           Terminated = r.Terminated
                           Truncated = r.Truncated }
                 accumulator <- next
-                for e in emitted do
-                    store e.Observation e.Action (float32 e.Return) e.NextObservation e.Terminated e.Steps
+                storeCompleted emitted
             steps <- steps + 1L
             episodeReturn <- episodeReturn + r.Reward
             episodeLength <- episodeLength + 1
@@ -367,6 +376,11 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
                 trainState.Reset()
                 episodeStart <- true
             if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then evaluate ()
+        // The budget ended mid-episode: the steps still waiting for their n-step return are stored with the partial
+        // returns, bootstrapped from the last observation, as a truncation would store them.
+        let rest, emitted = NStep.flush accumulator
+        accumulator <- rest
+        storeCompleted emitted
         let wall = clock.Elapsed.TotalSeconds
         { Steps = steps - startSteps
           Updates = updates - startUpdates
@@ -374,6 +388,12 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
           WallSeconds = wall
           StepsPerSecond = float (steps - startSteps) / wall
           Evaluations = List.ofSeq evaluations }
+
+    /// Every transition in the uniform replay buffer, in slot order (tests).
+    member internal _.StoredTransitions() =
+        match uniform with
+        | Some u -> u.Stored()
+        | None -> invalidOp "StoredTransitions reads the uniform replay buffer"
 
     /// Saves the online Q-network to a .safetensors file (atomically: temporary file, then rename). A network over
     /// a module of your own is saved in Checkpoint.FormatCustom: read it back with LoadParameters.
