@@ -180,7 +180,8 @@ module DqnConfig =
 
     /// The settings of the "drqn" preset (Hausknecht and Stone 2015), tuned on MaskedCartPole-v1 (seed 0): one
     /// hidden layer of 64 before a 64-unit LSTM, 32 sequences of 8 trained steps after 4 burn-in steps per update,
-    /// an update every 2 agent steps, Adam 1e-3 (5e-4 and an update every 4 steps learned several times slower).
+    /// an update every 2 agent steps, Adam 1e-3 (5e-4 and an update every 4 steps learned several times slower),
+    /// squared error.
     let private drqn =
         { defaults with
             Recurrent = true
@@ -190,7 +191,9 @@ module DqnConfig =
             BurnIn = 4
             BatchSize = 32
             TrainFrequency = 2
-            LearningRate = Schedule.constant 1e-3 }
+            LearningRate = Schedule.constant 1e-3
+            // Tuned with the squared error (the defaults' loss then); with Huber, seed 0 reached 247 by 9k agent steps.
+            Loss = TdLoss.Mse }
 
     /// <summary>The defaults with one family member switched on (the classic-control settings; each can be
     /// combined with the others by hand): dqn (Mnih et al. 2015), double (van Hasselt et al. 2016), dueling

@@ -126,3 +126,28 @@ let ``non-positive agent sizes are ArgumentOutOfRangeException naming them`` () 
     Assert.Equal("observationSize", e.ParamName)
     let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> new Agent(smallConfig, 4, 0) |> ignore)
     Assert.Equal("actionCount", e.ParamName)
+
+/// An environment whose third observation holds a NaN.
+type private NaNObservations() =
+    let mutable t = 0
+    interface IEnvironment with
+        member _.ObservationSize = 4
+        member _.ActionCount = 2
+        member _.Reset(_: Nullable<int>) =
+            t <- 0
+            [| 0.0f; 0.0f; 0.0f; 0.0f |]
+        member _.Step(_: int) =
+            t <- t + 1
+            { Observation = [| 0.0f; (if t = 3 then nanf else 0.0f); 0.0f; 0.0f |]
+              Reward = 0.0
+              Terminated = false
+              Truncated = false }
+
+[<Fact>]
+let ``a NaN or infinite observation stops training with a message naming the value and its index`` () =
+    use agent = new Agent({ DqnConfig.defaults with EvalInterval = 0 }, 4, 2)
+    let e = Assert.Throws<ArgumentException>(fun () -> agent.Learn(NaNObservations(), 100L) |> ignore)
+    Assert.Contains("NaN at index 1", e.Message)
+    Assert.Equal(2L, agent.Steps)
+    let e = Assert.Throws<ArgumentException>(fun () -> agent.Act([| 0.0f; 0.0f; infinityf; 0.0f |]) |> ignore)
+    Assert.Contains("at index 2", e.Message)

@@ -185,3 +185,44 @@ let ``create checks n and gamma`` () =
     let acc = NStep.create 3 0.9
     Assert.Equal(3, acc.N)
     Assert.Equal(0.9, acc.Gamma)
+
+/// Observations [episode; t]: every Reset starts the next episode at t = 0, every Step moves t on by one; an episode
+/// terminates after a length drawn from a seeded generator (2 to 12 steps) unless a Learn call stops first.
+type private CountingEnvironment() =
+    let lengths = Random 5
+    let mutable episode = -1
+    let mutable t = 0
+    let mutable length = 0
+    interface IEnvironment with
+        member _.ObservationSize = 2
+        member _.ActionCount = 2
+        member _.Reset(_: Nullable<int>) =
+            episode <- episode + 1
+            t <- 0
+            length <- lengths.Next(2, 13)
+            [| float32 episode; 0.0f |]
+        member _.Step(_: int) =
+            t <- t + 1
+            { Observation = [| float32 episode; float32 t |]; Reward = 1.0; Terminated = (t = length); Truncated = false }
+
+[<Fact>]
+let ``no stored n-step transition crosses an episode start, whatever the split of training into Learn calls`` () =
+    check (
+        Prop.forAll (Arb.fromGen (Gen.listOfLength 6 (Gen.choose (1, 25)))) (fun chunks ->
+            let config = { DqnConfig.defaults with NStep = 3; LearningStarts = 100_000; EvalInterval = 0; BufferSize = 1_000 }
+            use agent = new Agent(config, 2, 2)
+            let env = CountingEnvironment()
+            for chunk in chunks do
+                agent.Learn(env, int64 chunk) |> ignore
+            let stored = agent.StoredTransitions()
+            let obs i = stored.Observations[2 * i], stored.Observations[2 * i + 1]
+            let next i = stored.NextObservations[2 * i], stored.NextObservations[2 * i + 1]
+            stored.Size = List.sum chunks
+            && Seq.forall
+                (fun i ->
+                    let episode, t = obs i
+                    let episode', t' = next i
+                    // Same episode, Steps later: a transition that joined two Learn calls would point into the next one.
+                    episode' = episode && t' = t + float32 stored.Steps[i])
+                (seq { 0 .. stored.Size - 1 }))
+    )
