@@ -6,7 +6,7 @@ open System
 module Environments =
 
     [<CompiledName("Ids")>]
-    let ids = [ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1"; "MaskedCartPole-v1" ]
+    let ids = [ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1"; "MaskedCartPole-v1"; "MountainCar-v0" ]
 
     [<CompiledName("Make")>]
     let make (id: string) : IEnvironment =
@@ -15,6 +15,7 @@ module Environments =
         | "GridWorld-v0" -> GridWorldEnvironment()
         | "Acrobot-v1" -> AcrobotEnvironment()
         | "MaskedCartPole-v1" -> MaskedCartPoleEnvironment()
+        | "MountainCar-v0" -> MountainCarEnvironment()
         | _ ->
             let known = String.Join(", ", ids)
             raise (ArgumentException($"unknown environment id '{id}'; known ids: {known}", "id"))

@@ -5,8 +5,8 @@ open Xunit
 open Dqn.Fun
 
 [<Fact>]
-let ``the known ids are CartPole-v1, GridWorld-v0, Acrobot-v1 and MaskedCartPole-v1`` () =
-    Assert.Equal<string list>([ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1"; "MaskedCartPole-v1" ], Environments.ids)
+let ``the known ids are CartPole-v1, GridWorld-v0, Acrobot-v1, MaskedCartPole-v1 and MountainCar-v0`` () =
+    Assert.Equal<string list>([ "CartPole-v1"; "GridWorld-v0"; "Acrobot-v1"; "MaskedCartPole-v1"; "MountainCar-v0" ], Environments.ids)
 
 [<Fact>]
 let ``CartPole-v1 makes a cart-pole with 4 observations and 2 actions`` () =
@@ -39,7 +39,7 @@ let ``every make returns a fresh environment`` () =
 
 [<Fact>]
 let ``an unknown id is rejected with a message naming it and the known ids`` () =
-    for id in [ "MountainCar-v0"; "cartpole-v1"; "acrobot-v1"; "Acrobot-v0"; "" ] do
+    for id in [ "MountainCar-v1"; "cartpole-v1"; "acrobot-v1"; "Acrobot-v0"; "" ] do
         let e = Assert.Throws<ArgumentException>(fun () -> Environments.make id |> ignore)
         Assert.Equal("id", e.ParamName)
         Assert.Contains($"'{id}'", e.Message)
