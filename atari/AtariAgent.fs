@@ -94,6 +94,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let mutable replayBuffer: FrameReplayBuffer option = None
     let rng = Random(dqn.Seed)
     let mutable agentSteps = 0L
+    /// Training games finished over the agent's life (the step of Exploration with ExplorationUnit = Episodes).
+    let mutable lifetimeGames = 0L
     let mutable updates = 0L
     let mutable disposed = false
     // CPU staging tensors for a batch of stacks: the replay gathers pixels straight into their memory.
@@ -285,7 +287,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let mutable nextCheckpoint = if config.CheckpointIntervalFrames > 0L then config.CheckpointIntervalFrames else Int64.MaxValue
         while framesSoFar () < totalFrames do
             ct.ThrowIfCancellationRequested()
-            let epsilon = Schedule.value dqn.Exploration agentSteps
+            let epsilon =
+                Schedule.value dqn.Exploration (if dqn.ExplorationUnit = ScheduleUnit.Episodes then lifetimeGames else agentSteps)
             QNetworks.resetNoise online
             let action = act rng obs epsilon
             match (try Ok(env.Step action) with e when recover e -> Error e) with
@@ -318,6 +321,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                         QNetwork.updateTarget dqn.Tau target online
             if s.GameOver || s.Truncated then
                 games <- games + 1
+                lifetimeGames <- lifetimeGames + 1L
                 let n = match config.Evaluation with Machado n -> n | Nature _ -> 100
                 recentGames.Enqueue gameReturn
                 while recentGames.Count > n do

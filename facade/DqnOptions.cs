@@ -34,6 +34,7 @@ public sealed record DqnOptions
         TargetUpdateInterval = c.TargetUpdateInterval;
         Tau = c.Tau;
         Exploration = c.Exploration;
+        ExplorationUnit = c.ExplorationUnit;
         Loss = c.Loss;
         MaxGradNorm = OptionModule.ToNullable(c.MaxGradNorm);
         DoubleDqn = c.DoubleDqn;
@@ -124,11 +125,22 @@ public sealed record DqnOptions
     /// <exception cref="ArgumentOutOfRangeException">The value is outside (0, 1] or NaN.</exception>
     public double Tau { get; init => field = Check.InRangeAboveLow(value, 0.0, 1.0, nameof(Tau)); }
 
-    /// <summary>ε of ε-greedy acting during training, as a function of the agent's cumulative agent steps.
-    /// Build one with <see cref="WithExploration(double, double, long)"/> or <c>ScheduleModule</c>
-    /// (<c>Linear</c>, <c>Exponential</c>, <c>PiecewiseLinear</c>, <c>Constant</c>); its values must lie in [0, 1].</summary>
+    /// <summary>ε of ε-greedy acting during training, as a function of the agent's cumulative agent steps (or of its
+    /// finished training episodes, see <see cref="ExplorationUnit"/>). Build one with
+    /// <see cref="WithExploration(double, double, long)"/>, <see cref="WithMultiplicativeExploration"/> or
+    /// <c>ScheduleModule</c> (<c>Linear</c>, <c>Exponential</c>, <c>Multiplicative</c>, <c>PiecewiseLinear</c>,
+    /// <c>Constant</c>); its values must lie in [0, 1].</summary>
     /// <exception cref="ArgumentNullException">The value is null.</exception>
     public Schedule Exploration { get; init => field = Check.NotNull(value, nameof(Exploration)); }
+
+    /// <summary>What <see cref="Exploration"/> counts: <see cref="ScheduleUnit.AgentSteps"/> (default) or finished
+    /// training <see cref="ScheduleUnit.Episodes"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="ScheduleUnit"/>.</exception>
+    public ScheduleUnit ExplorationUnit
+    {
+        get;
+        init => field = Enum.IsDefined(value) ? value : throw Check.OutOfRange(nameof(ExplorationUnit), value, "must be AgentSteps or Episodes");
+    }
 
     /// <summary>The loss on the TD error: <see cref="TdLoss.Huber"/> (default) or <see cref="TdLoss.Mse"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="TdLoss"/>.</exception>
@@ -454,6 +466,21 @@ public sealed record DqnOptions
     public DqnOptions WithExploration(double start, double end, long steps) =>
         this with { Exploration = ScheduleModule.Linear(Check.InRange(start, 0.0, 1.0, nameof(start)), Check.InRange(end, 0.0, 1.0, nameof(end)), Check.Positive(steps, nameof(steps))) };
 
+    /// <summary>Returns a copy whose <see cref="Exploration"/> is the multiplicative decay of tutorials,
+    /// ε = max(<paramref name="end"/>, <paramref name="start"/> · <paramref name="factor"/>^t), with t counted in
+    /// <paramref name="unit"/> (default: finished training episodes).</summary>
+    /// <param name="start">ε at t = 0, in [0, 1].</param>
+    /// <param name="end">The floor, in [0, <paramref name="start"/>].</param>
+    /// <param name="factor">The factor per step of t, in (0, 1] (e.g. 0.995).</param>
+    /// <param name="unit">What t counts.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value out of its range.</exception>
+    public DqnOptions WithMultiplicativeExploration(double start, double end, double factor, ScheduleUnit unit = ScheduleUnit.Episodes) =>
+        this with
+        {
+            Exploration = ScheduleModule.Multiplicative(Check.InRange(start, 0.0, 1.0, nameof(start)), Check.InRange(end, 0.0, 1.0, nameof(end)), factor),
+            ExplorationUnit = unit
+        };
+
     /// <summary>Returns a copy with <see cref="Loss"/> = <paramref name="loss"/>.</summary>
     /// <param name="loss"><see cref="TdLoss.Huber"/> or <see cref="TdLoss.Mse"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="loss"/> is not a defined <see cref="TdLoss"/>.</exception>
@@ -504,7 +531,7 @@ public sealed record DqnOptions
     internal DqnConfig ToConfig() =>
         DqnConfigModule.Validate(new DqnConfig(
             (FSharpList<int>)HiddenLayers, Gamma, LearningRate, AdamEpsilon, BatchSize, BufferSize, LearningStarts,
-            TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, Loss, OptionModule.OfNullable(MaxGradNorm),
+            TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, ExplorationUnit, Loss, OptionModule.OfNullable(MaxGradNorm),
             DoubleDqn, Seed, Devices.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon,
             Dueling, Noisy, NoisySigma0, Head, Atoms, VMin, VMax, NStep, Prioritized, PriorityAlpha, PriorityBeta,
             PriorityEpsilon, IqnTauSamples, IqnTargetTauSamples, IqnPolicyTauSamples, IqnEmbeddingDim, Recurrent, LstmHidden,

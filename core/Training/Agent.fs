@@ -113,6 +113,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
             store e.Observation e.Action (float32 e.Return) e.NextObservation e.Terminated e.Steps
     let rng = Random(config.Seed)
     let mutable steps = 0L
+    /// Training episodes finished over the agent's life (the step of Exploration with ExplorationUnit = Episodes).
+    let mutable lifetimeEpisodes = 0L
     let mutable updates = 0L
     let mutable disposed = false
 
@@ -316,7 +318,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
             | _ -> ()
         for _ in 1L .. totalSteps do
             ct.ThrowIfCancellationRequested()
-            let epsilon = Schedule.value config.Exploration steps
+            let epsilon =
+                Schedule.value config.Exploration (if config.ExplorationUnit = ScheduleUnit.Episodes then lifetimeEpisodes else steps)
             let action = explore obs epsilon
             let r = stepEnv env action
             if config.NStep = 1 then
@@ -354,6 +357,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
                         QNetwork.updateTarget config.Tau target online
             if r.Terminated || r.Truncated then
                 episodes <- episodes + 1
+                lifetimeEpisodes <- lifetimeEpisodes + 1L
                 observe (
                     EpisodeEnded
                         { Step = steps

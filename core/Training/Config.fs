@@ -3,6 +3,13 @@ namespace Dqn.Fun
 open System
 open TorchSharp
 
+/// What a schedule's step counts.
+type ScheduleUnit =
+    /// Agent steps (one action each).
+    | AgentSteps = 0
+    /// Finished training episodes (games on Atari), counted over the agent's life.
+    | Episodes = 1
+
 /// The regression loss on the TD error.
 type TdLoss =
     /// Huber loss with delta 1: the "error clipping" of Mnih et al. 2015 (SB3's smooth-L1).
@@ -53,8 +60,11 @@ type DqnConfig =
       TargetUpdateInterval: int
       /// Polyak weight: target <- tau * online + (1 - tau) * target; 1.0 is a hard copy.
       Tau: float
-      /// ε for acting, as a function of the agent step.
+      /// ε for acting, as a function of the agent step (or of the training episode, see ExplorationUnit).
       Exploration: Schedule
+      /// What Exploration counts: agent steps (the default, as CleanRL and SB3) or finished training episodes (the
+      /// per-episode ε decay of tutorials, e.g. Schedule.multiplicative 1.0 0.05 0.995).
+      ExplorationUnit: ScheduleUnit
       /// TD-error loss.
       Loss: TdLoss
       /// Clip the gradients' global L2 norm to this (None: no clipping).
@@ -143,6 +153,7 @@ module DqnConfig =
           TargetUpdateInterval = 100
           Tau = 1.0
           Exploration = Schedule.linear 1.0 0.04 5_000L
+          ExplorationUnit = ScheduleUnit.AgentSteps
           Loss = TdLoss.Huber
           MaxGradNorm = Some 10.0
           DoubleDqn = false
@@ -273,6 +284,8 @@ module DqnConfig =
         if isNull (box c.Exploration) then nullArg "Exploration"
         for step in [ 0L; Int64.MaxValue ] do
             inRange "Exploration" 0.0 1.0 (Schedule.value c.Exploration step)
+        if not (Enum.IsDefined c.ExplorationUnit) then
+            raise (ArgumentOutOfRangeException("ExplorationUnit", c.ExplorationUnit, "ExplorationUnit must be AgentSteps or Episodes"))
         match c.MaxGradNorm with
         | Some m when not (m > 0.0) -> raise (ArgumentOutOfRangeException("MaxGradNorm", m, "MaxGradNorm must be positive"))
         | _ -> ()

@@ -7,6 +7,7 @@ type Schedule =
     | Constant of value: float
     | Linear of start: float * finish: float * duration: int64
     | Exponential of start: float * finish: float * decay: float
+    | Multiplicative of start: float * finish: float * factor: float
     | PiecewiseLinear of knots: (int64 * float)[]
 
 [<RequireQualifiedAccess>]
@@ -31,6 +32,17 @@ module Schedule =
         Check.finite "decay" decay
         Check.positiveFloat "decay" decay
         Exponential(start, finish, decay)
+
+    [<CompiledName("Multiplicative")>]
+    let multiplicative start finish factor =
+        Check.finite "start" start
+        Check.finite "finish" finish
+        Check.finite "factor" factor
+        if not (factor > 0.0 && factor <= 1.0) then
+            raise (ArgumentOutOfRangeException("factor", factor, "factor must be in (0, 1]"))
+        if finish > start then
+            raise (ArgumentOutOfRangeException("finish", finish, $"finish must be at most start = {start}"))
+        Multiplicative(start, finish, factor)
 
     [<CompiledName("PiecewiseLinear")>]
     let piecewiseLinear (knots: (int64 * float) list) =
@@ -67,6 +79,7 @@ module Schedule =
         | Exponential(start, finish, decay) ->
             // finish + (start - finish)·e^(-t/decay), written as a fraction of the gap so t = 0 gives start exactly.
             interpolate start finish (1.0 - exp (-(float step) / decay))
+        | Multiplicative(start, finish, factor) -> max finish (start * factor ** float step)
         | PiecewiseLinear knots ->
             let last = knots.Length - 1
             if step <= fst knots[0] then snd knots[0]
@@ -89,4 +102,5 @@ module Schedule =
         | Constant v -> f v
         | Linear(a, b, n) -> $"{f a} -> {f b} linearly over {n} steps"
         | Exponential(a, b, k) -> $"{f a} -> {f b} exponentially, decay {f k} steps"
+        | Multiplicative(a, b, k) -> $"max({f b}, {f a} * {f k}^t)"
         | PiecewiseLinear knots -> "piecewise linear " + String.Join("; ", knots |> Array.map (fun (s, v) -> $"{s}: {f v}"))

@@ -14,6 +14,7 @@ type Schedule =
     | Constant of value: float
     | Linear of start: float * finish: float * duration: int64
     | Exponential of start: float * finish: float * decay: float
+    | Multiplicative of start: float * finish: float * factor: float
     | PiecewiseLinear of knots: (int64 * float)[]
 
 /// <summary>Builders and evaluation for <see cref="T:Dqn.Fun.Schedule"/>.</summary>
@@ -54,6 +55,18 @@ module Schedule =
     [<CompiledName("Exponential")>]
     val exponential: start: float -> finish: float -> decay: float -> Schedule
 
+    /// <summary>Multiplicative decay, the ε decay of tutorials: <c>max(finish, start · factor^t)</c> at step t (an agent
+    /// step, or an episode with <c>ExplorationUnit = Episodes</c>).</summary>
+    /// <param name="start">The value at step 0.</param>
+    /// <param name="finish">The floor; at most start.</param>
+    /// <param name="factor">The factor per step, in (0, 1] (e.g. 0.995 per episode).</param>
+    /// <exception cref="T:System.ArgumentException">start, finish or factor is NaN or infinite.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">factor outside (0, 1], or finish above start.</exception>
+    /// <example><c>Schedule.value (Schedule.multiplicative 1.0 0.05 0.5) 2L</c> evaluates to <c>0.25</c>, and
+    /// to <c>0.05</c> from step 5 on.</example>
+    [<CompiledName("Multiplicative")>]
+    val multiplicative: start: float -> finish: float -> factor: float -> Schedule
+
     /// <summary>
     /// Piecewise-linear interpolation between knots (step, value): linear between neighbouring knots,
     /// the first knot's value before it and the last knot's value after it.
@@ -78,6 +91,7 @@ module Schedule =
     val value: schedule: Schedule -> step: int64 -> float
 
     /// <summary>The schedule in words, numbers invariant: <c>"0.05"</c>, <c>"1 -> 0.1 linearly over 250000 steps"</c>,
-    /// <c>"1 -> 0 exponentially, decay 10 steps"</c>, <c>"piecewise linear 0: 1; 10: 0.5"</c> (for logs and config files).</summary>
+    /// <c>"1 -> 0 exponentially, decay 10 steps"</c>, <c>"max(0.05, 1 * 0.995^t)"</c>, <c>"piecewise linear 0: 1; 10: 0.5"</c>
+    /// (for logs and config files).</summary>
     [<CompiledName("Describe")>]
     val describe: schedule: Schedule -> string

@@ -68,7 +68,8 @@ public class DqnOptionsTests
         { nameof(DqnOptions.Tau), o => o.WithTau(0.005) },
         { nameof(DqnOptions.Exploration), o => o.WithExploration(1.0, 0.1, 1_000) },
         { nameof(DqnOptions.Exploration), o => o.WithExploration(ScheduleModule.Constant(0.1)) },
-        { nameof(DqnOptions.Loss), o => o.WithLoss(TdLoss.Huber) },
+        { nameof(DqnOptions.ExplorationUnit), o => o with { ExplorationUnit = ScheduleUnit.Episodes } },
+        { nameof(DqnOptions.Loss), o => o.WithLoss(TdLoss.Mse) },
         { nameof(DqnOptions.MaxGradNorm), o => o.WithMaxGradNorm(null) },
         { nameof(DqnOptions.DoubleDqn), o => o.WithDoubleDqn() },
         { nameof(DqnOptions.Seed), o => o.WithSeed(42) },
@@ -152,6 +153,9 @@ public class DqnOptionsTests
         { () => DqnOptions.Default.WithExploration(1.2, 0.1, 100), "start", 1.2 },
         { () => DqnOptions.Default.WithExploration(1.0, -0.1, 100), "end", -0.1 },
         { () => DqnOptions.Default.WithExploration(1.0, 0.1, 0), "steps", 0L },
+        { () => DqnOptions.Default.WithMultiplicativeExploration(1.0, 0.1, 1.5), "factor", 1.5 },
+        { () => DqnOptions.Default.WithMultiplicativeExploration(0.1, 0.5, 0.9), "finish", 0.5 },
+        { () => DqnOptions.Default with { ExplorationUnit = (ScheduleUnit)7 }, "ExplorationUnit", (ScheduleUnit)7 },
         { () => DqnOptions.Default.WithLoss((TdLoss)7), "Loss", (TdLoss)7 },
         { () => DqnOptions.Default.WithMaxGradNorm(0.0), "MaxGradNorm", 0.0 },
         { () => DqnOptions.Default.WithThreads(0), "Threads", 0 },
@@ -267,5 +271,19 @@ public class DqnOptionsPresetTests
         Assert.Equal("quantiles", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithQuantiles(0)).ParamName);
         Assert.Equal("NStep", Assert.Throws<ArgumentOutOfRangeException>(() => DqnOptions.Default.WithNStep(0)).ParamName);
         Assert.Equal(ValueHead.Quantile, DqnOptions.Default.WithQuantiles(20).Head);
+    }
+}
+
+public class DqnOptionsExplorationTests
+{
+    [Fact]
+    public void WithMultiplicativeExploration_sets_the_tutorial_decay_counted_in_episodes()
+    {
+        var o = DqnOptions.Default.WithMultiplicativeExploration(1.0, 0.05, 0.995);
+        Assert.Equal(ScheduleUnit.Episodes, o.ExplorationUnit);
+        Assert.Equal(Math.Max(0.05, Math.Pow(0.995, 100)), ScheduleModule.Value(o.Exploration, 100));
+        Assert.Equal(0.05, ScheduleModule.Value(o.Exploration, 10_000));
+        Assert.Equal(o, DqnOptions.FromConfig(o.ToConfig()));
+        Assert.Equal(ScheduleUnit.AgentSteps, DqnOptions.Default.WithMultiplicativeExploration(1.0, 0.05, 0.999, ScheduleUnit.AgentSteps).ExplorationUnit);
     }
 }

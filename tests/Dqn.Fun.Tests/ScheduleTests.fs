@@ -246,3 +246,51 @@ let ``schedules built from the same arguments are equal`` () =
     Assert.Equal(Schedule.linear 1.0 0.1 100L, Schedule.linear 1.0 0.1 100L)
     Assert.Equal(Schedule.piecewiseLinear [ (0L, 1.0); (5L, 0.0) ], Schedule.piecewiseLinear [ (0L, 1.0); (5L, 0.0) ])
     Assert.NotEqual(Schedule.linear 1.0 0.1 100L, Schedule.linear 1.0 0.1 101L)
+
+[<Fact>]
+let ``the multiplicative schedule is max(finish, start * factor^t) against a scalar reference`` () =
+    Check.One(
+        Config.QuickThrowOnFailure,
+        Prop.forAll
+            (Arb.fromGen (
+                gen {
+                    let! start = Gen.choose (0, 1000) |> Gen.map (fun i -> float i / 1000.0)
+                    let! finish = Gen.choose (0, 1000) |> Gen.map (fun i -> start * float i / 1000.0)
+                    let! factor = Gen.choose (1, 1000) |> Gen.map (fun i -> float i / 1000.0)
+                    let! t = Gen.choose (0, 5000)
+                    return start, finish, factor, int64 t
+                }
+            ))
+            (fun (start, finish, factor, t) ->
+                let expected = max finish (start * Math.Pow(factor, float t))
+                Schedule.value (Schedule.multiplicative start finish factor) t = expected)
+    )
+    Assert.Equal(0.25, Schedule.value (Schedule.multiplicative 1.0 0.05 0.5) 2L)
+    Assert.Equal(0.05, Schedule.value (Schedule.multiplicative 1.0 0.05 0.5) 5L)
+    Assert.Equal("max(0.05, 1 * 0.995^t)", Schedule.describe (Schedule.multiplicative 1.0 0.05 0.995))
+
+[<Fact>]
+let ``the multiplicative schedule checks its arguments, naming them`` () =
+    for factor in [ 0.0; -0.5; 1.5 ] do
+        Assert.Equal("factor", Assert.Throws<ArgumentOutOfRangeException>(fun () -> Schedule.multiplicative 1.0 0.1 factor |> ignore).ParamName)
+    Assert.Equal("finish", Assert.Throws<ArgumentOutOfRangeException>(fun () -> Schedule.multiplicative 0.1 0.5 0.9 |> ignore).ParamName)
+    Assert.Equal("start", Assert.Throws<ArgumentException>(fun () -> Schedule.multiplicative nan 0.1 0.9 |> ignore).ParamName)
+
+[<Fact>]
+let ``with ExplorationUnit = Episodes, the agent's ε follows the schedule in finished training episodes`` () =
+    let config =
+        { DqnConfig.defaults with
+            Exploration = Schedule.multiplicative 1.0 0.05 0.5
+            ExplorationUnit = ScheduleUnit.Episodes
+            LearningStarts = 100_000
+            EvalInterval = 0 }
+    use agent = new Agent(config, 4, 2)
+    let epsilons = Collections.Generic.List<int * float>()
+    let record e = match e with EpisodeEnded m -> epsilons.Add((m.Episode, m.Epsilon)) | _ -> ()
+    agent.Learn(CartPoleEnvironment(), 300L, observer = record) |> ignore
+    // A second call continues the count: the unit is episodes over the agent's life.
+    let first = epsilons.Count
+    agent.Learn(CartPoleEnvironment(), 300L, observer = record) |> ignore
+    Assert.True(first >= 3 && epsilons.Count > first, $"episodes: {first} in the first call, {epsilons.Count} in all")
+    epsilons
+    |> Seq.iteri (fun i (_, eps) -> Assert.Equal(max 0.05 (Math.Pow(0.5, float i)), eps))
