@@ -135,7 +135,13 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let learnOnce (replay: FrameReplayBuffer) =
         let b =
             if dqn.Prioritized then
-                replay.SamplePrioritized(dqn.BatchSize, dqn.NStep, dqn.Gamma, Schedule.value dqn.PriorityBeta agentSteps)
+                replay.SamplePrioritized(
+                    dqn.BatchSize,
+                    dqn.NStep,
+                    dqn.Gamma,
+                    Schedule.value dqn.PriorityBeta agentSteps,
+                    dqn.PriorityWeightNormalization
+                )
             else
                 replay.Sample(dqn.BatchSize, dqn.NStep, dqn.Gamma)
         replay.Gather(b.ObservationSlots, Tensors.span<byte> obsBatch)

@@ -294,7 +294,10 @@ type FrameReplayBuffer
 
     member _.Sample(batchSize: int, nStep: int, gamma: float) : FrameBatch = sampleUniform batchSize nStep gamma false
 
-    member _.SamplePrioritized(batchSize: int, nStep: int, gamma: float, beta: float) : FrameBatch =
+    member this.SamplePrioritized(batchSize: int, nStep: int, gamma: float, beta: float) : FrameBatch =
+        this.SamplePrioritized(batchSize, nStep, gamma, beta, ImportanceWeightNormalization.BufferMax)
+
+    member _.SamplePrioritized(batchSize: int, nStep: int, gamma: float, beta: float, normalization: ImportanceWeightNormalization) : FrameBatch =
         requirePrioritized "SamplePrioritized"
         if Double.IsNaN beta || beta < 0.0 || beta > 1.0 then
             raise (ArgumentOutOfRangeException("beta", beta, $"beta must be in [0, 1], got {beta}"))
@@ -302,8 +305,8 @@ type FrameReplayBuffer
         let total = priorities.Total
         if total <= 0.0 then invalidOp "cannot sample: no stored transition has a priority"
         let segment = total / float batchSize
-        let least = priorities.Min
         let batch = newBatch batchSize
+        let sampled = Array.zeroCreate<float> batchSize
         let maxAttempts = 1000 * batchSize
         let mutable attempts = 0
         // Stratum b (Schaul et al. 2016, App. B.2.1); a slot that cannot be sampled is replaced by a draw
@@ -323,7 +326,8 @@ type FrameReplayBuffer
                         + "mass lies on transitions whose n-step window is not complete yet"
                     )
                 i <- priorities.Find(Math.Min(random.NextDouble() * total, total))
-            batch.Weights[b] <- if beta = 0.0 then 1.0f else float32 (Math.Pow(least / priorities[i], beta))
+            sampled[b] <- priorities[i]
+        ImportanceWeights.fill normalization beta priorities.Min (ReadOnlySpan sampled) (Span batch.Weights)
         writesAtSample <- writes
         batch
 

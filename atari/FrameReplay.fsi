@@ -136,6 +136,11 @@ type FrameReplayBuffer =
     /// outside [0, 1].</exception>
     member SamplePrioritized: batchSize: int * nStep: int * gamma: float * beta: float -> FrameBatch
 
+    /// <summary>SamplePrioritized(batchSize, nStep, gamma, beta) with the weights normalised as `normalization`
+    /// says (by the buffer's largest weight in the other overload, by the batch's with BatchMax).</summary>
+    member SamplePrioritized:
+        batchSize: int * nStep: int * gamma: float * beta: float * normalization: Dqn.Fun.ImportanceWeightNormalization -> FrameBatch
+
     /// <summary>Sets p_i = (|tdErrors_i| + ε)^α for the sampled slots (a batch's Indices) and raises MaxPriority
     /// when a new priority exceeds it; a repeated slot takes its last error. Everything is checked before
     /// anything is written. Ignored: slots whose frame was written after the latest SamplePrioritized (overwritten

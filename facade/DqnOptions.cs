@@ -54,6 +54,7 @@ public sealed record DqnOptions
         NStep = c.NStep;
         Prioritized = c.Prioritized;
         PriorityAlpha = c.PriorityAlpha;
+        PriorityWeightNormalization = c.PriorityWeightNormalization;
         PriorityBeta = c.PriorityBeta;
         PriorityEpsilon = c.PriorityEpsilon;
         IqnTauSamples = c.IqnTauSamples;
@@ -236,6 +237,16 @@ public sealed record DqnOptions
     /// <summary>Importance-sampling exponent β by agent step, values in [0, 1] (annealed towards 1).</summary>
     /// <exception cref="ArgumentNullException">The value is null.</exception>
     public Schedule PriorityBeta { get; init => field = Check.NotNull(value, nameof(PriorityBeta)); }
+
+    /// <summary>How importance-sampling weights are normalised: by the buffer's largest weight
+    /// (<see cref="ImportanceWeightNormalization.BufferMax"/>, Schaul et al. 2016, the default) or by the batch's
+    /// (<see cref="ImportanceWeightNormalization.BatchMax"/>, Dopamine).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined normalization.</exception>
+    public ImportanceWeightNormalization PriorityWeightNormalization
+    {
+        get;
+        init => field = Enum.IsDefined(value) ? value : throw Check.OutOfRange(nameof(PriorityWeightNormalization), value, "must be BufferMax or BatchMax");
+    }
 
     /// <summary>Added to |TD error| before the exponent, positive.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative, infinite or NaN.</exception>
@@ -533,7 +544,7 @@ public sealed record DqnOptions
             (FSharpList<int>)HiddenLayers, Gamma, LearningRate, AdamEpsilon, BatchSize, BufferSize, LearningStarts,
             TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, ExplorationUnit, Loss, OptionModule.OfNullable(MaxGradNorm),
             DoubleDqn, Seed, Devices.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon,
-            Dueling, Noisy, NoisySigma0, Head, Atoms, VMin, VMax, NStep, Prioritized, PriorityAlpha, PriorityBeta,
+            Dueling, Noisy, NoisySigma0, Head, Atoms, VMin, VMax, NStep, Prioritized, PriorityAlpha, PriorityBeta, PriorityWeightNormalization,
             PriorityEpsilon, IqnTauSamples, IqnTargetTauSamples, IqnPolicyTauSamples, IqnEmbeddingDim, Recurrent, LstmHidden,
             SequenceLength, BurnIn));
 

@@ -2,6 +2,25 @@ namespace Dqn.Fun
 
 open System
 
+type ImportanceWeightNormalization =
+    | BufferMax = 0
+    | BatchMax = 1
+
+[<RequireQualifiedAccess>]
+module ImportanceWeights =
+    [<CompiledName("Fill")>]
+    let fill (normalization: ImportanceWeightNormalization) (beta: float) (bufferMin: float) (priorities: ReadOnlySpan<float>) (weights: Span<float32>) =
+        if not (Enum.IsDefined normalization) then
+            raise (ArgumentOutOfRangeException("normalization", normalization, "normalization must be BufferMax or BatchMax"))
+        // max_j w_j = (N·p_min/Σp)^−β, so w_i / max_j w_j = (p_min / p_i)^β.
+        let mutable least = bufferMin
+        if normalization = ImportanceWeightNormalization.BatchMax then
+            least <- Double.PositiveInfinity
+            for p in priorities do
+                least <- min least p
+        for k in 0 .. priorities.Length - 1 do
+            weights[k] <- if beta = 0.0 then 1.0f else float32 (Math.Pow(least / priorities[k], beta))
+
 type PrioritizedBatch = { Batch: Batch; Weights: float32[] }
 
 [<Sealed>]
@@ -60,7 +79,10 @@ type PrioritizedReplayBuffer(capacity: int, observationSize: int, alpha: float, 
             1
         )
 
-    member _.Sample(batchSize: int, beta: float) : PrioritizedBatch =
+    member this.Sample(batchSize: int, beta: float) : PrioritizedBatch =
+        this.Sample(batchSize, beta, ImportanceWeightNormalization.BufferMax)
+
+    member _.Sample(batchSize: int, beta: float, normalization: ImportanceWeightNormalization) : PrioritizedBatch =
         Check.positive "batchSize" batchSize
         if Double.IsNaN beta then
             raise (ArgumentException($"beta must be in [0, 1], got {beta}", "beta"))
@@ -71,14 +93,14 @@ type PrioritizedReplayBuffer(capacity: int, observationSize: int, alpha: float, 
         let segment = total / float batchSize
         let indices = Array.zeroCreate<int> batchSize
         let weights = Array.zeroCreate<float32> batchSize
-        // max_j w_j = (N·p_min/Σp)^−β, so w_i / max_j w_j = (p_min / p_i)^β.
-        let minPriority = minima.Min
+        let sampled = Array.zeroCreate<float> batchSize
         for k in 0 .. batchSize - 1 do
             // Stratum k: a mass uniform in [k·segment, (k+1)·segment), capped at Total against rounding.
             let mass = Math.Min((float k + random.NextDouble()) * segment, total)
             let slot = sums.Find mass
             indices[k] <- slot
-            weights[k] <- float32 (Math.Pow(minPriority / sums[slot], beta))
+            sampled[k] <- sums[slot]
+        ImportanceWeights.fill normalization beta minima.Min (ReadOnlySpan sampled) (Span weights)
         { Batch = storage.Gather indices; Weights = weights }
 
     member _.UpdatePriorities(indices: int[], tdErrors: float32[]) =

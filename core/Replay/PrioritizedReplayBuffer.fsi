@@ -1,12 +1,45 @@
 namespace Dqn.Fun
 
+open System
+
+/// <summary>How prioritized replay normalises its importance-sampling weights w_i = (N·P(i))^−β.</summary>
+type ImportanceWeightNormalization =
+    /// <summary>By the largest weight of any stored transition (Schaul et al. 2016, §3.4 and Algorithm 1, line 10,
+    /// as in OpenAI Baselines): w_i = (p_min / p_i)^β with p_min the buffer's smallest priority. Weights are at
+    /// most 1, and a batch that misses the smallest priority has every weight below 1.</summary>
+    | BufferMax = 0
+    /// <summary>By the largest weight of the batch (Dopamine's <c>loss_weights /= max(loss_weights)</c>, DQN Zoo):
+    /// w_i = (p_min,batch / p_i)^β with the batch's smallest priority. The largest weight of every batch is 1.</summary>
+    | BatchMax = 1
+
+/// <summary>Importance-sampling weights of a prioritized batch, shared by every prioritized buffer.</summary>
+[<RequireQualifiedAccess>]
+module ImportanceWeights =
+    /// <summary>Fills weights[k] = (p_min / priorities[k])^β, with p_min = bufferMin (BufferMax) or the smallest of
+    /// `priorities` (BatchMax); β = 0 gives 1 everywhere.</summary>
+    /// <param name="normalization">Which maximum the weights are divided by.</param>
+    /// <param name="beta">β in [0, 1] (checked by the caller).</param>
+    /// <param name="bufferMin">The buffer's smallest priority, positive.</param>
+    /// <param name="priorities">The sampled transitions' priorities p_i (float64, positive), length B.</param>
+    /// <param name="weights">Receives B float32 weights in (0, 1].</param>
+    /// <example>With priorities [1; 4], β = 0.5 and bufferMin 0.25: BufferMax gives [0.5; 0.25], BatchMax [1; 0.5].</example>
+    [<CompiledName("Fill")>]
+    val fill:
+        normalization: ImportanceWeightNormalization ->
+        beta: float ->
+        bufferMin: float ->
+        priorities: ReadOnlySpan<float> ->
+        weights: Span<float32> ->
+            unit
+
 /// <summary>A prioritized minibatch: the transitions and their importance-sampling weights.</summary>
 type PrioritizedBatch =
     {
       /// The transitions; <c>Batch.Indices</c> are the slots to pass back to <c>UpdatePriorities</c>.
       Batch: Batch
-      /// float32 [B]: w_i = (N·P(i))^−β / max_j w_j, in (0, 1]; multiply each transition's loss by its
-      /// weight (Schaul et al. 2016, Algorithm 1, line 10).
+      /// float32 [B]: w_i = (N·P(i))^−β / max_j w_j, in (0, 1], the maximum over the buffer or the batch
+      /// (ImportanceWeightNormalization); multiply each transition's loss by its weight (Schaul et al. 2016,
+      /// Algorithm 1, line 10).
       Weights: float32[] }
 
 /// <summary>
@@ -118,6 +151,10 @@ type PrioritizedReplayBuffer =
     /// <exception cref="T:System.ArgumentException">beta is NaN.</exception>
     /// <exception cref="T:System.InvalidOperationException">Fewer than batchSize transitions are stored.</exception>
     member Sample: batchSize: int * beta: float -> PrioritizedBatch
+
+    /// <summary>Sample(batchSize, beta) with the weights normalised as `normalization` says (the other overload
+    /// normalises by the buffer's largest weight).</summary>
+    member Sample: batchSize: int * beta: float * normalization: ImportanceWeightNormalization -> PrioritizedBatch
 
     /// <summary>
     /// Sets p_i = (|δ_i| + ε)^α for each given slot (Algorithm 1, line 12) and raises MaxPriority when a

@@ -147,7 +147,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
             let b = u.Sample config.BatchSize
             Learner.learn config online target optimizer device support b (Learner.discounts config.Gamma b) null null
         | _, Some p ->
-            let pb = p.Sample(config.BatchSize, Schedule.value config.PriorityBeta steps)
+            let pb = p.Sample(config.BatchSize, Schedule.value config.PriorityBeta steps, config.PriorityWeightNormalization)
             let priorities = Array.zeroCreate<float32> config.BatchSize
             let m =
                 Learner.learn config online target optimizer device support pb.Batch (Learner.discounts config.Gamma pb.Batch) pb.Weights priorities

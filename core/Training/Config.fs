@@ -107,6 +107,9 @@ type DqnConfig =
       PriorityAlpha: float
       /// Importance-sampling exponent beta by agent step (annealed towards 1).
       PriorityBeta: Schedule
+      /// How the importance-sampling weights are normalised: by the buffer's largest weight (Schaul et al. 2016,
+      /// the default) or by the batch's (Dopamine).
+      PriorityWeightNormalization: ImportanceWeightNormalization
       /// Added to |TD error| before the exponent, so no transition has priority 0.
       PriorityEpsilon: float
       /// IQN's N: quantile levels τ_i sampled per transition for the online network's Z_τ(s, a) in the loss (64
@@ -174,6 +177,7 @@ module DqnConfig =
           Prioritized = false
           PriorityAlpha = 0.6
           PriorityBeta = Schedule.linear 0.4 1.0 30_000L
+          PriorityWeightNormalization = ImportanceWeightNormalization.BufferMax
           PriorityEpsilon = 1e-6
           IqnTauSamples = 64
           IqnTargetTauSamples = 64
@@ -305,6 +309,10 @@ module DqnConfig =
         if isNull (box c.PriorityBeta) then nullArg "PriorityBeta"
         for step in [ 0L; Int64.MaxValue ] do
             inRange "PriorityBeta" 0.0 1.0 (Schedule.value c.PriorityBeta step)
+        if not (Enum.IsDefined c.PriorityWeightNormalization) then
+            raise (
+                ArgumentOutOfRangeException("PriorityWeightNormalization", c.PriorityWeightNormalization, "PriorityWeightNormalization must be BufferMax or BatchMax")
+            )
         if not (c.PriorityEpsilon > 0.0 && Double.IsFinite c.PriorityEpsilon) then
             raise (ArgumentOutOfRangeException("PriorityEpsilon", c.PriorityEpsilon, "PriorityEpsilon must be positive and finite"))
         positive "IqnTauSamples" c.IqnTauSamples

@@ -380,6 +380,17 @@ let ``importance weights are (p_min / p_i)^beta with the minimum over every stor
             Assert.Equal(Math.Pow(p[0] / p[slot], beta), float batch.Weights[b], 1e-6)
 
 [<Fact>]
+let ``importance weights normalised by the batch are (p_min,batch / p_i)^beta, the largest 1`` () =
+    let buffer, p = ranked 10 3
+    for beta in [ 0.0; 0.4; 1.0 ] do
+        let batch = buffer.SamplePrioritized(4, 3, 0.99, beta, Dqn.Fun.ImportanceWeightNormalization.BatchMax)
+        let least = batch.Indices |> Array.map (fun slot -> p[slot]) |> Array.min
+        for b in 0..3 do
+            let slot = batch.Indices[b]
+            Assert.Equal(Math.Pow(least / p[slot], beta), float batch.Weights[b], 1e-6)
+        Assert.Equal(1.0f, Array.max batch.Weights)
+
+[<Fact>]
 let ``new transitions get the largest priority ever recorded and UpdatePriorities sets (|delta| + eps)^alpha`` () =
     let buffer = FrameReplayBuffer(20, 0, frameBytes = 2, priorityAlpha = 0.5, priorityEpsilon = 0.01)
     Assert.True buffer.IsPrioritized

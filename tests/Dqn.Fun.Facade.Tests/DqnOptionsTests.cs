@@ -69,6 +69,7 @@ public class DqnOptionsTests
         { nameof(DqnOptions.Exploration), o => o.WithExploration(1.0, 0.1, 1_000) },
         { nameof(DqnOptions.Exploration), o => o.WithExploration(ScheduleModule.Constant(0.1)) },
         { nameof(DqnOptions.ExplorationUnit), o => o with { ExplorationUnit = ScheduleUnit.Episodes } },
+        { nameof(DqnOptions.PriorityWeightNormalization), o => o with { PriorityWeightNormalization = ImportanceWeightNormalization.BatchMax } },
         { nameof(DqnOptions.Loss), o => o.WithLoss(TdLoss.Mse) },
         { nameof(DqnOptions.MaxGradNorm), o => o.WithMaxGradNorm(null) },
         { nameof(DqnOptions.DoubleDqn), o => o.WithDoubleDqn() },

@@ -191,6 +191,36 @@ let ``importance weights match the formula with the maximum over the whole buffe
     )
 
 [<Fact>]
+let ``importance weights normalised by the batch match the formula with the maximum over the batch`` () =
+    let gen = Gen.zip randomBuffer (Gen.choose (0, 100) |> Gen.map (fun i -> float i / 100.0))
+    check (
+        Prop.forAll (Arb.fromGen gen) (fun (input, beta) ->
+            let buffer, reference, _ = buildRandom input
+            let n = float reference.Length
+            let total = Array.sum reference
+            let batch = max 1 (buffer.Count / 3)
+            let sample = buffer.Sample(batch, beta, ImportanceWeightNormalization.BatchMax)
+            // w_j = (N·P(j))^−β for the sampled j; each row's weight is w_i / max over the batch.
+            let w = sample.Batch.Indices |> Array.map (fun i -> (n * reference[i] / total) ** -beta)
+            let maxW = Array.max w
+            Array.forall2 (fun expected (weight: float32) -> abs (float weight - expected / maxW) <= 1e-6 * (expected / maxW)) w sample.Weights
+            && Array.max sample.Weights = 1.0f)
+    )
+
+[<Fact>]
+let ``ImportanceWeights.fill gives the documented example for both normalisations`` () =
+    let priorities = [| 1.0; 4.0 |]
+    let weights = Array.zeroCreate<float32> 2
+    ImportanceWeights.fill ImportanceWeightNormalization.BufferMax 0.5 0.25 (ReadOnlySpan priorities) (Span weights)
+    Assert.Equal<float32[]>([| 0.5f; 0.25f |], weights)
+    ImportanceWeights.fill ImportanceWeightNormalization.BatchMax 0.5 0.25 (ReadOnlySpan priorities) (Span weights)
+    Assert.Equal<float32[]>([| 1.0f; 0.5f |], weights)
+    let e =
+        Assert.Throws<ArgumentOutOfRangeException>(fun () ->
+            ImportanceWeights.fill (enum<ImportanceWeightNormalization> 5) 0.5 0.25 (ReadOnlySpan priorities) (Span weights))
+    Assert.Equal("normalization", e.ParamName)
+
+[<Fact>]
 let ``beta 0 gives every row weight 1`` () =
     let buffer, _ = twentyRanked 3
     Assert.All((buffer.Sample(20, 0.0)).Weights, fun w -> Assert.Equal(1.0f, w))
