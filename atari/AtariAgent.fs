@@ -76,12 +76,24 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let dqn = config.Dqn
     do
         if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
-        torch.set_num_threads dqn.Threads
-        torch.manual_seed (int64 dqn.Seed) |> ignore
     let device = dqn.Device
+    /// The agent's own generator, seeded with Dqn.Seed (as Agent's): initialisation, noise and IQN's levels.
+    let generator = new torch.Generator(uint64 (uint32 dqn.Seed), device)
     let torso = Torso.NatureCnn frames
-    let online = match network with Some n -> n | None -> QNetworks.createFor dqn torso actionCount device
-    let target = QNetworks.targetOf (fun () -> QNetworks.createFor dqn torso actionCount device) online
+    let create () =
+        let n = QNetworks.createFor dqn torso actionCount device
+        QNetworks.drawFrom generator n
+        n
+    let online =
+        match network with
+        | Some n ->
+            QNetworks.drawFrom generator n
+            n
+        | None ->
+            let n = create ()
+            QNetworks.reinitialize generator n
+            n
+    let target = QNetworks.targetOf create online
     /// The C51 support [atoms] (null for other heads); owned here.
     let support = QNetworks.ownedSupportOf dqn device
     let mutable learningRate = Schedule.value dqn.LearningRate 0L
@@ -173,8 +185,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         mean, sqrt (xs |> Array.averageBy (fun r -> (r - mean) ** 2.0))
 
     /// <summary>A new agent with fresh networks for <c>actionCount</c> actions over stacks of <c>frames</c>
-    /// (default 4) 84×84 frames. Seeds torch's global generator with <c>Dqn.Seed</c> and sets libtorch's thread
-    /// count (both process-wide).</summary>
+    /// (default 4) 84×84 frames, initialised from the agent's own generator (seeded with <c>Dqn.Seed</c>; nothing
+    /// process-wide is touched: LibTorch's thread count is the host's to set, <c>torch.set_num_threads</c>).</summary>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A config field or actionCount out of range.</exception>
     new(config: AtariConfig, actionCount: int, ?frames: int) = new AtariAgent(config, actionCount, defaultArg frames 4, None)
 
@@ -411,6 +423,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             target.Dispose()
             obsBatch.Dispose()
             nextBatch.Dispose()
+            generator.Dispose()
             if not (isNull support) then support.Dispose()
 
     interface IDisposable with

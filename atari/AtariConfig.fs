@@ -248,4 +248,4 @@ module AtariConfig =
           "checkpoint_interval_frames", string c.CheckpointIntervalFrames
           "seed", string d.Seed
           "device", Devices.name d.Device
-          "threads", string d.Threads ]
+          "threads", string (TorchSharp.torch.get_num_threads ()) ]

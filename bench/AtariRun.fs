@@ -122,10 +122,11 @@ let runAtari (a: ParseResults<AtariArgs>) =
     let frames = a.GetResult(AtariArgs.Frames, 10_000_000L)
     let out = a.GetResult(AtariArgs.Out, Path.Combine("runs", $"atari-{game}-{presetName}-seed{seed}"))
     let preset = AtariConfig.preset presetName
+    // LibTorch's intra-op threads are a process setting, made once here.
+    torch.set_num_threads (a.GetResult(AtariArgs.Threads, 1))
     let dqn =
         { preset.Dqn with
             Seed = seed
-            Threads = a.GetResult(AtariArgs.Threads, 1)
             Device = parseDevice (a.GetResult(AtariArgs.Device, "cpu"))
             LearningStarts = a.GetResult(AtariArgs.Learning_Starts, preset.Dqn.LearningStarts)
             BufferSize = a.GetResult(AtariArgs.Buffer_Size, preset.Dqn.BufferSize) }

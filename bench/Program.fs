@@ -196,7 +196,7 @@ let writeConfig (w: Utf8JsonWriter) (c: DqnConfig) =
     w.WriteBoolean("double_dqn", c.DoubleDqn)
     w.WriteNumber("seed", c.Seed)
     w.WriteString("device", Devices.name c.Device)
-    w.WriteNumber("threads", c.Threads)
+    w.WriteNumber("threads", torch.get_num_threads ())
     w.WriteNumber("eval_interval_agent_steps", c.EvalInterval)
     w.WriteNumber("eval_episodes", c.EvalEpisodes)
     w.WriteNumber("eval_epsilon", c.EvalEpsilon)
@@ -330,7 +330,7 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
         w.WriteNumber("updates", summary.Updates)
         w.WriteNumber("episodes", summary.Episodes)
         w.WriteString("torch", torch.__version__)
-        w.WriteNumber("threads", config.Threads)
+        w.WriteNumber("threads", torch.get_num_threads ())
         w.WriteStartArray "evaluations"
         for e in summary.Evaluations do
             w.WriteStartObject()
@@ -345,8 +345,10 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
     )
     { EnvId = envId; Seed = config.Seed; Steps = steps; Summary = summary; Final = final; Best = bestEval }
 
+/// The defaults with `seed` on `device`, LibTorch's intra-op threads (a process setting) set to `threads`.
 let configFor seed threads device =
-    { DqnConfig.defaults with Seed = seed; Threads = threads; Device = device }
+    torch.set_num_threads threads
+    { DqnConfig.defaults with Seed = seed; Device = device }
 
 let runTrain (a: ParseResults<TrainArgs>) =
     let envId = a.GetResult(TrainArgs.Env, "CartPole-v1")
@@ -375,7 +377,8 @@ let runTrain (a: ParseResults<TrainArgs>) =
                 IqnEmbeddingDim = p.IqnEmbeddingDim }
         | Some "expected" | None -> c
         | Some other -> invalidArg "head" $"--head {other}: expected, categorical, quantile or iqn"
-    let config = { c with Seed = seed; Threads = a.GetResult(TrainArgs.Threads, 1); Device = device }
+    torch.set_num_threads (a.GetResult(TrainArgs.Threads, 1))
+    let config = { c with Seed = seed; Device = device }
     train envId steps config out (a.Contains TrainArgs.Quiet) |> ignore
     0
 

@@ -40,7 +40,6 @@ public sealed record DqnOptions
         DoubleDqn = c.DoubleDqn;
         Seed = c.Seed;
         Device = Devices.Name(c.Device);
-        Threads = c.Threads;
         EvalInterval = c.EvalInterval;
         EvalEpisodes = c.EvalEpisodes;
         EvalEpsilon = c.EvalEpsilon;
@@ -176,9 +175,6 @@ public sealed record DqnOptions
         init => field = Devices.Normalize(Check.NotNull(value, nameof(Device)));
     }
 
-    /// <summary>libtorch intra-op threads, positive (process-wide: set when an agent is built).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
-    public int Threads { get; init => field = Check.Positive(value, nameof(Threads)); }
 
     /// <summary>Agent steps between evaluations during <c>Learn</c> with an evaluation environment;
     /// non-negative; 0 turns periodic evaluation off.</summary>
@@ -516,10 +512,6 @@ public sealed record DqnOptions
     /// <exception cref="ArgumentException"><paramref name="device"/> is not one of "cpu", "cuda", "cuda:N", "auto".</exception>
     public DqnOptions WithDevice(string device) => this with { Device = device };
 
-    /// <summary>Returns a copy with <see cref="Threads"/> = <paramref name="threads"/>.</summary>
-    /// <param name="threads">libtorch intra-op threads, positive.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is zero or negative.</exception>
-    public DqnOptions WithThreads(int threads) => this with { Threads = threads };
 
     /// <summary>Returns a copy with <see cref="EvalInterval"/> = <paramref name="evalInterval"/>.</summary>
     /// <param name="evalInterval">Agent steps between evaluations, non-negative; 0: none.</param>
@@ -543,7 +535,7 @@ public sealed record DqnOptions
         DqnConfigModule.Validate(new DqnConfig(
             (FSharpList<int>)HiddenLayers, Gamma, LearningRate, AdamEpsilon, BatchSize, BufferSize, LearningStarts,
             TrainFrequency, GradientSteps, TargetUpdateInterval, Tau, Exploration, ExplorationUnit, Loss, OptionModule.OfNullable(MaxGradNorm),
-            DoubleDqn, Seed, Devices.Parse(Device), Threads, EvalInterval, EvalEpisodes, EvalEpsilon,
+            DoubleDqn, Seed, Devices.Parse(Device), EvalInterval, EvalEpisodes, EvalEpsilon,
             Dueling, Noisy, NoisySigma0, Head, Atoms, VMin, VMax, NStep, Prioritized, PriorityAlpha, PriorityBeta, PriorityWeightNormalization,
             PriorityEpsilon, IqnTauSamples, IqnTargetTauSamples, IqnPolicyTauSamples, IqnEmbeddingDim, Recurrent, LstmHidden,
             SequenceLength, BurnIn));

@@ -63,6 +63,7 @@ type ImplicitQuantileNetwork
     let noisy = noisyLayers |> Option.map List.ofSeq |> Option.defaultValue []
     let embeddingLayer = torch.nn.Linear(int64 n, int64 features, device = dev)
     let mutable fixedLevels = false
+    let mutable generator: torch.Generator = null
     do
         this.register_module ("torso", torso)
         this.register_module ("embedding", embeddingLayer)
@@ -85,6 +86,11 @@ type ImplicitQuantileNetwork
     member _.policy_samples = k
     member _.device = dev
 
+    /// The generator sampled levels draw from (null, the default: torch's global generator).
+    member _.Generator
+        with get () = generator
+        and set (g: torch.Generator) = generator <- g
+
     /// When true, <c>forward x</c> uses the K quantile midpoints and noisy layers their mean weights (evaluation);
     /// false (the default) samples the levels and keeps the noise.
     member _.Deterministic
@@ -99,13 +105,13 @@ type ImplicitQuantileNetwork
         for l in noisy do
             l.reset_noise ()
 
-    /// <summary>[batch; count] Float32 levels τ ~ U(0, 1) on the network's device, from torch's global
-    /// generator (seeded by torch.manual_seed).</summary>
+    /// <summary>[batch; count] Float32 levels τ ~ U(0, 1) on the network's device, from <c>Generator</c> (torch's
+    /// global generator when null).</summary>
     /// <exception cref="T:System.ArgumentOutOfRangeException">batch or count not positive.</exception>
     member _.sample_taus(batch: int64, count: int) =
         Check.positive64 "batch" batch
         Check.positive "count" count
-        torch.rand ([| batch; int64 count |], device = dev)
+        torch.rand ([| batch; int64 count |], device = dev, generator = generator)
 
     /// <summary>The levels of <c>forward x</c>: [batch; K] Float32, sampled (sample_taus) or, when
     /// Deterministic, the midpoints (2k + 1) / (2K) in every row.</summary>

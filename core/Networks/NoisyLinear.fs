@@ -37,12 +37,12 @@ type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Dev
         if not (sigma0 >= 0.0 && not (Double.IsInfinity sigma0)) then
             raise (ArgumentOutOfRangeException("sigma0", sigma0, "sigma0 must be non-negative and finite"))
     let device = defaultArg device torch.CPU
-    let generator = Option.toObj generator
+    let mutable source = Option.toObj generator
     let p, q = int64 inFeatures, int64 outFeatures
     let bound = 1.0 / sqrt (float inFeatures)
-    let weightMu = Layers.uniformParameter [| q; p |] bound device generator
+    let weightMu = Layers.uniformParameter [| q; p |] bound device source
     let weightSigma = Layers.constantParameter [| q; p |] (sigma0 / sqrt (float inFeatures)) device
-    let biasMu = Layers.uniformParameter [| q |] bound device generator
+    let biasMu = Layers.uniformParameter [| q |] bound device source
     let biasSigma = Layers.constantParameter [| q |] (sigma0 / sqrt (float inFeatures)) device
     let buffer (shape: int64[]) = torch.zeros(shape, device = device).DetachFromDisposeScope()
     let inputEpsilon = buffer [| p |]
@@ -58,8 +58,8 @@ type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Dev
     let resetNoise () =
         use _ = torch.no_grad ()
         use scope = torch.NewDisposeScope()
-        let epsIn = torch.randn([| p |], device = device, generator = generator)
-        let epsOut = torch.randn([| q |], device = device, generator = generator)
+        let epsIn = torch.randn([| p |], device = device, generator = source)
+        let epsOut = torch.randn([| q |], device = device, generator = source)
         let fIn = scaleNoise epsIn
         let fOut = scaleNoise epsOut
         inputEpsilon.copy_ epsIn |> ignore
@@ -85,6 +85,21 @@ type NoisyLinear(inFeatures: int, outFeatures: int, ?sigma0: float, ?device: Dev
     /// Draws a fresh factorised noise: ε_in, ε_out ~ N(0, 1), ε_w = f(ε_out) ⊗ f(ε_in), ε_b = f(ε_out), written
     /// in place into the buffers (no gradient recorded).
     member _.reset_noise() = resetNoise ()
+
+    /// The generator noise and initialisation draw from (null: torch's global generator).
+    member _.generator
+        with get () = source
+        and set (g: torch.Generator) = source <- g
+
+    /// Draws μ_w, μ_b ~ U(-1/√p, 1/√p) again and sets σ_w = σ_b = σ0/√p (section 3.2), then draws fresh noise, all
+    /// from `generator` (no gradient recorded).
+    member _.reset_parameters() =
+        use _ = torch.no_grad ()
+        weightMu.uniform_(-bound, bound, source) |> ignore
+        biasMu.uniform_(-bound, bound, source) |> ignore
+        weightSigma.fill_((sigma0 / sqrt (float inFeatures)).ToScalar()) |> ignore
+        biasSigma.fill_((sigma0 / sqrt (float inFeatures)).ToScalar()) |> ignore
+        resetNoise ()
 
     /// When true, forward uses μ only (no noise); false (the default) adds σ ⊙ ε.
     member _.deterministic

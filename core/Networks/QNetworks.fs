@@ -134,6 +134,48 @@ module QNetworks =
                 | _, layers -> invalidOp $"a torso of {layers.Length} modules"
             new QModel(body, List.ofSeq noisy, actionCount, atoms)
 
+    /// <summary>Draws every parameter of the library's layers in `network` again from `generator`, with PyTorch's
+    /// default initialisation (Linear and Conv2d: weights and biases U(-1/√fan_in, 1/√fan_in), which is
+    /// kaiming_uniform_(a = √5) for the weights; LSTMCell: U(-1/√hidden, 1/√hidden); NoisyLinear: its
+    /// reset_parameters), and points the noisy layers' and IQN networks' sampling at it, so that a network's
+    /// weights and noise depend on its agent's generator only. Modules of other types are left as they are.</summary>
+    [<CompiledName("Reinitialize")>]
+    let reinitialize (generator: torch.Generator) (network: torch.nn.Module) =
+        use _ = torch.no_grad ()
+        let uniform (t: Tensor) (bound: float) =
+            if not (isNull t) then t.uniform_(-bound, bound, generator) |> ignore
+        // TorchSharp's modules() lists the submodules only, not the network itself.
+        for m in Seq.append [ network ] (network.modules ()) do
+            match m with
+            | :? TorchSharp.Modules.Linear as l ->
+                let bound = 1.0 / sqrt (float l.in_features)
+                uniform l.weight bound
+                uniform l.bias bound
+            | :? TorchSharp.Modules.Conv2d as c ->
+                let s = c.weight.shape
+                let bound = 1.0 / sqrt (float (s[1] * s[2] * s[3]))
+                uniform c.weight bound
+                uniform c.bias bound
+            | :? TorchSharp.Modules.LSTMCell as c ->
+                let bound = 1.0 / sqrt (float c.weight_hh.shape[1])
+                for p in c.parameters () do
+                    uniform p bound
+            | :? NoisyLinear as n ->
+                n.generator <- generator
+                n.reset_parameters ()
+            | :? ImplicitQuantileNetwork as q -> q.Generator <- generator
+            | _ -> ()
+
+    /// Points the noisy layers' and IQN networks' sampling in `network` at `generator` (parameters unchanged).
+    [<CompiledName("DrawFrom")>]
+    let drawFrom (generator: torch.Generator) (network: torch.nn.Module) =
+        // TorchSharp's modules() lists the submodules only, not the network itself.
+        for m in Seq.append [ network ] (network.modules ()) do
+            match m with
+            | :? NoisyLinear as n -> n.generator <- generator
+            | :? ImplicitQuantileNetwork as q -> q.Generator <- generator
+            | _ -> ()
+
     /// <summary>The Q-network for `config` over observation vectors: the plain MLP (QNetwork.mlp, eligible for
     /// the fused update) when no variant is switched on, else a QModel: Linear and ReLU layers for
     /// config.Hidden, then either one output layer of actions * atoms units or, with config.Dueling, a value

@@ -68,12 +68,26 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         if observationSize <= 0 then
             raise (ArgumentOutOfRangeException("observationSize", observationSize, "observationSize must be positive"))
         if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
-        torch.set_num_threads config.Threads
-        torch.manual_seed (int64 config.Seed) |> ignore
     let device = config.Device
+    /// The agent's own generator, seeded with config.Seed: the library's layers are initialised from it and noisy
+    /// layers and IQN draw from it, so agents in one process do not change each other's numbers.
+    let generator = new torch.Generator(uint64 (uint32 config.Seed), device)
     let spec = { ObservationSize = observationSize; Hidden = config.Hidden; ActionCount = actionCount }
-    let create () = QNetworkSource.create config observationSize actionCount device source
-    let online = match network with Some n -> n | None -> create ()
+    let create () =
+        let n = QNetworkSource.create config observationSize actionCount device source
+        QNetworks.drawFrom generator n
+        n
+    let online =
+        match network, source with
+        | Some n, _ ->
+            QNetworks.drawFrom generator n
+            n
+        | None, QNetworkSource.Built(Torso.Mlp _ | Torso.NatureCnn _) ->
+            let n = create ()
+            QNetworks.reinitialize generator n
+            n
+        // Modules of your own keep the initialisation they gave themselves.
+        | None, _ -> create ()
     let target = QNetworks.targetOf create online
     /// The C51 support [atoms] (null for other heads); owned here.
     let support = QNetworks.ownedSupportOf config device
@@ -190,9 +204,9 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         r
 
     /// A new agent with freshly initialised networks for observations of `observationSize` values and
-    /// `actionCount` actions. Seeds torch's global generator with config.Seed and sets libtorch's thread
-    /// count to config.Threads (both process-wide). Raises ArgumentOutOfRangeException / ArgumentException
-    /// naming the first invalid config field or size.
+    /// `actionCount` actions, initialised from the agent's own generator (seeded with config.Seed; nothing
+    /// process-wide is touched: LibTorch's thread count is the host's to set, torch.set_num_threads). Raises
+    /// ArgumentOutOfRangeException / ArgumentException naming the first invalid config field or size.
     new(config: DqnConfig, observationSize: int, actionCount: int) =
         new Agent(config, observationSize, actionCount, QNetworkSource.Built(Torso.Mlp(observationSize, config.Hidden)), None)
 
@@ -432,6 +446,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
             optimizer.Dispose()
             online.Dispose()
             target.Dispose()
+            generator.Dispose()
             if not (isNull support) then support.Dispose()
 
     interface IDisposable with

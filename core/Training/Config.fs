@@ -75,8 +75,6 @@ type DqnConfig =
       Seed: int
       /// Device for the networks and updates (torch.CPU, or a CUDA device from Devices.parse).
       Device: Device
-      /// LibTorch intra-op threads (torch.set_num_threads), set for the whole process when an agent is made.
-      Threads: int
       /// Agent steps between evaluations during Agent.Learn (0: none).
       EvalInterval: int
       /// Episodes per evaluation.
@@ -162,7 +160,6 @@ module DqnConfig =
           DoubleDqn = false
           Seed = 0
           Device = Devices.cpu ()
-          Threads = 1
           EvalInterval = 2_500
           EvalEpisodes = 20
           EvalEpsilon = 0.0
@@ -293,7 +290,6 @@ module DqnConfig =
         match c.MaxGradNorm with
         | Some m when not (m > 0.0) -> raise (ArgumentOutOfRangeException("MaxGradNorm", m, "MaxGradNorm must be positive"))
         | _ -> ()
-        positive "Threads" c.Threads
         nonNegative "EvalInterval" c.EvalInterval
         nonNegative "EvalEpisodes" c.EvalEpisodes
         inRange "EvalEpsilon" 0.0 1.0 c.EvalEpsilon

@@ -31,7 +31,7 @@ public class DqnOptionsTests
         Assert.Equal(Core.DoubleDqn, o.DoubleDqn);
         Assert.Equal(Core.Seed, o.Seed);
         Assert.Equal("cpu", o.Device);
-        Assert.Equal(Core.Threads, o.Threads);
+        Assert.Equal(Core.ExplorationUnit, o.ExplorationUnit);
         Assert.Equal(Core.EvalInterval, o.EvalInterval);
         Assert.Equal(Core.EvalEpisodes, o.EvalEpisodes);
         Assert.Equal(Core.EvalEpsilon, o.EvalEpsilon);
@@ -48,7 +48,7 @@ public class DqnOptionsTests
             .WithHiddenLayers(8, 4).WithGamma(0.5).WithLearningRate(0.1).WithAdamEpsilon(0.0).WithBatchSize(3)
             .WithBufferSize(7).WithLearningStarts(0).WithTrainFrequency(2).WithGradientSteps(3).WithTargetUpdateInterval(9)
             .WithTau(0.25).WithExploration(0.5, 0.0, 10).WithLoss(TdLoss.Huber).WithMaxGradNorm(null).WithDoubleDqn()
-            .WithSeed(-4).WithThreads(2).WithEvalInterval(0).WithEvalEpisodes(3).WithEvalEpsilon(0.05);
+            .WithSeed(-4).WithEvalInterval(0).WithEvalEpisodes(3).WithEvalEpsilon(0.05);
         Assert.Equal(o, DqnOptions.FromConfig(o.ToConfig()));
     }
 
@@ -75,7 +75,6 @@ public class DqnOptionsTests
         { nameof(DqnOptions.DoubleDqn), o => o.WithDoubleDqn() },
         { nameof(DqnOptions.Seed), o => o.WithSeed(42) },
         { nameof(DqnOptions.Device), o => o.WithDevice("cuda") },
-        { nameof(DqnOptions.Threads), o => o.WithThreads(2) },
         { nameof(DqnOptions.EvalInterval), o => o.WithEvalInterval(0) },
         { nameof(DqnOptions.EvalEpisodes), o => o.WithEvalEpisodes(5) },
         { nameof(DqnOptions.EvalEpsilon), o => o.WithEvalEpsilon(0.05) },
@@ -159,7 +158,6 @@ public class DqnOptionsTests
         { () => DqnOptions.Default with { ExplorationUnit = (ScheduleUnit)7 }, "ExplorationUnit", (ScheduleUnit)7 },
         { () => DqnOptions.Default.WithLoss((TdLoss)7), "Loss", (TdLoss)7 },
         { () => DqnOptions.Default.WithMaxGradNorm(0.0), "MaxGradNorm", 0.0 },
-        { () => DqnOptions.Default.WithThreads(0), "Threads", 0 },
         { () => DqnOptions.Default.WithEvalInterval(-1), "EvalInterval", -1 },
         { () => DqnOptions.Default.WithEvalEpisodes(-1), "EvalEpisodes", -1 },
         { () => DqnOptions.Default.WithEvalEpsilon(2.0), "EvalEpsilon", 2.0 },
