@@ -26,6 +26,8 @@ type TrainArgs =
     | Out of dir: string
     | Threads of int
     | Device of string
+    | Video of dir: string
+    | Video_Episodes of episodes: int
     | Quiet
 
     interface IArgParserTemplate with
@@ -45,6 +47,8 @@ type TrainArgs =
             | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json (default runs/<env>-seed<seed>)."
             | Threads _ -> "libtorch intra-op threads (default 1)."
             | Device _ -> "cpu, cuda, cuda:N, or auto (cuda when libtorch sees a GPU, else cpu; default cpu)."
+            | Video _ -> "write evaluation episodes as animated GIFs into this folder: step<N>-episode<K>.gif for the periodic evaluations, final-model-... and best-model-... for the fresh ones at the end."
+            | Video_Episodes _ -> "with --video: episodes recorded of each evaluation, the first ones (default 1)."
             | Quiet -> "print only the summary."
 
 and SeedsArgs =
@@ -238,10 +242,29 @@ let reportSeed (seed: int) = 2_000_000 + seed
 /// The main job: train with periodic greedy evaluations, keeping the best model (best_model.safetensors)
 /// as SB3's EvalCallback does; then evaluate both the final and the best model on fresh episodes and write
 /// metrics.csv, model.safetensors (final), best_model.safetensors, config.json and summary.json.
-let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quiet: bool) =
+/// With `video`, the evaluation environment records its episodes (RecordingEnvironment) into GIFs named after the
+/// evaluation: step<N>-episode<K>.gif, final-model-episode<K>.gif, best-model-episode<K>.gif.
+let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quiet: bool) (video: Video.VideoOptions option) =
     Directory.CreateDirectory out |> ignore
     let env = Environments.make envId
-    let evalEnv = Environments.make envId
+    let evalInner = Environments.make envId
+    let recording =
+        match video, video |> Option.bind (fun _ -> Renderer.tryOf evalInner) with
+        | Some v, Some renderer ->
+            let gifs = Video.GifRecorder(v.Dir, v.EpisodesPerEvaluation, "episode")
+            Some(gifs, RecordingEnvironment(evalInner, renderer, gifs))
+        | Some _, None ->
+            AnsiConsole.MarkupLineInterpolated($"[yellow]warning[/]: no renderer for {envId}: --video records nothing")
+            None
+        | None, _ -> None
+    let evalEnv = match recording with Some(_, e) -> e :> IEnvironment | None -> evalInner
+    /// Names the GIFs of the evaluation that just ended.
+    let videosOf (label: string) =
+        match recording with
+        | Some(gifs, e) ->
+            e.EndEpisode()
+            gifs.NextEvaluation label |> ignore
+        | None -> ()
     use agent = new Agent(config, env.ObservationSize, env.ActionCount)
     use csv = new MetricsCsvWriter(Path.Combine(out, "metrics.csv"))
     let tb = TensorBoardWriter(out)
@@ -252,9 +275,11 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
         csv.Write e
         tb.Write e
         match e with
-        | Evaluated r when r.MeanReturn > fst best ->
-            best <- (r.MeanReturn, r.Step)
-            agent.Save bestPath
+        | Evaluated r ->
+            videosOf $"step{r.Step:D7}"
+            if r.MeanReturn > fst best then
+                best <- (r.MeanReturn, r.Step)
+                agent.Save bestPath
         | _ -> ()
     let line e =
         match e with
@@ -301,10 +326,13 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
     let episodes = max 1 config.EvalEpisodes
     agent.Save(Path.Combine(out, "model.safetensors"))
     let final = agent.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed)
+    videosOf "final-model"
     let bestEval =
         if File.Exists bestPath && fst best > final.MeanReturn then
             use kept = Agent.Load(bestPath, config)
-            kept.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed), snd best
+            let r = kept.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed)
+            videosOf "best-model"
+            r, snd best
         else
             // The final model is at least as good as every periodic evaluation: it is the best model.
             agent.Save bestPath
@@ -343,6 +371,9 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
     AnsiConsole.MarkupLine(
         $"[bold]{envId}[/] seed {config.Seed}, {steps} agent steps: greedy return of the best model (step {bStep}) [bold]{b.MeanReturn:F1}[/] ± {b.StdReturn:F1}, of the final model {final.MeanReturn:F1} ± {final.StdReturn:F1} ({b.Returns.Length} fresh episodes); {summary.StepsPerSecond:F0} steps/s, {summary.WallSeconds:F1} s. Wrote {out}"
     )
+    match recording with
+    | Some(gifs, _) -> AnsiConsole.MarkupLineInterpolated($"{gifs.Written.Length} episode videos in {gifs.Dir}")
+    | None -> ()
     { EnvId = envId; Seed = config.Seed; Steps = steps; Summary = summary; Final = final; Best = bestEval }
 
 let configFor seed threads device =
@@ -376,7 +407,10 @@ let runTrain (a: ParseResults<TrainArgs>) =
         | Some "expected" | None -> c
         | Some other -> invalidArg "head" $"--head {other}: expected, categorical, quantile or iqn"
     let config = { c with Seed = seed; Threads = a.GetResult(TrainArgs.Threads, 1); Device = device }
-    train envId steps config out (a.Contains TrainArgs.Quiet) |> ignore
+    let video =
+        a.TryGetResult TrainArgs.Video
+        |> Option.map (fun dir -> { Video.Dir = dir; Video.EpisodesPerEvaluation = Some(a.GetResult(TrainArgs.Video_Episodes, 1)) })
+    train envId steps config out (a.Contains TrainArgs.Quiet) video |> ignore
     0
 
 let runSeeds (a: ParseResults<SeedsArgs>) =
@@ -386,7 +420,7 @@ let runSeeds (a: ParseResults<SeedsArgs>) =
     let out = a.GetResult(SeedsArgs.Out, Path.Combine("runs", "seeds"))
     let threads = a.GetResult(SeedsArgs.Threads, 1)
     let results =
-        [ for s in seeds -> train envId steps (configFor s threads torch.CPU) (Path.Combine(out, $"seed{s}")) true ]
+        [ for s in seeds -> train envId steps (configFor s threads torch.CPU) (Path.Combine(out, $"seed{s}")) true None ]
     let lines =
         [ $"| seed | best model: greedy return ({results.Head.Final.Returns.Length} fresh episodes) | kept at step | final model | periodic evaluations (every {DqnConfig.defaults.EvalInterval} steps) | wall s | steps/s |"
           "|---:|---:|---:|---:|---|---:|---:|"
