@@ -135,17 +135,39 @@ and FamilyArgs =
     | Eval_Interval of agentSteps: int
     | Eval_Episodes of int
     | Out of dir: string
+    | Replot of dir: string
+    | Plot_Out of file_base: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Env _ -> "environment id (default CartPole-v1)."
-            | Presets _ -> "presets to compare (default: all of DqnConfig.presetNames)."
+            | Env _ -> "environment id (default CartPole-v1; with --replot: taken from a family-<env> folder name)."
+            | Presets _ -> "presets to compare (default: all of DqnConfig.presetNames; with --replot: those found)."
             | Seeds _ -> "seeds (default 0 1 2 3 4)."
             | Steps _ -> "agent steps per run (default 30000)."
             | Eval_Interval _ -> "agent steps between evaluations (default 2500)."
             | Eval_Episodes _ -> "episodes per evaluation (default 10)."
-            | Out _ -> "folder for family.md and family.svg (default runs/family-<env>)."
+            | Out _ -> "folder for family.md, family.svg and family.png (default runs/family-<env>)."
+            | Replot _ -> "train nothing: redraw family.svg and family.png from the runs saved in this folder (<preset>/seed<N>/metrics.csv)."
+            | Plot_Out _ -> "with --replot: write FILE_BASE.svg and FILE_BASE.png instead of <dir>/family.svg and .png."
+
+and PlotArgs =
+    | [<MainCommand; ExactlyOnce; Last>] Runs of run_dir: string list
+    | Out of file_base: string
+    | X of axis: string
+    | Group_By of rule: string
+    | Smooth of episodes: int
+    | Title of string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Runs _ -> "run folders holding a metrics.csv (a folder without one stands for every run folder below it)."
+            | Out _ -> "write FILE_BASE.svg and FILE_BASE.png (default <the run folders' common folder>/returns)."
+            | X _ -> "agent_steps or frames (default frames when every run is an Atari run, else agent_steps; classic control's frames are its agent steps)."
+            | Group_By _ -> "seed (default: runs whose paths differ only by a seed<N> component or a -seed<N>/_seed<N> ending are one line, mean and min-max over them), none (a line per run), or a regular expression whose matches are taken out of each run's path to name its group."
+            | Smooth _ -> "training returns: moving average over this many episodes (default 20)."
+            | Title _ -> "the plot's title."
 
 and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
@@ -155,6 +177,7 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Frames of ParseResults<FramesArgs>
     | [<CliPrefix(CliPrefix.None)>] Per of ParseResults<PerArgs>
     | [<CliPrefix(CliPrefix.None)>] Family of ParseResults<FamilyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Plot of ParseResults<PlotArgs>
     | [<CliPrefix(CliPrefix.None)>] Atari of ParseResults<AtariRun.AtariArgs>
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-eval")>] Atari_Eval of ParseResults<AtariRun.AtariEvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Bridge of ParseResults<BridgeBench.BridgeArgs>
@@ -171,6 +194,7 @@ and [<RequireSubcommand>] Command =
             | Atari _ -> "train on an Atari game through the ALE bridge: metrics.csv, checkpoints, config.json, summary.json."
             | Atari_Eval _ -> "score a saved Atari model under the Nature protocol (30 no-op starts, ε 0.05, 5-minute games)."
             | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
+            | Plot _ -> "plot return against agent steps (or frames) from saved runs' metrics.csv: SVG and PNG."
             | Bridge _ -> "Atari env throughput through the ALE bridge against a raw ale_py loop doing the same frames."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
@@ -586,6 +610,19 @@ let runPer (a: ParseResults<PerArgs>) =
     0
 
 let runFamily (a: ParseResults<FamilyArgs>) =
+    match a.TryGetResult FamilyArgs.Replot with
+    | Some dir ->
+        let envId =
+            match a.TryGetResult FamilyArgs.Env with
+            | Some e -> e
+            | None ->
+                let name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/', '\\'))
+                if name.StartsWith "family-" then name.Substring 7 else "CartPole-v1"
+        let outBase = a.GetResult(FamilyArgs.Plot_Out, Path.Combine(dir, "family"))
+        for path in Family.plot envId dir (a.TryGetResult FamilyArgs.Presets) outBase do
+            printfn "wrote %s" path
+        0
+    | None ->
     let envId = a.GetResult(FamilyArgs.Env, "CartPole-v1")
     Family.runAll
         envId
@@ -595,6 +632,31 @@ let runFamily (a: ParseResults<FamilyArgs>) =
         (a.GetResult(FamilyArgs.Eval_Interval, 2_500))
         (a.GetResult(FamilyArgs.Eval_Episodes, 10))
         (a.GetResult(FamilyArgs.Out, Path.Combine("runs", $"family-{envId}")))
+    0
+
+let runPlot (a: ParseResults<PlotArgs>) =
+    let dirs = a.GetResult PlotArgs.Runs |> List.collect Plot.findRuns
+    if dirs.IsEmpty then failwith "no run folders with a metrics.csv"
+    let runs = dirs |> List.map Plot.readRun
+    let axis =
+        match a.TryGetResult PlotArgs.X |> Option.map (fun x -> x.ToLowerInvariant().Replace('-', '_')) with
+        | Some("agent_steps" | "steps") -> Plot.AgentSteps
+        | Some "frames" -> Plot.Frames
+        | None -> if runs |> List.forall (fun r -> r.Atari) then Plot.Frames else Plot.AgentSteps
+        | Some other -> invalidArg "x" $"--x {other}: agent_steps or frames"
+    let pattern =
+        match a.GetResult(PlotArgs.Group_By, "seed") with
+        | "seed" -> Some Plot.seedPattern
+        | "none" -> None
+        | regex -> Some regex
+    let window = a.GetResult(PlotArgs.Smooth, 20)
+    let outBase = a.GetResult(PlotArgs.Out, Path.Combine(Plot.commonFolder dirs, "returns"))
+    let title = a.GetResult(PlotArgs.Title, $"return against {Plot.axisName axis}")
+    let groups = Plot.group pattern runs
+    for path in Plot.returns axis window title groups outBase do
+        printfn "wrote %s" path
+    for g in groups do
+        printfn "%s: %d run(s)" g.Label g.Runs.Length
     0
 
 [<EntryPoint>]
@@ -609,6 +671,7 @@ let main argv =
         | Frames a -> runFrames a
         | Per a -> runPer a
         | Family a -> runFamily a
+        | Plot a -> runPlot a
         | Atari a -> AtariRun.runAtari a
         | Atari_Eval a -> AtariRun.runAtariEval a
         | Bridge a -> BridgeBench.run findBaseline a
