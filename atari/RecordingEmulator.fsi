@@ -13,7 +13,8 @@ open Dqn.Fun
 /// <remarks>
 /// The frames are the screens the agent's preprocessing starts from, before max-pooling the last two: the video
 /// shows what a person sees at 60 Hz / frame skip. No bridge protocol is involved: the screens are those the
-/// emulator writes for <see cref="T:Dqn.Fun.Atari.AtariEnvironment"/> anyway.
+/// emulator writes for <see cref="T:Dqn.Fun.Atari.AtariEnvironment"/> anyway. Games are the emulator's: one that
+/// ends among the no-op frames of a reset (no real game does; the tests' fake ALE does) is a game of its own.
 /// </remarks>
 /// <example>
 /// <code lang="fsharp">
