@@ -283,3 +283,29 @@ let ``a GIF recorder without a limit writes every episode, GridWorld at 4 fps`` 
         Assert.Equal<int list>(List.replicate 5 25, gif.Delays)
     finally
         Directory.Delete(dir, true)
+
+[<Fact>]
+let ``bench train evaluates the same with and without --video`` () =
+    let dir = tempDir ()
+    try
+        let config =
+            { DqnConfig.defaults with
+                Hidden = [ 16 ]
+                Seed = 2
+                LearningStarts = 100
+                EvalInterval = 250
+                EvalEpisodes = 2 }
+        let run (name: string) video = Program.train "CartPole-v1" 500L config (Path.Combine(dir, name)) true video
+        let without = run "plain" None
+        let videos = Path.Combine(dir, "video", "videos")
+        let withVideo = run "video" (Some { Video.Dir = videos; Video.EpisodesPerEvaluation = Some 1 })
+        let evaluations (r: Program.RunResult) = r.Summary.Evaluations |> List.map (fun e -> e.Step, e.Returns)
+        Assert.Equal<(int64 * float[]) list>(evaluations without, evaluations withVideo)
+        Assert.Equal<float[]>(without.Final.Returns, withVideo.Final.Returns)
+        Assert.Equal<float[]>((fst without.Best).Returns, (fst withVideo.Best).Returns)
+        let files = Directory.GetFiles videos |> Array.map Path.GetFileName |> Set.ofArray
+        for f in [ "step0000250-episode00.gif"; "step0000500-episode00.gif"; "final-model-episode00.gif" ] do
+            Assert.Contains(f, files)
+        Assert.False(Directory.Exists(Path.Combine(dir, "plain", "videos")))
+    finally
+        Directory.Delete(dir, true)
