@@ -293,6 +293,7 @@ let runAtari (a: ParseResults<AtariArgs>) =
     AnsiConsole.MarkupLineInterpolated(
         $"[bold]{game}[/] {config.Preset} seed {seed}: {summary.Frames} frames, {summary.AgentSteps} agent steps, {summary.Updates} updates, {summary.Games} games in {summary.WallSeconds:F0} s ({summary.FramesPerSecond:F0} frames/s); {finalText}. Wrote {out}"
     )
+    recording |> Option.iter (fun (gifs, _) -> AnsiConsole.MarkupLineInterpolated($"{gifs.Written.Length} game videos in {gifs.Dir}"))
     0
 
 let runAtariEval (a: ParseResults<AtariEvalArgs>) =
