@@ -32,6 +32,12 @@ module Renderer =
                   Height = Render.acrobotSize
                   FramesPerSecond = Render.acrobotFramesPerSecond
                   Draw = fun frame -> Render.acrobotInto e.State frame }
+        | :? MountainCarEnvironment as e ->
+            Some
+                { Width = Render.mountainCarWidth
+                  Height = Render.mountainCarHeight
+                  FramesPerSecond = Render.mountainCarFramesPerSecond
+                  Draw = fun frame -> Render.mountainCarInto e.State frame }
         | :? GridWorldEnvironment as e ->
             let side = e.Size * Render.gridCellPixels
             Some

@@ -38,6 +38,7 @@ module Renderer =
     /// The renderer of a built-in environment: <c>Render.cartPole</c> at 50 frames a second for
     /// <see cref="T:Dqn.Fun.CartPoleEnvironment"/> and <see cref="T:Dqn.Fun.MaskedCartPoleEnvironment"/> (from its
     /// full state), <c>Render.acrobot</c> at 15 for <see cref="T:Dqn.Fun.AcrobotEnvironment"/>,
+    /// <c>Render.mountainCar</c> at 30 for <see cref="T:Dqn.Fun.MountainCarEnvironment"/>,
     /// <c>Render.gridWorld</c> at 4 for <see cref="T:Dqn.Fun.GridWorldEnvironment"/>; None for any other.
     /// </summary>
     /// <remarks>The renderer reads the environment's <c>State</c> (or <c>Cell</c>) when it draws: after a Reset.</remarks>

@@ -66,6 +66,13 @@ module Render =
         for x in x0..x1 do
             set c x y colour
 
+    /// A one-pixel line from (x0, y0) to (x1, y1): the pixels holding points spaced at most a pixel apart along it.
+    let private line (c: Canvas) (x0: float) (y0: float) (x1: float) (y1: float) (colour: Rgb) =
+        let n = max 1 (int (ceil (max (abs (x1 - x0)) (abs (y1 - y0)))))
+        for k in 0..n do
+            let t = float k / float n
+            set c (int (floor (x0 + t * (x1 - x0)))) (int (floor (y0 + t * (y1 - y0)))) colour
+
     /// The rectangle [l, r] × [b, t] rotated by `angle` (counter-clockwise, pygame's Vector2.rotate_rad) and moved to
     /// (ox, oy).
     let private rotatedRectangle (l: float) (r: float) (t: float) (b: float) (angle: float) (ox: float) (oy: float) =
@@ -154,6 +161,57 @@ module Render =
     let acrobot (state: Acrobot.State) =
         let frame = Array.zeroCreate (acrobotSize * acrobotSize * 3)
         acrobotInto state frame
+        frame
+
+    // MountainCar (gymnasium/envs/classic_control/mountain_car.py, render)
+
+    [<CompiledName("MountainCarWidth")>]
+    let mountainCarWidth = 600
+    [<CompiledName("MountainCarHeight")>]
+    let mountainCarHeight = 400
+    [<CompiledName("MountainCarFramesPerSecond")>]
+    let mountainCarFramesPerSecond = 30.0
+    [<CompiledName("WheelColour")>]
+    let wheelColour = { R = 128uy; G = 128uy; B = 128uy }
+    [<CompiledName("FlagColour")>]
+    let flagColour = { R = 204uy; G = 204uy; B = 0uy }
+
+    [<CompiledName("MountainCarInto")>]
+    let mountainCarInto (state: MountainCar.State) (frame: byte[]) =
+        let c = canvas "frame" mountainCarWidth mountainCarHeight true frame
+        let lo = MountainCar.minPosition
+        let scale = float mountainCarWidth / (MountainCar.maxPosition - lo)
+        let height (x: float) = sin (3.0 * x) * 0.45 + 0.55
+        let carWidth = 40.0
+        let carHeight = 20.0
+        let clearance = 10.0
+        fill c background
+        let xs = Array.init 100 (fun k -> lo + (MountainCar.maxPosition - lo) * float k / 99.0)
+        for k in 0..98 do
+            line c ((xs[k] - lo) * scale) (height xs[k] * scale) ((xs[k + 1] - lo) * scale) (height xs[k + 1] * scale) cartColour
+        let pos = state.Position
+        let angle = cos (3.0 * pos)
+        let cx = (pos - lo) * scale
+        let cy = clearance + height pos * scale
+        polygon c (rotatedRectangle (-carWidth / 2.0) (carWidth / 2.0) carHeight 0.0 angle cx cy) cartColour
+        for wx in [ carWidth / 4.0; -carWidth / 4.0 ] do
+            let x = wx * cos angle + cx
+            let y = wx * sin angle + cy
+            disc c (int x) (int y) (int (carHeight / 2.5)) wheelColour
+        let flagX = int ((MountainCar.goalPosition - lo) * scale)
+        let flagY1 = int (height MountainCar.goalPosition * scale)
+        let flagY2 = flagY1 + 50
+        for y in flagY1..flagY2 do
+            set c flagX y cartColour
+        polygon
+            c
+            [| struct (float flagX, float flagY2); struct (float flagX, float (flagY2 - 10)); struct (float flagX + 25.0, float flagY2 - 5.0) |]
+            flagColour
+
+    [<CompiledName("MountainCar")>]
+    let mountainCar (state: MountainCar.State) =
+        let frame = Array.zeroCreate (mountainCarWidth * mountainCarHeight * 3)
+        mountainCarInto state frame
         frame
 
     // GridWorld (our own picture)

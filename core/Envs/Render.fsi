@@ -2,15 +2,16 @@ namespace Dqn.Fun
 
 /// <summary>
 /// Pictures of the built-in environments' states, for episode videos: pure functions from a state to an RGB
-/// frame, <c>[height; width; 3]</c> bytes, row-major, row 0 at the top. CartPole and Acrobot follow Gymnasium's
-/// <c>render()</c> geometry and colours (<c>gymnasium/envs/classic_control/cartpole.py</c>, <c>acrobot.py</c>);
+/// frame, <c>[height; width; 3]</c> bytes, row-major, row 0 at the top. CartPole, Acrobot and MountainCar follow
+/// Gymnasium's <c>render()</c> geometry and colours (<c>gymnasium/envs/classic_control/cartpole.py</c>,
+/// <c>acrobot.py</c>, <c>mountain_car.py</c>);
 /// GridWorld has a picture of its own.
 /// </summary>
 /// <remarks>
 /// Shapes are filled without anti-aliasing (Gymnasium's pygame draws anti-aliased outlines as well), so a frame
 /// holds only the few colours named here. A pixel belongs to a polygon when its centre lies inside it; discs are
 /// drawn on whole pixels as pygame's <c>gfxdraw.filled_circle</c> does. Parts of the picture that leave the canvas
-/// are clipped. The <c>...Into</c> forms draw into a caller's buffer (every byte is written), the others return a
+/// are clipped; lines are one pixel wide, through the pixels that hold their points. The <c>...Into</c> forms draw into a caller's buffer (every byte is written), the others return a
 /// fresh array.
 /// </remarks>
 [<RequireQualifiedAccess>]
@@ -29,10 +30,10 @@ module Render =
     /// (Gymnasium's <c>render_fps</c>).</summary>
     [<CompiledName("CartPoleFramesPerSecond")>]
     val cartPoleFramesPerSecond: float
-    /// <summary>The background, white (255, 255, 255), of CartPole, Acrobot and GridWorld.</summary>
+    /// <summary>The background, white (255, 255, 255), of every picture.</summary>
     [<CompiledName("Background")>]
     val background: Rgb
-    /// <summary>CartPole's cart and track, black (0, 0, 0).</summary>
+    /// <summary>CartPole's cart and track, Acrobot's target line, MountainCar's hill, car and flag pole: black (0, 0, 0).</summary>
     [<CompiledName("CartColour")>]
     val cartColour: Rgb
     /// <summary>CartPole's pole, (202, 152, 101).</summary>
@@ -94,6 +95,40 @@ module Render =
     /// <exception cref="T:System.ArgumentException">frame does not hold 500·500·3 bytes.</exception>
     [<CompiledName("AcrobotInto")>]
     val acrobotInto: state: Acrobot.State -> frame: byte[] -> unit
+
+    /// <summary>MountainCar's canvas width, 600 pixels; the track's 1.8 units (-1.2 to 0.6) span it, 333.3 pixels a
+    /// unit. Its height is 400 pixels.</summary>
+    [<CompiledName("MountainCarWidth")>]
+    val mountainCarWidth: int
+    /// <summary>MountainCar's canvas height, 400 pixels.</summary>
+    [<CompiledName("MountainCarHeight")>]
+    val mountainCarHeight: int
+    /// <summary>MountainCar's frame rate, 30 frames a second (Gymnasium's <c>render_fps</c>).</summary>
+    [<CompiledName("MountainCarFramesPerSecond")>]
+    val mountainCarFramesPerSecond: float
+    /// <summary>MountainCar's wheels, (128, 128, 128).</summary>
+    [<CompiledName("WheelColour")>]
+    val wheelColour: Rgb
+    /// <summary>MountainCar's flag, (204, 204, 0).</summary>
+    [<CompiledName("FlagColour")>]
+    val flagColour: Rgb
+
+    /// <summary>
+    /// Draws a MountainCar state on the 600×400 canvas, as Gymnasium draws it: the hill, sin(3·position)·0.45 + 0.55
+    /// (in units, 333.3 pixels each, from the bottom edge), as one-pixel black segments through 100 points; the car,
+    /// a black 40×20 rectangle 10 pixels above the hill at its position, turned by cos(3·position) radians; two grey
+    /// wheels of radius 8 pixels 10 pixels either side of its centre; the flag at 0.5, a black pole of 50 pixels and a
+    /// yellow triangle.
+    /// </summary>
+    /// <remarks>Only Position is read.</remarks>
+    /// <returns>A fresh [400; 600; 3] array.</returns>
+    [<CompiledName("MountainCar")>]
+    val mountainCar: state: MountainCar.State -> byte[]
+
+    /// <summary>As <c>mountainCar</c>, into <c>frame</c>.</summary>
+    /// <exception cref="T:System.ArgumentException">frame does not hold 400·600·3 bytes.</exception>
+    [<CompiledName("MountainCarInto")>]
+    val mountainCarInto: state: MountainCar.State -> frame: byte[] -> unit
 
     /// <summary>GridWorld's cell side, 64 pixels: an N×N grid is drawn on a 64N×64N canvas.</summary>
     [<CompiledName("GridCellPixels")>]

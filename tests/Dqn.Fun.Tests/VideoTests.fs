@@ -110,6 +110,32 @@ let ``Acrobot turns link 1 by theta1 and link 2 by theta1 plus theta2`` () =
     Assert.Equal(Render.jointColour, at 249 363)
 
 [<Fact>]
+let ``MountainCar draws the hill, the car at its position and the flag`` () =
+    // At the valley's bottom, -π/6: the hill at 0.1 units (33.3 pixels), the car level, centred on column 225.5.
+    let f = Render.mountainCar { Position = -Math.PI / 6.0; Velocity = 0.0 }
+    let at = pixel f Render.mountainCarWidth
+    let carRow = 399 - 53
+    Assert.Equal(Render.cartColour, at carRow 206)
+    Assert.Equal(Render.cartColour, at carRow 244)
+    Assert.Equal(Render.background, at carRow 204)
+    Assert.Equal(Render.background, at carRow 246)
+    Assert.Equal(Render.wheelColour, at (399 - 43) 235)
+    Assert.Equal(Render.wheelColour, at (399 - 43) 215)
+    // The flag at 0.5: a pole on column 566 from the hill (332 pixels up) 50 pixels high, the triangle at its top.
+    Assert.Equal(Render.cartColour, at 40 566)
+    Assert.Equal(Render.flagColour, at 22 570)
+    // The hill crosses column 300 (position -0.3) at 65.8 pixels up; nothing else is drawn above it there.
+    Assert.Contains(Render.cartColour, [ for row in 331..337 -> at row 300 ])
+    Assert.All([ for row in 0..320 -> at row 300 ], fun p -> Assert.Equal(Render.background, p))
+    let env = MountainCarEnvironment()
+    env.Reset(Nullable 1) |> ignore
+    let r = (Renderer.tryOf env).Value
+    Assert.Equal(30.0, r.FramesPerSecond)
+    let frame = Array.zeroCreate (r.Width * r.Height * 3)
+    r.Draw frame
+    Assert.Equal<byte[]>(Render.mountainCar env.State, frame)
+
+[<Fact>]
 let ``GridWorld draws the grid, the goal and the agent`` () =
     let f = Render.gridWorld 5 { Row = 1; Column = 2 }
     Assert.Equal(5 * 64 * 5 * 64 * 3, f.Length)
@@ -167,6 +193,7 @@ let private smallConfig = { DqnConfig.defaults with Hidden = [ 16 ]; Seed = 5 }
 [<InlineData("Acrobot-v1")>]
 [<InlineData("GridWorld-v0")>]
 [<InlineData("MaskedCartPole-v1")>]
+[<InlineData("MountainCar-v0")>]
 let ``evaluation returns are equal with and without video recording`` (id: string) =
     let plain = Environments.make id
     use agent = new Agent(smallConfig, plain.ObservationSize, plain.ActionCount)
