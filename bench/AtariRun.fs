@@ -27,6 +27,8 @@ type AtariArgs =
     | Learning_Starts of agentSteps: int
     | Buffer_Size of transitions: int
     | Restart_Bridge
+    | Video of dir: string
+    | Video_Episodes of games: int
     | Quiet
 
     interface IArgParserTemplate with
@@ -48,6 +50,8 @@ type AtariArgs =
             | Learning_Starts _ -> "agent steps before learning starts (default: the preset's)."
             | Buffer_Size _ -> "replay capacity in transitions (default: the preset's, 1000000; about 7.1 GB)."
             | Restart_Bridge -> "when the bridge server dies, restart it and go on with a fresh episode (default: stop)."
+            | Video _ -> "write evaluation games (Nature protocol) as animated GIFs of the raw screens into this folder: frames<N>-game<K>.gif."
+            | Video_Episodes _ -> "with --video: games recorded of each evaluation, the first ones (default 1)."
             | Quiet -> "print only the summary."
 
 and AtariEvalArgs =
@@ -61,6 +65,8 @@ and AtariEvalArgs =
     | Sticky of probability: float
     | Device of string
     | Out of path: string
+    | Video of dir: string
+    | Video_Episodes of games: int
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -75,6 +81,8 @@ and AtariEvalArgs =
             | Sticky _ -> "repeat_action_probability of the ALE (default 0: the Nature protocol)."
             | Device _ -> "cpu (default), cuda, cuda:N, or auto."
             | Out _ -> "write the result as JSON to this file."
+            | Video _ -> "write the games as animated GIFs of the raw screens into this folder: game<K>.gif."
+            | Video_Episodes _ -> "with --video: record only the first N games (default: every one)."
 
 let private parseDevice (s: string) = Devices.parse s
 
@@ -114,6 +122,23 @@ let private restartOn (b: BridgedEmulator) (e: exn) =
     | _ -> false
 
 let private writeJson = Json.write
+
+/// An emulator that records its games into GIFs (RecordingEmulator at 60 Hz / frame skip), when `video` asks for it.
+let private recorded (video: Video.VideoOptions option) (frameSkip: int) (emulator: IAtariEmulator) =
+    match video with
+    | Some v ->
+        let gifs = Video.GifRecorder(v.Dir, v.EpisodesPerEvaluation, "game")
+        let recorder = RecordingEmulator(emulator, gifs, 60.0 / float frameSkip)
+        recorder :> IAtariEmulator, Some(gifs, recorder)
+    | None -> emulator, None
+
+/// Names the GIFs of the evaluation that just ended (a last game cut by the time limit included).
+let private videosOf (recording: (Video.GifRecorder * RecordingEmulator) option) (label: string) =
+    match recording with
+    | Some(gifs, recorder) ->
+        recorder.EndEpisode()
+        gifs.NextEvaluation label |> ignore
+    | None -> ()
 
 let runAtari (a: ParseResults<AtariArgs>) =
     let game = AtariScores.gameId (a.GetResult AtariArgs.Game)
@@ -164,8 +189,17 @@ let runAtari (a: ParseResults<AtariArgs>) =
         | Machado _ -> None
     use _ = { new IDisposable with member _.Dispose() = evalBridge |> Option.iter (fun b -> (b :> IDisposable).Dispose()) }
     let env = AtariEnvironment(train.Emulator, config.Environment, seed)
+    let video =
+        a.TryGetResult AtariArgs.Video
+        |> Option.map (fun dir -> { Video.Dir = dir; Video.EpisodesPerEvaluation = Some(a.GetResult(AtariArgs.Video_Episodes, 1)) })
+    if video.IsSome && evalBridge.IsNone then
+        AnsiConsole.MarkupLine "[yellow]warning[/]: the Machado protocol plays no evaluation games: --video records nothing"
+    let evalEmulator, recording =
+        match evalBridge with
+        | Some b -> let e, r = recorded video config.Environment.FrameSkip b.Emulator in Some e, r
+        | None -> None, None
     let evalEnv =
-        evalBridge |> Option.map (fun b -> AtariEnvironment(b.Emulator, AtariConfig.natureEvaluationSettings config.Environment, seed + 1_000))
+        evalEmulator |> Option.map (fun e -> AtariEnvironment(e, AtariConfig.natureEvaluationSettings config.Environment, seed + 1_000))
     AnsiConsole.MarkupLineInterpolated(
         $"[bold]{game}[/] ({train.Bridge.Server}), {env.ActionCount} actions, preset {config.Preset}, {frames} frames = {frames / int64 config.Environment.FrameSkip} agent steps, seed {seed}, torch {torch.__version__} on {config.Dqn.Device}"
     )
@@ -194,6 +228,7 @@ let runAtari (a: ParseResults<AtariArgs>) =
                 $"[grey]frames[/] {m.Frames,10} [grey]steps[/] {m.AgentSteps,9} [grey]game[/] {m.Game,5} [grey]score[/] {m.Return,7:F1} [grey]ε[/] {m.Epsilon:F3} [grey]loss[/] {loss} [grey]Q[/] {q,6} [grey]frames/s[/] {m.FramesPerSecond:F0}"
             )
         | Evaluated r ->
+            videosOf recording $"frames{r.Frames:D9}"
             AnsiConsole.MarkupLineInterpolated(
                 $"[green]eval[/] ({r.Protocol}) frames {r.Frames}: {r.Mean:F1} ± {r.Std:F1} over {r.Returns.Length} games, {hns r.Mean}"
             )
@@ -259,6 +294,7 @@ let runAtari (a: ParseResults<AtariArgs>) =
     AnsiConsole.MarkupLineInterpolated(
         $"[bold]{game}[/] {config.Preset} seed {seed}: {summary.Frames} frames, {summary.AgentSteps} agent steps, {summary.Updates} updates, {summary.Games} games in {summary.WallSeconds:F0} s ({summary.FramesPerSecond:F0} frames/s); {finalText}. Wrote {out}"
     )
+    recording |> Option.iter (fun (gifs, _) -> AnsiConsole.MarkupLineInterpolated($"{gifs.Written.Length} game videos in {gifs.Dir}"))
     0
 
 let runAtariEval (a: ParseResults<AtariEvalArgs>) =
@@ -274,10 +310,16 @@ let runAtariEval (a: ParseResults<AtariEvalArgs>) =
     | Some g when g <> game -> AnsiConsole.MarkupLineInterpolated($"[yellow]warning[/]: the model was trained on {g}, evaluating on {game}")
     | _ -> ()
     use b = openEmulator (a.GetResult(AtariEvalArgs.Bridge, "auto")) game (a.TryGetResult AtariEvalArgs.Rom) seed sticky
-    let env = AtariEnvironment(b.Emulator, AtariConfig.natureEvaluationSettings agent.Config.Environment, seed)
+    let video =
+        a.TryGetResult AtariEvalArgs.Video
+        |> Option.map (fun dir -> { Video.Dir = dir; Video.EpisodesPerEvaluation = a.TryGetResult AtariEvalArgs.Video_Episodes })
+    let emulator, recording = recorded video agent.Config.Environment.FrameSkip b.Emulator
+    let env = AtariEnvironment(emulator, AtariConfig.natureEvaluationSettings agent.Config.Environment, seed)
     if env.ActionCount <> agent.ActionCount then
         failwith $"the model has {agent.ActionCount} actions, {game} has {env.ActionCount}: wrong game?"
     let scores = agent.Evaluate(env, games, epsilon, seed)
+    videosOf recording ""
+    recording |> Option.iter (fun (gifs, _) -> AnsiConsole.MarkupLineInterpolated($"{gifs.Written.Length} game videos in {gifs.Dir}"))
     let mean = Array.average scores
     let std = sqrt (scores |> Array.averageBy (fun s -> (s - mean) ** 2.0))
     let hns = AtariScores.humanNormalized game mean

@@ -1,9 +1,8 @@
 /// Sample efficiency of the DQN family: for each preset and seed, the agent steps until a periodic greedy
-/// evaluation first reaches the task's threshold; a markdown table and an SVG of the mean evaluation curves.
+/// evaluation first reaches the task's threshold; a markdown table and a plot of the mean evaluation curves (ScottPlot).
 module Dqn.Fun.Bench.Family
 
 open System
-open System.Globalization
 open System.IO
 open System.Text
 open Dqn.Fun
@@ -86,47 +85,38 @@ let table (envId: string) (steps: int64) (runs: Run list) =
         line $"""| {preset} | {String.Join(" | ", cells)} | {solved.Length}/{rs.Length} | {med} | {wall:F0} |"""
     sb.ToString()
 
-/// An SVG line chart of each preset's evaluation curve averaged over seeds (a plain, dependency-free file).
-let svg (envId: string) (runs: Run list) =
-    let inv (x: float) = x.ToString("0.#", CultureInfo.InvariantCulture)
-    let w, h, left, bottom, top, right = 760.0, 420.0, 60.0, 40.0, 30.0, 150.0
-    let curves =
-        [ for preset in runs |> List.map (fun r -> r.Preset) |> List.distinct ->
-              let rs = runs |> List.filter (fun r -> r.Preset = preset)
-              let steps = rs.Head.Curve |> List.map fst
-              preset, steps |> List.mapi (fun i s -> s, rs |> List.averageBy (fun r -> snd r.Curve[i])) ]
-    let allPoints = curves |> List.collect snd
-    let xMax = allPoints |> List.map (fst >> float) |> List.max
-    let yMin = min 0.0 (allPoints |> List.map snd |> List.min)
-    let yMax = max (threshold envId) (allPoints |> List.map snd |> List.max)
-    let px (x: float) = left + (x / xMax) * (w - left - right)
-    let py (y: float) = h - bottom - (y - yMin) / (yMax - yMin) * (h - bottom - top)
-    let colours = [| "#1f77b4"; "#ff7f0e"; "#2ca02c"; "#d62728"; "#9467bd"; "#8c564b"; "#e377c2"; "#7f7f7f"; "#bcbd22"; "#17becf" |]
-    let sb = StringBuilder()
-    let add (s: string) = sb.AppendLine s |> ignore
-    add $"""<svg xmlns="http://www.w3.org/2000/svg" width="{inv w}" height="{inv h}" font-family="sans-serif" font-size="12">"""
-    add $"""<rect width="100%%" height="100%%" fill="white"/>"""
-    add $"""<text x="{inv left}" y="18">{envId}: greedy evaluation return (mean over seeds) by agent step</text>"""
-    add $"""<line x1="{inv left}" y1="{inv (py yMin)}" x2="{inv (w - right)}" y2="{inv (py yMin)}" stroke="black"/>"""
-    add $"""<line x1="{inv left}" y1="{inv (py yMin)}" x2="{inv left}" y2="{inv top}" stroke="black"/>"""
-    let t = threshold envId
-    add $"""<line x1="{inv left}" y1="{inv (py t)}" x2="{inv (w - right)}" y2="{inv (py t)}" stroke="grey" stroke-dasharray="4 4"/>"""
-    add $"""<text x="{inv (left + 4.0)}" y="{inv (py t - 4.0)}" fill="grey">solved: {inv t}</text>"""
-    for k in 0..4 do
-        let x = xMax * float k / 4.0
-        add $"""<text x="{inv (px x)}" y="{inv (h - bottom + 16.0)}" text-anchor="middle">{inv x}</text>"""
-        let y = yMin + (yMax - yMin) * float k / 4.0
-        add $"""<text x="{inv (left - 6.0)}" y="{inv (py y + 4.0)}" text-anchor="end">{inv y}</text>"""
-    curves
-    |> List.iteri (fun i (preset, points) ->
-        let colour = colours[i % colours.Length]
-        let path = String.Join(" ", points |> List.map (fun (s, r) -> $"{inv (px (float s))},{inv (py r)}"))
-        add $"""<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>"""
-        add $"""<text x="{inv (w - right + 10.0)}" y="{inv (top + 16.0 * float i + 10.0)}" fill="{colour}">{preset}</text>""")
-    add "</svg>"
-    sb.ToString()
+/// The family plot of the runs saved under `dir` (`dir`/<preset>/seed<N>/metrics.csv, as `run` writes them): each
+/// preset's greedy evaluation return averaged over its seeds against agent steps, the solved threshold dashed, drawn
+/// with ScottPlot into `outBase`.svg and `outBase`.png. `presets`: those presets in that order (None: every preset
+/// folder, in DqnConfig.presetNames order). Returns the paths written.
+let plot (envId: string) (dir: string) (presets: string list option) (outBase: string) =
+    let folders =
+        Directory.GetDirectories dir
+        |> Array.map (fun d -> Path.GetFileName d, d)
+        |> Array.filter (fun (_, d) -> Directory.GetFiles(d, "metrics.csv", SearchOption.AllDirectories).Length > 0)
+        |> Map.ofArray
+    let names =
+        match presets with
+        | Some ps ->
+            for p in ps do
+                if not (folders.ContainsKey p) then invalidArg "presets" $"no runs of preset {p} under {dir}"
+            ps
+        | None ->
+            let order (name: string) =
+                match List.tryFindIndex ((=) name) DqnConfig.presetNames with
+                | Some i -> i, name
+                | None -> Int32.MaxValue, name
+            folders |> Map.toList |> List.map fst |> List.sortBy order
+    if names.IsEmpty then invalidArg "dir" $"no <preset>/seed<N>/metrics.csv under {dir}"
+    let groups =
+        [ for name in names ->
+              { Plot.Key = folders[name]
+                Plot.Label = name
+                Plot.Runs = Plot.findRuns folders[name] |> List.map Plot.readRun } ]
+    let threshold = try Some(threshold envId) with :? ArgumentException -> None
+    Plot.evaluations $"{envId}: greedy evaluation return (mean over seeds) by agent step" threshold groups outBase
 
-/// Runs every preset on every seed, printing each run, and writes family.md and family.svg to `out`.
+/// Runs every preset on every seed, printing each run, and writes family.md, family.svg and family.png to `out`.
 let runAll (envId: string) (presets: string list) (seeds: int list) (steps: int64) (evalInterval: int) (evalEpisodes: int) (out: string) =
     Directory.CreateDirectory out |> ignore
     let runs =
@@ -138,5 +128,5 @@ let runAll (envId: string) (presets: string list) (seeds: int list) (steps: int6
                   r ]
     let md = table envId steps runs
     File.WriteAllText(Path.Combine(out, "family.md"), md)
-    File.WriteAllText(Path.Combine(out, "family.svg"), svg envId runs)
+    plot envId out (Some presets) (Path.Combine(out, "family")) |> ignore
     printfn "%s" md

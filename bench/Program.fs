@@ -26,6 +26,8 @@ type TrainArgs =
     | Out of dir: string
     | Threads of int
     | Device of string
+    | Video of dir: string
+    | Video_Episodes of episodes: int
     | Quiet
 
     interface IArgParserTemplate with
@@ -45,6 +47,8 @@ type TrainArgs =
             | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json (default runs/<env>-seed<seed>)."
             | Threads _ -> "libtorch intra-op threads (default 1)."
             | Device _ -> "cpu, cuda, cuda:N, or auto (cuda when libtorch sees a GPU, else cpu; default cpu)."
+            | Video _ -> "write evaluation episodes as animated GIFs into this folder: step<N>-episode<K>.gif for the periodic evaluations, final-model-... and best-model-... for the fresh ones at the end."
+            | Video_Episodes _ -> "with --video: episodes recorded of each evaluation, the first ones (default 1)."
             | Quiet -> "print only the summary."
 
 and SeedsArgs =
@@ -131,17 +135,39 @@ and FamilyArgs =
     | Eval_Interval of agentSteps: int
     | Eval_Episodes of int
     | Out of dir: string
+    | Replot of dir: string
+    | Plot_Out of file_base: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Env _ -> "environment id (default CartPole-v1)."
-            | Presets _ -> "presets to compare (default: all of DqnConfig.presetNames)."
+            | Env _ -> "environment id (default CartPole-v1; with --replot: taken from a family-<env> folder name)."
+            | Presets _ -> "presets to compare (default: all of DqnConfig.presetNames; with --replot: those found)."
             | Seeds _ -> "seeds (default 0 1 2 3 4)."
             | Steps _ -> "agent steps per run (default 30000)."
             | Eval_Interval _ -> "agent steps between evaluations (default 2500)."
             | Eval_Episodes _ -> "episodes per evaluation (default 10)."
-            | Out _ -> "folder for family.md and family.svg (default runs/family-<env>)."
+            | Out _ -> "folder for family.md, family.svg and family.png (default runs/family-<env>)."
+            | Replot _ -> "train nothing: redraw family.svg and family.png from the runs saved in this folder (<preset>/seed<N>/metrics.csv)."
+            | Plot_Out _ -> "with --replot: write FILE_BASE.svg and FILE_BASE.png instead of <dir>/family.svg and .png."
+
+and PlotArgs =
+    | [<MainCommand; ExactlyOnce; Last>] Runs of run_dir: string list
+    | Out of file_base: string
+    | X of axis: string
+    | Group_By of rule: string
+    | Smooth of episodes: int
+    | Title of string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Runs _ -> "run folders holding a metrics.csv (a folder without one stands for every run folder below it)."
+            | Out _ -> "write FILE_BASE.svg and FILE_BASE.png (default <the run folders' common folder>/returns)."
+            | X _ -> "agent_steps or frames (default frames when every run is an Atari run, else agent_steps; classic control's frames are its agent steps)."
+            | Group_By _ -> "seed (default: runs whose paths differ only by a seed<N> component or a -seed<N>/_seed<N> ending are one line, mean and min-max over them), none (a line per run), or a regular expression whose matches are taken out of each run's path to name its group."
+            | Smooth _ -> "training returns: moving average over this many episodes (default 20)."
+            | Title _ -> "the plot's title."
 
 and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
@@ -151,6 +177,7 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Frames of ParseResults<FramesArgs>
     | [<CliPrefix(CliPrefix.None)>] Per of ParseResults<PerArgs>
     | [<CliPrefix(CliPrefix.None)>] Family of ParseResults<FamilyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Plot of ParseResults<PlotArgs>
     | [<CliPrefix(CliPrefix.None)>] Atari of ParseResults<AtariRun.AtariArgs>
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-eval")>] Atari_Eval of ParseResults<AtariRun.AtariEvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Bridge of ParseResults<BridgeBench.BridgeArgs>
@@ -167,6 +194,7 @@ and [<RequireSubcommand>] Command =
             | Atari _ -> "train on an Atari game through the ALE bridge: metrics.csv, checkpoints, config.json, summary.json."
             | Atari_Eval _ -> "score a saved Atari model under the Nature protocol (30 no-op starts, ε 0.05, 5-minute games)."
             | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
+            | Plot _ -> "plot return against agent steps (or frames) from saved runs' metrics.csv: SVG and PNG."
             | Bridge _ -> "Atari env throughput through the ALE bridge against a raw ale_py loop doing the same frames."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
@@ -238,10 +266,29 @@ let reportSeed (seed: int) = 2_000_000 + seed
 /// The main job: train with periodic greedy evaluations, keeping the best model (best_model.safetensors)
 /// as SB3's EvalCallback does; then evaluate both the final and the best model on fresh episodes and write
 /// metrics.csv, model.safetensors (final), best_model.safetensors, config.json and summary.json.
-let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quiet: bool) =
+/// With `video`, the evaluation environment records its episodes (RecordingEnvironment) into GIFs named after the
+/// evaluation: step<N>-episode<K>.gif, final-model-episode<K>.gif, best-model-episode<K>.gif.
+let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quiet: bool) (video: Video.VideoOptions option) =
     Directory.CreateDirectory out |> ignore
     let env = Environments.make envId
-    let evalEnv = Environments.make envId
+    let evalInner = Environments.make envId
+    let recording =
+        match video, video |> Option.bind (fun _ -> Renderer.tryOf evalInner) with
+        | Some v, Some renderer ->
+            let gifs = Video.GifRecorder(v.Dir, v.EpisodesPerEvaluation, "episode")
+            Some(gifs, RecordingEnvironment(evalInner, renderer, gifs))
+        | Some _, None ->
+            AnsiConsole.MarkupLineInterpolated($"[yellow]warning[/]: no renderer for {envId}: --video records nothing")
+            None
+        | None, _ -> None
+    let evalEnv = match recording with Some(_, e) -> e :> IEnvironment | None -> evalInner
+    /// Names the GIFs of the evaluation that just ended.
+    let videosOf (label: string) =
+        match recording with
+        | Some(gifs, e) ->
+            e.EndEpisode()
+            gifs.NextEvaluation label |> ignore
+        | None -> ()
     use agent = new Agent(config, env.ObservationSize, env.ActionCount)
     use csv = new MetricsCsvWriter(Path.Combine(out, "metrics.csv"))
     let tb = TensorBoardWriter(out)
@@ -252,9 +299,11 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
         csv.Write e
         tb.Write e
         match e with
-        | Evaluated r when r.MeanReturn > fst best ->
-            best <- (r.MeanReturn, r.Step)
-            agent.Save bestPath
+        | Evaluated r ->
+            videosOf $"step{r.Step:D7}"
+            if r.MeanReturn > fst best then
+                best <- (r.MeanReturn, r.Step)
+                agent.Save bestPath
         | _ -> ()
     let line e =
         match e with
@@ -301,10 +350,13 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
     let episodes = max 1 config.EvalEpisodes
     agent.Save(Path.Combine(out, "model.safetensors"))
     let final = agent.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed)
+    videosOf "final-model"
     let bestEval =
         if File.Exists bestPath && fst best > final.MeanReturn then
             use kept = Agent.Load(bestPath, config)
-            kept.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed), snd best
+            let r = kept.Evaluate(evalEnv, episodes, 0.0, reportSeed config.Seed)
+            videosOf "best-model"
+            r, snd best
         else
             // The final model is at least as good as every periodic evaluation: it is the best model.
             agent.Save bestPath
@@ -343,6 +395,9 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
     AnsiConsole.MarkupLine(
         $"[bold]{envId}[/] seed {config.Seed}, {steps} agent steps: greedy return of the best model (step {bStep}) [bold]{b.MeanReturn:F1}[/] ± {b.StdReturn:F1}, of the final model {final.MeanReturn:F1} ± {final.StdReturn:F1} ({b.Returns.Length} fresh episodes); {summary.StepsPerSecond:F0} steps/s, {summary.WallSeconds:F1} s. Wrote {out}"
     )
+    match recording with
+    | Some(gifs, _) -> AnsiConsole.MarkupLineInterpolated($"{gifs.Written.Length} episode videos in {gifs.Dir}")
+    | None -> ()
     { EnvId = envId; Seed = config.Seed; Steps = steps; Summary = summary; Final = final; Best = bestEval }
 
 /// The defaults with `seed` on `device`, LibTorch's intra-op threads (a process setting) set to `threads`.
@@ -379,7 +434,10 @@ let runTrain (a: ParseResults<TrainArgs>) =
         | Some other -> invalidArg "head" $"--head {other}: expected, categorical, quantile or iqn"
     torch.set_num_threads (a.GetResult(TrainArgs.Threads, 1))
     let config = { c with Seed = seed; Device = device }
-    train envId steps config out (a.Contains TrainArgs.Quiet) |> ignore
+    let video =
+        a.TryGetResult TrainArgs.Video
+        |> Option.map (fun dir -> { Video.Dir = dir; Video.EpisodesPerEvaluation = Some(a.GetResult(TrainArgs.Video_Episodes, 1)) })
+    train envId steps config out (a.Contains TrainArgs.Quiet) video |> ignore
     0
 
 let runSeeds (a: ParseResults<SeedsArgs>) =
@@ -389,7 +447,7 @@ let runSeeds (a: ParseResults<SeedsArgs>) =
     let out = a.GetResult(SeedsArgs.Out, Path.Combine("runs", "seeds"))
     let threads = a.GetResult(SeedsArgs.Threads, 1)
     let results =
-        [ for s in seeds -> train envId steps (configFor s threads torch.CPU) (Path.Combine(out, $"seed{s}")) true ]
+        [ for s in seeds -> train envId steps (configFor s threads torch.CPU) (Path.Combine(out, $"seed{s}")) true None ]
     let lines =
         [ $"| seed | best model: greedy return ({results.Head.Final.Returns.Length} fresh episodes) | kept at step | final model | periodic evaluations (every {DqnConfig.defaults.EvalInterval} steps) | wall s | steps/s |"
           "|---:|---:|---:|---:|---|---:|---:|"
@@ -555,6 +613,19 @@ let runPer (a: ParseResults<PerArgs>) =
     0
 
 let runFamily (a: ParseResults<FamilyArgs>) =
+    match a.TryGetResult FamilyArgs.Replot with
+    | Some dir ->
+        let envId =
+            match a.TryGetResult FamilyArgs.Env with
+            | Some e -> e
+            | None ->
+                let name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/', '\\'))
+                if name.StartsWith "family-" then name.Substring 7 else "CartPole-v1"
+        let outBase = a.GetResult(FamilyArgs.Plot_Out, Path.Combine(dir, "family"))
+        for path in Family.plot envId dir (a.TryGetResult FamilyArgs.Presets) outBase do
+            printfn "wrote %s" path
+        0
+    | None ->
     let envId = a.GetResult(FamilyArgs.Env, "CartPole-v1")
     Family.runAll
         envId
@@ -564,6 +635,31 @@ let runFamily (a: ParseResults<FamilyArgs>) =
         (a.GetResult(FamilyArgs.Eval_Interval, 2_500))
         (a.GetResult(FamilyArgs.Eval_Episodes, 10))
         (a.GetResult(FamilyArgs.Out, Path.Combine("runs", $"family-{envId}")))
+    0
+
+let runPlot (a: ParseResults<PlotArgs>) =
+    let dirs = a.GetResult PlotArgs.Runs |> List.collect Plot.findRuns
+    if dirs.IsEmpty then failwith "no run folders with a metrics.csv"
+    let runs = dirs |> List.map Plot.readRun
+    let axis =
+        match a.TryGetResult PlotArgs.X |> Option.map (fun x -> x.ToLowerInvariant().Replace('-', '_')) with
+        | Some("agent_steps" | "steps") -> Plot.AgentSteps
+        | Some "frames" -> Plot.Frames
+        | None -> if runs |> List.forall (fun r -> r.Atari) then Plot.Frames else Plot.AgentSteps
+        | Some other -> invalidArg "x" $"--x {other}: agent_steps or frames"
+    let pattern =
+        match a.GetResult(PlotArgs.Group_By, "seed") with
+        | "seed" -> Some Plot.seedPattern
+        | "none" -> None
+        | regex -> Some regex
+    let window = a.GetResult(PlotArgs.Smooth, 20)
+    let outBase = a.GetResult(PlotArgs.Out, Path.Combine(Plot.commonFolder dirs, "returns"))
+    let title = a.GetResult(PlotArgs.Title, $"return against {Plot.axisName axis}")
+    let groups = Plot.group pattern runs
+    for path in Plot.returns axis window title groups outBase do
+        printfn "wrote %s" path
+    for g in groups do
+        printfn "%s: %d run(s)" g.Label g.Runs.Length
     0
 
 [<EntryPoint>]
@@ -578,6 +674,7 @@ let main argv =
         | Frames a -> runFrames a
         | Per a -> runPer a
         | Family a -> runFamily a
+        | Plot a -> runPlot a
         | Atari a -> AtariRun.runAtari a
         | Atari_Eval a -> AtariRun.runAtariEval a
         | Bridge a -> BridgeBench.run findBaseline a
