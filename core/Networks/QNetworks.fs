@@ -134,7 +134,17 @@ module QNetworks =
                 | _, layers -> invalidOp $"a torso of {layers.Length} modules"
             new QModel(body, List.ofSeq noisy, actionCount, atoms)
 
-    /// <summary>Draws every parameter of the library's layers in `network` again from `generator`, with PyTorch's
+    /// A module and all its descendants, depth first in registration order (the order their layers are built in).
+    /// TorchSharp's modules() lists children before grandchildren and leaves the module itself out.
+    let rec private selfAndDescendants (m: torch.nn.Module) : torch.nn.Module seq =
+        seq {
+            yield m
+            for struct (_, child) in m.named_children () do
+                yield! selfAndDescendants child
+        }
+
+    /// <summary>Draws every parameter of the library's layers in `network` again from `generator`, layer by layer in
+    /// the order they are built in, with PyTorch's
     /// default initialisation (Linear and Conv2d: weights and biases U(-1/√fan_in, 1/√fan_in), which is
     /// kaiming_uniform_(a = √5) for the weights; LSTMCell: U(-1/√hidden, 1/√hidden); NoisyLinear: its
     /// reset_parameters), and points the noisy layers' and IQN networks' sampling at it, so that a network's
@@ -144,8 +154,7 @@ module QNetworks =
         use _ = torch.no_grad ()
         let uniform (t: Tensor) (bound: float) =
             if not (isNull t) then t.uniform_(-bound, bound, generator) |> ignore
-        // TorchSharp's modules() lists the submodules only, not the network itself.
-        for m in Seq.append [ network ] (network.modules ()) do
+        for m in selfAndDescendants network do
             match m with
             | :? TorchSharp.Modules.Linear as l ->
                 let bound = 1.0 / sqrt (float l.in_features)
@@ -157,9 +166,12 @@ module QNetworks =
                 uniform c.weight bound
                 uniform c.bias bound
             | :? TorchSharp.Modules.LSTMCell as c ->
-                let bound = 1.0 / sqrt (float c.weight_hh.shape[1])
-                for p in c.parameters () do
-                    uniform p bound
+                // In registration order (weight_ih, weight_hh, bias_ih, bias_hh), as LibTorch initialises them;
+                // hidden = weight_hh's width (its property would make a new wrapper each read).
+                let ps = [ for struct (_, p) in c.named_parameters () -> p :> Tensor ]
+                let hidden = ps |> List.pick (fun p -> if p.dim () = 2L && p.shape[0] = 4L * p.shape[1] then Some p.shape[1] else None)
+                for p in ps do
+                    uniform p (1.0 / sqrt (float hidden))
             | :? NoisyLinear as n ->
                 n.generator <- generator
                 n.reset_parameters ()
@@ -169,8 +181,7 @@ module QNetworks =
     /// Points the noisy layers' and IQN networks' sampling in `network` at `generator` (parameters unchanged).
     [<CompiledName("DrawFrom")>]
     let drawFrom (generator: torch.Generator) (network: torch.nn.Module) =
-        // TorchSharp's modules() lists the submodules only, not the network itself.
-        for m in Seq.append [ network ] (network.modules ()) do
+        for m in selfAndDescendants network do
             match m with
             | :? NoisyLinear as n -> n.generator <- generator
             | :? ImplicitQuantileNetwork as q -> q.Generator <- generator
