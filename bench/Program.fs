@@ -405,13 +405,22 @@ let configFor seed threads device =
     torch.set_num_threads threads
     { DqnConfig.defaults with Seed = seed; Device = device }
 
+/// --env: a known environment id.
+let private checkEnv (envId: string) = Cli.value "--env" (fun () -> Environments.make envId |> ignore)
+
+/// --threads: LibTorch's intra-op threads for this process (a process setting), at least 1.
+let private setThreads (threads: int) =
+    if threads < 1 then Cli.usage $"--threads {threads}: expected at least 1"
+    torch.set_num_threads threads
+
 let runTrain (a: ParseResults<TrainArgs>) =
     let envId = a.GetResult(TrainArgs.Env, "CartPole-v1")
+    checkEnv envId
     let seed = a.GetResult(TrainArgs.Seed, 0)
     let steps = a.GetResult(TrainArgs.Steps, 30_000L)
+    Cli.positive "--steps" steps
     let out = a.GetResult(TrainArgs.Out, Path.Combine("runs", $"{envId}-seed{seed}"))
-    let device = Devices.parse (a.GetResult(TrainArgs.Device, "cpu"))
-    let c = DqnConfig.preset (a.GetResult(TrainArgs.Preset, "dqn"))
+    let c = Cli.value "--preset" (fun () -> DqnConfig.preset (a.GetResult(TrainArgs.Preset, "dqn")))
     let c = if a.Contains TrainArgs.Double then { c with DoubleDqn = true } else c
     let c = if a.Contains TrainArgs.Dueling then { c with Dueling = true } else c
     let c = if a.Contains TrainArgs.Prioritized then { c with Prioritized = true } else c
@@ -431,21 +440,28 @@ let runTrain (a: ParseResults<TrainArgs>) =
                 IqnPolicyTauSamples = p.IqnPolicyTauSamples
                 IqnEmbeddingDim = p.IqnEmbeddingDim }
         | Some "expected" | None -> c
-        | Some other -> invalidArg "head" $"--head {other}: expected, categorical, quantile or iqn"
-    torch.set_num_threads (a.GetResult(TrainArgs.Threads, 1))
-    let config = { c with Seed = seed; Device = device }
+        | Some other -> Cli.usage $"--head {other}: expected expected, categorical, quantile or iqn"
+    let config = Cli.value "the settings" (fun () -> DqnConfig.validate { c with Seed = seed })
+    setThreads (a.GetResult(TrainArgs.Threads, 1))
+    let config = { config with Device = Cli.device "--device" (a.GetResult(TrainArgs.Device, "cpu")) }
     let video =
         a.TryGetResult TrainArgs.Video
-        |> Option.map (fun dir -> { Video.Dir = dir; Video.EpisodesPerEvaluation = Some(a.GetResult(TrainArgs.Video_Episodes, 1)) })
-    train envId steps config out (a.Contains TrainArgs.Quiet) video |> ignore
+        |> Option.map (fun dir ->
+            Cli.positive "--video-episodes" (int64 (a.GetResult(TrainArgs.Video_Episodes, 1)))
+            { Video.Dir = Cli.outputFolder "--video" dir; Video.EpisodesPerEvaluation = Some(a.GetResult(TrainArgs.Video_Episodes, 1)) })
+    train envId steps config (Cli.outputFolder "--out" out) (a.Contains TrainArgs.Quiet) video |> ignore
     0
 
 let runSeeds (a: ParseResults<SeedsArgs>) =
     let envId = a.GetResult(SeedsArgs.Env, "CartPole-v1")
+    checkEnv envId
     let steps = a.GetResult(SeedsArgs.Steps, 30_000L)
+    Cli.positive "--steps" steps
     let seeds = a.GetResult(SeedsArgs.Seeds, [ 0; 1; 2; 3; 4 ])
-    let out = a.GetResult(SeedsArgs.Out, Path.Combine("runs", "seeds"))
+    if seeds.IsEmpty then Cli.usage "--seeds: expected at least one seed"
     let threads = a.GetResult(SeedsArgs.Threads, 1)
+    setThreads threads
+    let out = Cli.outputFolder "--out" (a.GetResult(SeedsArgs.Out, Path.Combine("runs", "seeds")))
     let results =
         [ for s in seeds -> train envId steps (configFor s threads torch.CPU) (Path.Combine(out, $"seed{s}")) true None ]
     let lines =
@@ -627,14 +643,24 @@ let runFamily (a: ParseResults<FamilyArgs>) =
         0
     | None ->
     let envId = a.GetResult(FamilyArgs.Env, "CartPole-v1")
+    checkEnv envId
+    let presets = a.GetResult(FamilyArgs.Presets, DqnConfig.presetNames)
+    for p in presets do
+        Cli.value "--presets" (fun () -> DqnConfig.preset p |> ignore)
+    let steps = a.GetResult(FamilyArgs.Steps, 30_000L)
+    Cli.positive "--steps" steps
+    let evalInterval = a.GetResult(FamilyArgs.Eval_Interval, 2_500)
+    Cli.positive "--eval-interval" (int64 evalInterval)
+    let evalEpisodes = a.GetResult(FamilyArgs.Eval_Episodes, 10)
+    Cli.positive "--eval-episodes" (int64 evalEpisodes)
     Family.runAll
         envId
-        (a.GetResult(FamilyArgs.Presets, DqnConfig.presetNames))
+        presets
         (a.GetResult(FamilyArgs.Seeds, [ 0; 1; 2; 3; 4 ]))
-        (a.GetResult(FamilyArgs.Steps, 30_000L))
-        (a.GetResult(FamilyArgs.Eval_Interval, 2_500))
-        (a.GetResult(FamilyArgs.Eval_Episodes, 10))
-        (a.GetResult(FamilyArgs.Out, Path.Combine("runs", $"family-{envId}")))
+        steps
+        evalInterval
+        evalEpisodes
+        (Cli.outputFolder "--out" (a.GetResult(FamilyArgs.Out, Path.Combine("runs", $"family-{envId}"))))
     0
 
 let runPlot (a: ParseResults<PlotArgs>) =
@@ -665,19 +691,24 @@ let runPlot (a: ParseResults<PlotArgs>) =
 [<EntryPoint>]
 let main argv =
     let parser = ArgumentParser.Create<Command>(programName = "dqnfun-bench")
-    try
-        match parser.ParseCommandLine(argv).GetSubCommand() with
-        | Train a -> runTrain a
-        | Seeds a -> runSeeds a
-        | Compare a -> runCompare a
-        | Cnn a -> runCnn a
-        | Frames a -> runFrames a
-        | Per a -> runPer a
-        | Family a -> runFamily a
-        | Plot a -> runPlot a
-        | Atari a -> AtariRun.runAtari a
-        | Atari_Eval a -> AtariRun.runAtariEval a
-        | Bridge a -> BridgeBench.run findBaseline a
-    with :? ArguParseException as e ->
-        eprintfn "%s" e.Message
-        2
+    Cli.run (fun () ->
+        match (try Ok(parser.ParseCommandLine(argv).GetSubCommand()) with :? ArguParseException as e -> Error e) with
+        | Error e when e.ErrorCode = ErrorCode.HelpText ->
+            printfn "%s" e.Message
+            0
+        | Error e ->
+            eprintfn "%s" e.Message
+            2
+        | Ok command ->
+            match command with
+            | Train a -> runTrain a
+            | Seeds a -> runSeeds a
+            | Compare a -> runCompare a
+            | Cnn a -> runCnn a
+            | Frames a -> runFrames a
+            | Per a -> runPer a
+            | Family a -> runFamily a
+            | Plot a -> runPlot a
+            | Atari a -> AtariRun.runAtari a
+            | Atari_Eval a -> AtariRun.runAtariEval a
+            | Bridge a -> BridgeBench.run findBaseline a)

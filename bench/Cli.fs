@@ -1,0 +1,84 @@
+/// How the CLI reports what stops it: a value that cannot work is one line on stderr and exit code 2, checked
+/// before anything is created; a condition of the machine or of a process (no GPU, a dead bridge, a full disk) is
+/// one line and exit code 1. No stack trace either way.
+module Dqn.Fun.Bench.Cli
+
+open System
+open System.IO
+open Dqn.Fun
+
+/// A command-line value that cannot work (exit code 2).
+exception UsageError of message: string
+
+/// A condition of the machine or of a process that stops the run (exit code 1).
+exception RuntimeError of message: string
+
+/// Raises a usage error.
+let usage (message: string) : 'T = raise (UsageError message)
+
+/// An exception's message without .NET's " (Parameter 'x')" suffix, on one line.
+let oneLine (e: exn) =
+    let m = e.Message
+    let m = match m.IndexOf " (Parameter '" with -1 -> m | i -> m.Substring(0, i)
+    m.Replace(Environment.NewLine, " ").Replace('\n', ' ').Trim()
+
+/// Runs a check of the values behind `option`; an ArgumentException the library raises for a bad value becomes a
+/// usage error naming the option.
+let value (option: string) (check: unit -> 'T) : 'T =
+    try
+        check ()
+    with :? ArgumentException as e ->
+        usage $"{option}: {oneLine e}"
+
+/// Checks that a number is positive.
+let positive (option: string) (v: int64) = if v <= 0L then usage $"{option} {v}: expected a positive number"
+
+/// The device `name` names, checked in two steps: its form (a usage error) and whether this process can use it
+/// (a runtime error: no CUDA GPU).
+let device (option: string) (name: string) : Device =
+    value option (fun () -> Devices.normalize name) |> ignore
+    try
+        Devices.parse name
+    with :? ArgumentException as e ->
+        raise (RuntimeError $"{option} {name}: {oneLine e}")
+
+/// An output folder, checked before anything is written: not an existing file, and creatable and writable (a probe
+/// file is written into it and removed). Creates the folder.
+let outputFolder (option: string) (path: string) =
+    if String.IsNullOrWhiteSpace path then usage $"{option}: expected a folder"
+    if File.Exists path then usage $"{option} {path} is a file; expected a folder (new or existing)"
+    try
+        Directory.CreateDirectory path |> ignore
+        let probe = Path.Combine(path, $".dqnfun-write-probe-{Guid.NewGuid():N}")
+        File.WriteAllText(probe, "")
+        File.Delete probe
+    with
+    | :? IOException
+    | :? UnauthorizedAccessException as e -> usage $"{option} {path} is not a writable folder: {oneLine e}"
+    path
+
+/// A file the run will read: it must exist.
+let inputFile (option: string) (path: string) =
+    if not (File.Exists path) then usage $"{option} {path}: no such file"
+    path
+
+/// Runs a command, mapping what stops it to one line on stderr and an exit code: 2 for usage errors, 1 for runtime
+/// errors and anything else (the innermost message), 130 for a cancellation.
+let run (command: unit -> int) : int =
+    let report (m: string) = eprintfn "dqnfun-bench: %s" m
+    try
+        command ()
+    with
+    | UsageError m ->
+        report m
+        2
+    | RuntimeError m ->
+        report m
+        1
+    | :? OperationCanceledException ->
+        report "cancelled"
+        130
+    | e ->
+        let rec innermost (e: exn) = if isNull e.InnerException then e else innermost e.InnerException
+        report (oneLine (innermost e))
+        1
