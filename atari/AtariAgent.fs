@@ -26,9 +26,9 @@ type AtariGameMetrics =
       Loss: float
       /// <summary>Mean Q(s, a) of those updates (NaN if none).</summary>
       MeanQ: float
-      /// <summary>Emulator frames per second of wall time since Learn began.</summary>
+      /// <summary>Emulator frames per second of training time since Learn began (time in evaluations excluded).</summary>
       FramesPerSecond: float
-      /// <summary>Agent steps per second since Learn began.</summary>
+      /// <summary>Agent steps per second of training time since Learn began.</summary>
       AgentStepsPerSecond: float }
 
 /// <summary>A score under an evaluation protocol.</summary>
@@ -58,8 +58,13 @@ type AtariTrainingSummary =
       AgentSteps: int64
       Updates: int64
       Games: int
+      /// <summary>Seconds of the whole call, evaluations included.</summary>
       WallSeconds: float
+      /// <summary>Seconds spent in evaluations (Nature games on evalEnv).</summary>
+      EvaluationSeconds: float
+      /// <summary>Training frames per second of training time (WallSeconds - EvaluationSeconds).</summary>
       FramesPerSecond: float
+      /// <summary>Agent steps per second of training time.</summary>
       AgentStepsPerSecond: float
       Evaluations: AtariEvaluation list }
 
@@ -247,6 +252,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// <param name="observer">Called on the training thread with every event.</param>
     /// <param name="recover">Called when env raises; returning true (after restarting the emulator) starts a fresh
     /// episode and training goes on, false rethrows. The replay keeps everything stored.</param>
+    /// <param name="recoverEvaluation">Called when evalEnv raises during an evaluation; returning true (after
+    /// restarting its emulator) plays that evaluation again from its first game, false rethrows.</param>
     /// <param name="cancellationToken">Checked every agent step.</param>
     member this.Learn
         (
@@ -255,7 +262,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             ?evalEnv: AtariEnvironment,
             ?observer: AtariEvent -> unit,
             ?recover: exn -> bool,
-            ?cancellationToken: CancellationToken
+            ?cancellationToken: CancellationToken,
+            ?recoverEvaluation: exn -> bool
         ) : AtariTrainingSummary =
         checkAlive ()
         if isNull (box env) then nullArg "env"
@@ -265,8 +273,12 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let replay = ensureReplay env.Settings.Padding
         let observe = defaultArg observer ignore
         let recover = defaultArg recover (fun _ -> false)
+        let recoverEvaluation = defaultArg recoverEvaluation (fun _ -> false)
         let ct = defaultArg cancellationToken CancellationToken.None
         let clock = Stopwatch.StartNew()
+        // Time in evaluations, kept out of the throughput figures.
+        let evaluationClock = Stopwatch()
+        let trainingSeconds () = clock.Elapsed.TotalSeconds - evaluationClock.Elapsed.TotalSeconds
         let startFrames, startSteps, startUpdates = env.TotalFrames, agentSteps, updates
         let framesSoFar () = env.TotalFrames - startFrames
         let evaluations = ResizeArray<AtariEvaluation>()
@@ -279,11 +291,21 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let mutable gameUpdates = 0
         let evaluate () =
             let frames = framesSoFar ()
+            evaluationClock.Start()
+            let rec play (e: AtariEnvironment) (n: int) =
+                try
+                    this.Evaluate(e, n, dqn.EvalEpsilon, dqn.Seed + 1_000_000 + evaluations.Count)
+                with ex when recoverEvaluation ex ->
+                    observe (Recovered ex)
+                    play e n
             let result =
-                match config.Evaluation, evalEnv with
-                | Nature n, Some e -> Some("nature", this.Evaluate(e, n, dqn.EvalEpsilon, dqn.Seed + 1_000_000 + evaluations.Count))
-                | Machado _, _ when recentGames.Count > 0 -> Some("machado", recentGames.ToArray())
-                | _ -> None
+                try
+                    match config.Evaluation, evalEnv with
+                    | Nature n, Some e -> Some("nature", play e n)
+                    | Machado _, _ when recentGames.Count > 0 -> Some("machado", recentGames.ToArray())
+                    | _ -> None
+                finally
+                    evaluationClock.Stop()
             match result with
             | Some(protocol, returns) ->
                 let mean, std = meanStd returns
@@ -344,7 +366,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 recentGames.Enqueue gameReturn
                 while recentGames.Count > n do
                     recentGames.Dequeue() |> ignore
-                let seconds = clock.Elapsed.TotalSeconds
+                let seconds = trainingSeconds ()
                 observe (
                     GameEnded
                         { Frames = framesSoFar ()
@@ -373,14 +395,15 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 observe (CheckpointDue(framesSoFar ()))
         // The final score (unless an evaluation just ran at this very frame count).
         if evaluations.Count = 0 || evaluations[evaluations.Count - 1].Frames <> framesSoFar () then evaluate ()
-        let wall = clock.Elapsed.TotalSeconds
+        let training = trainingSeconds ()
         { Frames = framesSoFar ()
           AgentSteps = agentSteps - startSteps
           Updates = updates - startUpdates
           Games = games
-          WallSeconds = wall
-          FramesPerSecond = float (framesSoFar ()) / wall
-          AgentStepsPerSecond = float (agentSteps - startSteps) / wall
+          WallSeconds = clock.Elapsed.TotalSeconds
+          EvaluationSeconds = evaluationClock.Elapsed.TotalSeconds
+          FramesPerSecond = float (framesSoFar ()) / training
+          AgentStepsPerSecond = float (agentSteps - startSteps) / training
           Evaluations = List.ofSeq evaluations }
 
     /// <summary>Saves the online network (atomically: a temporary file, then a rename) with its architecture

@@ -141,18 +141,23 @@ let private videosOf (recording: (Video.GifRecorder * RecordingEmulator) option)
     | None -> ()
 
 let runAtari (a: ParseResults<AtariArgs>) =
-    let game = AtariScores.gameId (a.GetResult AtariArgs.Game)
+    // Every value is checked before anything is created (Cli).
+    let game = Cli.value "--game" (fun () -> AtariScores.gameId (a.GetResult AtariArgs.Game))
     let presetName = a.GetResult(AtariArgs.Preset, "nature")
     let seed = a.GetResult(AtariArgs.Seed, 0)
     let frames = a.GetResult(AtariArgs.Frames, 10_000_000L)
+    Cli.positive "--frames" frames
     let out = a.GetResult(AtariArgs.Out, Path.Combine("runs", $"atari-{game}-{presetName}-seed{seed}"))
-    let preset = AtariConfig.preset presetName
+    let preset = Cli.value "--preset" (fun () -> AtariConfig.preset presetName)
+    let threads = a.GetResult(AtariArgs.Threads, 1)
+    if threads < 1 then Cli.usage $"--threads {threads}: expected at least 1"
+    a.TryGetResult AtariArgs.Rom |> Option.iter (Cli.inputFile "--rom" >> ignore)
     // LibTorch's intra-op threads are a process setting, made once here.
-    torch.set_num_threads (a.GetResult(AtariArgs.Threads, 1))
+    torch.set_num_threads threads
     let dqn =
         { preset.Dqn with
             Seed = seed
-            Device = parseDevice (a.GetResult(AtariArgs.Device, "cpu"))
+            Device = Cli.device "--device" (a.GetResult(AtariArgs.Device, "cpu"))
             LearningStarts = a.GetResult(AtariArgs.Learning_Starts, preset.Dqn.LearningStarts)
             BufferSize = a.GetResult(AtariArgs.Buffer_Size, preset.Dqn.BufferSize) }
     let evaluation =
@@ -161,14 +166,25 @@ let runAtari (a: ParseResults<AtariArgs>) =
         | Machado _, Some n -> Machado n
         | e, None -> e
     let config =
-        AtariConfig.validate
-            { preset with
-                Dqn = dqn
-                Evaluation = evaluation
-                EvalIntervalFrames = a.GetResult(AtariArgs.Eval_Interval, preset.EvalIntervalFrames)
-                CheckpointIntervalFrames = a.GetResult(AtariArgs.Checkpoint_Interval, preset.CheckpointIntervalFrames) }
+        Cli.value "the settings" (fun () ->
+            AtariConfig.validate
+                { preset with
+                    Dqn = dqn
+                    Evaluation = evaluation
+                    EvalIntervalFrames = a.GetResult(AtariArgs.Eval_Interval, preset.EvalIntervalFrames)
+                    CheckpointIntervalFrames = a.GetResult(AtariArgs.Checkpoint_Interval, preset.CheckpointIntervalFrames) })
     let quiet = a.Contains AtariArgs.Quiet
     let rom = a.TryGetResult AtariArgs.Rom
+    a.TryGetResult AtariArgs.Video |> Option.iter (Cli.outputFolder "--video" >> ignore)
+    Cli.outputFolder "--out" out |> ignore
+    // The bridges come first: an unknown game or a missing ale_py stops the run before any file is written.
+    use train = openEmulator (a.GetResult(AtariArgs.Bridge, "auto")) game rom seed config.RepeatActionProbability
+    // Under the Machado protocol there is no evaluation environment.
+    let evalBridge =
+        match config.Evaluation with
+        | Nature _ -> Some(openEmulator (a.GetResult(AtariArgs.Eval_Bridge, "auto")) game rom (seed + 1_000) config.RepeatActionProbability)
+        | Machado _ -> None
+    use _ = { new IDisposable with member _.Dispose() = evalBridge |> Option.iter (fun b -> (b :> IDisposable).Dispose()) }
     Directory.CreateDirectory out |> ignore
     let describe = AtariConfig.describe config
     writeJson (Path.Combine(out, "config.json")) (fun w ->
@@ -181,13 +197,6 @@ let runAtari (a: ParseResults<AtariArgs>) =
         for k, v in describe do
             t.AddRow(Markup.Escape k, Markup.Escape v) |> ignore
         AnsiConsole.Write t
-    use train = openEmulator (a.GetResult(AtariArgs.Bridge, "auto")) game rom seed config.RepeatActionProbability
-    // Under the Machado protocol there is no evaluation environment.
-    let evalBridge =
-        match config.Evaluation with
-        | Nature _ -> Some(openEmulator (a.GetResult(AtariArgs.Eval_Bridge, "auto")) game rom (seed + 1_000) config.RepeatActionProbability)
-        | Machado _ -> None
-    use _ = { new IDisposable with member _.Dispose() = evalBridge |> Option.iter (fun b -> (b :> IDisposable).Dispose()) }
     let env = AtariEnvironment(train.Emulator, config.Environment, seed)
     let video =
         a.TryGetResult AtariArgs.Video
@@ -238,18 +247,36 @@ let runAtari (a: ParseResults<AtariArgs>) =
         | CheckpointDue f -> agent.Save(modelPath, extra |> Map.add "frames" (string f))
         | Recovered _ -> ()
         | GameEnded _ -> ()
-    let recover (e: exn) = a.Contains AtariArgs.Restart_Bridge && restartOn train e
+    let restart = a.Contains AtariArgs.Restart_Bridge
+    let recover (e: exn) = restart && restartOn train e
+    let recoverEvaluation (e: exn) =
+        match evalBridge with
+        | Some b -> restart && restartOn b e
+        | None -> false
+    let clock = Diagnostics.Stopwatch.StartNew()
     let summary =
         try
-            agent.Learn(env, frames, ?evalEnv = evalEnv, observer = observe, recover = recover)
+            agent.Learn(env, frames, ?evalEnv = evalEnv, observer = observe, recover = recover, recoverEvaluation = recoverEvaluation)
         with e ->
-            // Keep what was learned: the network as it is now, then report the failure.
-            agent.Save(modelPath, extra |> Map.add "frames" "failed")
-            AnsiConsole.MarkupLineInterpolated($"[red]training stopped[/]: {e.Message}; saved the network to {modelPath}")
-            reraise ()
+            // Keep what was learned (the network as it is now) and what the run reached, then report the failure.
+            let reached = env.TotalFrames
+            agent.Save(modelPath, extra |> Map.add "frames" (string reached) |> Map.add "status" "failed")
+            writeJson (Path.Combine(out, "summary.json")) (fun w ->
+                w.WriteString("status", "failed")
+                w.WriteString("error", Cli.oneLine e)
+                w.WriteString("game", game)
+                w.WriteString("preset", config.Preset)
+                w.WriteNumber("seed", seed)
+                w.WriteNumber("frames", reached)
+                w.WriteNumber("agent_steps", agent.AgentSteps)
+                w.WriteNumber("updates", agent.Updates)
+                w.WriteNumber("wall_seconds", clock.Elapsed.TotalSeconds)
+                w.WriteString("server", train.Bridge.Server))
+            raise (Cli.RuntimeError $"training stopped after {reached} frames: {Cli.oneLine e} (saved the network to {modelPath}, the run's state to summary.json)")
     agent.Save(modelPath, extra |> Map.add "frames" (string summary.Frames))
     let final = List.tryLast summary.Evaluations
     writeJson (Path.Combine(out, "summary.json")) (fun w ->
+        w.WriteString("status", "completed")
         w.WriteString("game", game)
         w.WriteString("preset", config.Preset)
         w.WriteNumber("seed", seed)
@@ -258,6 +285,8 @@ let runAtari (a: ParseResults<AtariArgs>) =
         w.WriteNumber("updates", summary.Updates)
         w.WriteNumber("games", summary.Games)
         w.WriteNumber("wall_seconds", summary.WallSeconds)
+        // Throughput over training time: the evaluations' seconds are not in it.
+        w.WriteNumber("evaluation_seconds", summary.EvaluationSeconds)
         w.WriteNumber("frames_per_second", summary.FramesPerSecond)
         w.WriteNumber("agent_steps_per_second", summary.AgentStepsPerSecond)
         w.WriteString("server", train.Bridge.Server)
@@ -298,13 +327,18 @@ let runAtari (a: ParseResults<AtariArgs>) =
     0
 
 let runAtariEval (a: ParseResults<AtariEvalArgs>) =
-    let game = AtariScores.gameId (a.GetResult AtariEvalArgs.Game)
-    let path = a.GetResult AtariEvalArgs.Model
+    let game = Cli.value "--game" (fun () -> AtariScores.gameId (a.GetResult AtariEvalArgs.Game))
+    let path = Cli.inputFile "--model" (a.GetResult AtariEvalArgs.Model)
     let seed = a.GetResult(AtariEvalArgs.Seed, 0)
     let games = a.GetResult(AtariEvalArgs.Games, 30)
+    Cli.positive "--games" (int64 games)
     let epsilon = a.GetResult(AtariEvalArgs.Epsilon, 0.05)
+    if not (epsilon >= 0.0 && epsilon <= 1.0) then Cli.usage $"--epsilon {epsilon}: expected a value in [0, 1]"
     let sticky = a.GetResult(AtariEvalArgs.Sticky, 0.0)
-    let agent, metadata = AtariAgent.Load path
+    if not (sticky >= 0.0 && sticky <= 1.0) then Cli.usage $"--sticky {sticky}: expected a value in [0, 1]"
+    a.TryGetResult AtariEvalArgs.Rom |> Option.iter (Cli.inputFile "--rom" >> ignore)
+    a.TryGetResult AtariEvalArgs.Video |> Option.iter (Cli.outputFolder "--video" >> ignore)
+    let agent, metadata = Cli.value "--model" (fun () -> try AtariAgent.Load path with :? InvalidDataException as e -> invalidArg "model" e.Message)
     use agent = agent
     match metadata.TryFind "game" with
     | Some g when g <> game -> AnsiConsole.MarkupLineInterpolated($"[yellow]warning[/]: the model was trained on {g}, evaluating on {game}")
@@ -316,7 +350,7 @@ let runAtariEval (a: ParseResults<AtariEvalArgs>) =
     let emulator, recording = recorded video agent.Config.Environment.FrameSkip b.Emulator
     let env = AtariEnvironment(emulator, AtariConfig.natureEvaluationSettings agent.Config.Environment, seed)
     if env.ActionCount <> agent.ActionCount then
-        failwith $"the model has {agent.ActionCount} actions, {game} has {env.ActionCount}: wrong game?"
+        Cli.usage $"--model {path} has {agent.ActionCount} actions, {game} has {env.ActionCount}: wrong game?"
     let scores = agent.Evaluate(env, games, epsilon, seed)
     videosOf recording ""
     recording |> Option.iter (fun (gifs, _) -> AnsiConsole.MarkupLineInterpolated($"{gifs.Written.Length} game videos in {gifs.Dir}"))

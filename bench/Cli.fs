@@ -42,19 +42,26 @@ let device (option: string) (name: string) : Device =
     with :? ArgumentException as e ->
         raise (RuntimeError $"{option} {name}: {oneLine e}")
 
-/// An output folder, checked before anything is written: not an existing file, and creatable and writable (a probe
-/// file is written into it and removed). Creates the folder.
+/// An output folder, checked without creating it: not an existing file, and writable, or creatable in a writable
+/// folder (a probe file is written into the folder, or into its nearest existing ancestor, and removed). The
+/// command creates it once everything else checked out.
 let outputFolder (option: string) (path: string) =
     if String.IsNullOrWhiteSpace path then usage $"{option}: expected a folder"
-    if File.Exists path then usage $"{option} {path} is a file; expected a folder (new or existing)"
+    let full = Path.GetFullPath path
+    if File.Exists full then usage $"{option} {path} is a file; expected a folder (new or existing)"
+    let rec existing (dir: string) =
+        if isNull dir then usage $"{option} {path}: no existing folder above it"
+        elif Directory.Exists dir then dir
+        elif File.Exists dir then usage $"{option} {path}: {dir} is a file, not a folder"
+        else existing (Path.GetDirectoryName dir)
+    let anchor = existing full
     try
-        Directory.CreateDirectory path |> ignore
-        let probe = Path.Combine(path, $".dqnfun-write-probe-{Guid.NewGuid():N}")
+        let probe = Path.Combine(anchor, $".dqnfun-write-probe-{Guid.NewGuid():N}")
         File.WriteAllText(probe, "")
         File.Delete probe
     with
     | :? IOException
-    | :? UnauthorizedAccessException as e -> usage $"{option} {path} is not a writable folder: {oneLine e}"
+    | :? UnauthorizedAccessException as e -> usage $"{option} {path} cannot be written ({anchor}: {oneLine e})"
     path
 
 /// A file the run will read: it must exist.

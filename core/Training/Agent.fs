@@ -23,7 +23,7 @@ type EpisodeMetrics =
       MeanQ: float
       /// Gradient updates so far (cumulative).
       Updates: int64
-      /// Agent steps per second since Learn began.
+      /// Agent steps per second of training time since Learn began (time in evaluations excluded).
       StepsPerSecond: float }
 
 /// Returns of evaluation episodes, run with ε = EvalEpsilon and no learning.
@@ -48,7 +48,11 @@ type TrainingSummary =
       Updates: int64
       /// Training episodes finished by this call.
       Episodes: int
+      /// Seconds of the whole call, evaluations included.
       WallSeconds: float
+      /// Seconds spent in periodic evaluations.
+      EvaluationSeconds: float
+      /// Agent steps per second of training time (WallSeconds - EvaluationSeconds).
       StepsPerSecond: float
       /// Periodic evaluations, in order (empty without an evaluation environment).
       Evaluations: EvaluationResult list }
@@ -308,6 +312,9 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         let observe = defaultArg observer ignore
         let ct = defaultArg cancellationToken CancellationToken.None
         let clock = Stopwatch.StartNew()
+        // Time in evaluations, kept out of the throughput figures.
+        let evaluationClock = Stopwatch()
+        let trainingSeconds () = clock.Elapsed.TotalSeconds - evaluationClock.Elapsed.TotalSeconds
         let startSteps, startUpdates = steps, updates
         let evaluations = ResizeArray()
         let mutable obs = env.Reset(if steps = 0L then Nullable config.Seed else Nullable())
@@ -326,7 +333,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         let evaluate () =
             match evalEnv with
             | Some e when config.EvalEpisodes > 0 ->
-                let r = this.Evaluate(e, config.EvalEpisodes)
+                evaluationClock.Start()
+                let r = try this.Evaluate(e, config.EvalEpisodes) finally evaluationClock.Stop()
                 evaluations.Add r
                 observe (Evaluated r)
             | _ -> ()
@@ -382,7 +390,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
                           Loss = (if episodeUpdates > 0 then lossSum / float episodeUpdates else nan)
                           MeanQ = (if episodeUpdates > 0 then qSum / float episodeUpdates else nan)
                           Updates = updates
-                          StepsPerSecond = float (steps - startSteps) / clock.Elapsed.TotalSeconds }
+                          StepsPerSecond = float (steps - startSteps) / trainingSeconds () }
                 )
                 episodeReturn <- 0.0
                 episodeLength <- 0
@@ -400,11 +408,13 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         accumulator <- rest
         storeCompleted emitted
         let wall = clock.Elapsed.TotalSeconds
+        let training = trainingSeconds ()
         { Steps = steps - startSteps
           Updates = updates - startUpdates
           Episodes = episodes
           WallSeconds = wall
-          StepsPerSecond = float (steps - startSteps) / wall
+          EvaluationSeconds = evaluationClock.Elapsed.TotalSeconds
+          StepsPerSecond = float (steps - startSteps) / training
           Evaluations = List.ofSeq evaluations }
 
     /// Every transition in the uniform replay buffer, in slot order (tests).

@@ -75,7 +75,8 @@ module Checkpoint =
         Safetensors.save path (namedParameters network) metadata
 
     /// Writes a network built by QNetworks.createFor over `torso` as `save` does: an MLP torso gives the
-    /// format of `save`; a Nature CNN torso gives FormatNatureCnn with "frames" and "action_count".
+    /// format of `save`; a Nature CNN torso gives FormatNatureCnn with "stack_frames" (the frames per stack) and
+    /// "action_count", beside `extra` (which may hold an Atari run's "frames" count).
     [<CompiledName("SaveFor")>]
     let saveFor (path: string) (torso: Torso) (actionCount: int) (config: DqnConfig) (network: torch.nn.Module) (extra: Map<string, string>) =
         match torso with
@@ -85,7 +86,7 @@ module Checkpoint =
             let metadata =
                 extra
                 |> Map.add "format" FormatNatureCnn
-                |> Map.add "frames" (inv frames)
+                |> Map.add "stack_frames" (inv frames)
                 |> Map.add "action_count" (inv actionCount)
                 |> architectureMetadata config
             Safetensors.save path (namedParameters network) metadata
@@ -161,7 +162,9 @@ module Checkpoint =
                             |> List.ofArray
                         | None -> bad "metadata 'hidden' is missing"
                     Torso.Mlp(int "observation_size", hidden)
-                | Some FormatNatureCnn -> Torso.NatureCnn(int "frames")
+                // The stack depth; files before "stack_frames" kept it in "frames" (which extra metadata such as an
+                // Atari run's frame count overwrote, so read it only when it is a number).
+                | Some FormatNatureCnn -> Torso.NatureCnn(if md.ContainsKey "stack_frames" then int "stack_frames" else int "frames")
                 | Some FormatCustom ->
                     bad "a checkpoint of a network over a module of your own: read it into that network with Checkpoint.loadInto (or Agent.Load with the same torso or network)"
                 | other ->
