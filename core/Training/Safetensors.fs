@@ -108,15 +108,32 @@ module Safetensors =
             at <- at + p.Length
         out
 
-    /// Writes the file atomically: to a temporary file beside `path`, then renamed over it, so an
-    /// existing file is never left half-written.
+    /// The temporary file `save` writes `full` through: ".<name>.<guid>.tmp" beside it.
+    let private temporaryFile (full: string) =
+        Path.Combine(Path.GetDirectoryName full, $".{Path.GetFileName full}.{Guid.NewGuid():N}.tmp")
+
+    /// Removes what a killed `save` of `full` left behind (its ".<name>.*.tmp" files); best effort.
+    let internal removeLeftovers (full: string) =
+        let dir = Path.GetDirectoryName full
+        if Directory.Exists dir then
+            for f in Directory.EnumerateFiles(dir, $".{Path.GetFileName full}.*.tmp") do
+                try
+                    File.Delete f
+                with
+                | :? IOException
+                | :? UnauthorizedAccessException -> ()
+
+    /// Writes the file atomically: to a temporary file beside `path`, flushed to disk, then renamed over it, so an
+    /// existing file is never left half-written (a process killed mid-save leaves the previous file whole). The
+    /// temporary files of saves killed before are removed first.
     let save (path: string) (tensors: (string * Tensor) list) (metadata: Map<string, string>) =
         if String.IsNullOrWhiteSpace path then invalidArg "path" "path must not be empty"
         let bytes = serialize tensors metadata
         let full = Path.GetFullPath path
         let dir = Path.GetDirectoryName full
         Directory.CreateDirectory dir |> ignore
-        let tmp = Path.Combine(dir, $".{Path.GetFileName full}.{Guid.NewGuid():N}.tmp")
+        removeLeftovers full
+        let tmp = temporaryFile full
         try
             (use fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write)
              fs.Write(bytes, 0, bytes.Length)
@@ -195,7 +212,9 @@ module Safetensors =
             tensors.Add((name, ofBytes (data.Slice(int b, int (e - b))) shape dtype device))
         { Tensors = List.ofSeq tensors; Metadata = metadata }
 
-    /// Loads a .safetensors file (see deserialize for the errors raised; FileNotFoundException when absent).
+    /// Loads a .safetensors file (see deserialize for the errors raised; FileNotFoundException when absent), and
+    /// removes the temporary files a killed save of it left behind.
     let load (path: string) (device: Device) : SafetensorsFile =
         let bytes = File.ReadAllBytes path
+        removeLeftovers (Path.GetFullPath path)
         deserialize path (ReadOnlySpan bytes) device
