@@ -398,6 +398,15 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
 
     static member Launch() = AleBridge.Launch(AleBridgeOptions.Default)
 
+    /// Asks the .NET runtime to complete socket operations on its socket thread instead of the thread pool
+    /// (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1), which spares every bridge round trip a thread hop and
+    /// the pool's spin-wait (NetMQ's receives otherwise wake a pool thread first). Process-wide: it applies to
+    /// every socket of the process (their completions then run on the runtime's socket thread, so other code
+    /// must not block in them), and the runtime reads it once, at the first asynchronous socket operation, so
+    /// an application calls this first thing in main (dqnfun-bench does). A value the environment already
+    /// gives stands. Returns true when it set the variable.
+    static member PreferInlineSocketCompletions() = SocketCompletions.preferInline ()
+
     /// The server's endpoint, tcp://HOST:PORT (for a launched server, the port it bound).
     member _.Endpoint = endpoint
     /// The server's self-description from the handshake (e.g. "ale_py 0.12.1").

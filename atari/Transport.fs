@@ -55,6 +55,27 @@ module internal Endpoint =
             let colon = rest.LastIndexOf ':'
             colon > 0 && loopbackHosts.Contains(rest.Substring(0, colon)))
 
+/// How a reply reaches the client. NetMQ runs on .NET's asynchronous sockets (through AsyncIO): the runtime's
+/// socket thread sees the reply arrive and, by default, hands the completion to a thread-pool thread, which hands
+/// it to NetMQ's I/O thread, which signals the thread waiting in TryReceive. That is one thread woken more per
+/// round trip than libzmq (whose I/O thread polls the socket itself), and the pool's worker spins before it
+/// sleeps again. DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 makes the socket thread hand the completion to
+/// NetMQ's I/O thread itself (AsyncIO only queues it). The runtime reads the variable once, at the first
+/// asynchronous socket operation of the process, and applies it to every socket of the process.
+module internal SocketCompletions =
+
+    /// The runtime's environment variable.
+    [<Literal>]
+    let Variable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"
+
+    /// Sets Variable to "1" unless the environment already gives it a value (that choice stands); true when
+    /// it set it.
+    let preferInline () =
+        if String.IsNullOrEmpty(Environment.GetEnvironmentVariable Variable) then
+            Environment.SetEnvironmentVariable(Variable, "1")
+            true
+        else false
+
 /// One ZeroMQ socket of the bridge, over NetMQ (a managed ZeroMQ: no native library): multipart messages of
 /// byte[] frames, every wait bounded by a timeout, tcp:// endpoints only. Linger is 0, so Dispose never waits
 /// on unsent messages. Not thread-safe: use it from one thread at a time.

@@ -114,3 +114,19 @@ let ``disposing a socket closes it; twice is fine; a disposed socket refuses cal
     Assert.True(a.IsDisposed && b.IsDisposed)
     Assert.Throws<ObjectDisposedException>(fun () -> a.Connect "tcp://127.0.0.1:5555") |> ignore
     Assert.Throws<ObjectDisposedException>(fun () -> a.TryReceive TimeSpan.Zero |> ignore) |> ignore
+
+[<Fact>]
+let ``PreferInlineSocketCompletions sets DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 once and keeps a value the environment gives`` () =
+    let name = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"
+    Assert.Equal(name, SocketCompletions.Variable)
+    let before = Environment.GetEnvironmentVariable name
+    try
+        Environment.SetEnvironmentVariable(name, "0")
+        Assert.False(AleBridge.PreferInlineSocketCompletions())
+        Assert.Equal("0", Environment.GetEnvironmentVariable name)
+        Environment.SetEnvironmentVariable(name, null)
+        Assert.True(AleBridge.PreferInlineSocketCompletions())
+        Assert.Equal("1", Environment.GetEnvironmentVariable name)
+        Assert.False(AleBridge.PreferInlineSocketCompletions())
+    finally
+        Environment.SetEnvironmentVariable(name, before)
