@@ -49,11 +49,9 @@ module internal Endpoint =
 
     /// Whether a tcp:// endpoint (or bind address, e.g. "tcp://127.0.0.1:*") names a loopback address.
     let isLoopback (endpoint: string) =
-        not (isNull endpoint)
-        && endpoint.StartsWith "tcp://"
-        && (let rest = endpoint.Substring 6
-            let colon = rest.LastIndexOf ':'
-            colon > 0 && loopbackHosts.Contains(rest.Substring(0, colon)))
+        match tryParse true endpoint with
+        | Ok(host, _) -> loopbackHosts.Contains host
+        | Error _ -> false
 
 /// How a reply reaches the client. NetMQ runs on .NET's asynchronous sockets (through AsyncIO): the runtime's
 /// socket thread sees the reply arrive and, by default, hands the completion to a thread-pool thread, which hands
