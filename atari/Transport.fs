@@ -105,6 +105,15 @@ type internal TransportSocket(kind: TransportKind) =
         try f ()
         with :? NetMQException as e -> fail operation e
 
+    /// NetMQ counts a wait in whole milliseconds, and truncates one of 0 < t < 1 ms to 0, after which its send
+    /// and receive loop without ever timing out: a wait is rounded up to whole milliseconds (at most
+    /// Int32.MaxValue). Zero (do not wait) and Timeout.InfiniteTimeSpan pass as they are.
+    let wait (name: string) (t: TimeSpan) =
+        if t = TimeSpan.Zero || t = Timeout.InfiniteTimeSpan then t
+        elif t < TimeSpan.Zero then
+            raise (ArgumentOutOfRangeException(name, t, "a wait is positive, zero or Timeout.InfiniteTimeSpan"))
+        else TimeSpan.FromMilliseconds(min (Math.Ceiling t.TotalMilliseconds) (float Int32.MaxValue))
+
     let endpointArg (forBind: bool) (endpoint: string) =
         match Endpoint.tryParse forBind endpoint with
         | Ok _ -> ()
@@ -140,12 +149,13 @@ type internal TransportSocket(kind: TransportKind) =
     member _.MaxMessageSize
         with set (bytes: int64) = wrap "MaxMsgSize" (fun () -> socket.Options.MaxMsgSize <- bytes)
 
-    /// Sends the frames as one multipart message, waiting up to `timeout` (Timeout.InfiniteTimeSpan: no
-    /// limit) for the socket to take it. The frames are handed over without a copy: do not change them
+    /// Sends the frames as one multipart message, waiting up to `timeout` (rounded up to whole milliseconds;
+    /// Timeout.InfiniteTimeSpan: no limit) for the socket to take it. The frames are handed over without a copy: do not change them
     /// afterwards. Returns false when the timeout passed first; raises TransportException on any other
     /// failure (e.g. a REQ socket sending twice).
     member _.TrySend(frames: byte[] list, timeout: TimeSpan) : bool =
         if List.isEmpty frames then invalidArg "frames" "a message has at least one frame"
+        let timeout = wait "timeout" timeout
         check ()
         let last = List.length frames - 1
         let mutable sent = true
@@ -173,10 +183,11 @@ type internal TransportSocket(kind: TransportKind) =
         if not (s.TrySend(frames, timeout)) then
             raise (TransportException("send", $"no peer took the message within {timeout.TotalSeconds} s", null))
 
-    /// Receives one multipart message, waiting up to `timeout` (Timeout.InfiniteTimeSpan: no limit) for its
-    /// first frame; None when the timeout passed first. Each frame is copied out once, into an array of its
+    /// Receives one multipart message, waiting up to `timeout` (rounded up to whole milliseconds;
+    /// Timeout.InfiniteTimeSpan: no limit) for its first frame; None when the timeout passed first. Each frame is copied out once, into an array of its
     /// size. Raises TransportException on a failure (e.g. a REQ socket receiving before it sent).
     member _.TryReceive(timeout: TimeSpan) : byte[] list option =
+        let timeout = wait "timeout" timeout
         check ()
         let mutable msg = Msg()
         msg.InitEmpty()

@@ -130,3 +130,17 @@ let ``PreferInlineSocketCompletions sets DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLE
         Assert.False(AleBridge.PreferInlineSocketCompletions())
     finally
         Environment.SetEnvironmentVariable(name, before)
+
+[<Fact>]
+let ``a wait below a millisecond still ends (NetMQ would truncate it to 0 and never time out)`` () =
+    use client = new TransportSocket(TransportKind.Request)
+    // no peer at all: a REQ socket that never connected cannot take a message
+    let sw = Stopwatch.StartNew()
+    Assert.False(client.TrySend([ [| 1uy |] ], TimeSpan.FromTicks 5_000L)) // 0.5 ms
+    Assert.True(sw.Elapsed < TimeSpan.FromSeconds 5.0)
+    client.Connect(unusedEndpoint ())
+    client.Send([ [| 1uy |] ], TimeSpan.FromSeconds 1.0)
+    sw.Restart()
+    Assert.True((client.TryReceive(TimeSpan.FromTicks 5_000L)).IsNone)
+    Assert.True(sw.Elapsed < TimeSpan.FromSeconds 5.0)
+    Assert.Throws<ArgumentOutOfRangeException>(fun () -> client.TryReceive(TimeSpan.FromSeconds -1.0) |> ignore) |> ignore
