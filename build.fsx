@@ -166,9 +166,9 @@ Target.create "Clean" (fun _ ->
         Directory.Delete(d, true))
 
 Target.create "Setup" (fun _ ->
-    // System packages for the Atari bridge: libzmq5 (the .NET client's ZeroMQ) and, for the bridge tests that run
-    // the Python server over a fake ale_py, python3 with pyzmq and numpy. LibTorch itself comes from NuGet.
-    ensurePackages [ "libzmq5"; "python3-zmq"; "python3-numpy" ]
+    // System packages for the bridge tests that run the Python server over a fake ale_py: python3 with pyzmq and
+    // numpy. The .NET client's ZeroMQ (NetMQ) and LibTorch come from NuGet.
+    ensurePackages [ "python3-zmq"; "python3-numpy" ]
     // .NET tools (paket, from .config/dotnet-tools.json) and the packages in paket.lock.
     run "dotnet" [ "tool"; "restore" ]
     run "dotnet" [ "paket"; "restore" ])

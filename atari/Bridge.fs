@@ -24,12 +24,18 @@ type BridgeException(endpoint: string, inFlight: string, message: string, server
     /// server died, hung or answered garbage (the bridge is broken until Restart).
     member _.ServerError = serverError
 
-/// How to start a bridge server process. Arguments may hold "{endpoint}" (the ipc:// endpoint the
-/// client chose) and "{pid}" (this process's id); the server must print "READY <endpoint>" on stdout
-/// once bound and exit on CLOSE; the client keeps the server's stdin open and closes it to stop it.
+/// How to start a bridge server process. Arguments may hold "{endpoint}" (the address the server is to bind,
+/// AleServerLaunch.BindAddress: loopback, an ephemeral port) and "{pid}" (this process's id); the server must
+/// print "READY tcp://HOST:PORT" on stdout once bound (the port it bound) and exit on CLOSE; the client keeps
+/// the server's stdin open and closes it to stop it.
 type AleServerLaunch =
     { FileName: string
       Arguments: string list }
+
+    /// "tcp://127.0.0.1:*", what "{endpoint}" becomes: the loopback address, on a port the OS chooses as the
+    /// server binds (no other process can take it in between); the server reports it in its READY line. A
+    /// server reachable from other machines is an explicit choice: start it by hand with --allow-remote.
+    static member BindAddress = "tcp://127.0.0.1:*"
 
     /// python3 (or $DQNFUN_PYTHON) running atari/bridge/ale_bridge.py, found at $DQNFUN_ALE_BRIDGE, or
     /// in bridge/ beside the application or this assembly.
@@ -57,8 +63,10 @@ type AleBridgeOptions =
       /// The server process to start (Launch only).
       Server: AleServerLaunch
       /// Ask the server to put the screens in a shared memory file (PROTOCOL.md, CREATE flags) instead of
-      /// sending them in every reply (2*H*W*3 bytes an env and step); only over ipc:// endpoints, which are
-      /// on this machine. The server may decline; the bridge then reads them from the replies.
+      /// sending them in every reply (2*H*W*3 bytes an env and step); only when the server is on this
+      /// machine: one the bridge launched, or one reached at a loopback address (127.0.0.1, localhost,
+      /// [::1]; turn it off for a loopback port forwarded to another machine or container). The server may
+      /// decline; the bridge then reads them from the replies.
       SharedScreens: bool }
 
     static member Default =
@@ -108,16 +116,15 @@ type AleObservation internal (envs: int[], steps: AleEnvStep[], screens: byte[],
         o.MaxPooledInto(i, Span out)
         out
 
-/// A client of an ALE bridge server (atari/bridge/PROTOCOL.md) over a ZeroMQ REQ socket. Create it with
-/// Launch (starts python3 ale_bridge.py on an ipc:// endpoint in the temp folder) or Connect (a server
-/// already running). Not thread-safe. Dispose closes the server it launched.
+/// A client of an ALE bridge server (atari/bridge/PROTOCOL.md) over a ZeroMQ REQ socket (NetMQ, managed: no
+/// native library). Create it with Launch (starts python3 ale_bridge.py on a loopback TCP port it chooses)
+/// or Connect (a server already running, at tcp://HOST:PORT). Not thread-safe. Dispose closes the server it
+/// launched.
 [<Sealed>]
 type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option) =
-    let context = new ZmqContext()
-    let mutable socket: ZmqSocket = null
+    let mutable socket: TransportSocket = null
     let mutable proc: Process = null
     let mutable endpoint = defaultArg fixedEndpoint ""
-    let mutable ipcFile: string = null
     let mutable seq = 0u
     let mutable broken: string option = None
     let mutable serverName = ""
@@ -144,10 +151,13 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
         lock stderrTail (fun () -> if stderrTail.Count = 0 then "" else "; server stderr: " + String.Join(" | ", stderrTail))
 
     let openSocket () =
-        let s = new ZmqSocket(context, ZmqSocketKind.Request)
-        s.SendTimeout <- options.ReceiveTimeout
-        s.MaxMessageSize <- 256L * 1024L * 1024L
-        s.Connect endpoint
+        let s = new TransportSocket(TransportKind.Request)
+        try
+            s.MaxMessageSize <- 256L * 1024L * 1024L
+            s.Connect endpoint
+        with _ ->
+            s.Dispose()
+            reraise ()
         socket <- s
 
     let stopProcess () =
@@ -163,16 +173,9 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             stderrReader <- null
             p.Dispose()
             proc <- null
-        match ipcFile with
-        | null -> ()
-        | f ->
-            (try File.Delete f with _ -> ())
-            ipcFile <- null
 
     let startProcess () =
-        let dir = Path.GetTempPath()
-        let file = Path.Combine(dir, $"dqnfun-ale-{Environment.ProcessId}-" + Guid.NewGuid().ToString("N").Substring(0, 12) + ".sock")
-        let ep = "ipc://" + file
+        let ep = AleServerLaunch.BindAddress
         let psi = ProcessStartInfo(options.Server.FileName)
         for a in options.Server.Arguments do
             psi.ArgumentList.Add(a.Replace("{endpoint}", ep).Replace("{pid}", string Environment.ProcessId))
@@ -203,9 +206,8 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             )
         stderrReader.Start()
         proc <- p
-        ipcFile <- file
         endpoint <- ep
-        // Wait for "READY <endpoint>"; the server may report another endpoint (e.g. a tcp port it chose).
+        // Wait for "READY tcp://HOST:PORT": the endpoint the server bound, with the port the OS chose.
         let deadline = DateTime.UtcNow + options.StartupTimeout
         let mutable ready = None
         let mutable line = p.StandardOutput.ReadLineAsync()
@@ -223,7 +225,13 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
                     let t = tail ()
                     stopProcess ()
                     raise (BridgeException(ep, "server start", $"{psi.FileName} exited (code {code}) before it was ready{t}"))
-                | l when l.StartsWith "READY " -> ready <- Some(l.Substring(6).Trim())
+                | l when l.StartsWith "READY " ->
+                    let reported = l.Substring(6).Trim()
+                    match Endpoint.tryParse false reported with
+                    | Ok _ -> ready <- Some reported
+                    | Result.Error why ->
+                        stopProcess ()
+                        raise (BridgeException(ep, "server start", $"{psi.FileName} said READY at an endpoint this client cannot reach: {why}"))
                 | _ -> line <- p.StandardOutput.ReadLineAsync()
         endpoint <- ready.Value
 
@@ -249,8 +257,8 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
                 Some $"the server process {p.Id} exited with code {p.ExitCode}{tail ()}"
             | _ -> None
         let sent =
-            try socket.TrySendMultipart frames
-            with :? ZmqException as e -> fail $"send failed: {e.Message}"
+            try socket.TrySend(frames, options.ReceiveTimeout)
+            with :? TransportException as e -> fail $"send failed: {e.Message}"
         if not sent then
             fail (exitedMessage () |> Option.defaultValue $"no server accepted the request within {options.ReceiveTimeout.TotalSeconds} s")
         let deadline = DateTime.UtcNow + options.ReceiveTimeout
@@ -260,8 +268,8 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             if left <= TimeSpan.Zero then
                 fail $"no reply within {options.ReceiveTimeout.TotalSeconds} s (the server died or hung){tail ()}"
             // Wait in short slices, so a launched server that died is reported at once.
-            socket.ReceiveTimeout <- (if isNull proc then left else min left (TimeSpan.FromMilliseconds 100.0))
-            match (try socket.TryReceiveMultipart() with :? ZmqException as e -> fail $"receive failed: {e.Message}") with
+            let slice = if isNull proc then left else min left (TimeSpan.FromMilliseconds 100.0)
+            match (try socket.TryReceive slice with :? TransportException as e -> fail $"receive failed: {e.Message}") with
             | Some frames -> reply <- Some frames
             | None ->
                 match exitedMessage () with
@@ -335,7 +343,8 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             invalidArg "specs" $"give 1..{Protocol.MaxEnvs} environment specs"
         for x in s do
             if String.IsNullOrEmpty x.Game then invalidArg "specs" "an environment spec has no Game"
-        let askShared = options.SharedScreens && endpoint.StartsWith "ipc://"
+        // Only a server on this machine can share a file with it: one it launched, or one at a loopback address.
+        let askShared = options.SharedScreens && (not (isNull proc) || Endpoint.isLoopback endpoint)
         match call (Create(s, askShared)) $" ({s.Length} envs)" [||] with
         | CreateOk(i, path) when i.Length = s.Length ->
             releaseShared ()
@@ -362,21 +371,26 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
         try start ()
         with _ ->
             (if not (isNull socket) then socket.Dispose())
+            socket <- null
             stopProcess ()
-            context.Dispose()
             reraise ()
 
-    /// Connects to a running server at `endpoint` (e.g. "ipc:///tmp/ale.sock" or "tcp://127.0.0.1:5555")
-    /// and performs the handshake.
+    /// Connects to a running server at `endpoint`, tcp://HOST:PORT (e.g. "tcp://127.0.0.1:5555"), and performs
+    /// the handshake. Raises ArgumentException for any other endpoint (an ipc:// path too: NetMQ's ipc:// is
+    /// not a Unix socket), BridgeException when the handshake fails.
     static member Connect(endpoint: string, options: AleBridgeOptions) =
-        if String.IsNullOrWhiteSpace endpoint then invalidArg "endpoint" "give an endpoint such as ipc:///tmp/ale.sock"
+        match Endpoint.tryParse false endpoint with
+        | Result.Error why -> invalidArg "endpoint" $"give the server's endpoint, such as tcp://127.0.0.1:5555: {why}"
+        | Ok _ -> ()
         let b = new AleBridge(options, Some endpoint)
         b.Start()
         b
 
     static member Connect(endpoint: string) = AleBridge.Connect(endpoint, AleBridgeOptions.Default)
 
-    /// Starts options.Server on a fresh ipc:// endpoint in the temp folder, waits for READY, handshakes.
+    /// Starts options.Server bound to AleServerLaunch.BindAddress (loopback, a port the OS chooses), waits for
+    /// its READY line, connects to the endpoint it reports and handshakes. Raises BridgeException when the
+    /// server cannot start, exits or says nothing within options.StartupTimeout.
     static member Launch(options: AleBridgeOptions) =
         let b = new AleBridge(options, None)
         b.Start()
@@ -384,11 +398,25 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
 
     static member Launch() = AleBridge.Launch(AleBridgeOptions.Default)
 
+    /// Asks the .NET runtime to complete socket operations on its socket thread instead of the thread pool
+    /// (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1), which spares every bridge round trip a thread hop and
+    /// the pool's spin-wait (NetMQ's receives otherwise wake a pool thread first). Process-wide: it applies to
+    /// every socket of the process (their completions then run on the runtime's socket thread, so other code
+    /// must not block in them), and the runtime reads it once, at the first asynchronous socket operation, so
+    /// an application calls this first thing in main (dqnfun-bench does). A value the environment already
+    /// gives stands. Returns true when it set the variable.
+    static member PreferInlineSocketCompletions() = SocketCompletions.preferInline ()
+
+    /// The server's endpoint, tcp://HOST:PORT (for a launched server, the port it bound).
     member _.Endpoint = endpoint
     /// The server's self-description from the handshake (e.g. "ale_py 0.12.1").
     member _.Server = serverName
     /// The environments created, with their action sets and screen sizes.
     member _.Envs = infos
+    /// Whether the screens of the created envs come through the shared memory file (PROTOCOL.md, CREATE
+    /// flags), not in the replies: asked for by options.SharedScreens for a server on this machine, and
+    /// honoured by the server.
+    member _.ScreensShared = not (isNull sharedView)
     /// Set once the server died, hung or garbled a reply; Restart clears it.
     member _.IsBroken = broken.IsSome
     /// The launched server's process id, or -1.
@@ -433,20 +461,19 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             b.ResetAll()
 
     /// Sends CLOSE (the server exits; a server joined with Connect too), then releases the socket, the
-    /// context and the server process it launched.
+    /// shared screen file and the server process it launched.
     member _.Dispose() =
         if not disposed then
             if broken.IsNone && not (isNull socket) then
                 try
-                    socket.ReceiveTimeout <- TimeSpan.FromSeconds 2.0
+                    let wait = TimeSpan.FromSeconds 2.0
                     seq <- seq + 1u
-                    if socket.TrySendMultipart(encodeRequest seq Close) then socket.TryReceiveMultipart() |> ignore
+                    if socket.TrySend(encodeRequest seq Close, wait) then socket.TryReceive wait |> ignore
                 with _ -> ()
             disposed <- true
             if not (isNull socket) then socket.Dispose()
             stopProcess ()
             releaseShared ()
-            context.Dispose()
 
     interface IDisposable with
         member b.Dispose() = b.Dispose()

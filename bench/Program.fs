@@ -690,6 +690,8 @@ let runPlot (a: ParseResults<PlotArgs>) =
 
 [<EntryPoint>]
 let main argv =
+    // Before any socket: the ALE bridge's round trips skip the thread pool (AleBridge.PreferInlineSocketCompletions).
+    Dqn.Fun.Atari.AleBridge.PreferInlineSocketCompletions() |> ignore
     let parser = ArgumentParser.Create<Command>(programName = "dqnfun-bench")
     Cli.run (fun () ->
         match (try Ok(parser.ParseCommandLine(argv).GetSubCommand()) with :? ArguParseException as e -> Error e) with

@@ -4,10 +4,12 @@ socket and speaks the binary protocol of PROTOCOL.md (version 2) to Dqn.Fun.Atar
 
 Needs: pip install ale-py pyzmq numpy
 
-    python3 ale_bridge.py --endpoint ipc:///tmp/ale.sock [--parent-pid PID] [--watch-stdin]
-    python3 ale_bridge.py --endpoint tcp://127.0.0.1:*
+    python3 ale_bridge.py --endpoint tcp://127.0.0.1:* [--parent-pid PID] [--watch-stdin]
+    python3 ale_bridge.py --endpoint tcp://127.0.0.1:5555
 
-Prints "READY <endpoint>" once bound. Exits after CLOSE, when --parent-pid no longer exists, or
+Prints "READY <endpoint>" once bound: the endpoint it bound, with the port the OS chose for "*" (what
+AleBridge.Launch passes, so the port is never raced for). Dqn.Fun's client (NetMQ) speaks tcp:// only; an
+ipc:// path also binds, for pyzmq clients. Exits after CLOSE, when --parent-pid no longer exists, or
 with --watch-stdin when stdin reaches EOF (the client that started it closed the pipe or died). Every request is validated; a bad one gets
 an ERROR reply and the server keeps running. No pickle, no eval: fixed little-endian layouts only.
 """
@@ -441,13 +443,16 @@ def local_only(endpoint):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--endpoint", default="tcp://127.0.0.1:*", help="ZeroMQ endpoint to bind (ipc:// path or tcp://127.0.0.1:PORT)")
+    p.add_argument("--endpoint", default="tcp://127.0.0.1:*",
+                   help="ZeroMQ endpoint to bind: tcp://127.0.0.1:PORT, or PORT * for one the OS chooses (the default; "
+                        "READY reports it); an ipc:// path serves pyzmq clients only")
     p.add_argument("--parent-pid", type=int, default=0, help="exit when this process is gone")
     p.add_argument("--watch-stdin", action="store_true", help="exit when stdin reaches EOF (the client that started the server closed it)")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback TCP address")
     args = p.parse_args(argv)
     if not args.allow_remote and not local_only(args.endpoint):
-        print(f"refusing to bind {args.endpoint}: not an ipc:// path or 127.0.0.1 (use --allow-remote)", file=sys.stderr)
+        print(f"refusing to bind {args.endpoint}: not a loopback address (127.0.0.1, localhost, [::1]) or an ipc:// path "
+              "(use --allow-remote)", file=sys.stderr)
         return 2
     ctx = zmq.Context(io_threads=1)
     sock = ctx.socket(zmq.REP)

@@ -11,7 +11,7 @@ open Xunit
 open Xunit.Abstractions
 open Dqn.Fun.Atari
 open Dqn.Fun.Atari.Protocol
-open Dqn.Fun.Atari.Tests.ZmqTests
+open Dqn.Fun.Atari.Tests.TransportTests
 
 // ---- the recorded fixture (fixtures/bridge/README.md) ---------------------------------------------------
 
@@ -86,16 +86,18 @@ type private ReplayEnv =
       mutable Pos: int
       mutable Last: byte[] }
 
-/// A bridge server written in F# that speaks PROTOCOL.md over a real ZeroMQ REP socket and replays the
+/// A bridge server written in F# that speaks PROTOCOL.md over a real ZeroMQ REP socket, bound to `bindAddress`
+/// (default tcp://127.0.0.1:*, a port the OS chooses; Endpoint is the one bound), and replays the
 /// recorded frames: RESET serves the recorded reset screen, then each STEP serves the next `repeat`
 /// recorded frames of the 40-frame window (frames 232.. for pong, 96.. for breakout), their rewards,
 /// lives and frame numbers. Each action must equal the recorded one (the replay cannot diverge).
-type ReplayServer(endpoint: string, fault: Fault) =
+type ReplayServer(bindAddress: string, fault: Fault) =
     let stop = new ManualResetEventSlim(false)
     let ready = new ManualResetEventSlim(false)
     let mutable steps = 0
     let mutable envs: ReplayEnv[] = [||]
     let mutable error: exn = null
+    let mutable endpoint = bindAddress
 
     let handle (frames: byte[] list) : Reply option * bool =
         try
@@ -163,21 +165,26 @@ type ReplayServer(endpoint: string, fault: Fault) =
         Thread(
             (fun () ->
                 try
-                    use ctx = new ZmqContext()
-                    use s = new ZmqSocket(ctx, ZmqSocketKind.Reply)
-                    s.ReceiveTimeout <- TimeSpan.FromMilliseconds 20.0
-                    s.Bind endpoint
+                    use s = new TransportSocket(TransportKind.Reply)
+                    // A port given again after a server on it closed: its listener closes in the background.
+                    let sw = Stopwatch.StartNew()
+                    let rec bind () =
+                        try s.Bind bindAddress
+                        with :? TransportException when sw.Elapsed < TimeSpan.FromSeconds 5.0 ->
+                            Thread.Sleep 20
+                            bind ()
+                    endpoint <- bind ()
                     ready.Set()
                     let mutable quit = false
                     let mutable hung = false
                     while not quit && not stop.IsSet do
-                        match s.TryReceiveMultipart() with
+                        match s.TryReceive(TimeSpan.FromMilliseconds 20.0) with
                         | None -> ()
                         | Some _ when hung -> ()
                         | Some frames ->
                             match handle frames with
                             | Some reply, q ->
-                                s.SendMultipart(encodeReply (seqOf frames) reply)
+                                s.Send(encodeReply (seqOf frames) reply, TimeSpan.FromSeconds 5.0)
                                 quit <- q
                             | None, true -> quit <- true // die: close the socket without a reply
                             | None, false -> hung <- true
@@ -194,7 +201,10 @@ type ReplayServer(endpoint: string, fault: Fault) =
         if not (ready.Wait(TimeSpan.FromSeconds 10.0)) then failwith "replay server did not bind"
         if not (isNull error) then raise (InvalidOperationException("replay server failed to start", error))
 
-    new(endpoint) = new ReplayServer(endpoint, NoFault)
+    new(bindAddress) = new ReplayServer(bindAddress, NoFault)
+    new(fault) = new ReplayServer("tcp://127.0.0.1:*", fault)
+    new() = new ReplayServer("tcp://127.0.0.1:*", NoFault)
+    /// The endpoint bound, tcp://127.0.0.1:PORT.
     member _.Endpoint = endpoint
     member _.Steps = steps
     /// Waits for the server thread to end (after CLOSE or a DieAtStep fault).
@@ -210,11 +220,9 @@ type ReplayServer(endpoint: string, fault: Fault) =
 
 /// A raw REQ client for hand-made (malformed) messages.
 let exchange (endpoint: string) (frames: byte[] list) =
-    use ctx = new ZmqContext()
-    use s = new ZmqSocket(ctx, ZmqSocketKind.Request)
-    s.ReceiveTimeout <- TimeSpan.FromSeconds 5.0
+    use s = new TransportSocket(TransportKind.Request)
     s.Connect endpoint
-    s.SendMultipart frames
+    s.Send(frames, TimeSpan.FromSeconds 5.0)
     receive s
 
 let errorOf (frames: byte[] list) =
@@ -275,11 +283,11 @@ let ``a mangled request either decodes or is refused with a ProtocolError, never
 
 [<Fact>]
 let ``the client receives the recorded screens, rewards and lives byte for byte`` () =
-    use ep = new TempEndpoint()
-    use server = new ReplayServer(ep.Endpoint)
-    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    use server = new ReplayServer()
+    use bridge = AleBridge.Connect(server.Endpoint, fast)
     Assert.Equal("replay (Dqn.Fun tests)", bridge.Server)
     let infos = bridge.Create specs
+    Assert.False(bridge.ScreensShared) // asked for (a loopback server), declined by the replay
     Assert.Equal<int[]>([| 0; 1; 3; 4; 11; 12 |], infos[0].Actions)
     Assert.Equal<int[]>([| 0; 1; 3; 4 |], infos[1].Actions)
     Assert.Equal(5, infos[1].Lives)
@@ -315,9 +323,8 @@ let ``the client receives the recorded screens, rewards and lives byte for byte`
 
 [<Fact>]
 let ``a step with repeat 1 pairs the new screen with the previous one`` () =
-    use ep = new TempEndpoint()
-    use server = new ReplayServer(ep.Endpoint)
-    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    use server = new ReplayServer()
+    use bridge = AleBridge.Connect(server.Endpoint, fast)
     bridge.Create specs |> ignore
     bridge.ResetAll() |> ignore
     let o1 = bridge.Step(windowActions 0, 1)
@@ -329,9 +336,8 @@ let ``a step with repeat 1 pairs the new screen with the previous one`` () =
 
 [<Fact>]
 let ``a refused request raises BridgeException with the server's code and leaves the bridge usable`` () =
-    use ep = new TempEndpoint()
-    use server = new ReplayServer(ep.Endpoint)
-    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    use server = new ReplayServer()
+    use bridge = AleBridge.Connect(server.Endpoint, fast)
     bridge.Create specs |> ignore
     bridge.ResetAll() |> ignore
     let e = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 4 |], 4) |> ignore)
@@ -396,15 +402,13 @@ let assertRefusesMalformed (endpoint: string) =
 
 /// Sends 300 mangled requests (no CLOSE among them); each must get a reply, ERROR or not.
 let assertSurvivesFuzz (endpoint: string) =
-    use ctx = new ZmqContext()
-    use s = new ZmqSocket(ctx, ZmqSocketKind.Request)
-    s.ReceiveTimeout <- TimeSpan.FromSeconds 5.0
+    use s = new TransportSocket(TransportKind.Request)
     s.Connect endpoint
     for seed in 1..300 do
         let m = mutated seed
         let isClose = try (match decodeRequest m with _, Close -> true | _ -> false) with _ -> false
         if not isClose then
-            s.SendMultipart m
+            s.Send(m, TimeSpan.FromSeconds 5.0)
             let reply = receive s
             Assert.Equal(12, reply.Head.Length)
             // refused by validation, not by the catch-all
@@ -414,40 +418,38 @@ let assertSurvivesFuzz (endpoint: string) =
 
 [<Fact>]
 let ``malformed messages get error replies and the server keeps serving`` () =
-    use ep = new TempEndpoint()
-    use server = new ReplayServer(ep.Endpoint)
-    assertRefusesMalformed ep.Endpoint
-    assertSurvivesFuzz ep.Endpoint
+    use server = new ReplayServer()
+    assertRefusesMalformed server.Endpoint
+    assertSurvivesFuzz server.Endpoint
     Assert.Null(server.Error)
 
 [<Fact>]
 let ``env counts that do not match the created envs are refused`` () =
-    use ep = new TempEndpoint()
-    use server = new ReplayServer(ep.Endpoint)
-    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    use server = new ReplayServer()
+    use bridge = AleBridge.Connect(server.Endpoint, fast)
     bridge.Create specs |> ignore
-    let c, _, m = errorOf (exchange ep.Endpoint (encodeRequest 1u (Step(4, [| 0; 0; 0 |]))))
+    let c, _, m = errorOf (exchange server.Endpoint (encodeRequest 1u (Step(4, [| 0; 0; 0 |]))))
     Assert.Equal(BridgeErrorCode.OutOfRange, c)
     Assert.Contains("3 actions for 2 envs", m)
-    let c2, env, _ = errorOf (exchange ep.Endpoint (encodeRequest 2u (Reset [| 0; 7 |])))
+    let c2, env, _ = errorOf (exchange server.Endpoint (encodeRequest 2u (Reset [| 0; 7 |])))
     Assert.Equal((BridgeErrorCode.OutOfRange, 7), (c2, env))
     Assert.Throws<ArgumentException>(fun () -> bridge.Step([| 0 |], 4) |> ignore) |> ignore
     Assert.Throws<ArgumentOutOfRangeException>(fun () -> bridge.Reset [| 2 |] |> ignore) |> ignore
 
 [<Fact>]
 let ``a server that dies mid-step gives a BridgeException naming the endpoint and the step, and Restart starts afresh`` () =
-    use ep = new TempEndpoint()
-    let dying = new ReplayServer(ep.Endpoint, DieAtStep 3)
-    use bridge = AleBridge.Connect(ep.Endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 400.0))
+    let dying = new ReplayServer(DieAtStep 3)
+    let endpoint = dying.Endpoint
+    use bridge = AleBridge.Connect(endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 400.0))
     bridge.Create specs |> ignore
     bridge.ResetAll() |> ignore
     bridge.Step(windowActions 0, 4) |> ignore
     bridge.Step(windowActions 1, 4) |> ignore
     let e = Assert.Throws<BridgeException>(fun () -> bridge.Step(windowActions 2, 4) |> ignore)
-    Assert.Equal(ep.Endpoint, e.Endpoint)
+    Assert.Equal(endpoint, e.Endpoint)
     Assert.StartsWith("STEP #", e.InFlight)
     Assert.Contains("2 envs, repeat 4", e.InFlight)
-    Assert.Contains(ep.Endpoint, e.Message)
+    Assert.Contains(endpoint, e.Message)
     Assert.Contains("no reply within 0.4 s", e.Message)
     Assert.False(e.ServerError.HasValue)
     Assert.True(bridge.IsBroken)
@@ -456,7 +458,7 @@ let ``a server that dies mid-step gives a BridgeException naming the endpoint an
     let again = Assert.Throws<BridgeException>(fun () -> bridge.Step(windowActions 2, 4) |> ignore)
     Assert.Contains("broken", again.Message)
     // a fresh server on the same endpoint: Restart re-creates the envs and resets them
-    use fresh = new ReplayServer(ep.Endpoint)
+    use fresh = new ReplayServer(endpoint)
     let r = bridge.Restart()
     Assert.False(bridge.IsBroken)
     Assert.True(r.Screen(0, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
@@ -464,9 +466,8 @@ let ``a server that dies mid-step gives a BridgeException naming the endpoint an
 
 [<Fact>]
 let ``a server that hangs trips the receive timeout`` () =
-    use ep = new TempEndpoint()
-    use server = new ReplayServer(ep.Endpoint, HangAtStep 1)
-    use bridge = AleBridge.Connect(ep.Endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 300.0))
+    use server = new ReplayServer(HangAtStep 1)
+    use bridge = AleBridge.Connect(server.Endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 300.0))
     bridge.Create specs |> ignore
     bridge.ResetAll() |> ignore
     let sw = Stopwatch.StartNew()
@@ -476,14 +477,15 @@ let ``a server that hangs trips the receive timeout`` () =
 
 [<Fact>]
 let ``a launched server that exits is reported with its exit code and what was in flight`` () =
+    // READY at a port nothing listens on (9, discard): the request waits in the queue until the exit is seen
     let launch =
         { FileName = "/bin/sh"
-          Arguments = [ "-c"; "echo READY $0; echo dying >&2; sleep 0.5; exit 3"; "{endpoint}" ] }
+          Arguments = [ "-c"; "echo READY tcp://127.0.0.1:9; echo dying >&2; sleep 0.5; exit 3" ] }
     let options = AleBridgeOptions.Default.WithServer(launch).WithReceiveTimeout(TimeSpan.FromSeconds 20.0)
     let sw = Stopwatch.StartNew()
     let e = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch options |> ignore)
     Assert.True(sw.Elapsed < TimeSpan.FromSeconds 10.0, "the exit is noticed before the receive timeout")
-    Assert.StartsWith("ipc://", e.Endpoint)
+    Assert.Equal("tcp://127.0.0.1:9", e.Endpoint)
     Assert.StartsWith("HELLO #1", e.InFlight)
     Assert.True(e.Message.Contains "exited with code 3", e.Message)
     Assert.True(e.Message.Contains "dying", e.Message)
@@ -498,6 +500,15 @@ let ``a launched server that never says READY fails the start with its stderr`` 
     let missing = { FileName = "/nonexistent/python3"; Arguments = [] }
     let e2 = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer missing) |> ignore)
     Assert.Contains("could not start /nonexistent/python3", e2.Message)
+    // READY at an endpoint NetMQ cannot reach: an ipc:// path (NetMQ's ipc:// is TCP), or the bind address itself
+    for said in [ "ipc:///tmp/ale.sock"; "$0" ] do
+        let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; $"echo READY {said}; sleep 30"; "{endpoint}" ] }
+        let sw = Stopwatch.StartNew()
+        let e3 = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore)
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds 10.0, "the server is stopped, not waited for")
+        Assert.Equal("server start", e3.InFlight)
+        Assert.Contains("said READY at an endpoint this client cannot reach", e3.Message)
+        if said.StartsWith "ipc" then Assert.Contains("not a Unix socket", e3.Message)
 
 // ---- the real ALE, when python3 has ale_py and pyzmq ---------------------------------------------------
 
@@ -517,7 +528,7 @@ type PythonServer(output: ITestOutputHelper) =
         else
             let bridge = AleBridge.Launch(AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromSeconds 20.0))
             output.WriteLine $"server: {bridge.Server} at {bridge.Endpoint}"
-            Assert.StartsWith("ipc://", bridge.Endpoint)
+            Assert.Matches(@"^tcp://127\.0\.0\.1:[1-9][0-9]*$", bridge.Endpoint) // the port the server bound
             assertRefusesMalformed bridge.Endpoint
             assertSurvivesFuzz bridge.Endpoint
             if not (pythonHas "ale_py") then
@@ -549,6 +560,7 @@ type PythonServer(output: ITestOutputHelper) =
                 [| { AleEnvSpec.OfGame("pong", 5) with MaxFramesPerEpisode = 0 }
                    { AleEnvSpec.OfGame("breakout", 6) with FullActionSet = true; MaxFramesPerEpisode = 6; Mode = 1 } |]
             let info = bridge.Create specs
+            Assert.True(bridge.ScreensShared, "a launched server shares the screens through /dev/shm")
             Assert.Equal<int[]>([| 0; 1; 3; 4 |], info[0].Actions)
             Assert.Equal(18, info[1].Actions.Length)
             // a pixel of env i's screen: (episode frame, seed, 7)
@@ -616,31 +628,37 @@ type PythonServer(output: ITestOutputHelper) =
             Assert.Equal((0, 6, 7), px fresh 1 true)
             Assert.Equal(4, bridge.Step([| 0; 1 |], 4).Steps[1].EpisodeFrameNumber)
 
-    /// Starts ale_bridge.py directly (stdin piped) and returns it once it printed READY.
-    member private _.StartRaw(extra: string list) =
+    /// Starts ale_bridge.py directly (stdin piped) bound to `endpoint` and returns it with the endpoint it
+    /// printed in its READY line.
+    member private _.StartRaw(endpoint: string, extra: string list) =
         let d = AleServerLaunch.Python()
         let psi = ProcessStartInfo(d.FileName, RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false)
-        let sock = Path.Combine(Path.GetTempPath(), "dqnfun-ale-raw-" + Guid.NewGuid().ToString("N").Substring(0, 10) + ".sock")
-        for a in [ d.Arguments.Head; "--endpoint"; "ipc://" + sock ] @ extra do
+        for a in [ d.Arguments.Head; "--endpoint"; endpoint ] @ extra do
             psi.ArgumentList.Add a
         let p = Process.Start psi
-        Assert.Equal("READY ipc://" + sock, p.StandardOutput.ReadLine())
-        p, sock
+        let line = p.StandardOutput.ReadLine()
+        Assert.StartsWith("READY ", line)
+        p, line.Substring 6
 
     [<Fact>]
     member t.``the Python server exits when its stdin closes or its parent dies, and removes its socket file (skipped without pyzmq)``() =
         if not (pythonHas "zmq, numpy") then
             output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
         else
-            let p, sock = t.StartRaw [ "--watch-stdin" ]
+            // an ipc:// path (for pyzmq clients; NetMQ cannot reach it): the server removes its socket file
+            let sock = Path.Combine(Path.GetTempPath(), "dqnfun-ale-raw-" + Guid.NewGuid().ToString("N").Substring(0, 10) + ".sock")
+            let p, said = t.StartRaw("ipc://" + sock, [ "--watch-stdin" ])
             use p = p
+            Assert.Equal("ipc://" + sock, said)
             p.StandardInput.Close()
             Assert.True(p.WaitForExit 10000, "exits on stdin EOF")
             Assert.Equal(0, p.ExitCode)
             Assert.False(File.Exists sock)
+            // the address Launch passes: the READY line names the port the OS chose
             use parent = Process.Start(ProcessStartInfo("/bin/sleep", "0.3", UseShellExecute = false))
-            let q, _ = t.StartRaw [ "--parent-pid"; string parent.Id ]
+            let q, bound = t.StartRaw(AleServerLaunch.BindAddress, [ "--parent-pid"; string parent.Id ])
             use q = q
+            Assert.Matches(@"^tcp://127\.0\.0\.1:[1-9][0-9]*$", bound)
             parent.WaitForExit()
             Assert.True(q.WaitForExit 10000, "exits once --parent-pid is gone")
             // a non-loopback TCP bind is refused
@@ -656,12 +674,13 @@ type RealAle(output: ITestOutputHelper) =
         if not (pythonHas "ale_py, zmq, numpy") then
             output.WriteLine "SKIPPED: ale_py/pyzmq not importable by python3 (pip install ale-py pyzmq numpy to run this test)"
         else
-          // the screens through a shared memory file (the default over ipc://), then in the replies
+          // the screens through a shared memory file (the default for a launched server), then in the replies
           for shared in [ true; false ] do
             use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0).WithSharedScreens shared)
             output.WriteLine $"server: {bridge.Server}; shared screens: {shared}"
             let spec = { AleEnvSpec.OfGame("pong", 0) with RepeatActionProbability = 0.0f; MaxFramesPerEpisode = 0 }
             let info = bridge.Create [| spec; spec |]
+            Assert.Equal(shared, bridge.ScreensShared)
             // the client removed the shared file's name once it had mapped it
             if Directory.Exists "/dev/shm" then
                 Assert.Empty(Directory.GetFiles("/dev/shm", $"dqnfun-ale-{bridge.ServerProcessId}-*"))
@@ -741,12 +760,11 @@ type LeakCollection() = class end
 [<Collection("zmq-leaks")>]
 type Leaks() =
     [<Fact>]
-    member _.``a full bridge session, a failed one and a replay server leave no socket or context open``() =
-        let sockets, contexts = ZmqContext.LiveSockets, ZmqContext.LiveContexts
+    member _.``a full bridge session, failed ones and a replay server leave no socket open``() =
+        let sockets = TransportSocket.LiveSockets
         do
-            use ep = new TempEndpoint()
-            use server = new ReplayServer(ep.Endpoint)
-            use bridge = AleBridge.Connect(ep.Endpoint, fast)
+            use server = new ReplayServer()
+            use bridge = AleBridge.Connect(server.Endpoint, fast)
             bridge.Create specs |> ignore
             bridge.ResetAll() |> ignore
             bridge.Step(windowActions 0, 4) |> ignore
@@ -755,16 +773,17 @@ type Leaks() =
         do
             let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; "exit 1" ] }
             Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore) |> ignore
-        Assert.Equal(sockets, ZmqContext.LiveSockets)
-        Assert.Equal(contexts, ZmqContext.LiveContexts)
+            // ready, so the socket was opened, then gone before the handshake
+            let ready = { FileName = "/bin/sh"; Arguments = [ "-c"; "echo READY tcp://127.0.0.1:9; sleep 0.2; exit 1" ] }
+            Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer ready) |> ignore) |> ignore
+        Assert.Equal(sockets, TransportSocket.LiveSockets)
 
 // ---- the DQN environment over the bridge ---------------------------------------------------------------
 
 [<Fact>]
 let ``AtariEnvironment over the bridge preprocesses the served screens exactly as in process`` () =
-    use ep = new TempEndpoint()
-    use server = new ReplayServer(ep.Endpoint)
-    use bridge = AleBridge.Connect(ep.Endpoint, fast)
+    use server = new ReplayServer()
+    use bridge = AleBridge.Connect(server.Endpoint, fast)
     bridge.Create [| specs[0] |] |> ignore
     let settings = { AtariSettings.nature with NoopMaxFrames = 0; FireOnReset = false; TerminalOnLifeLoss = false }
     let env = AtariEnvironment(AleBridgeEmulator bridge, settings, 0)
