@@ -1,14 +1,13 @@
 module Dqn.Fun.Tests.BellmanTests
 
 open System
-open Xunit
+open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
 open TorchSharp
 open Dqn.Fun.Tests.TorchTestSupport
-
-let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
+open Dqn.Fun.Tests.TestConfig
 
 /// A random replay batch as plain arrays: rewards and Q-values with two decimals, terminated 0 or 1.
 type private Case =
@@ -84,155 +83,140 @@ let private agrees (c: Case) (reference: float[]) (y: float32[]) =
         reference
         y
 
-// ---- targets against the scalar reference ------------------------------------------------------------------
-
-[<Fact>]
-let ``dqnTarget equals the scalar reference on random batches`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = torch.NewDisposeScope()
-            let t = tensorsOf c
-            let y = Bellman.dqnTarget c.Gamma t.R t.T t.Target
-            y.shape = [| int64 c.Batch |] && agrees c (dqnReference c) (values<float32> y))
-    )
-
-[<Fact>]
-let ``doubleDqnTarget equals the scalar reference on random batches`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = torch.NewDisposeScope()
-            let t = tensorsOf c
-            let y = Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target
-            y.shape = [| int64 c.Batch |] && agrees c (doubleReference c) (values<float32> y))
-    )
-
-[<Fact>]
-let ``terminated rows equal the reward exactly`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = torch.NewDisposeScope()
-            let t = tensorsOf c
-            let y = values<float32> (Bellman.dqnTarget c.Gamma t.R t.T t.Target)
-            let yd = values<float32> (Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target)
-            Seq.forall
-                (fun i -> c.Terminated[i] = 0.0f || (y[i] = c.Rewards[i] && yd[i] = c.Rewards[i]))
-                (seq { 0 .. c.Batch - 1 }))
-    )
-
-[<Fact>]
-let ``gamma 0 gives the rewards`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = torch.NewDisposeScope()
-            let t = tensorsOf c
-            values<float32> (Bellman.dqnTarget 0.0 t.R t.T t.Target) = c.Rewards
-            && values<float32> (Bellman.doubleDqnTarget 0.0 t.R t.T t.Online t.Target) = c.Rewards)
-    )
-
-[<Fact>]
-let ``the documented examples evaluate as documented`` () =
-    use _ = torch.NewDisposeScope()
-    let q = f32 [ 2L; 2L ] [ 2f; 5f; 3f; 4f ]
-    let y = Bellman.dqnTarget 0.9 (f32 [ 2L ] [ 1f; 1f ]) (f32 [ 2L ] [ 0f; 1f ]) q
-    assertAllClose 1e-6 [| 5.5; 1.0 |] (floats y)
-    let yd = Bellman.doubleDqnTarget 0.9 (f32 [ 1L ] [ 1f ]) (f32 [ 1L ] [ 0f ]) (f32 [ 1L; 2L ] [ 9f; 1f ]) (f32 [ 1L; 2L ] [ 2f; 5f ])
-    assertAllClose 1e-6 [| 2.8 |] (floats yd)
-
-[<Fact>]
-let ``Double DQN values the online network's choice with the target network`` () =
-    use _ = torch.NewDisposeScope()
-    // Row 0: online prefers action 2, the target's maximum is action 0 (10) but it values action 2 at 1.
-    // Row 1: online prefers action 0, valued 4 by the target, whose maximum (6) is action 1.
-    let online = f32 [ 2L; 3L ] [ 0f; 1f; 7f; 3f; 2f; 1f ]
-    let target = f32 [ 2L; 3L ] [ 10f; -5f; 1f; 4f; 6f; 5f ]
-    let r = f32 [ 2L ] [ 0.5f; -1f ]
-    let notDone = f32 [ 2L ] [ 0f; 0f ]
-    assertAllClose 1e-6 [| 0.5 + 0.5 * 1.0; -1.0 + 0.5 * 4.0 |] (floats (Bellman.doubleDqnTarget 0.5 r notDone online target))
-    assertAllClose 1e-6 [| 0.5 + 0.5 * 10.0; -1.0 + 0.5 * 6.0 |] (floats (Bellman.dqnTarget 0.5 r notDone target))
-
-[<Fact>]
-let ``targets are detached from the autograd graph`` () =
-    use _ = torch.NewDisposeScope()
-    let q = f32 [ 1L; 2L ] [ 1f; 2f ]
-    q.requires_grad <- true
-    let r, d = f32 [ 1L ] [ 0f ], f32 [ 1L ] [ 0f ]
-    Assert.False((Bellman.dqnTarget 0.9 r d q).requires_grad)
-    Assert.False((Bellman.doubleDqnTarget 0.9 r d q q).requires_grad)
-
-[<Fact>]
-let ``targets free their temporaries`` () =
-    use _ = torch.NewDisposeScope()
-    let c =
-        { Batch = 2
-          Actions = 3
-          Gamma = 0.9
-          Rewards = [| 1f; 2f |]
-          Terminated = [| 0f; 1f |]
-          NextQOnline = [| 1f; 2f; 3f; 4f; 5f; 6f |]
-          NextQTarget = [| 6f; 5f; 4f; 3f; 2f; 1f |]
-          Taken = [| 0L; 2L |] }
-    let t = tensorsOf c
-    settle ()
-    let before = liveTensors ()
-    Bellman.dqnTarget 0.9 t.R t.T t.Target |> ignore
-    Bellman.doubleDqnTarget 0.9 t.R t.T t.Online t.Target |> ignore
-    Bellman.selectActions t.Online t.Taken |> ignore
-    Assert.Equal(before + 3L, liveTensors ()) // only the three results
-
-// ---- selectActions -----------------------------------------------------------------------------------------
-
-[<Fact>]
-let ``selectActions equals indexing row i at actions[i]`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            use _ = torch.NewDisposeScope()
-            let t = tensorsOf c
-            let expected = Array.init c.Batch (fun i -> (row c c.NextQOnline i)[int c.Taken[i]])
-            values<float32> (Bellman.selectActions t.Online t.Taken) = expected)
-    )
-
-[<Fact>]
-let ``selectActions keeps the gradient path to the chosen entries`` () =
-    use _ = torch.NewDisposeScope()
-    let q = f32 [ 2L; 3L ] [ 1f; 2f; 3f; 4f; 5f; 6f ]
-    q.requires_grad <- true
-    let chosen = Bellman.selectActions q (vector [| 2L; 0L |])
-    Assert.True(chosen.requires_grad)
-    chosen.sum().backward ()
-    Assert.Equal<float32[]>([| 0f; 0f; 1f; 1f; 0f; 0f |], values<float32> q.grad)
-
 // ---- argument errors -------------------------------------------------------------------------------------------
 
 let private argError (name: string) (fragments: string list) (f: unit -> Tensor) =
-    let e = Assert.ThrowsAny<ArgumentException>(fun () -> f () |> ignore)
-    Assert.Equal(name, e.ParamName)
+    let e = Expect.wantThrowsAny<ArgumentException> (fun () -> f () |> ignore) "ArgumentException"
+    Expect.equal e.ParamName name "e.ParamName"
     for fragment in fragments do
-        Assert.Contains(fragment, e.Message)
+        Expect.stringContains e.Message fragment "e.Message"
 
-[<Fact>]
-let ``mismatched shapes and dtypes name the argument and show expected and received`` () =
-    use _ = torch.NewDisposeScope()
-    let q = f32 [ 2L; 3L ] [ 1f; 2f; 3f; 4f; 5f; 6f ]
-    let r2, d2 = f32 [ 2L ] [ 0f; 0f ], f32 [ 2L ] [ 0f; 0f ]
-    argError "rewards" [ "Float32 [2]"; "got Float32 [3]" ] (fun () -> Bellman.dqnTarget 0.9 (f32 [ 3L ] [ 0f; 0f; 0f ]) d2 q)
-    argError "terminated" [ "Float32 [2]"; "got Int64 [2]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (vector [| 0L; 1L |]) q)
-    argError "terminated" [ "Float32 [2]"; "got Float32 [2; 1]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (f32 [ 2L; 1L ] [ 0f; 0f ]) q)
-    argError "nextQTarget" [ "[batch; actions]"; "got Float32 [6]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.reshape (6L)))
-    argError "nextQTarget" [ "got Float64 [2; 3]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.to_type ScalarType.Float64))
-    argError "nextQOnline" [ "Float32 [2; 3]"; "got Float32 [2; 2]" ] (fun () ->
-        Bellman.doubleDqnTarget 0.9 r2 d2 (f32 [ 2L; 2L ] [ 0f; 0f; 0f; 0f ]) q)
-    argError "actions" [ "Int64 [2]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions q r2)
-    argError "actions" [ "Int64 [2]"; "got Int64 [3]" ] (fun () -> Bellman.selectActions q (vector [| 0L; 1L; 2L |]))
-    argError "qValues" [ "[batch; actions]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions r2 (vector [| 0L; 1L |]))
-    argError "rewards" [] (fun () -> Bellman.dqnTarget 0.9 null d2 q)
+[<Tests>]
+let tests =
+    testList "Bellman" [
+        // ---- targets against the scalar reference ------------------------------------------------------------------
+        testPropertyWithConfig fsCheck "dqnTarget equals the scalar reference on random batches" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                use _ = torch.NewDisposeScope()
+                let t = tensorsOf c
+                let y = Bellman.dqnTarget c.Gamma t.R t.T t.Target
+                y.shape = [| int64 c.Batch |] && agrees c (dqnReference c) (values<float32> y))
+        )
 
-[<Fact>]
-let ``gamma outside [0, 1] or not finite is ArgumentOutOfRangeException naming gamma`` () =
-    use _ = torch.NewDisposeScope()
-    let q = f32 [ 1L; 2L ] [ 1f; 2f ]
-    let r, d = f32 [ 1L ] [ 0f ], f32 [ 1L ] [ 0f ]
-    for gamma in [ -0.1; 1.5; nan; infinity ] do
-        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> Bellman.dqnTarget gamma r d q |> ignore)
-        Assert.Equal("gamma", e.ParamName)
-        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> Bellman.doubleDqnTarget gamma r d q q |> ignore)
-        Assert.Equal("gamma", e.ParamName)
+        testPropertyWithConfig fsCheck "doubleDqnTarget equals the scalar reference on random batches" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                use _ = torch.NewDisposeScope()
+                let t = tensorsOf c
+                let y = Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target
+                y.shape = [| int64 c.Batch |] && agrees c (doubleReference c) (values<float32> y))
+        )
+
+        testPropertyWithConfig fsCheck "terminated rows equal the reward exactly" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                use _ = torch.NewDisposeScope()
+                let t = tensorsOf c
+                let y = values<float32> (Bellman.dqnTarget c.Gamma t.R t.T t.Target)
+                let yd = values<float32> (Bellman.doubleDqnTarget c.Gamma t.R t.T t.Online t.Target)
+                Seq.forall
+                    (fun i -> c.Terminated[i] = 0.0f || (y[i] = c.Rewards[i] && yd[i] = c.Rewards[i]))
+                    (seq { 0 .. c.Batch - 1 }))
+        )
+
+        testPropertyWithConfig fsCheck "gamma 0 gives the rewards" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                use _ = torch.NewDisposeScope()
+                let t = tensorsOf c
+                values<float32> (Bellman.dqnTarget 0.0 t.R t.T t.Target) = c.Rewards
+                && values<float32> (Bellman.doubleDqnTarget 0.0 t.R t.T t.Online t.Target) = c.Rewards)
+        )
+
+        testCase "the documented examples evaluate as documented" <| fun () ->
+            use _ = torch.NewDisposeScope()
+            let q = f32 [ 2L; 2L ] [ 2f; 5f; 3f; 4f ]
+            let y = Bellman.dqnTarget 0.9 (f32 [ 2L ] [ 1f; 1f ]) (f32 [ 2L ] [ 0f; 1f ]) q
+            assertAllClose 1e-6 [| 5.5; 1.0 |] (floats y)
+            let yd = Bellman.doubleDqnTarget 0.9 (f32 [ 1L ] [ 1f ]) (f32 [ 1L ] [ 0f ]) (f32 [ 1L; 2L ] [ 9f; 1f ]) (f32 [ 1L; 2L ] [ 2f; 5f ])
+            assertAllClose 1e-6 [| 2.8 |] (floats yd)
+
+        testCase "Double DQN values the online network's choice with the target network" <| fun () ->
+            use _ = torch.NewDisposeScope()
+            // Row 0: online prefers action 2, the target's maximum is action 0 (10) but it values action 2 at 1.
+            // Row 1: online prefers action 0, valued 4 by the target, whose maximum (6) is action 1.
+            let online = f32 [ 2L; 3L ] [ 0f; 1f; 7f; 3f; 2f; 1f ]
+            let target = f32 [ 2L; 3L ] [ 10f; -5f; 1f; 4f; 6f; 5f ]
+            let r = f32 [ 2L ] [ 0.5f; -1f ]
+            let notDone = f32 [ 2L ] [ 0f; 0f ]
+            assertAllClose 1e-6 [| 0.5 + 0.5 * 1.0; -1.0 + 0.5 * 4.0 |] (floats (Bellman.doubleDqnTarget 0.5 r notDone online target))
+            assertAllClose 1e-6 [| 0.5 + 0.5 * 10.0; -1.0 + 0.5 * 6.0 |] (floats (Bellman.dqnTarget 0.5 r notDone target))
+
+        testCase "targets are detached from the autograd graph" <| fun () ->
+            use _ = torch.NewDisposeScope()
+            let q = f32 [ 1L; 2L ] [ 1f; 2f ]
+            q.requires_grad <- true
+            let r, d = f32 [ 1L ] [ 0f ], f32 [ 1L ] [ 0f ]
+            Expect.isFalse ((Bellman.dqnTarget 0.9 r d q).requires_grad) "(Bellman.dqnTarget 0.9 r d q).requires_grad"
+            Expect.isFalse ((Bellman.doubleDqnTarget 0.9 r d q q).requires_grad) "(Bellman.doubleDqnTarget 0.9 r d q q).requires_grad"
+
+        testCase "targets free their temporaries" <| fun () ->
+            use _ = torch.NewDisposeScope()
+            let c =
+                { Batch = 2
+                  Actions = 3
+                  Gamma = 0.9
+                  Rewards = [| 1f; 2f |]
+                  Terminated = [| 0f; 1f |]
+                  NextQOnline = [| 1f; 2f; 3f; 4f; 5f; 6f |]
+                  NextQTarget = [| 6f; 5f; 4f; 3f; 2f; 1f |]
+                  Taken = [| 0L; 2L |] }
+            let t = tensorsOf c
+            settle ()
+            let before = liveTensors ()
+            Bellman.dqnTarget 0.9 t.R t.T t.Target |> ignore
+            Bellman.doubleDqnTarget 0.9 t.R t.T t.Online t.Target |> ignore
+            Bellman.selectActions t.Online t.Taken |> ignore
+            Expect.equal (liveTensors ()) (before + 3L) "liveTensors ()" // only the three results
+
+        // ---- selectActions -----------------------------------------------------------------------------------------
+        testPropertyWithConfig fsCheck "selectActions equals indexing row i at actions[i]" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                use _ = torch.NewDisposeScope()
+                let t = tensorsOf c
+                let expected = Array.init c.Batch (fun i -> (row c c.NextQOnline i)[int c.Taken[i]])
+                values<float32> (Bellman.selectActions t.Online t.Taken) = expected)
+        )
+
+        testCase "selectActions keeps the gradient path to the chosen entries" <| fun () ->
+            use _ = torch.NewDisposeScope()
+            let q = f32 [ 2L; 3L ] [ 1f; 2f; 3f; 4f; 5f; 6f ]
+            q.requires_grad <- true
+            let chosen = Bellman.selectActions q (vector [| 2L; 0L |])
+            Expect.isTrue chosen.requires_grad "chosen.requires_grad"
+            chosen.sum().backward ()
+            Expect.equal (values<float32> q.grad) [| 0f; 0f; 1f; 1f; 0f; 0f |] "values<float32> q.grad"
+
+        testCase "mismatched shapes and dtypes name the argument and show expected and received" <| fun () ->
+            use _ = torch.NewDisposeScope()
+            let q = f32 [ 2L; 3L ] [ 1f; 2f; 3f; 4f; 5f; 6f ]
+            let r2, d2 = f32 [ 2L ] [ 0f; 0f ], f32 [ 2L ] [ 0f; 0f ]
+            argError "rewards" [ "Float32 [2]"; "got Float32 [3]" ] (fun () -> Bellman.dqnTarget 0.9 (f32 [ 3L ] [ 0f; 0f; 0f ]) d2 q)
+            argError "terminated" [ "Float32 [2]"; "got Int64 [2]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (vector [| 0L; 1L |]) q)
+            argError "terminated" [ "Float32 [2]"; "got Float32 [2; 1]" ] (fun () -> Bellman.dqnTarget 0.9 r2 (f32 [ 2L; 1L ] [ 0f; 0f ]) q)
+            argError "nextQTarget" [ "[batch; actions]"; "got Float32 [6]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.reshape (6L)))
+            argError "nextQTarget" [ "got Float64 [2; 3]" ] (fun () -> Bellman.dqnTarget 0.9 r2 d2 (q.to_type ScalarType.Float64))
+            argError "nextQOnline" [ "Float32 [2; 3]"; "got Float32 [2; 2]" ] (fun () ->
+                Bellman.doubleDqnTarget 0.9 r2 d2 (f32 [ 2L; 2L ] [ 0f; 0f; 0f; 0f ]) q)
+            argError "actions" [ "Int64 [2]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions q r2)
+            argError "actions" [ "Int64 [2]"; "got Int64 [3]" ] (fun () -> Bellman.selectActions q (vector [| 0L; 1L; 2L |]))
+            argError "qValues" [ "[batch; actions]"; "got Float32 [2]" ] (fun () -> Bellman.selectActions r2 (vector [| 0L; 1L |]))
+            argError "rewards" [] (fun () -> Bellman.dqnTarget 0.9 null d2 q)
+
+        testCase "gamma outside [0, 1] or not finite is ArgumentOutOfRangeException naming gamma" <| fun () ->
+            use _ = torch.NewDisposeScope()
+            let q = f32 [ 1L; 2L ] [ 1f; 2f ]
+            let r, d = f32 [ 1L ] [ 0f ], f32 [ 1L ] [ 0f ]
+            for gamma in [ -0.1; 1.5; nan; infinity ] do
+                let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> Bellman.dqnTarget gamma r d q |> ignore) "ArgumentOutOfRangeException"
+                Expect.equal e.ParamName "gamma" "e.ParamName"
+                let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> Bellman.doubleDqnTarget gamma r d q q |> ignore) "ArgumentOutOfRangeException"
+                Expect.equal e.ParamName "gamma" "e.ParamName"
+    ]

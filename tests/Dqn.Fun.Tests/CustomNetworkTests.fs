@@ -4,7 +4,7 @@ module Dqn.Fun.Tests.CustomNetworkTests
 
 open System
 open System.IO
-open Xunit
+open Expecto
 open TorchSharp
 open Dqn.Fun
 open Dqn.Fun.Tests.TorchTestSupport
@@ -51,46 +51,6 @@ let private heads =
       "qr", { d with Head = ValueHead.Quantile; Atoms = 8 }, [| 5L; 3L; 8L |]
       "iqn", { DqnConfig.preset "iqn" with Hidden = [ 16 ]; IqnEmbeddingDim = 8; IqnPolicyTauSamples = 5 }, [| 5L; 3L; 5L |] ]
 
-[<Fact>]
-let ``a torso of our own sits under the dueling, noisy, C51, QR and IQN heads with its parameters named torso.*`` () =
-    let torsoNames =
-        use t = new SmallTorso(observationSize, features)
-        namedParameters t |> List.map fst
-    Assert.Equal<string list>([ "fc1.weight"; "fc1.bias"; "norm.weight"; "norm.bias"; "fc2.weight"; "fc2.bias" ], torsoNames)
-    for name, config, shape in heads do
-        torch.manual_seed 0L |> ignore
-        use network = QNetworks.createFor config (smallTorso ()) actionCount torch.CPU
-        use _ = torch.NewDisposeScope()
-        let output = network.call (torch.randn [| 5L; int64 observationSize |])
-        Assert.True((shape = output.shape), $"{name}: output {Tensors.shapeText output.shape}, expected {Tensors.shapeText shape}")
-        let q = QNetworks.qValues config.Head (QNetworks.supportOf config torch.CPU) output
-        Assert.True(([| 5L; 3L |] = q.shape), $"{name}: Q-values {Tensors.shapeText q.shape}")
-        let names = namedParameters network |> List.map fst
-        let underTorso = names |> List.filter (fun n -> n.StartsWith "torso.")
-        Assert.True((torsoNames |> List.map (fun n -> "torso." + n) = underTorso), $"""{name}: torso parameters {String.Join(", ", underTorso)}""")
-        Assert.True(names.Length > underTorso.Length, $"{name}: no head parameters")
-
-[<Fact>]
-let ``a Learner.learn update trains a torso of our own under every head`` () =
-    let batch = LearnerTests.fixedBatch ()
-    let discounts = Learner.discounts 0.9 batch
-    for name, config, _ in heads do
-        torch.manual_seed 0L |> ignore
-        let create () = QNetworks.createFor config (smallTorso ()) actionCount torch.CPU
-        use online = create ()
-        use target = QNetworks.targetOf create online
-        use optimizer = torch.optim.Adam(online.parameters (), lr = 1e-2)
-        use support = QNetworks.ownedSupportOf config torch.CPU
-        let torsoValues () =
-            namedParameters online |> List.filter (fun (n, _) -> n.StartsWith "torso.") |> List.map (fun (n, p) -> n, floats p)
-        let before = torsoValues ()
-        let targetBefore = parameters target |> List.map floats
-        let m = Learner.learn config online target optimizer torch.CPU support batch discounts null null
-        Assert.True(Double.IsFinite m.Loss, $"{name}: loss {m.Loss}")
-        for (n, b), (_, a) in List.zip before (torsoValues ()) do
-            Assert.True(Array.exists2 (<>) b a, $"{name}: {n} did not change")
-        Assert.Equal<float[] list>(targetBefore, parameters target |> List.map floats)
-
 // ---- a whole Q-network of our own in an Agent ----------------------------------------------------------------
 
 let private residualNetwork (actions: int) =
@@ -109,39 +69,79 @@ let private greedyActions (agent: Agent) =
     [ for row in 0..4 do
           for column in 0..4 -> agent.Act(GridWorld.observation 5 { Row = row; Column = column }) ]
 
-[<Fact>]
-let ``a Q-network of our own learns GridWorld-v0 in an Agent, saves as a custom checkpoint and loads into a fresh agent`` () =
-    let dir, cleanup = tempFolder ()
-    use _ = cleanup
-    let path = Path.Combine(dir, "residual.safetensors")
-    use agent = new Agent(gridConfig, 25, 4, residualNetwork 4)
-    Assert.IsType<ResidualQNetwork>(agent.Network) |> ignore
-    Assert.IsType<ResidualQNetwork>(agent.TargetNetwork) |> ignore
-    agent.Learn(GridWorldEnvironment(), 3_000L) |> ignore
-    // The threshold of plain DQN in LearningTests: the greedy policy walks the shortest path (8 steps) to the goal.
-    let result = agent.Evaluate(GridWorldEnvironment(), 1)
-    Assert.Equal(1.0, result.Returns[0])
-    Assert.Equal(8, result.Lengths[0])
-    agent.Save path
-    let file = Safetensors.load path torch.CPU
-    for _, t in file.Tensors do
-        t.Dispose()
-    Assert.Equal(Some Checkpoint.FormatCustom, file.Metadata.TryFind "format")
-    Assert.Equal<string list>(namedParameters agent.Network |> List.map fst, file.Tensors |> List.map fst)
-    let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.loadAny path torch.CPU |> ignore)
-    Assert.Contains("loadInto", e.Message)
-    use fresh = new Agent({ gridConfig with Seed = 7 }, 25, 4, residualNetwork 4)
-    Assert.NotEqual<float[] list>(parameters agent.Network |> List.map floats, parameters fresh.Network |> List.map floats)
-    fresh.LoadParameters path |> ignore
-    Assert.Equal<int list>(greedyActions agent, greedyActions fresh)
-    Assert.Equal<float[] list>(parameters fresh.Network |> List.map floats, parameters fresh.TargetNetwork |> List.map floats)
+[<Tests>]
+let tests =
+    testList "CustomNetwork" [
+        testCase "a torso of our own sits under the dueling, noisy, C51, QR and IQN heads with its parameters named torso.*" <| fun () ->
+            let torsoNames =
+                use t = new SmallTorso(observationSize, features)
+                namedParameters t |> List.map fst
+            Expect.equal torsoNames [ "fc1.weight"; "fc1.bias"; "norm.weight"; "norm.bias"; "fc2.weight"; "fc2.bias" ] "torsoNames"
+            for name, config, shape in heads do
+                torch.manual_seed 0L |> ignore
+                use network = QNetworks.createFor config (smallTorso ()) actionCount torch.CPU
+                use _ = torch.NewDisposeScope()
+                let output = network.call (torch.randn [| 5L; int64 observationSize |])
+                Expect.isTrue (shape = output.shape) $"{name}: output {Tensors.shapeText output.shape}, expected {Tensors.shapeText shape}"
+                let q = QNetworks.qValues config.Head (QNetworks.supportOf config torch.CPU) output
+                Expect.isTrue ([| 5L; 3L |] = q.shape) $"{name}: Q-values {Tensors.shapeText q.shape}"
+                let names = namedParameters network |> List.map fst
+                let underTorso = names |> List.filter (fun n -> n.StartsWith "torso.")
+                Expect.isTrue (torsoNames |> List.map (fun n -> "torso." + n) = underTorso) $"""{name}: torso parameters {String.Join(", ", underTorso)}"""
+                Expect.isTrue (names.Length > underTorso.Length) $"{name}: no head parameters"
 
-[<Fact>]
-let ``a Q-network of our own with the wrong output shape is rejected with an ArgumentException naming both shapes`` () =
-    let e = Assert.Throws<ArgumentException>(fun () -> new Agent(gridConfig, 25, 4, residualNetwork 3) |> ignore)
-    Assert.Equal("source", e.ParamName)
-    Assert.Contains("[1; 3]", e.Message)
-    Assert.Contains("[1; 4]", e.Message)
-    let c51 = { gridConfig with Head = ValueHead.Categorical; Atoms = 11 }
-    let e = Assert.Throws<ArgumentException>(fun () -> new Agent(c51, 25, 4, residualNetwork 4) |> ignore)
-    Assert.Contains("[1; 4; 11]", e.Message)
+        testCase "a Learner.learn update trains a torso of our own under every head" <| fun () ->
+            let batch = LearnerTests.fixedBatch ()
+            let discounts = Learner.discounts 0.9 batch
+            for name, config, _ in heads do
+                torch.manual_seed 0L |> ignore
+                let create () = QNetworks.createFor config (smallTorso ()) actionCount torch.CPU
+                use online = create ()
+                use target = QNetworks.targetOf create online
+                use optimizer = torch.optim.Adam(online.parameters (), lr = 1e-2)
+                use support = QNetworks.ownedSupportOf config torch.CPU
+                let torsoValues () =
+                    namedParameters online |> List.filter (fun (n, _) -> n.StartsWith "torso.") |> List.map (fun (n, p) -> n, floats p)
+                let before = torsoValues ()
+                let targetBefore = parameters target |> List.map floats
+                let m = Learner.learn config online target optimizer torch.CPU support batch discounts null null
+                Expect.isTrue (Double.IsFinite m.Loss) $"{name}: loss {m.Loss}"
+                for (n, b), (_, a) in List.zip before (torsoValues ()) do
+                    Expect.isTrue (Array.exists2 (<>) b a) $"{name}: {n} did not change"
+                Expect.equal (parameters target |> List.map floats) targetBefore "parameters target |> List.map floats"
+
+        testCase "a Q-network of our own learns GridWorld-v0 in an Agent, saves as a custom checkpoint and loads into a fresh agent" <| fun () ->
+            let dir, cleanup = tempFolder ()
+            use _ = cleanup
+            let path = Path.Combine(dir, "residual.safetensors")
+            use agent = new Agent(gridConfig, 25, 4, residualNetwork 4)
+            Expect.equal (agent.Network.GetType()) typeof<ResidualQNetwork> "agent.Network"
+            Expect.equal (agent.TargetNetwork.GetType()) typeof<ResidualQNetwork> "agent.TargetNetwork"
+            agent.Learn(GridWorldEnvironment(), 3_000L) |> ignore
+            // The threshold of plain DQN in LearningTests: the greedy policy walks the shortest path (8 steps) to the goal.
+            let result = agent.Evaluate(GridWorldEnvironment(), 1)
+            Expect.equal (result.Returns[0]) 1.0 "result.Returns[0]"
+            Expect.equal (result.Lengths[0]) 8 "result.Lengths[0]"
+            agent.Save path
+            let file = Safetensors.load path torch.CPU
+            for _, t in file.Tensors do
+                t.Dispose()
+            Expect.equal (file.Metadata.TryFind "format") (Some Checkpoint.FormatCustom) "file.Metadata.TryFind \"format\""
+            Expect.equal (file.Tensors |> List.map fst) (namedParameters agent.Network |> List.map fst) "file.Tensors |> List.map fst"
+            let e = Expect.wantThrows<InvalidDataException> (fun () -> Checkpoint.loadAny path torch.CPU |> ignore) "InvalidDataException"
+            Expect.stringContains e.Message "loadInto" "e.Message"
+            use fresh = new Agent({ gridConfig with Seed = 7 }, 25, 4, residualNetwork 4)
+            Expect.notEqual (parameters fresh.Network |> List.map floats) (parameters agent.Network |> List.map floats) "parameters fresh.Network |> List.map floats"
+            fresh.LoadParameters path |> ignore
+            Expect.equal (greedyActions fresh) (greedyActions agent) "greedyActions fresh"
+            Expect.equal (parameters fresh.TargetNetwork |> List.map floats) (parameters fresh.Network |> List.map floats) "parameters fresh.TargetNetwork |> List.map floats"
+
+        testCase "a Q-network of our own with the wrong output shape is rejected with an ArgumentException naming both shapes" <| fun () ->
+            let e = Expect.wantThrows<ArgumentException> (fun () -> new Agent(gridConfig, 25, 4, residualNetwork 3) |> ignore) "ArgumentException"
+            Expect.equal e.ParamName "source" "e.ParamName"
+            Expect.stringContains e.Message "[1; 3]" "e.Message"
+            Expect.stringContains e.Message "[1; 4]" "e.Message"
+            let c51 = { gridConfig with Head = ValueHead.Categorical; Atoms = 11 }
+            let e = Expect.wantThrows<ArgumentException> (fun () -> new Agent(c51, 25, 4, residualNetwork 4) |> ignore) "ArgumentException"
+            Expect.stringContains e.Message "[1; 4; 11]" "e.Message"
+    ]

@@ -3,13 +3,12 @@ module Dqn.Fun.Tests.FusedMlpTests
 open System
 open System.Runtime.InteropServices
 open System.Runtime.Intrinsics
-open Xunit
+open Expecto
 open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Dqn.Fun
-
-let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
+open Dqn.Fun.Tests.TestConfig
 
 /// Every SIMD level this machine runs: each is tested.
 let private levels =
@@ -28,7 +27,7 @@ let private zerosLike (tensors: float32[][]) = tensors |> Array.map (fun t -> Ar
 let private closeTo (tolerance: float) (expected: float) (actual: float) =
     abs (expected - actual) <= tolerance * max 1.0 (abs expected)
 
-let private fail (what: string) = raise (Xunit.Sdk.XunitException what)
+let private fail (what: string) = failtest what
 
 /// One update's inputs.
 type private Case =
@@ -291,62 +290,6 @@ let private checkAgainstReference (c: Case) (level: FusedMlp.SimdLevel) =
             if not (closeTo 1e-6 p' pj) then
                 fail $"{level}: parameter {t} element {j} at step {step0 + 1L}: {pj}, reference {p'}"
 
-[<Fact>]
-let ``the update's loss, mean Q, gradients and Adam step match a float64 reference on every SIMD level`` () =
-    check (Prop.forAll (Arb.fromGen caseGen) (fun c -> levels |> List.iter (checkAgainstReference c)))
-
-[<Fact>]
-let ``the update matches the reference on the CartPole network 4-128-128-2 with batch 64`` () =
-    for loss in [ FusedMlp.LossKind.Huber; FusedMlp.LossKind.Mse ] do
-        for doubleDqn in [ false; true ] do
-            for clip in [ 0.0; 0.1 ] do
-                let settings = { FusedMlp.defaultSettings with Loss = loss; DoubleDqn = doubleDqn; MaxGradNorm = clip }
-                let c = caseOf [| 4; 128; 128; 2 |] 64 0 settings 7
-                for level in levels do
-                    checkAgainstReference c level
-
-[<Fact>]
-let ``qValues and greedyActions match the float64 reference forward pass for one observation and for batches`` () =
-    let gen =
-        gen {
-            let! obsSize = Gen.choose (1, 9)
-            let! depth = Gen.choose (0, 2)
-            let! hidden = Gen.listOfLength depth (Gen.choose (1, 40))
-            let! actions = Gen.choose (1, 6)
-            let! n = Gen.choose (1, 20)
-            let! seed = Gen.choose (0, Int32.MaxValue)
-            return [| obsSize; yield! hidden; actions |], n, seed
-        }
-    check (
-        Prop.forAll (Arb.fromGen gen) (fun (widths, n, seed) ->
-            let c = caseOf widths n 0 FusedMlp.defaultSettings seed
-            let obsSize = widths[0]
-            let na = widths[widths.Length - 1]
-            let expected = Array.init n (fun i -> (referenceForward widths c.Online (row c.Observations obsSize i))[widths.Length - 1])
-            for level in levels do
-                let ws = FusedMlp.Workspace(widths, n, level)
-                let q = Array.zeroCreate<float32> (n * na)
-                FusedMlp.qValues ws (spansOf c.Online) (ReadOnlySpan c.Observations) (Span q)
-                let greedy = Array.zeroCreate<int> n
-                FusedMlp.greedyActions ws (spansOf c.Online) (ReadOnlySpan c.Observations) (Span greedy)
-                for i in 0 .. n - 1 do
-                    for a in 0 .. na - 1 do
-                        let e = expected[i].[a]
-                        let actual = float q[i * na + a]
-                        if not (closeTo 1e-5 e actual) then
-                            fail $"{level}: Q({i}, {a}) = {actual}, reference {e}"
-                    let row = Array.init na (fun a -> float q[i * na + a])
-                    if greedy[i] <> argmaxFirst row then
-                        fail $"{level}: greedy action {greedy[i]} of observation {i}, but its Q-values are %A{row}"
-                    let one = FusedMlp.greedyAction ws (spansOf c.Online) (ReadOnlySpan(c.Observations, i * obsSize, obsSize))
-                    let sorted = Array.sortDescending expected[i]
-                    // Where the two best are apart by more than float32 rounding, both agree with the reference.
-                    if na = 1 || sorted[0] - sorted[1] > 1e-4 then
-                        if one <> argmaxFirst expected[i] || greedy[i] <> argmaxFirst expected[i] then
-                            fail $"{level}: greedy actions {one} and {greedy[i]}, reference {argmaxFirst expected[i]}"
-            true)
-    )
-
 // ---- Against TorchSharp's autograd, torch.optim.Adam and clip_grad_norm_.
 
 let private torchMlp (widths: int[]) =
@@ -452,31 +395,6 @@ let private checkAgainstAutograd (widths: int[]) (batch: int) (s: FusedMlp.Setti
             fail $"{level} update {k}: the step counts differ"
     if s.MaxGradNorm > 0.0 && clipped = 0 then fail "the clipping case never clipped"
 
-[<Fact>]
-let ``five fused updates equal TorchSharp autograd with Adam for Huber and MSE, Double DQN on and off, clipping on and off`` () =
-    for loss in [ FusedMlp.LossKind.Huber; FusedMlp.LossKind.Mse ] do
-        for doubleDqn in [ false; true ] do
-            for clip in [ 0.0; 0.02 ] do
-                let s = { FusedMlp.defaultSettings with Loss = loss; DoubleDqn = doubleDqn; MaxGradNorm = clip }
-                for level in levels do
-                    checkAgainstAutograd [| 5; 37; 29; 3 |] 24 s level
-                checkAgainstAutograd [| 4; 128; 128; 2 |] 64 s FusedMlp.bestSimd
-
-[<Fact>]
-let ``the fused update equals autograd with a larger learning rate, other betas and eps, and a linear network`` () =
-    let s =
-        { FusedMlp.defaultSettings with
-            Loss = FusedMlp.LossKind.Mse
-            DoubleDqn = true
-            MaxGradNorm = 2.0
-            LearningRate = 1e-2
-            Beta1 = 0.5
-            Beta2 = 0.9
-            Epsilon = 1e-4 }
-    for level in levels do
-        checkAgainstAutograd [| 6; 5 |] 9 s level
-        checkAgainstAutograd [| 3; 64; 64; 6 |] 1 s level
-
 // ---- Ties, NaN and argument errors.
 
 /// A network 2-3-A whose Q-values are its output bias (last layer's weights 0).
@@ -484,180 +402,252 @@ let private constantQ (q: float32[]) =
     let w = [| 2; 3; q.Length |]
     [| Array.create 6 0.5f; Array.zeroCreate 3; Array.zeroCreate (3 * q.Length); Array.copy q |], w
 
-[<Fact>]
-let ``greedy actions break ties toward the lowest action and take the first NaN, as torch.argmax`` () =
-    for values in [ [| 1f; 3f; 3f; 0f |]; [| 2f; 2f |]; [| 1f; nanf; 5f; nanf |]; [| -1f; -1f; -1f |]; [| infinityf; infinityf |] ] do
-        let expected =
-            use t = torch.tensor values
-            use a = t.argmax ()
-            int (a.item<int64> ())
-        let ps, widths = constantQ values
-        for level in levels do
-            let ws = FusedMlp.Workspace(widths, 8, level)
-            Assert.Equal(expected, FusedMlp.greedyAction ws (spansOf ps) (ReadOnlySpan [| 0.3f; -0.2f |]))
-            let batch = Array.zeroCreate<int> 6
-            FusedMlp.greedyActions ws (spansOf ps) (ReadOnlySpan(Array.create 12 0.1f)) (Span batch)
-            Assert.Equal<int[]>(Array.create 6 expected, batch)
-
-[<Fact>]
-let ``the target takes the lowest of tied greedy actions, under the target network and under Double DQN's online one`` () =
-    // Online Q = [2; 2; 0] everywhere (a tie between 0 and 1); target Q = [10; 20; 30].
-    let online, widths = constantQ [| 2f; 2f; 0f |]
-    let target, _ = constantQ [| 10f; 20f; 30f |]
-    let tiedTarget, _ = constantQ [| 7f; 7f; 5f |]
-    let run (settings: FusedMlp.Settings) (target: float32[][]) level =
-        let ws = FusedMlp.Workspace(widths, 4, level)
-        let r =
-            FusedMlp.update
-                ws
-                settings
-                (spansOf (copyAll online))
-                (spansOf target)
-                (spansOf (zerosLike online))
-                (spansOf (zerosLike online))
-                0L
-                (ReadOnlySpan [| 0.1f; 0.2f; 0.3f; 0.4f |])
-                (ReadOnlySpan [| 0.5f; 0.6f; 0.7f; 0.8f |])
-                (ReadOnlySpan [| 0L; 2L |])
-                (ReadOnlySpan [| 0f; 1f |])
-                (ReadOnlySpan [| 0.5f; 0.5f |])
-        r.Loss
-    let mse = { FusedMlp.defaultSettings with Loss = FusedMlp.LossKind.Mse }
-    for level in levels do
-        // Double DQN: a* = 0 (the lower of the tied online actions), valued 10 by the target: y = r + 5.
-        let expected = ((2.0 - 5.0) ** 2.0 + (0.0 - 6.0) ** 2.0) / 2.0
-        Assert.Equal(expected, run { mse with DoubleDqn = true } target level, 6)
-        // Plain DQN: max of the target = 30 (y = r + 15); with a tie in the target, the tied value 7 (y = r + 3.5).
-        Assert.Equal(((2.0 - 15.0) ** 2.0 + (0.0 - 16.0) ** 2.0) / 2.0, run mse target level, 6)
-        Assert.Equal(((2.0 - 3.5) ** 2.0 + (0.0 - 4.5) ** 2.0) / 2.0, run mse tiedTarget level, 6)
-
 let private throws<'E when 'E :> exn> (paramName: string) (fragment: string) (f: unit -> unit) =
-    let e = Assert.Throws<'E>(Action f)
+    let e = Expect.wantThrows<'E> f typeof<'E>.Name
     match box e with
-    | :? ArgumentException as a when not (isNull paramName) -> Assert.Equal(paramName, a.ParamName)
+    | :? ArgumentException as a when not (isNull paramName) -> Expect.equal a.ParamName paramName "a.ParamName"
     | _ -> ()
-    Assert.Contains(fragment, e.Message)
+    Expect.stringContains e.Message fragment "e.Message"
 
-[<Fact>]
-let ``a workspace rejects widths and batch sizes it cannot hold, naming the value`` () =
-    throws<ArgumentNullException> "widths" "widths" (fun () -> FusedMlp.Workspace(null, 4) |> ignore)
-    throws<ArgumentException> "widths" "at least two entries" (fun () -> FusedMlp.Workspace([| 4 |], 4) |> ignore)
-    throws<ArgumentOutOfRangeException> "widths" "widths[1] must be positive, got 0" (fun () -> FusedMlp.Workspace([| 4; 0; 2 |], 4) |> ignore)
-    throws<ArgumentOutOfRangeException> "maxBatch" "maxBatch must be positive, got 0" (fun () -> FusedMlp.Workspace([| 4; 2 |], 0) |> ignore)
-    throws<ArgumentOutOfRangeException> "widths" "the buffers for the 4-1000000-2 MLP and maxBatch 10000 would need" (fun () ->
-        FusedMlp.Workspace([| 4; 1_000_000; 2 |], 10_000) |> ignore)
-    throws<ArgumentOutOfRangeException> "widths" "W1 would be [50000; 50000], more elements than an array or a span holds" (fun () ->
-        FusedMlp.Workspace([| 50_000; 50_000; 2 |], 1) |> ignore)
-    let ws = FusedMlp.Workspace([| 4; 5; 2 |], 4)
-    Assert.Equal(4, ws.ParameterCount)
-    Assert.Equal<int list>([ 20; 5; 10; 2 ], [ for i in 0..3 -> ws.ParameterLength i ])
-    throws<ArgumentOutOfRangeException> "index" "index must be in 0..3, got 4" (fun () -> ws.ParameterLength 4 |> ignore)
+[<Tests>]
+let tests =
+    testList "FusedMlp" [
+        testPropertyWithConfig fsCheck "the update's loss, mean Q, gradients and Adam step match a float64 reference on every SIMD level" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c -> levels |> List.iter (checkAgainstReference c))
+        )
 
-[<Fact>]
-let ``the update checks every argument first, names the value and what it expected, and then writes nothing`` () =
-    let c = caseOf [| 3; 5; 2 |] 4 0 FusedMlp.defaultSettings 1
-    let ws = FusedMlp.Workspace(c.Widths, 4)
-    let online = copyAll c.Online
-    let m = zerosLike c.Online
-    let v = zerosLike c.Online
-    let call (settings: FusedMlp.Settings) (step: int64) (obs: float32[]) (nextObs: float32[]) (actions: int64[]) (rewards: float32[]) (discounts: float32[]) (vs: float32[][]) () =
-        FusedMlp.update ws settings (spansOf online) (spansOf c.Target) (spansOf m) (spansOf vs) step (ReadOnlySpan obs) (ReadOnlySpan nextObs) (ReadOnlySpan actions) (ReadOnlySpan rewards) (ReadOnlySpan discounts)
-        |> ignore
-    let s = FusedMlp.defaultSettings
-    throws<ArgumentOutOfRangeException> "actions" "must be in 1..4 (the workspace's MaxBatch), got 0" (call s 0L [||] [||] [||] [||] [||] v)
-    throws<ArgumentOutOfRangeException> "actions" "must be in 1..4 (the workspace's MaxBatch), got 5" (call s 0L (Array.zeroCreate 15) (Array.zeroCreate 15) (Array.zeroCreate 5) (Array.zeroCreate 5) (Array.zeroCreate 5) v)
-    throws<ArgumentException> "observations" "observations has 11 elements; expected 12" (call s 0L c.Observations[1..] c.NextObservations c.Actions c.Rewards c.Discounts v)
-    throws<ArgumentException> "nextObservations" "nextObservations has 13 elements; expected 12" (call s 0L c.Observations (Array.append c.NextObservations [| 0f |]) c.Actions c.Rewards c.Discounts v)
-    throws<ArgumentException> "rewards" "rewards has 3 elements; expected 4" (call s 0L c.Observations c.NextObservations c.Actions c.Rewards[1..] c.Discounts v)
-    throws<ArgumentException> "discounts" "discounts has 5 elements; expected 4" (call s 0L c.Observations c.NextObservations c.Actions c.Rewards (Array.append c.Discounts [| 1f |]) v)
-    throws<ArgumentOutOfRangeException> "actions" "actions[3] must be in 0..1 (the action count is 2), got 2" (call s 0L c.Observations c.NextObservations [| 0L; 1L; 0L; 2L |] c.Rewards c.Discounts v)
-    throws<ArgumentOutOfRangeException> "actions" "actions[0] must be in 0..1 (the action count is 2), got -1" (call s 0L c.Observations c.NextObservations [| -1L; 1L; 0L; 1L |] c.Rewards c.Discounts v)
-    throws<ArgumentOutOfRangeException> "step" "must be at least 0, got -1" (call s -1L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
-    throws<ArgumentOutOfRangeException> "settings" "settings.LearningRate must be finite and at least 0, got -0.1" (call { s with LearningRate = -0.1 } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
-    throws<ArgumentOutOfRangeException> "settings" "settings.Beta1 must be in [0, 1), got 1" (call { s with Beta1 = 1.0 } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
-    throws<ArgumentOutOfRangeException> "settings" "settings.Beta2 must be in [0, 1), got NaN" (call { s with Beta2 = nan } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
-    throws<ArgumentOutOfRangeException> "settings" "settings.Epsilon must be finite and at least 0" (call { s with Epsilon = infinity } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
-    throws<ArgumentOutOfRangeException> "settings" "settings.MaxGradNorm must be a number" (call { s with MaxGradNorm = nan } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
-    // A moment buffer of the wrong size, found before the online parameters are touched.
-    let shortV = zerosLike c.Online
-    shortV[3] <- Array.zeroCreate 1
-    throws<ArgumentException> "expAvgSq" "expAvgSq's parameter 3, b2 [2], has 1 elements; the 3-5-2 MLP needs 2" (call s 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts shortV)
-    for t in 0 .. online.Length - 1 do
-        Assert.Equal<float32[]>(c.Online[t], online[t])
-        Assert.True(m[t] |> Array.forall ((=) 0.0f))
-    throws<ArgumentNullException> "target" "target" (fun () ->
-        FusedMlp.update ws s (spansOf online) null (spansOf m) (spansOf v) 0L (ReadOnlySpan c.Observations) (ReadOnlySpan c.NextObservations) (ReadOnlySpan c.Actions) (ReadOnlySpan c.Rewards) (ReadOnlySpan c.Discounts)
-        |> ignore)
-    // Then a good call goes through.
-    let r = FusedMlp.update ws s (spansOf online) (spansOf c.Target) (spansOf m) (spansOf v) 0L (ReadOnlySpan c.Observations) (ReadOnlySpan c.NextObservations) (ReadOnlySpan c.Actions) (ReadOnlySpan c.Rewards) (ReadOnlySpan c.Discounts)
-    Assert.Equal(1L, r.Step)
+        testCase "the update matches the reference on the CartPole network 4-128-128-2 with batch 64" <| fun () ->
+            for loss in [ FusedMlp.LossKind.Huber; FusedMlp.LossKind.Mse ] do
+                for doubleDqn in [ false; true ] do
+                    for clip in [ 0.0; 0.1 ] do
+                        let settings = { FusedMlp.defaultSettings with Loss = loss; DoubleDqn = doubleDqn; MaxGradNorm = clip }
+                        let c = caseOf [| 4; 128; 128; 2 |] 64 0 settings 7
+                        for level in levels do
+                            checkAgainstReference c level
 
-[<Fact>]
-let ``the forward passes check the observation and output sizes and the parameters`` () =
-    let c = caseOf [| 3; 5; 2 |] 4 0 FusedMlp.defaultSettings 1
-    let ws = FusedMlp.Workspace(c.Widths, 4)
-    let net = spansOf c.Online
-    throws<ArgumentException> "observation" "observation has 4 elements; expected 3" (fun () -> FusedMlp.greedyAction ws net (ReadOnlySpan(Array.zeroCreate 4)) |> ignore)
-    throws<ArgumentException> "observations" "observations has 7 elements; expected a positive multiple of the observation size 3" (fun () ->
-        FusedMlp.qValues ws net (ReadOnlySpan(Array.zeroCreate 7)) (Span(Array.zeroCreate 4)))
-    throws<ArgumentException> "observations" "observations has 0 elements" (fun () -> FusedMlp.qValues ws net ReadOnlySpan.Empty Span.Empty)
-    throws<ArgumentOutOfRangeException> "observations" "at most 4 (the workspace's MaxBatch), got 5" (fun () ->
-        FusedMlp.greedyActions ws net (ReadOnlySpan(Array.zeroCreate 15)) (Span(Array.zeroCreate 5)))
-    throws<ArgumentException> "q" "q has 3 elements; expected 4" (fun () -> FusedMlp.qValues ws net (ReadOnlySpan(Array.zeroCreate 6)) (Span(Array.zeroCreate 3)))
-    throws<ArgumentException> "actions" "actions has 1 elements; expected 2" (fun () -> FusedMlp.greedyActions ws net (ReadOnlySpan(Array.zeroCreate 6)) (Span(Array.zeroCreate 1)))
-    let bad = copyAll c.Online
-    bad[0] <- Array.zeroCreate 14
-    throws<ArgumentException> "network" "network's parameter 0, W1 [5; 3], has 14 elements; the 3-5-2 MLP needs 15" (fun () ->
-        FusedMlp.greedyAction ws (spansOf bad) (ReadOnlySpan(Array.zeroCreate 3)) |> ignore)
+        testPropertyWithConfig fsCheck "qValues and greedyActions match the float64 reference forward pass for one observation and for batches" (
+            let gen =
+                gen {
+                    let! obsSize = Gen.choose (1, 9)
+                    let! depth = Gen.choose (0, 2)
+                    let! hidden = Gen.listOfLength depth (Gen.choose (1, 40))
+                    let! actions = Gen.choose (1, 6)
+                    let! n = Gen.choose (1, 20)
+                    let! seed = Gen.choose (0, Int32.MaxValue)
+                    return [| obsSize; yield! hidden; actions |], n, seed
+                }
+            Prop.forAll (Arb.fromGen gen) (fun (widths, n, seed) ->
+                let c = caseOf widths n 0 FusedMlp.defaultSettings seed
+                let obsSize = widths[0]
+                let na = widths[widths.Length - 1]
+                let expected = Array.init n (fun i -> (referenceForward widths c.Online (row c.Observations obsSize i))[widths.Length - 1])
+                for level in levels do
+                    let ws = FusedMlp.Workspace(widths, n, level)
+                    let q = Array.zeroCreate<float32> (n * na)
+                    FusedMlp.qValues ws (spansOf c.Online) (ReadOnlySpan c.Observations) (Span q)
+                    let greedy = Array.zeroCreate<int> n
+                    FusedMlp.greedyActions ws (spansOf c.Online) (ReadOnlySpan c.Observations) (Span greedy)
+                    for i in 0 .. n - 1 do
+                        for a in 0 .. na - 1 do
+                            let e = expected[i].[a]
+                            let actual = float q[i * na + a]
+                            if not (closeTo 1e-5 e actual) then
+                                fail $"{level}: Q({i}, {a}) = {actual}, reference {e}"
+                        let row = Array.init na (fun a -> float q[i * na + a])
+                        if greedy[i] <> argmaxFirst row then
+                            fail $"{level}: greedy action {greedy[i]} of observation {i}, but its Q-values are %A{row}"
+                        let one = FusedMlp.greedyAction ws (spansOf c.Online) (ReadOnlySpan(c.Observations, i * obsSize, obsSize))
+                        let sorted = Array.sortDescending expected[i]
+                        // Where the two best are apart by more than float32 rounding, both agree with the reference.
+                        if na = 1 || sorted[0] - sorted[1] > 1e-4 then
+                            if one <> argmaxFirst expected[i] || greedy[i] <> argmaxFirst expected[i] then
+                                fail $"{level}: greedy actions {one} and {greedy[i]}, reference {argmaxFirst expected[i]}"
+                true)
+        )
 
-[<Fact>]
-let ``updates and greedy actions allocate nothing once warm`` () =
-    let c = caseOf [| 4; 64; 64; 2 |] 32 0 { FusedMlp.defaultSettings with DoubleDqn = true; MaxGradNorm = 1.0 } 5
-    let ws = FusedMlp.Workspace(c.Widths, 32)
-    let online = copyAll c.Online
-    let m = zerosLike c.Online
-    let v = zerosLike c.Online
-    let onlineSpans = spansOf online
-    let targetSpans = spansOf c.Target
-    let mSpans = spansOf m
-    let vSpans = spansOf v
-    let obs = c.Observations[0..3]
-    let run () =
-        FusedMlp.update ws c.Settings onlineSpans targetSpans mSpans vSpans 0L (ReadOnlySpan c.Observations) (ReadOnlySpan c.NextObservations) (ReadOnlySpan c.Actions) (ReadOnlySpan c.Rewards) (ReadOnlySpan c.Discounts)
-        |> ignore
-        FusedMlp.greedyAction ws onlineSpans (ReadOnlySpan obs) |> ignore
-    run ()
-    let before = GC.GetAllocatedBytesForCurrentThread()
-    for _ in 1..10 do
-        run ()
-    Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
+        testCase "five fused updates equal TorchSharp autograd with Adam for Huber and MSE, Double DQN on and off, clipping on and off" <| fun () ->
+            for loss in [ FusedMlp.LossKind.Huber; FusedMlp.LossKind.Mse ] do
+                for doubleDqn in [ false; true ] do
+                    for clip in [ 0.0; 0.02 ] do
+                        let s = { FusedMlp.defaultSettings with Loss = loss; DoubleDqn = doubleDqn; MaxGradNorm = clip }
+                        for level in levels do
+                            checkAgainstAutograd [| 5; 37; 29; 3 |] 24 s level
+                        checkAgainstAutograd [| 4; 128; 128; 2 |] 64 s FusedMlp.bestSimd
 
-[<Fact>]
-let ``Adam moments that decay below the smallest normal float32 are stored as 0 when eps is positive and kept when eps is 0`` () =
-    // Every action is 0, so the output layer's row for action 1 (W2's second row, b2[1]) gets a zero gradient:
-    // its m decays from 1.2e-38 by beta1 = 0.9 into the subnormal range.
-    let c = caseOf [| 3; 4; 2 |] 5 0 FusedMlp.defaultSettings 2
-    let actions = Array.zeroCreate<int64> 5
-    for eps, expected in [ 1e-8, 0.0f; 0.0, 0.9f * 1.2e-38f ] do
-        for level in levels do
-            let ws = FusedMlp.Workspace(c.Widths, 5, level)
+        testCase "the fused update equals autograd with a larger learning rate, other betas and eps, and a linear network" <| fun () ->
+            let s =
+                { FusedMlp.defaultSettings with
+                    Loss = FusedMlp.LossKind.Mse
+                    DoubleDqn = true
+                    MaxGradNorm = 2.0
+                    LearningRate = 1e-2
+                    Beta1 = 0.5
+                    Beta2 = 0.9
+                    Epsilon = 1e-4 }
+            for level in levels do
+                checkAgainstAutograd [| 6; 5 |] 9 s level
+                checkAgainstAutograd [| 3; 64; 64; 6 |] 1 s level
+
+        testCase "greedy actions break ties toward the lowest action and take the first NaN, as torch.argmax" <| fun () ->
+            for values in [ [| 1f; 3f; 3f; 0f |]; [| 2f; 2f |]; [| 1f; nanf; 5f; nanf |]; [| -1f; -1f; -1f |]; [| infinityf; infinityf |] ] do
+                let expected =
+                    use t = torch.tensor values
+                    use a = t.argmax ()
+                    int (a.item<int64> ())
+                let ps, widths = constantQ values
+                for level in levels do
+                    let ws = FusedMlp.Workspace(widths, 8, level)
+                    Expect.equal (FusedMlp.greedyAction ws (spansOf ps) (ReadOnlySpan [| 0.3f; -0.2f |])) expected "FusedMlp.greedyAction ws (spansOf ps) (ReadOnlySpan [| 0...."
+                    let batch = Array.zeroCreate<int> 6
+                    FusedMlp.greedyActions ws (spansOf ps) (ReadOnlySpan(Array.create 12 0.1f)) (Span batch)
+                    Expect.equal batch (Array.create 6 expected) "batch"
+
+        testCase "the target takes the lowest of tied greedy actions, under the target network and under Double DQN's online one" <| fun () ->
+            // Online Q = [2; 2; 0] everywhere (a tie between 0 and 1); target Q = [10; 20; 30].
+            let online, widths = constantQ [| 2f; 2f; 0f |]
+            let target, _ = constantQ [| 10f; 20f; 30f |]
+            let tiedTarget, _ = constantQ [| 7f; 7f; 5f |]
+            let run (settings: FusedMlp.Settings) (target: float32[][]) level =
+                let ws = FusedMlp.Workspace(widths, 4, level)
+                let r =
+                    FusedMlp.update
+                        ws
+                        settings
+                        (spansOf (copyAll online))
+                        (spansOf target)
+                        (spansOf (zerosLike online))
+                        (spansOf (zerosLike online))
+                        0L
+                        (ReadOnlySpan [| 0.1f; 0.2f; 0.3f; 0.4f |])
+                        (ReadOnlySpan [| 0.5f; 0.6f; 0.7f; 0.8f |])
+                        (ReadOnlySpan [| 0L; 2L |])
+                        (ReadOnlySpan [| 0f; 1f |])
+                        (ReadOnlySpan [| 0.5f; 0.5f |])
+                r.Loss
+            let mse = { FusedMlp.defaultSettings with Loss = FusedMlp.LossKind.Mse }
+            for level in levels do
+                // Double DQN: a* = 0 (the lower of the tied online actions), valued 10 by the target: y = r + 5.
+                let expected = ((2.0 - 5.0) ** 2.0 + (0.0 - 6.0) ** 2.0) / 2.0
+                Expect.floatClose (Accuracy.places 6) (run { mse with DoubleDqn = true } target level) expected "run { mse with DoubleDqn = true } target level"
+                // Plain DQN: max of the target = 30 (y = r + 15); with a tie in the target, the tied value 7 (y = r + 3.5).
+                Expect.floatClose (Accuracy.places 6) (run mse target level) (((2.0 - 15.0) ** 2.0 + (0.0 - 16.0) ** 2.0) / 2.0) "run mse target level"
+                Expect.floatClose (Accuracy.places 6) (run mse tiedTarget level) (((2.0 - 3.5) ** 2.0 + (0.0 - 4.5) ** 2.0) / 2.0) "run mse tiedTarget level"
+
+        testCase "a workspace rejects widths and batch sizes it cannot hold, naming the value" <| fun () ->
+            throws<ArgumentNullException> "widths" "widths" (fun () -> FusedMlp.Workspace(null, 4) |> ignore)
+            throws<ArgumentException> "widths" "at least two entries" (fun () -> FusedMlp.Workspace([| 4 |], 4) |> ignore)
+            throws<ArgumentOutOfRangeException> "widths" "widths[1] must be positive, got 0" (fun () -> FusedMlp.Workspace([| 4; 0; 2 |], 4) |> ignore)
+            throws<ArgumentOutOfRangeException> "maxBatch" "maxBatch must be positive, got 0" (fun () -> FusedMlp.Workspace([| 4; 2 |], 0) |> ignore)
+            throws<ArgumentOutOfRangeException> "widths" "the buffers for the 4-1000000-2 MLP and maxBatch 10000 would need" (fun () ->
+                FusedMlp.Workspace([| 4; 1_000_000; 2 |], 10_000) |> ignore)
+            throws<ArgumentOutOfRangeException> "widths" "W1 would be [50000; 50000], more elements than an array or a span holds" (fun () ->
+                FusedMlp.Workspace([| 50_000; 50_000; 2 |], 1) |> ignore)
+            let ws = FusedMlp.Workspace([| 4; 5; 2 |], 4)
+            Expect.equal ws.ParameterCount 4 "ws.ParameterCount"
+            Expect.equal [ for i in 0..3 -> ws.ParameterLength i ] [ 20; 5; 10; 2 ] "[ for i in 0..3 -> ws.ParameterLength i ]"
+            throws<ArgumentOutOfRangeException> "index" "index must be in 0..3, got 4" (fun () -> ws.ParameterLength 4 |> ignore)
+
+        testCase "the update checks every argument first, names the value and what it expected, and then writes nothing" <| fun () ->
+            let c = caseOf [| 3; 5; 2 |] 4 0 FusedMlp.defaultSettings 1
+            let ws = FusedMlp.Workspace(c.Widths, 4)
             let online = copyAll c.Online
             let m = zerosLike c.Online
-            let v = c.Online |> Array.map (Array.map (fun _ -> 1e-4f))
-            m[2][4..7] <- Array.create 4 1.2e-38f
-            m[3][1] <- 1.2e-38f
-            FusedMlp.update ws { c.Settings with Epsilon = eps } (spansOf online) (spansOf c.Target) (spansOf m) (spansOf v) 3L (ReadOnlySpan c.Observations) (ReadOnlySpan c.NextObservations) (ReadOnlySpan actions) (ReadOnlySpan c.Rewards) (ReadOnlySpan c.Discounts)
-            |> ignore
-            Assert.Equal<float32[]>(Array.create 4 expected, m[2][4..7])
-            Assert.Equal(expected, m[3][1])
-            Assert.True(m[3][0] <> 0.0f, "the taken action's bias moment is not flushed")
+            let v = zerosLike c.Online
+            let call (settings: FusedMlp.Settings) (step: int64) (obs: float32[]) (nextObs: float32[]) (actions: int64[]) (rewards: float32[]) (discounts: float32[]) (vs: float32[][]) () =
+                FusedMlp.update ws settings (spansOf online) (spansOf c.Target) (spansOf m) (spansOf vs) step (ReadOnlySpan obs) (ReadOnlySpan nextObs) (ReadOnlySpan actions) (ReadOnlySpan rewards) (ReadOnlySpan discounts)
+                |> ignore
+            let s = FusedMlp.defaultSettings
+            throws<ArgumentOutOfRangeException> "actions" "must be in 1..4 (the workspace's MaxBatch), got 0" (call s 0L [||] [||] [||] [||] [||] v)
+            throws<ArgumentOutOfRangeException> "actions" "must be in 1..4 (the workspace's MaxBatch), got 5" (call s 0L (Array.zeroCreate 15) (Array.zeroCreate 15) (Array.zeroCreate 5) (Array.zeroCreate 5) (Array.zeroCreate 5) v)
+            throws<ArgumentException> "observations" "observations has 11 elements; expected 12" (call s 0L c.Observations[1..] c.NextObservations c.Actions c.Rewards c.Discounts v)
+            throws<ArgumentException> "nextObservations" "nextObservations has 13 elements; expected 12" (call s 0L c.Observations (Array.append c.NextObservations [| 0f |]) c.Actions c.Rewards c.Discounts v)
+            throws<ArgumentException> "rewards" "rewards has 3 elements; expected 4" (call s 0L c.Observations c.NextObservations c.Actions c.Rewards[1..] c.Discounts v)
+            throws<ArgumentException> "discounts" "discounts has 5 elements; expected 4" (call s 0L c.Observations c.NextObservations c.Actions c.Rewards (Array.append c.Discounts [| 1f |]) v)
+            throws<ArgumentOutOfRangeException> "actions" "actions[3] must be in 0..1 (the action count is 2), got 2" (call s 0L c.Observations c.NextObservations [| 0L; 1L; 0L; 2L |] c.Rewards c.Discounts v)
+            throws<ArgumentOutOfRangeException> "actions" "actions[0] must be in 0..1 (the action count is 2), got -1" (call s 0L c.Observations c.NextObservations [| -1L; 1L; 0L; 1L |] c.Rewards c.Discounts v)
+            throws<ArgumentOutOfRangeException> "step" "must be at least 0, got -1" (call s -1L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
+            throws<ArgumentOutOfRangeException> "settings" "settings.LearningRate must be finite and at least 0, got -0.1" (call { s with LearningRate = -0.1 } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
+            throws<ArgumentOutOfRangeException> "settings" "settings.Beta1 must be in [0, 1), got 1" (call { s with Beta1 = 1.0 } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
+            throws<ArgumentOutOfRangeException> "settings" "settings.Beta2 must be in [0, 1), got NaN" (call { s with Beta2 = nan } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
+            throws<ArgumentOutOfRangeException> "settings" "settings.Epsilon must be finite and at least 0" (call { s with Epsilon = infinity } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
+            throws<ArgumentOutOfRangeException> "settings" "settings.MaxGradNorm must be a number" (call { s with MaxGradNorm = nan } 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts v)
+            // A moment buffer of the wrong size, found before the online parameters are touched.
+            let shortV = zerosLike c.Online
+            shortV[3] <- Array.zeroCreate 1
+            throws<ArgumentException> "expAvgSq" "expAvgSq's parameter 3, b2 [2], has 1 elements; the 3-5-2 MLP needs 2" (call s 0L c.Observations c.NextObservations c.Actions c.Rewards c.Discounts shortV)
+            for t in 0 .. online.Length - 1 do
+                Expect.equal (online[t]) (c.Online[t]) "online[t]"
+                Expect.isTrue (m[t] |> Array.forall ((=) 0.0f)) "m[t] |> Array.forall ((=) 0.0f)"
+            throws<ArgumentNullException> "target" "target" (fun () ->
+                FusedMlp.update ws s (spansOf online) null (spansOf m) (spansOf v) 0L (ReadOnlySpan c.Observations) (ReadOnlySpan c.NextObservations) (ReadOnlySpan c.Actions) (ReadOnlySpan c.Rewards) (ReadOnlySpan c.Discounts)
+                |> ignore)
+            // Then a good call goes through.
+            let r = FusedMlp.update ws s (spansOf online) (spansOf c.Target) (spansOf m) (spansOf v) 0L (ReadOnlySpan c.Observations) (ReadOnlySpan c.NextObservations) (ReadOnlySpan c.Actions) (ReadOnlySpan c.Rewards) (ReadOnlySpan c.Discounts)
+            Expect.equal r.Step 1L "r.Step"
 
-[<Fact>]
-let ``a NaN observation makes the loss and the updated parameters NaN, as it would through autograd`` () =
-    let c = caseOf [| 3; 4; 2 |] 5 0 FusedMlp.defaultSettings 2
-    c.Observations[4] <- nanf
-    for level in levels do
-        let online = copyAll c.Online
-        let r = runUpdate (FusedMlp.Workspace(c.Widths, 5, level)) c online (zerosLike online) (zerosLike online) 0L
-        Assert.True(Double.IsNaN r.Loss, $"{level}: loss {r.Loss}")
-        Assert.True(online[2] |> Array.exists Single.IsNaN, $"{level}: no NaN reached W2")
+        testCase "the forward passes check the observation and output sizes and the parameters" <| fun () ->
+            let c = caseOf [| 3; 5; 2 |] 4 0 FusedMlp.defaultSettings 1
+            let ws = FusedMlp.Workspace(c.Widths, 4)
+            let net = spansOf c.Online
+            throws<ArgumentException> "observation" "observation has 4 elements; expected 3" (fun () -> FusedMlp.greedyAction ws net (ReadOnlySpan(Array.zeroCreate 4)) |> ignore)
+            throws<ArgumentException> "observations" "observations has 7 elements; expected a positive multiple of the observation size 3" (fun () ->
+                FusedMlp.qValues ws net (ReadOnlySpan(Array.zeroCreate 7)) (Span(Array.zeroCreate 4)))
+            throws<ArgumentException> "observations" "observations has 0 elements" (fun () -> FusedMlp.qValues ws net ReadOnlySpan.Empty Span.Empty)
+            throws<ArgumentOutOfRangeException> "observations" "at most 4 (the workspace's MaxBatch), got 5" (fun () ->
+                FusedMlp.greedyActions ws net (ReadOnlySpan(Array.zeroCreate 15)) (Span(Array.zeroCreate 5)))
+            throws<ArgumentException> "q" "q has 3 elements; expected 4" (fun () -> FusedMlp.qValues ws net (ReadOnlySpan(Array.zeroCreate 6)) (Span(Array.zeroCreate 3)))
+            throws<ArgumentException> "actions" "actions has 1 elements; expected 2" (fun () -> FusedMlp.greedyActions ws net (ReadOnlySpan(Array.zeroCreate 6)) (Span(Array.zeroCreate 1)))
+            let bad = copyAll c.Online
+            bad[0] <- Array.zeroCreate 14
+            throws<ArgumentException> "network" "network's parameter 0, W1 [5; 3], has 14 elements; the 3-5-2 MLP needs 15" (fun () ->
+                FusedMlp.greedyAction ws (spansOf bad) (ReadOnlySpan(Array.zeroCreate 3)) |> ignore)
+
+        testCase "updates and greedy actions allocate nothing once warm" <| fun () ->
+            let c = caseOf [| 4; 64; 64; 2 |] 32 0 { FusedMlp.defaultSettings with DoubleDqn = true; MaxGradNorm = 1.0 } 5
+            let ws = FusedMlp.Workspace(c.Widths, 32)
+            let online = copyAll c.Online
+            let m = zerosLike c.Online
+            let v = zerosLike c.Online
+            let onlineSpans = spansOf online
+            let targetSpans = spansOf c.Target
+            let mSpans = spansOf m
+            let vSpans = spansOf v
+            let obs = c.Observations[0..3]
+            let run () =
+                FusedMlp.update ws c.Settings onlineSpans targetSpans mSpans vSpans 0L (ReadOnlySpan c.Observations) (ReadOnlySpan c.NextObservations) (ReadOnlySpan c.Actions) (ReadOnlySpan c.Rewards) (ReadOnlySpan c.Discounts)
+                |> ignore
+                FusedMlp.greedyAction ws onlineSpans (ReadOnlySpan obs) |> ignore
+            run ()
+            let before = GC.GetAllocatedBytesForCurrentThread()
+            for _ in 1..10 do
+                run ()
+            Expect.equal (GC.GetAllocatedBytesForCurrentThread() - before) 0L "GC.GetAllocatedBytesForCurrentThread() - before"
+
+        testCase "Adam moments that decay below the smallest normal float32 are stored as 0 when eps is positive and kept when eps is 0" <| fun () ->
+            // Every action is 0, so the output layer's row for action 1 (W2's second row, b2[1]) gets a zero gradient:
+            // its m decays from 1.2e-38 by beta1 = 0.9 into the subnormal range.
+            let c = caseOf [| 3; 4; 2 |] 5 0 FusedMlp.defaultSettings 2
+            let actions = Array.zeroCreate<int64> 5
+            for eps, expected in [ 1e-8, 0.0f; 0.0, 0.9f * 1.2e-38f ] do
+                for level in levels do
+                    let ws = FusedMlp.Workspace(c.Widths, 5, level)
+                    let online = copyAll c.Online
+                    let m = zerosLike c.Online
+                    let v = c.Online |> Array.map (Array.map (fun _ -> 1e-4f))
+                    m[2][4..7] <- Array.create 4 1.2e-38f
+                    m[3][1] <- 1.2e-38f
+                    FusedMlp.update ws { c.Settings with Epsilon = eps } (spansOf online) (spansOf c.Target) (spansOf m) (spansOf v) 3L (ReadOnlySpan c.Observations) (ReadOnlySpan c.NextObservations) (ReadOnlySpan actions) (ReadOnlySpan c.Rewards) (ReadOnlySpan c.Discounts)
+                    |> ignore
+                    Expect.equal (m[2][4..7]) (Array.create 4 expected) "m[2][4..7]"
+                    Expect.equal (m[3][1]) expected "m[3][1]"
+                    Expect.isTrue (m[3][0] <> 0.0f) "the taken action's bias moment is not flushed"
+
+        testCase "a NaN observation makes the loss and the updated parameters NaN, as it would through autograd" <| fun () ->
+            let c = caseOf [| 3; 4; 2 |] 5 0 FusedMlp.defaultSettings 2
+            c.Observations[4] <- nanf
+            for level in levels do
+                let online = copyAll c.Online
+                let r = runUpdate (FusedMlp.Workspace(c.Widths, 5, level)) c online (zerosLike online) (zerosLike online) 0L
+                Expect.isTrue (Double.IsNaN r.Loss) $"{level}: loss {r.Loss}"
+                Expect.isTrue (online[2] |> Array.exists Single.IsNaN) $"{level}: no NaN reached W2"
+    ]

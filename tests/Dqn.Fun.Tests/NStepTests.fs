@@ -1,12 +1,11 @@
 module Dqn.Fun.Tests.NStepTests
 
 open System
-open Xunit
+open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
-
-let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
+open Dqn.Fun.Tests.TestConfig
 
 /// Step t of a trajectory: observation [t], next observation [t + 0.5], action t mod 3.
 let private step (t: int) (reward: float32) (terminated: bool) (truncated: bool) =
@@ -73,119 +72,6 @@ let private same (e: NStepTransition) (a: NStepTransition) =
     && abs (e.Return - a.Return) <= 1e-9 * (1.0 + abs e.Return)
     && abs (e.Discount - a.Discount) <= 1e-12
 
-[<Fact>]
-let ``push then flush emits the plain loop's n-step transitions, one per step, in order`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            let emitted, _, _, rest = run c
-            let all = emitted @ rest
-            let expected = reference c
-            all.Length = expected.Length && List.forall2 same expected all)
-    )
-
-[<Fact>]
-let ``only the unfinished tail of the last episode is left pending, fewer than n steps`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            let emitted, acc, flushed, rest = run c
-            let pending = acc.Pending
-            let tailOk =
-                pending
-                |> List.forall (fun s -> not (ended s))
-                && pending = (c.Steps |> Array.skip (c.Steps.Length - pending.Length) |> List.ofArray)
-            pending.Length < c.N
-            && emitted.Length + pending.Length = c.Steps.Length
-            && tailOk
-            && flushed.Pending.IsEmpty
-            && rest.Length = pending.Length
-            && rest |> List.forall (fun t -> not t.Terminated && t.Steps < c.N))
-    )
-
-[<Fact>]
-let ``no return crosses the end of an episode`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            let emitted, _, _, rest = run c
-            (emitted @ rest)
-            |> List.forall (fun t ->
-                let first = int t.Observation[0]
-                // every step of the run but the last continues the episode
-                Seq.forall (fun k -> not (ended c.Steps[first + k])) (seq { 0 .. t.Steps - 2 })))
-    )
-
-[<Fact>]
-let ``push leaves its input accumulator unchanged`` () =
-    let acc0 = NStep.create 3 0.9
-    let acc1, _ = NStep.push acc0 (step 0 1f false false)
-    let a, ea = NStep.push acc1 (step 1 2f false false)
-    let b, eb = NStep.push acc1 (step 1 2f false false)
-    Assert.Empty(acc0.Pending)
-    Assert.Equal(1, acc1.Pending.Length)
-    Assert.Equal<Transition list>(a.Pending, b.Pending)
-    Assert.Equal<NStepTransition list>(ea, eb)
-
-[<Fact>]
-let ``a termination completes every pending step as terminal (the documented example)`` () =
-    let acc, e1 = NStep.push (NStep.create 3 1.0) (step 0 1f false false)
-    Assert.Empty(e1)
-    let acc, e2 = NStep.push acc (step 1 2f true false)
-    Assert.Empty(acc.Pending)
-    Assert.Equal<NStepTransition list>(
-        [ { Observation = [| 0f |]; Action = 0; Return = 3.0; NextObservation = [| 1.5f |]; Terminated = true; Discount = 1.0; Steps = 2 }
-          { Observation = [| 1f |]; Action = 1; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = true; Discount = 1.0; Steps = 1 } ],
-        e2
-    )
-
-[<Fact>]
-let ``a truncation completes every pending step bootstrapping from the state where the episode was cut`` () =
-    let acc, _ = NStep.push (NStep.create 3 0.5) (step 0 1f false false)
-    let acc, e = NStep.push acc (step 1 2f false true)
-    Assert.Empty(acc.Pending)
-    Assert.Equal<NStepTransition list>(
-        [ { Observation = [| 0f |]; Action = 0; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.25; Steps = 2 }
-          { Observation = [| 1f |]; Action = 1; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.5; Steps = 1 } ],
-        e
-    )
-
-[<Fact>]
-let ``with n steps pending the oldest is completed with gamma^n (the documented example)`` () =
-    let acc, e1 = NStep.push (NStep.create 2 0.5) (step 0 1f false false)
-    let acc, e2 = NStep.push acc (step 1 4f false false)
-    Assert.Empty(e1)
-    Assert.Equal<NStepTransition list>(
-        [ { Observation = [| 0f |]; Action = 0; Return = 3.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.25; Steps = 2 } ],
-        e2
-    )
-    Assert.Equal<Transition list>([ step 1 4f false false ], acc.Pending)
-
-[<Fact>]
-let ``n = 1 passes every step through as a one-step transition`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun c ->
-            let c = { c with N = 1 }
-            let emitted, acc, _, _ = run c
-            acc.Pending.IsEmpty
-            && emitted
-               |> List.forall2
-                   (fun (s: Transition) t ->
-                       t.Observation = s.Observation
-                       && t.NextObservation = s.NextObservation
-                       && t.Return = float s.Reward
-                       && t.Terminated = s.Terminated
-                       && t.Discount = c.Gamma
-                       && t.Steps = 1)
-                   (List.ofArray c.Steps))
-    )
-
-[<Fact>]
-let ``create checks n and gamma`` () =
-    Assert.Equal("n", Assert.Throws<ArgumentOutOfRangeException>(fun () -> NStep.create 0 0.9 |> ignore).ParamName)
-    for gamma in [ -0.1; 1.5; nan ] do
-        Assert.Equal("gamma", Assert.Throws<ArgumentOutOfRangeException>(fun () -> NStep.create 3 gamma |> ignore).ParamName)
-    let acc = NStep.create 3 0.9
-    Assert.Equal(3, acc.N)
-    Assert.Equal(0.9, acc.Gamma)
-
 /// Observations [episode; t]: every Reset starts the next episode at t = 0, every Step moves t on by one; an episode
 /// terminates after a length drawn from a seeded generator (2 to 12 steps) unless a Learn call stops first.
 type private CountingEnvironment() =
@@ -205,24 +91,126 @@ type private CountingEnvironment() =
             t <- t + 1
             { Observation = [| float32 episode; float32 t |]; Reward = 1.0; Terminated = (t = length); Truncated = false }
 
-[<Fact>]
-let ``no stored n-step transition crosses an episode start, whatever the split of training into Learn calls`` () =
-    check (
-        Prop.forAll (Arb.fromGen (Gen.listOfLength 6 (Gen.choose (1, 25)))) (fun chunks ->
-            let config = { DqnConfig.defaults with NStep = 3; LearningStarts = 100_000; EvalInterval = 0; BufferSize = 1_000 }
-            use agent = new Agent(config, 2, 2)
-            let env = CountingEnvironment()
-            for chunk in chunks do
-                agent.Learn(env, int64 chunk) |> ignore
-            let stored = agent.StoredTransitions()
-            let obs i = stored.Observations[2 * i], stored.Observations[2 * i + 1]
-            let next i = stored.NextObservations[2 * i], stored.NextObservations[2 * i + 1]
-            stored.Size = List.sum chunks
-            && Seq.forall
-                (fun i ->
-                    let episode, t = obs i
-                    let episode', t' = next i
-                    // Same episode, Steps later: a transition that joined two Learn calls would point into the next one.
-                    episode' = episode && t' = t + float32 stored.Steps[i])
-                (seq { 0 .. stored.Size - 1 }))
-    )
+[<Tests>]
+let tests =
+    testList "NStep" [
+        testPropertyWithConfig fsCheck "push then flush emits the plain loop's n-step transitions, one per step, in order" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                let emitted, _, _, rest = run c
+                let all = emitted @ rest
+                let expected = reference c
+                all.Length = expected.Length && List.forall2 same expected all)
+        )
+
+        testPropertyWithConfig fsCheck "only the unfinished tail of the last episode is left pending, fewer than n steps" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                let emitted, acc, flushed, rest = run c
+                let pending = acc.Pending
+                let tailOk =
+                    pending
+                    |> List.forall (fun s -> not (ended s))
+                    && pending = (c.Steps |> Array.skip (c.Steps.Length - pending.Length) |> List.ofArray)
+                pending.Length < c.N
+                && emitted.Length + pending.Length = c.Steps.Length
+                && tailOk
+                && flushed.Pending.IsEmpty
+                && rest.Length = pending.Length
+                && rest |> List.forall (fun t -> not t.Terminated && t.Steps < c.N))
+        )
+
+        testPropertyWithConfig fsCheck "no return crosses the end of an episode" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                let emitted, _, _, rest = run c
+                (emitted @ rest)
+                |> List.forall (fun t ->
+                    let first = int t.Observation[0]
+                    // every step of the run but the last continues the episode
+                    Seq.forall (fun k -> not (ended c.Steps[first + k])) (seq { 0 .. t.Steps - 2 })))
+        )
+
+        testCase "push leaves its input accumulator unchanged" <| fun () ->
+            let acc0 = NStep.create 3 0.9
+            let acc1, _ = NStep.push acc0 (step 0 1f false false)
+            let a, ea = NStep.push acc1 (step 1 2f false false)
+            let b, eb = NStep.push acc1 (step 1 2f false false)
+            Expect.isEmpty acc0.Pending "acc0.Pending"
+            Expect.equal acc1.Pending.Length 1 "acc1.Pending.Length"
+            Expect.equal b.Pending a.Pending "b.Pending"
+            Expect.equal eb ea "eb"
+
+        testCase "a termination completes every pending step as terminal (the documented example)" <| fun () ->
+            let acc, e1 = NStep.push (NStep.create 3 1.0) (step 0 1f false false)
+            Expect.isEmpty e1 "e1"
+            let acc, e2 = NStep.push acc (step 1 2f true false)
+            Expect.isEmpty acc.Pending "acc.Pending"
+            Expect.equal
+                e2
+                [ { Observation = [| 0f |]; Action = 0; Return = 3.0; NextObservation = [| 1.5f |]; Terminated = true; Discount = 1.0; Steps = 2 }
+                  { Observation = [| 1f |]; Action = 1; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = true; Discount = 1.0; Steps = 1 } ]
+                "e2"
+
+        testCase "a truncation completes every pending step bootstrapping from the state where the episode was cut" <| fun () ->
+            let acc, _ = NStep.push (NStep.create 3 0.5) (step 0 1f false false)
+            let acc, e = NStep.push acc (step 1 2f false true)
+            Expect.isEmpty acc.Pending "acc.Pending"
+            Expect.equal
+                e
+                [ { Observation = [| 0f |]; Action = 0; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.25; Steps = 2 }
+                  { Observation = [| 1f |]; Action = 1; Return = 2.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.5; Steps = 1 } ]
+                "e"
+
+        testCase "with n steps pending the oldest is completed with gamma^n (the documented example)" <| fun () ->
+            let acc, e1 = NStep.push (NStep.create 2 0.5) (step 0 1f false false)
+            let acc, e2 = NStep.push acc (step 1 4f false false)
+            Expect.isEmpty e1 "e1"
+            Expect.equal
+                e2
+                [ { Observation = [| 0f |]; Action = 0; Return = 3.0; NextObservation = [| 1.5f |]; Terminated = false; Discount = 0.25; Steps = 2 } ]
+                "e2"
+            Expect.equal acc.Pending [ step 1 4f false false ] "acc.Pending"
+
+        testPropertyWithConfig fsCheck "n = 1 passes every step through as a one-step transition" (
+            Prop.forAll (Arb.fromGen caseGen) (fun c ->
+                let c = { c with N = 1 }
+                let emitted, acc, _, _ = run c
+                acc.Pending.IsEmpty
+                && emitted
+                   |> List.forall2
+                       (fun (s: Transition) t ->
+                           t.Observation = s.Observation
+                           && t.NextObservation = s.NextObservation
+                           && t.Return = float s.Reward
+                           && t.Terminated = s.Terminated
+                           && t.Discount = c.Gamma
+                           && t.Steps = 1)
+                       (List.ofArray c.Steps))
+        )
+
+        testCase "create checks n and gamma" <| fun () ->
+            Expect.equal (Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> NStep.create 0 0.9 |> ignore) "ArgumentOutOfRangeException").ParamName "n" "ParamName"
+            for gamma in [ -0.1; 1.5; nan ] do
+                Expect.equal (Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> NStep.create 3 gamma |> ignore) "ArgumentOutOfRangeException").ParamName "gamma" "ParamName"
+            let acc = NStep.create 3 0.9
+            Expect.equal acc.N 3 "acc.N"
+            Expect.equal acc.Gamma 0.9 "acc.Gamma"
+
+        testPropertyWithConfig fsCheck "no stored n-step transition crosses an episode start, whatever the split of training into Learn calls" (
+            Prop.forAll (Arb.fromGen (Gen.listOfLength 6 (Gen.choose (1, 25)))) (fun chunks ->
+                let config = { DqnConfig.defaults with NStep = 3; LearningStarts = 100_000; EvalInterval = 0; BufferSize = 1_000 }
+                use agent = new Agent(config, 2, 2)
+                let env = CountingEnvironment()
+                for chunk in chunks do
+                    agent.Learn(env, int64 chunk) |> ignore
+                let stored = agent.StoredTransitions()
+                let obs i = stored.Observations[2 * i], stored.Observations[2 * i + 1]
+                let next i = stored.NextObservations[2 * i], stored.NextObservations[2 * i + 1]
+                stored.Size = List.sum chunks
+                && Seq.forall
+                    (fun i ->
+                        let episode, t = obs i
+                        let episode', t' = next i
+                        // Same episode, Steps later: a transition that joined two Learn calls would point into the next one.
+                        episode' = episode && t' = t + float32 stored.Steps[i])
+                    (seq { 0 .. stored.Size - 1 }))
+        )
+    ]

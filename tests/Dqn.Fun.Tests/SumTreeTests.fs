@@ -1,12 +1,11 @@
 module Dqn.Fun.Tests.SumTreeTests
 
 open System
-open Xunit
+open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
-
-let private check (property: Property) = Check.One(Config.QuickThrowOnFailure, property)
+open Dqn.Fun.Tests.TestConfig
 
 // Small integers: every partial sum is exact in float64, so tree and reference must agree exactly.
 let private integerPriorities = Gen.choose (0, 20) |> Gen.map float
@@ -48,184 +47,169 @@ let private linearFind (leaves: float[]) (mass: float) =
         cumulative <- cumulative + leaves[i]
     if found >= 0 then found else lastNonzero
 
-[<Fact>]
-let ``a new sum tree has total 0 and zero leaves`` () =
-    let tree = SumTree 5
-    Assert.Equal(5, tree.Capacity)
-    Assert.Equal(0.0, tree.Total)
-    for i in 0..4 do
-        Assert.Equal(0.0, tree[i])
+[<Tests>]
+let tests =
+    testList "SumTree" [
+        testCase "a new sum tree has total 0 and zero leaves" <| fun () ->
+            let tree = SumTree 5
+            Expect.equal tree.Capacity 5 "tree.Capacity"
+            Expect.equal tree.Total 0.0 "tree.Total"
+            for i in 0..4 do
+                Expect.equal (tree[i]) 0.0 "tree[i]"
 
-[<Fact>]
-let ``the total equals the sum of the leaves after any sequence of updates`` () =
-    check (
-        Prop.forAll (Arb.fromGen (updatesOf integerPriorities)) (fun input ->
-            let tree, reference = build input
-            tree.Total = Array.sum reference
-            && Array.forall id (Array.init reference.Length (fun i -> tree[i] = reference[i])))
-    )
+        testPropertyWithConfig fsCheck "the total equals the sum of the leaves after any sequence of updates" (
+            Prop.forAll (Arb.fromGen (updatesOf integerPriorities)) (fun input ->
+                let tree, reference = build input
+                tree.Total = Array.sum reference
+                && Array.forall id (Array.init reference.Length (fun i -> tree[i] = reference[i])))
+        )
 
-[<Fact>]
-let ``the total stays within rounding of the sum when priorities span many magnitudes`` () =
-    check (
-        Prop.forAll (Arb.fromGen (updatesOf roundingPriorities)) (fun input ->
-            let tree, reference = build input
-            let sum = Array.sum reference
-            // Both sums round: the tree's ≤ 7 levels and the reference's ≤ 70 sequential additions each
-            // lose at most about 1.1e-16 of the total, far below 1e-14.
-            abs (tree.Total - sum) <= 1e-14 * sum)
-    )
+        testPropertyWithConfig fsCheck "the total stays within rounding of the sum when priorities span many magnitudes" (
+            Prop.forAll (Arb.fromGen (updatesOf roundingPriorities)) (fun input ->
+                let tree, reference = build input
+                let sum = Array.sum reference
+                // Both sums round: the tree's ≤ 7 levels and the reference's ≤ 70 sequential additions each
+                // lose at most about 1.1e-16 of the total, far below 1e-14.
+                abs (tree.Total - sum) <= 1e-14 * sum)
+        )
 
-[<Fact>]
-let ``find agrees with a linear prefix-sum scan on random masses`` () =
-    let gen = gen {
-        let! capacity, updates = updatesOf integerPriorities
-        let! fractions = Gen.listOfLength 20 (Gen.choose (0, 1_000_000))
-        let! boundaries = Gen.listOfLength 10 (Gen.choose (0, 1_400))
-        return capacity, updates, fractions, boundaries
-    }
-    check (
-        Prop.forAll (Arb.fromGen gen) (fun (capacity, updates, fractions, boundaries) ->
-            let tree, reference = build (capacity, updates)
-            let total = tree.Total
-            total = 0.0
-            || (
-                // Masses anywhere in [0, total], and integer masses that sit exactly on prefix boundaries.
-                let masses =
-                    [ for f in fractions -> total * float f / 1_000_000.0
-                      for b in boundaries -> float (b % (int total + 1))
-                      yield total ]
-                masses |> List.forall (fun m -> tree.Find m = linearFind reference m)))
-    )
+        testPropertyWithConfig fsCheck "find agrees with a linear prefix-sum scan on random masses" (
+            let gen = gen {
+                let! capacity, updates = updatesOf integerPriorities
+                let! fractions = Gen.listOfLength 20 (Gen.choose (0, 1_000_000))
+                let! boundaries = Gen.listOfLength 10 (Gen.choose (0, 1_400))
+                return capacity, updates, fractions, boundaries
+            }
+            Prop.forAll (Arb.fromGen gen) (fun (capacity, updates, fractions, boundaries) ->
+                let tree, reference = build (capacity, updates)
+                let total = tree.Total
+                total = 0.0
+                || (
+                    // Masses anywhere in [0, total], and integer masses that sit exactly on prefix boundaries.
+                    let masses =
+                        [ for f in fractions -> total * float f / 1_000_000.0
+                          for b in boundaries -> float (b % (int total + 1))
+                          yield total ]
+                    masses |> List.forall (fun m -> tree.Find m = linearFind reference m)))
+        )
 
-[<Fact>]
-let ``find returns a leaf with a nonzero priority for every mass up to and including the total`` () =
-    let gen = gen {
-        let! capacity, updates = updatesOf roundingPriorities
-        let! fractions = Gen.listOfLength 20 (Gen.choose (0, 1_000_000))
-        return capacity, updates, fractions
-    }
-    check (
-        Prop.forAll (Arb.fromGen gen) (fun (capacity, updates, fractions) ->
-            let tree, _ = build (capacity, updates)
-            let total = tree.Total
-            total = 0.0
-            || ([ total; yield! fractions |> List.map (fun f -> total * float f / 1_000_000.0) ]
-                |> List.forall (fun m ->
-                    let leaf = tree.Find m
-                    0 <= leaf && leaf < capacity && tree[leaf] > 0.0)))
-    )
+        testPropertyWithConfig fsCheck "find returns a leaf with a nonzero priority for every mass up to and including the total" (
+            let gen = gen {
+                let! capacity, updates = updatesOf roundingPriorities
+                let! fractions = Gen.listOfLength 20 (Gen.choose (0, 1_000_000))
+                return capacity, updates, fractions
+            }
+            Prop.forAll (Arb.fromGen gen) (fun (capacity, updates, fractions) ->
+                let tree, _ = build (capacity, updates)
+                let total = tree.Total
+                total = 0.0
+                || ([ total; yield! fractions |> List.map (fun f -> total * float f / 1_000_000.0) ]
+                    |> List.forall (fun m ->
+                        let leaf = tree.Find m
+                        0 <= leaf && leaf < capacity && tree[leaf] > 0.0)))
+        )
 
-[<Fact>]
-let ``searching for the total skips trailing zero leaves and the padding`` () =
-    // Capacity 3 pads to 4 leaves; a naive descent with mass = total = 3 would go right into zeros.
-    let tree = SumTree 3
-    tree.Update(0, 1.0)
-    tree.Update(1, 2.0)
-    Assert.Equal(1, tree.Find 3.0)
-    // Rounding: 1e16 + 1 rounds to 1e16, so the total hides the right leaf; both leaves stay reachable.
-    let tree = SumTree 2
-    tree.Update(0, 1e16)
-    tree.Update(1, 1.0)
-    Assert.Equal(1e16, tree.Total)
-    Assert.Equal(0, tree.Find 0.0)
-    Assert.Equal(1, tree.Find tree.Total)
-    // 0.1 + 0.2 + 0.3 in tree order rounds above the decimal 0.6.
-    let tree = SumTree 8
-    [ 0.1; 0.2; 0.3 ] |> List.iteri (fun i p -> tree.Update(i, p))
-    Assert.Equal(2, tree.Find tree.Total)
+        testCase "searching for the total skips trailing zero leaves and the padding" <| fun () ->
+            // Capacity 3 pads to 4 leaves; a naive descent with mass = total = 3 would go right into zeros.
+            let tree = SumTree 3
+            tree.Update(0, 1.0)
+            tree.Update(1, 2.0)
+            Expect.equal (tree.Find 3.0) 1 "tree.Find 3.0"
+            // Rounding: 1e16 + 1 rounds to 1e16, so the total hides the right leaf; both leaves stay reachable.
+            let tree = SumTree 2
+            tree.Update(0, 1e16)
+            tree.Update(1, 1.0)
+            Expect.equal tree.Total 1e16 "tree.Total"
+            Expect.equal (tree.Find 0.0) 0 "tree.Find 0.0"
+            Expect.equal (tree.Find tree.Total) 1 "tree.Find tree.Total"
+            // 0.1 + 0.2 + 0.3 in tree order rounds above the decimal 0.6.
+            let tree = SumTree 8
+            [ 0.1; 0.2; 0.3 ] |> List.iteri (fun i p -> tree.Update(i, p))
+            Expect.equal (tree.Find tree.Total) 2 "tree.Find tree.Total"
 
-[<Fact>]
-let ``a capacity of one is a single leaf`` () =
-    let tree = SumTree 1
-    tree.Update(0, 2.5)
-    Assert.Equal(2.5, tree.Total)
-    Assert.Equal(0, tree.Find 0.0)
-    Assert.Equal(0, tree.Find 2.5)
+        testCase "a capacity of one is a single leaf" <| fun () ->
+            let tree = SumTree 1
+            tree.Update(0, 2.5)
+            Expect.equal tree.Total 2.5 "tree.Total"
+            Expect.equal (tree.Find 0.0) 0 "tree.Find 0.0"
+            Expect.equal (tree.Find 2.5) 0 "tree.Find 2.5"
 
-[<Fact>]
-let ``the example in the signature evaluates as documented`` () =
-    let tree = SumTree 4
-    tree.Update(0, 1.0)
-    tree.Update(1, 3.0)
-    Assert.Equal(4.0, tree.Total)
-    Assert.Equal((0, 1, 1), (tree.Find 0.5, tree.Find 1.0, tree.Find 4.0))
+        testCase "the example in the signature evaluates as documented" <| fun () ->
+            let tree = SumTree 4
+            tree.Update(0, 1.0)
+            tree.Update(1, 3.0)
+            Expect.equal tree.Total 4.0 "tree.Total"
+            Expect.equal (tree.Find 0.5, tree.Find 1.0, tree.Find 4.0) (0, 1, 1) "(tree.Find 0.5, tree.Find 1.0, tree.Find 4.0)"
 
-[<Fact>]
-let ``the min tree holds the minimum of the leaves set so far`` () =
-    check (
-        Prop.forAll (Arb.fromGen (updatesOf roundingPriorities)) (fun (capacity, updates) ->
-            let tree = MinTree capacity
-            let reference = Array.create capacity Double.PositiveInfinity
-            for i, p in updates do
-                tree.Update(i, p)
-                reference[i] <- p
-            tree.Min = Array.min reference
-            && Array.forall id (Array.init capacity (fun i -> tree[i] = reference[i])))
-    )
+        testPropertyWithConfig fsCheck "the min tree holds the minimum of the leaves set so far" (
+            Prop.forAll (Arb.fromGen (updatesOf roundingPriorities)) (fun (capacity, updates) ->
+                let tree = MinTree capacity
+                let reference = Array.create capacity Double.PositiveInfinity
+                for i, p in updates do
+                    tree.Update(i, p)
+                    reference[i] <- p
+                tree.Min = Array.min reference
+                && Array.forall id (Array.init capacity (fun i -> tree[i] = reference[i])))
+        )
 
-[<Fact>]
-let ``raising the smallest leaf of the min tree exposes the next smallest`` () =
-    let tree = MinTree 5
-    [ 3.0; 1.0; 2.0; 4.0; 5.0 ] |> List.iteri (fun i v -> tree.Update(i, v))
-    Assert.Equal(1.0, tree.Min)
-    tree.Update(1, 9.0)
-    Assert.Equal(2.0, tree.Min)
-    tree.Update(3, 0.5)
-    Assert.Equal(0.5, tree.Min)
-    tree.Update(3, 4.0)
-    Assert.Equal(2.0, tree.Min)
-    tree.Update(4, 5.0)
-    Assert.Equal(2.0, tree.Min)
+        testCase "raising the smallest leaf of the min tree exposes the next smallest" <| fun () ->
+            let tree = MinTree 5
+            [ 3.0; 1.0; 2.0; 4.0; 5.0 ] |> List.iteri (fun i v -> tree.Update(i, v))
+            Expect.equal tree.Min 1.0 "tree.Min"
+            tree.Update(1, 9.0)
+            Expect.equal tree.Min 2.0 "tree.Min"
+            tree.Update(3, 0.5)
+            Expect.equal tree.Min 0.5 "tree.Min"
+            tree.Update(3, 4.0)
+            Expect.equal tree.Min 2.0 "tree.Min"
+            tree.Update(4, 5.0)
+            Expect.equal tree.Min 2.0 "tree.Min"
 
-[<Fact>]
-let ``a new min tree has minimum infinity`` () =
-    Assert.Equal(Double.PositiveInfinity, (MinTree 3).Min)
+        testCase "a new min tree has minimum infinity" <| fun () ->
+            Expect.equal ((MinTree 3).Min) Double.PositiveInfinity "(MinTree 3).Min"
 
-[<Fact>]
-let ``the constructors reject capacities outside 1 to 2^29`` () =
-    for capacity in [ 0; -1; 536_870_913; Int32.MaxValue ] do
-        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> SumTree capacity |> ignore)
-        Assert.Equal("capacity", e.ParamName)
-        Assert.Equal(box capacity, e.ActualValue)
-        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> MinTree capacity |> ignore)
-        Assert.Equal("capacity", e.ParamName)
+        testCase "the constructors reject capacities outside 1 to 2^29" <| fun () ->
+            for capacity in [ 0; -1; 536_870_913; Int32.MaxValue ] do
+                let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> SumTree capacity |> ignore) "ArgumentOutOfRangeException"
+                Expect.equal e.ParamName "capacity" "e.ParamName"
+                Expect.equal e.ActualValue (box capacity) "e.ActualValue"
+                let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> MinTree capacity |> ignore) "ArgumentOutOfRangeException"
+                Expect.equal e.ParamName "capacity" "e.ParamName"
 
-[<Fact>]
-let ``updates reject indices outside the leaves, naming the index`` () =
-    let tree = SumTree 4
-    for index in [ -1; 4 ] do
-        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> tree.Update(index, 1.0))
-        Assert.Equal("index", e.ParamName)
-        Assert.Equal(box index, e.ActualValue)
-        Assert.Throws<ArgumentOutOfRangeException>(fun () -> tree[index] |> ignore) |> ignore
-        Assert.Throws<ArgumentOutOfRangeException>(fun () -> MinTree(4).Update(index, 1.0)) |> ignore
+        testCase "updates reject indices outside the leaves, naming the index" <| fun () ->
+            let tree = SumTree 4
+            for index in [ -1; 4 ] do
+                let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> tree.Update(index, 1.0)) "ArgumentOutOfRangeException"
+                Expect.equal e.ParamName "index" "e.ParamName"
+                Expect.equal e.ActualValue (box index) "e.ActualValue"
+                Expect.throwsT<ArgumentOutOfRangeException> (fun () -> tree[index] |> ignore) "ArgumentOutOfRangeException"
+                Expect.throwsT<ArgumentOutOfRangeException> (fun () -> MinTree(4).Update(index, 1.0)) "ArgumentOutOfRangeException"
 
-[<Fact>]
-let ``updates reject negative and non-finite priorities, naming the value`` () =
-    let tree = SumTree 4
-    let minTree = MinTree 4
-    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> tree.Update(0, -0.5))
-    Assert.Equal("priority", e.ParamName)
-    Assert.Equal(box -0.5, e.ActualValue)
-    Assert.Contains("-0.5", e.Message)
-    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> minTree.Update(0, -0.5))
-    Assert.Equal("value", e.ParamName)
-    for bad in [ nan; infinity; -infinity ] do
-        let e = Assert.Throws<ArgumentException>(fun () -> tree.Update(1, bad))
-        Assert.Equal("priority", e.ParamName)
-        Assert.Contains(string bad, e.Message)
-        Assert.Throws<ArgumentException>(fun () -> minTree.Update(1, bad)) |> ignore
-    Assert.Equal(0.0, tree.Total)
-    Assert.Equal(Double.PositiveInfinity, minTree.Min)
+        testCase "updates reject negative and non-finite priorities, naming the value" <| fun () ->
+            let tree = SumTree 4
+            let minTree = MinTree 4
+            let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> tree.Update(0, -0.5)) "ArgumentOutOfRangeException"
+            Expect.equal e.ParamName "priority" "e.ParamName"
+            Expect.equal e.ActualValue (box -0.5) "e.ActualValue"
+            Expect.stringContains e.Message "-0.5" "e.Message"
+            let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> minTree.Update(0, -0.5)) "ArgumentOutOfRangeException"
+            Expect.equal e.ParamName "value" "e.ParamName"
+            for bad in [ nan; infinity; -infinity ] do
+                let e = Expect.wantThrows<ArgumentException> (fun () -> tree.Update(1, bad)) "ArgumentException"
+                Expect.equal e.ParamName "priority" "e.ParamName"
+                Expect.stringContains e.Message (string bad) "e.Message"
+                Expect.throwsT<ArgumentException> (fun () -> minTree.Update(1, bad)) "ArgumentException"
+            Expect.equal tree.Total 0.0 "tree.Total"
+            Expect.equal minTree.Min Double.PositiveInfinity "minTree.Min"
 
-[<Fact>]
-let ``find rejects masses outside 0 to the total and an all-zero tree`` () =
-    let tree = SumTree 4
-    let e = Assert.Throws<InvalidOperationException>(fun () -> tree.Find 0.0 |> ignore)
-    Assert.Contains("all 0", e.Message)
-    tree.Update(2, 3.0)
-    for mass in [ -0.001; 3.001; nan; infinity ] do
-        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> tree.Find mass |> ignore)
-        Assert.Equal("mass", e.ParamName)
-        Assert.Equal(box mass, e.ActualValue)
+        testCase "find rejects masses outside 0 to the total and an all-zero tree" <| fun () ->
+            let tree = SumTree 4
+            let e = Expect.wantThrows<InvalidOperationException> (fun () -> tree.Find 0.0 |> ignore) "InvalidOperationException"
+            Expect.stringContains e.Message "all 0" "e.Message"
+            tree.Update(2, 3.0)
+            for mass in [ -0.001; 3.001; nan; infinity ] do
+                let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> tree.Find mass |> ignore) "ArgumentOutOfRangeException"
+                Expect.equal e.ParamName "mass" "e.ParamName"
+                // Object.Equals, as NaN's ActualValue must equal NaN (F#'s = on floats says it does not).
+                Expect.isTrue (e.ActualValue.Equals(box mass)) $"ActualValue {e.ActualValue} is the mass {mass}"
+    ]

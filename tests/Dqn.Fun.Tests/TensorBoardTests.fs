@@ -3,7 +3,7 @@ module Dqn.Fun.Tests.TensorBoardTests
 open System
 open System.Buffers.Binary
 open System.IO
-open Xunit
+open Expecto
 open Dqn.Fun
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), bit by bit: the reference the event file's checksums are
@@ -24,12 +24,12 @@ let private records (path: string) =
     let bytes = File.ReadAllBytes path
     let mutable at = 0
     [ while at < bytes.Length do
-          Assert.True(bytes.Length - at >= 16, $"a truncated record at byte {at}")
+          Expect.isTrue (bytes.Length - at >= 16) $"a truncated record at byte {at}"
           let lengthBytes = ReadOnlySpan(bytes, at, 8)
           let length = int (BinaryPrimitives.ReadUInt64LittleEndian lengthBytes)
-          Assert.Equal(masked (crc32c lengthBytes), BinaryPrimitives.ReadUInt32LittleEndian(ReadOnlySpan(bytes, at + 8, 4)))
+          Expect.equal (BinaryPrimitives.ReadUInt32LittleEndian(ReadOnlySpan(bytes, at + 8, 4))) (masked (crc32c lengthBytes)) "BinaryPrimitives.ReadUInt32LittleEndian(ReadOnlySpan(byte..."
           let data = ReadOnlySpan(bytes, at + 12, length)
-          Assert.Equal(masked (crc32c data), BinaryPrimitives.ReadUInt32LittleEndian(ReadOnlySpan(bytes, at + 12 + length, 4)))
+          Expect.equal (BinaryPrimitives.ReadUInt32LittleEndian(ReadOnlySpan(bytes, at + 12 + length, 4))) (masked (crc32c data)) "BinaryPrimitives.ReadUInt32LittleEndian(ReadOnlySpan(byte..."
           yield Tensorboard.Event.Parser.ParseFrom(data.ToArray())
           at <- at + 16 + length ]
 
@@ -52,52 +52,53 @@ let private episode step loss =
           Updates = 100L
           StepsPerSecond = 4000.0 }
 
-[<Fact>]
-let ``the event file holds CRC-checked records with CleanRL's tags, steps and values, and no scalar for a missing loss`` () =
-    withFolder (fun dir ->
-        let w = TensorBoardWriter(dir)
-        w.Write(episode 500L nan)
-        w.Write(episode 1500L 0.5)
-        w.Write(Evaluated { Step = 2500L; MeanReturn = 480.0; StdReturn = 12.5; Returns = [| 480.0 |]; Lengths = [| 480 |] })
-        let file = Assert.Single(Directory.GetFiles(dir, "events.out.tfevents.*"))
-        match records file with
-        | header :: scalars ->
-            Assert.Equal("brain.Event:2", header.FileVersion)
-            let values =
-                [ for e in scalars do
-                      let v = Assert.Single(e.Summary.Value)
-                      v.Tag, e.Step, v.SimpleValue ]
-            let expected =
-                [ "charts/episodic_return", 500L, 123.0f
-                  "charts/episodic_length", 500L, 123.0f
-                  "charts/epsilon", 500L, 0.25f
-                  "charts/SPS", 500L, 4000.0f
-                  "charts/episodic_return", 1500L, 123.0f
-                  "charts/episodic_length", 1500L, 123.0f
-                  "charts/epsilon", 1500L, 0.25f
-                  "charts/SPS", 1500L, 4000.0f
-                  "losses/td_loss", 1500L, 0.5f
-                  "losses/q_values", 1500L, 17.5f
-                  "eval/episodic_return", 2500L, 480.0f
-                  "eval/episodic_return_std", 2500L, 12.5f ]
-            Assert.Equal<(string * int64 * float32) list>(expected, values)
-        | [] -> Assert.Fail "the event file is empty")
+[<Tests>]
+let tests =
+    testList "TensorBoard" [
+        testCase "the event file holds CRC-checked records with CleanRL's tags, steps and values, and no scalar for a missing loss" <| fun () ->
+            withFolder (fun dir ->
+                let w = TensorBoardWriter(dir)
+                w.Write(episode 500L nan)
+                w.Write(episode 1500L 0.5)
+                w.Write(Evaluated { Step = 2500L; MeanReturn = 480.0; StdReturn = 12.5; Returns = [| 480.0 |]; Lengths = [| 480 |] })
+                let file = Expect.wantSingle (Directory.GetFiles(dir, "events.out.tfevents.*")) "Directory.GetFiles(dir, \"events.out.tfevents.*\")"
+                match records file with
+                | header :: scalars ->
+                    Expect.equal header.FileVersion "brain.Event:2" "header.FileVersion"
+                    let values =
+                        [ for e in scalars do
+                              let v = Expect.wantSingle e.Summary.Value "e.Summary.Value"
+                              v.Tag, e.Step, v.SimpleValue ]
+                    let expected =
+                        [ "charts/episodic_return", 500L, 123.0f
+                          "charts/episodic_length", 500L, 123.0f
+                          "charts/epsilon", 500L, 0.25f
+                          "charts/SPS", 500L, 4000.0f
+                          "charts/episodic_return", 1500L, 123.0f
+                          "charts/episodic_length", 1500L, 123.0f
+                          "charts/epsilon", 1500L, 0.25f
+                          "charts/SPS", 1500L, 4000.0f
+                          "losses/td_loss", 1500L, 0.5f
+                          "losses/q_values", 1500L, 17.5f
+                          "eval/episodic_return", 2500L, 480.0f
+                          "eval/episodic_return_std", 2500L, 12.5f ]
+                    Expect.equal values expected "values"
+                | [] -> failtest "the event file is empty")
 
-[<Fact>]
-let ``a corrupted byte fails the record's checksum`` () =
-    withFolder (fun dir ->
-        let w = TensorBoardWriter(dir)
-        w.Scalar("charts/x", 1.0, 7L)
-        let file = Assert.Single(Directory.GetFiles(dir, "events.out.tfevents.*"))
-        Assert.Equal(2, (records file).Length)
-        let bytes = File.ReadAllBytes file
-        bytes[bytes.Length - 6] <- bytes[bytes.Length - 6] ^^^ 0x10uy
-        File.WriteAllBytes(file, bytes)
-        Assert.ThrowsAny<Exception>(fun () -> records file |> ignore) |> ignore)
+        testCase "a corrupted byte fails the record's checksum" <| fun () ->
+            withFolder (fun dir ->
+                let w = TensorBoardWriter(dir)
+                w.Scalar("charts/x", 1.0, 7L)
+                let file = Expect.wantSingle (Directory.GetFiles(dir, "events.out.tfevents.*")) "Directory.GetFiles(dir, \"events.out.tfevents.*\")"
+                Expect.equal ((records file).Length) 2 "(records file).Length"
+                let bytes = File.ReadAllBytes file
+                bytes[bytes.Length - 6] <- bytes[bytes.Length - 6] ^^^ 0x10uy
+                File.WriteAllBytes(file, bytes)
+                Expect.wantThrowsAny<Exception> (fun () -> records file |> ignore) "Exception" |> ignore)
 
-[<Fact>]
-let ``a step beyond TensorBoard's 32-bit field is refused naming it`` () =
-    withFolder (fun dir ->
-        let w = TensorBoardWriter(dir)
-        let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> w.Scalar("charts/x", 1.0, int64 Int32.MaxValue + 1L))
-        Assert.Equal("step", e.ParamName))
+        testCase "a step beyond TensorBoard's 32-bit field is refused naming it" <| fun () ->
+            withFolder (fun dir ->
+                let w = TensorBoardWriter(dir)
+                let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> w.Scalar("charts/x", 1.0, int64 Int32.MaxValue + 1L)) "ArgumentOutOfRangeException"
+                Expect.equal e.ParamName "step" "e.ParamName")
+    ]

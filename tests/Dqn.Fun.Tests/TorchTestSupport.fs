@@ -4,19 +4,17 @@
 /// the test's thread counts as live until it is disposed on that thread. A tensor left to the garbage collector
 /// is finalized on the finalizer thread, so it never leaves the test thread's count: "live count unchanged"
 /// means "everything made was disposed, nothing was left to the finalizer". The count is per thread, so tests
-/// running beside each other would not disturb it; the assembly still runs its tests one at a time, because
-/// torch's global generator (torch.manual_seed) and thread count are process-wide and several tests rely on them.
+/// running beside each other would not disturb it; the test executable still runs its tests one at a time
+/// (TestConfig.runTests), because torch's global generator (torch.manual_seed) and thread count are process-wide
+/// and several tests rely on them.
 module Dqn.Fun.Tests.TorchTestSupport
 
 #nowarn "9"
 
 open System
-open Xunit
+open Expecto
 open TorchSharp
 open Dqn.Fun
-
-[<assembly: CollectionBehavior(DisableTestParallelization = true)>]
-do ()
 
 /// Runs the finalizers of objects earlier tests left to the GC (freeing their native memory). The leak counts
 /// are per thread and finalizers run on their own thread, so this does not move liveTensors ().
@@ -36,10 +34,10 @@ let closeTo (tolerance: float) (expected: float) (actual: float) =
 
 /// Element-wise closeTo, failing with the first differing index.
 let assertAllClose (tolerance: float) (expected: float[]) (actual: float[]) =
-    Assert.Equal(expected.Length, actual.Length)
+    Expect.equal actual.Length expected.Length "length"
     for i in 0 .. expected.Length - 1 do
         if not (closeTo tolerance expected[i] actual[i]) then
-            Assert.Fail $"element {i}: expected {expected[i]:R}, got {actual[i]:R} (tolerance {tolerance})"
+            failtest $"element {i}: expected {expected[i]:R}, got {actual[i]:R} (tolerance {tolerance})"
 
 /// A CPU tensor of `shape` holding `data` (row-major), its dtype from the element type (Tensors.ofArray).
 let tensor<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> ValueType> (data: 'T[]) (shape: int64[]) : Tensor =
