@@ -16,7 +16,12 @@
 //   Clean (alone)
 //
 // Arguments after the target name (fsi drops a leading `--`) are handed to the target:
-// Train and Bench append them to the bench command line, Test to `dotnet test`.
+// Train and Bench append them to the bench command line, Test to the F# Expecto test executables (e.g.
+// `--filter-test-list Bellman`; the C# tests then run whole: filter them with `dotnet test tests/Dqn.Fun.Facade.Tests
+// --filter ...`).
+//
+// The F# test projects are Expecto executables (the mirror serves no Expecto adapter for `dotnet test`): Test runs
+// each with `dotnet <dll> --nunit-summary`, the C# facade tests with `dotnet test` and a TRX logger, and sums both.
 //
 // LibTorch comes with the TorchSharp-cpu package (paket.lock). On Debian 12 / Ubuntu 22.04 every project's
 // build patches its output copy of libLibTorchSharp.so (build/Dqn.Fun.TorchSharp.targets, imported by
@@ -55,13 +60,18 @@ let artifacts = root </> "artifacts"
 let testResults = artifacts </> "test-results"
 let benchDll = root </> "bench" </> "bin" </> "Release" </> "net10.0" </> "dqnfun-bench.dll"
 
-/// Every test project: tests/<Name>/<Name>.fsproj or .csproj.
+/// Every test project: tests/<Name>/<Name>.fsproj (Expecto executables) or .csproj (xunit, `dotnet test`).
 let testProjects () =
     Directory.GetDirectories(root </> "tests")
     |> Array.collect (fun dir ->
         Array.append (Directory.GetFiles(dir, "*.fsproj")) (Directory.GetFiles(dir, "*.csproj")))
     |> Array.sort
     |> List.ofArray
+
+/// The built test executable of an F# (Expecto) test project.
+let expectoDll (project: string) =
+    let name = Path.GetFileNameWithoutExtension project
+    Path.GetDirectoryName project </> "bin" </> "Release" </> "net10.0" </> (name + ".dll")
 
 // ---------------------------------------------------------------------------------------
 // Process helpers (Fake.DotNet.Cli does not restore from the package mirror: dotnet is run directly)
@@ -125,7 +135,7 @@ let ensurePackages (packages: string list) =
                 failwithf "missing system packages: %s" names
 
 // ---------------------------------------------------------------------------------------
-// Test results: TRX files summed over every test project
+// Test results: Expecto's NUnit summaries and xunit's TRX files, summed over every test project
 // ---------------------------------------------------------------------------------------
 
 type Counts = { Passed: int; Failed: int; Skipped: int }
@@ -144,6 +154,19 @@ let readTrx (file: string) =
       Failed = count "failed" + count "error" + count "timeout" + count "aborted"
       // xunit's skipped tests are counted in total but not in executed (nor in notExecuted).
       Skipped = max 0 (count "total" - count "executed") }
+
+/// Counts of an Expecto `--nunit-summary` file: one test-case element a test, its result Success, Failure, Error or
+/// Ignored (skiptest).
+let readNunitSummary (file: string) =
+    let results =
+        XDocument.Load(file).Descendants()
+        |> Seq.filter (fun e -> e.Name.LocalName = "test-case")
+        |> Seq.map (fun e -> match e.Attribute(XName.Get "result") with null -> "" | a -> a.Value)
+        |> List.ofSeq
+    let count r = results |> List.filter ((=) r) |> List.length
+    { Passed = count "Success"
+      Failed = results.Length - count "Success" - count "Ignored"
+      Skipped = count "Ignored" }
 
 let summaryLine (c: Counts) =
     let line = sprintf "%d passed, %d failed" c.Passed c.Failed
@@ -176,25 +199,34 @@ Target.create "Setup" (fun _ ->
 Target.create "Build" (fun _ -> run "dotnet" [ "build"; solution; "-c"; "Release" ])
 
 Target.create "Test" (fun p ->
-    // One `dotnet test` per test project, each writing <Project>.trx into artifacts/test-results.
+    // Each project writes its results into artifacts/test-results: <Project>.xml (Expecto's NUnit summary) for an
+    // F# project, <Project>.trx for a C# one.
     if Directory.Exists testResults then Directory.Delete(testResults, true)
     Directory.CreateDirectory testResults |> ignore
     let mutable total = { Passed = 0; Failed = 0; Skipped = 0 }
     for project in testProjects () do
         let name = Path.GetFileNameWithoutExtension project
-        let trx = testResults </> (name + ".trx")
-        let code =
-            exec [] "dotnet"
-                ([ "test"; project; "-c"; "Release"; "--no-build"
-                   "--results-directory"; testResults
-                   "--logger"; sprintf "trx;LogFileName=%s.trx" name ]
-                 @ p.Context.Arguments)
-        let counts =
-            if File.Exists trx then readTrx trx else { Passed = 0; Failed = 0; Skipped = 0 }
+        let code, results, read =
+            if project.EndsWith ".fsproj" then
+                let xml = testResults </> (name + ".xml")
+                let code =
+                    exec [] "dotnet"
+                        ([ expectoDll project; "--summary"; "--no-spinner"; "--colours"; "0"; "--nunit-summary"; xml ]
+                         @ p.Context.Arguments)
+                code, xml, readNunitSummary
+            else
+                let trx = testResults </> (name + ".trx")
+                let code =
+                    exec [] "dotnet"
+                        ([ "test"; project; "-c"; "Release"; "--no-build"
+                           "--results-directory"; testResults
+                           "--logger"; sprintf "trx;LogFileName=%s.trx" name ])
+                code, trx, readTrx
+        let counts = if File.Exists results then read results else { Passed = 0; Failed = 0; Skipped = 0 }
         // A test run that crashed (or wrote no results) counts as one failure.
         let counts =
             if code <> 0 && counts.Failed = 0 then
-                Trace.traceErrorfn "%s: dotnet test exited with %d without a failed test recorded" name code
+                Trace.traceErrorfn "%s: the test run exited with %d without a failed test recorded" name code
                 { counts with Failed = counts.Failed + 1 }
             else counts
         Trace.tracefn "%s: %s" name (summaryLine counts)

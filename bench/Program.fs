@@ -424,7 +424,12 @@ let runTrain (a: ParseResults<TrainArgs>) =
     let c = if a.Contains TrainArgs.Double then { c with DoubleDqn = true } else c
     let c = if a.Contains TrainArgs.Dueling then { c with Dueling = true } else c
     let c = if a.Contains TrainArgs.Prioritized then { c with Prioritized = true } else c
-    let c = match a.TryGetResult TrainArgs.NStep with Some n -> { c with NStep = n } | None -> c
+    let c =
+        match a.TryGetResult TrainArgs.NStep with
+        | Some n ->
+            Cli.positive "--nstep" (int64 n)
+            { c with NStep = n }
+        | None -> c
     let c = if a.Contains TrainArgs.Noisy then { c with Noisy = true; Exploration = Schedule.constant 0.0 } else c
     let c = if a.Contains TrainArgs.Recurrent then { c with Recurrent = true } else c
     let c =

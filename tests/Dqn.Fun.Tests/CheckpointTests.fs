@@ -63,6 +63,25 @@ let tests =
             loaded.Dispose()
             Expect.equal loadedMd md "loadedMd"
 
+        testCase "a Nature CNN checkpoint keeps its stack depth in stack_frames and a run's frame count in frames" <| fun () ->
+            let dir, cleanup = tempFolder ()
+            use _ = cleanup
+            let path = Path.Combine(dir, "cnn.safetensors")
+            use net = QNetworks.createFor DqnConfig.defaults (Torso.NatureCnn 3) 6 torch.CPU
+            Checkpoint.saveFor path (Torso.NatureCnn 3) 6 DqnConfig.defaults net (Map [ "frames", "1234567"; "failed", "true" ])
+            let file = Safetensors.load path torch.CPU
+            for _, t in file.Tensors do
+                t.Dispose()
+            Expect.equal (file.Metadata.TryFind "format") (Some Checkpoint.FormatNatureCnn) "format"
+            Expect.equal (file.Metadata.TryFind "stack_frames") (Some "3") "stack_frames"
+            Expect.equal (file.Metadata.TryFind "frames") (Some "1234567") "frames, the run's count, not overwritten"
+            Expect.equal (file.Metadata.TryFind "failed") (Some "true") "failed, kept"
+            let torso, actionCount, loaded, _ = Checkpoint.loadAny path torch.CPU
+            use _ = loaded
+            Expect.equal torso (Torso.NatureCnn 3) "torso"
+            Expect.equal actionCount 6 "actionCount"
+            Expect.equal (parameterValues loaded) (parameterValues net) "parameters"
+
         testCase "a network without hidden layers round-trips" <| fun () ->
             let dir, cleanup = tempFolder ()
             use _ = cleanup

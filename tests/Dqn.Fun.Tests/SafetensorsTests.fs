@@ -281,6 +281,30 @@ let tests =
             Expect.equal (Directory.GetFiles dir) [| path |] "Directory.GetFiles dir"
             Expect.equal (File.ReadAllBytes path) original "File.ReadAllBytes path"
 
+        testCase "the temporary files of a killed save are removed by the next save or load, and nothing else is" <| fun () ->
+            use _ = torch.NewDisposeScope()
+            let dir, cleanup = tempFolder ()
+            use _ = cleanup
+            let path = Path.Combine(dir, "model.safetensors")
+            // What a process killed between writing and renaming leaves: ".<name>.<guid>.tmp" beside the file.
+            let leftover () =
+                let f = Path.Combine(dir, $".model.safetensors.{Guid.NewGuid():N}.tmp")
+                File.WriteAllBytes(f, Array.create 1000 0xEEuy)
+                f
+            let others = [ Path.Combine(dir, ".other.safetensors.0123.tmp"); Path.Combine(dir, "notes.tmp") ]
+            for f in others do File.WriteAllText(f, "kept")
+            let tensors = [ "a", f32 [ 2L ] [ 1f; 2f ] ]
+            let l1 = leftover ()
+            Safetensors.save path tensors Map.empty
+            Expect.isFalse (File.Exists l1) "a leftover after save"
+            let l2 = leftover ()
+            let l3 = leftover ()
+            let loaded = Safetensors.load path torch.CPU
+            Expect.equal loaded.Tensors.Length 1 "tensors loaded"
+            Expect.isFalse (File.Exists l2 || File.Exists l3) "leftovers after load"
+            Expect.equal (Array.sort (Directory.GetFiles dir)) (Array.sort [| path; yield! others |]) "files left"
+            Expect.equal (File.ReadAllBytes path) (Safetensors.serialize tensors Map.empty) "the saved file"
+
         testCase "save creates missing folders" <| fun () ->
             use _ = torch.NewDisposeScope()
             let dir, cleanup = tempFolder ()

@@ -1,0 +1,116 @@
+/// dqnfun-bench as a user meets it: the CLI run as a child process (the built bench/bin/<configuration>/net10.0/
+/// dqnfun-bench.dll, run from its own folder as a user runs it; the test project references the bench project, so it
+/// is built first). A bad value is one
+/// line on stderr and exit code 2, a missing GPU one line and exit code 1, --help exit code 0, and nothing is created
+/// before the values are checked.
+module Dqn.Fun.Tests.CliTests
+
+open System
+open System.Diagnostics
+open System.IO
+open Expecto
+
+/// The bench executable built beside this test assembly: the same configuration, found from the repository root.
+let private benchDll =
+    lazy
+        let baseDir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)
+        // <root>/tests/Dqn.Fun.Tests/bin/<configuration>/<framework>
+        let framework = Path.GetFileName baseDir
+        let configuration = Path.GetFileName(Path.GetDirectoryName baseDir)
+        let rec root (dir: string) =
+            if isNull dir then failwith $"no Dqn.Fun.sln above {baseDir}"
+            elif File.Exists(Path.Combine(dir, "Dqn.Fun.sln")) then dir
+            else root (Path.GetDirectoryName dir)
+        let dll = Path.Combine(root baseDir, "bench", "bin", configuration, framework, "dqnfun-bench.dll")
+        if not (File.Exists dll) then failwith $"{dll} not found: build the solution (or bench/Bench.fsproj) first"
+        dll
+
+type private Outcome = { Code: int; Stdout: string; Stderr: string }
+
+/// Runs `dotnet dqnfun-bench.dll args` in `workDir` and waits for it (two minutes at most).
+let private bench (workDir: string) (args: string list) =
+    let info = ProcessStartInfo("dotnet", WorkingDirectory = workDir, RedirectStandardOutput = true, RedirectStandardError = true)
+    info.ArgumentList.Add benchDll.Value
+    for a in args do info.ArgumentList.Add a
+    use p = Process.Start info
+    let stdout = p.StandardOutput.ReadToEndAsync()
+    let stderr = p.StandardError.ReadToEndAsync()
+    if not (p.WaitForExit(TimeSpan.FromMinutes 2.0)) then
+        p.Kill true
+        failtestf "dqnfun-bench %s did not end within 2 minutes" (String.Join(" ", args))
+    { Code = p.ExitCode; Stdout = stdout.Result; Stderr = stderr.Result }
+
+/// A fresh empty folder for one test, removed when the test ends.
+let private withTempFolder (f: string -> unit) =
+    let dir = Path.Combine(Path.GetTempPath(), $"dqnfun-cli-{Guid.NewGuid():N}")
+    Directory.CreateDirectory dir |> ignore
+    try f dir finally Directory.Delete(dir, true)
+
+let private lines (text: string) =
+    text.Split('\n', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+
+/// Expects exit code `code` and exactly one line on stderr, "dqnfun-bench: ..." containing `mentions`, with no .NET
+/// stack trace, and that the run created nothing in `dir`.
+let private expectOneLine (dir: string) (args: string list) (code: int) (mentions: string) =
+    let o = bench dir args
+    let shown = $"dqnfun-bench %s{String.Join(' ', args)}"
+    Expect.equal o.Code code $"{shown}: exit code (stderr: {o.Stderr})"
+    let errors = lines o.Stderr
+    Expect.equal errors.Length 1 $"{shown}: lines on stderr ({o.Stderr})"
+    Expect.stringStarts errors[0] "dqnfun-bench: " $"{shown}: stderr"
+    Expect.stringContains errors[0] mentions $"{shown}: stderr names the value"
+    Expect.isFalse (o.Stderr.Contains "   at ") $"{shown}: no stack trace"
+    Expect.isEmpty (Directory.GetFileSystemEntries dir) $"{shown}: files created"
+
+[<Tests>]
+let tests =
+    testList "Cli" [
+        testCase "--help prints the subcommands on stdout and exits 0" <| fun () ->
+            withTempFolder (fun dir ->
+                let o = bench dir [ "--help" ]
+                Expect.equal o.Code 0 $"exit code (stderr: {o.Stderr})"
+                Expect.stringContains o.Stdout "USAGE: dqnfun-bench" "stdout"
+                Expect.stringContains o.Stdout "train" "stdout"
+                let sub = bench dir [ "train"; "--help" ]
+                Expect.equal sub.Code 0 "train --help: exit code"
+                Expect.stringContains sub.Stdout "--steps" "train --help: stdout")
+
+        testList "a bad value is one line on stderr, exit code 2, before any file is created" [
+            for args, mentions in
+                [ [ "train"; "--env"; "Nope-v0" ], "Nope-v0"
+                  [ "train"; "--steps"; "-5" ], "--steps"
+                  [ "train"; "--steps"; "0" ], "--steps"
+                  [ "train"; "--threads"; "0" ], "--threads"
+                  [ "train"; "--preset"; "bogus" ], "bogus"
+                  [ "train"; "--nstep"; "0" ], "--nstep"
+                  [ "train"; "--device"; "tpu" ], "tpu"
+                  [ "seeds"; "--seeds"; "0"; "--steps"; "-1" ], "--steps"
+                  [ "atari"; "--game"; "pong"; "--frames"; "-4" ], "--frames" ] ->
+                testCase (String.Join(" ", args)) <| fun () ->
+                    withTempFolder (fun dir -> expectOneLine dir (args @ [ "--out"; Path.Combine(dir, "run") ]) 2 mentions)
+        ]
+
+        testCase "an --out that is an existing file is a usage error, and the file is kept" <| fun () ->
+            withTempFolder (fun dir ->
+                let file = Path.Combine(dir, "taken")
+                File.WriteAllText(file, "a user's file")
+                let o = bench dir [ "train"; "--out"; file; "--steps"; "100" ]
+                Expect.equal o.Code 2 $"exit code (stderr: {o.Stderr})"
+                let errors = lines o.Stderr
+                Expect.equal errors.Length 1 $"lines on stderr ({o.Stderr})"
+                Expect.stringContains errors[0] "is a file" "stderr"
+                Expect.equal (File.ReadAllText file) "a user's file" "the file's contents"
+                Expect.equal (Directory.GetFileSystemEntries dir) [| file |] "entries of the folder")
+
+        testCase "an unknown option prints Argu's usage on stderr and exits 2" <| fun () ->
+            withTempFolder (fun dir ->
+                let o = bench dir [ "train"; "--stepz"; "10" ]
+                Expect.equal o.Code 2 $"exit code (stderr: {o.Stderr})"
+                Expect.stringContains o.Stderr "--stepz" "stderr"
+                Expect.isEmpty (Directory.GetFileSystemEntries dir) "files created")
+
+        // TorchSharp-cpu (the package this repository references) never sees a GPU, so this holds on any machine.
+        testCase "--device cuda without CUDA is one line on stderr and exit code 1, before any file is created" <| fun () ->
+            withTempFolder (fun dir ->
+                expectOneLine dir [ "train"; "--device"; "cuda"; "--steps"; "100"; "--out"; Path.Combine(dir, "run") ] 1 "cuda")
+    ]
