@@ -2,10 +2,11 @@ module Dqn.Fun.Atari.Tests.AtariAgentTests
 
 open System
 open System.IO
-open Xunit
+open Expecto
 open Dqn.Fun
 open Dqn.Fun.Atari
 open TorchSharp
+open Dqn.Fun.Tests
 
 let private rgbLength = 210 * 160 * 3
 
@@ -67,88 +68,6 @@ let private small (preset: string) =
         EvalIntervalFrames = 1_000L
         CheckpointIntervalFrames = 2_000L }
 
-[<Fact>]
-let ``the Nature preset holds the values of Mnih et al. 2015 with their units`` () =
-    let c = AtariConfig.preset "nature"
-    Assert.Equal(RmsProp(0.95, 0.01, true), c.Optimizer)
-    Assert.Equal(1_000_000, c.Dqn.BufferSize)
-    Assert.Equal(32, c.Dqn.BatchSize)
-    Assert.Equal(4, c.Dqn.TrainFrequency)
-    Assert.Equal(10_000, c.Dqn.TargetUpdateInterval)
-    Assert.Equal(TdLoss.Huber, c.Dqn.Loss)
-    // ε 1 -> 0.1 over 1M frames = 250k agent steps at a frame skip of 4.
-    Assert.Equal(0.55, Schedule.value c.Dqn.Exploration 125_000L, 9)
-    Assert.Equal(0.1, Schedule.value c.Dqn.Exploration 250_000L, 9)
-    Assert.Equal(0.0, c.RepeatActionProbability)
-    Assert.Equal(Nature 30, c.Evaluation)
-    let d = AtariConfig.describe c |> Map.ofList
-    Assert.Equal("40000", d["target_update_period_agent_steps"])
-    Assert.Equal("1 -> 0.1 linearly over 250000 agent steps", d["epsilon_train_by_agent_step"])
-    Assert.Equal("50000", d["min_replay_history_agent_steps"])
-    Assert.Equal("200000", d["min_replay_history_frames"])
-    Assert.Equal("10000", d["target_update_period_updates"])
-    let dop = AtariConfig.preset "dopamine"
-    Assert.Equal(0.25, dop.RepeatActionProbability)
-    Assert.Equal(Machado 100, dop.Evaluation)
-    Assert.False dop.Environment.TerminalOnLifeLoss
-    Assert.Equal(0.01, Schedule.value dop.Dqn.Exploration 250_000L, 9)
-    Assert.Equal(8_000L, int64 dop.Dqn.TargetUpdateInterval * int64 dop.Dqn.TrainFrequency)
-
-[<Fact>]
-let ``every Atari preset validates, and bad fields are named`` () =
-    for p in AtariConfig.presetNames do
-        AtariConfig.validate (AtariConfig.preset p) |> ignore
-    let e = Assert.Throws<ArgumentException>(fun () -> AtariConfig.preset "pong" |> ignore)
-    Assert.Contains("nature", e.Message)
-    let c = AtariConfig.preset "nature"
-    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> AtariConfig.validate { c with RepeatActionProbability = 1.5 } |> ignore)
-    Assert.Equal("RepeatActionProbability", e.ParamName)
-    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> AtariConfig.validate { c with Evaluation = Nature 0 } |> ignore)
-    Assert.Equal("Evaluation", e.ParamName)
-
-[<Fact>]
-let ``human-normalized scores put the random policy at 0 and the human tester at 100`` () =
-    for r in AtariScores.table do
-        Assert.Equal(Some 0.0, AtariScores.humanNormalized r.Game r.Random)
-        Assert.Equal(100.0, (AtariScores.humanNormalized r.Game r.Human).Value, 9)
-    Assert.Equal(7, AtariScores.table.Length)
-    // Mnih et al. 2015: Nature DQN on Breakout is 1327% of the human tester (Extended Data Table 2).
-    Assert.Equal(1327.0, (AtariScores.humanNormalized "Breakout" 401.2).Value, 0)
-    Assert.Equal(None, AtariScores.humanNormalized "tetris" 10.0)
-    for name in [ "SpaceInvaders"; "space_invaders"; "space-invaders"; "Space Invaders" ] do
-        Assert.Equal("space_invaders", AtariScores.gameId name)
-    Assert.Equal("beam_rider", AtariScores.gameId "BeamRider")
-    Assert.Throws<ArgumentException>(fun () -> AtariScores.gameId "pong;rm" |> ignore) |> ignore
-
-[<Fact>]
-let ``the Nature CNN torso carries every head: shapes, and a checkpoint that reloads to the same outputs`` () =
-    let x = Tensors.ofArray (Array.init (2 * 4 * 84 * 84) (fun i -> byte (i % 251))) [| 2L; 4L; 84L; 84L |] torch.CPU
-    try
-        for preset in AtariConfig.presetNames do
-            let c = (AtariConfig.preset preset).Dqn
-            use net = QNetworks.createFor c (Torso.NatureCnn 4) 6 torch.CPU
-            QNetworks.setDeterministic net true
-            use _ = torch.no_grad ()
-            use y = net.forward x
-            let expected = if c.Head = ValueHead.Expected then [| 2L; 6L |] else [| 2L; 6L; int64 (QNetworks.atomsOf c) |]
-            Assert.Equal<int64[]>(expected, y.shape)
-            let path = Path.Combine(Path.GetTempPath(), $"dqnfun-cnn-{preset}-{Guid.NewGuid():N}.safetensors")
-            try
-                Checkpoint.saveFor path (Torso.NatureCnn 4) 6 c net Map.empty
-                let torso, actions, loaded, _ = Checkpoint.loadAny path torch.CPU
-                use loaded = loaded
-                Assert.Equal(Torso.NatureCnn 4, torso)
-                Assert.Equal(6, actions)
-                QNetworks.setDeterministic loaded true
-                use y2 = loaded.forward x
-                Assert.Equal<float32[]>(Tensors.toArray<float32> y, Tensors.toArray<float32> y2)
-                let e = Assert.Throws<InvalidDataException>(fun () -> Checkpoint.load path torch.CPU |> ignore)
-                Assert.Contains("loadAny", e.Message)
-            finally
-                File.Delete path
-    finally
-        x.Dispose()
-
 let private learn (config: AtariConfig) (frames: int64) =
     let agent = new AtariAgent(config, 6)
     let env = AtariEnvironment(BanditAle(7, 400), config.Environment, 1)
@@ -156,99 +75,176 @@ let private learn (config: AtariConfig) (frames: int64) =
     let summary = agent.Learn(env, frames, observer = events.Add)
     agent, env, summary, events
 
-[<Fact>]
-let ``the training loop counts frames and agent steps, updates on schedule and reports games and Machado scores`` () =
-    let config = small "dopamine"
-    let agent, env, summary, events = learn config 2_400L
-    use agent = agent
-    // One agent step is 4 frames (no no-op starts, no FIRE): the loop stops at the first step reaching 2400 frames.
-    Assert.Equal(2_400L, summary.Frames)
-    Assert.Equal(600L, summary.AgentSteps)
-    Assert.Equal(600L, env.AgentSteps)
-    // Updates every 2 agent steps once more than 100 were taken: steps 102, 104, ..., 600.
-    Assert.Equal(250L, summary.Updates)
-    let games = events |> Seq.choose (function GameEnded g -> Some g | _ -> None) |> Array.ofSeq
-    Assert.Equal(6, games.Length) // 400-frame games
-    Assert.Equal(6, summary.Games)
-    Assert.All(games, fun g -> Assert.Equal(100, g.AgentStepsInGame))
-    Assert.Equal<int64[]>([| 400L; 800L; 1200L; 1600L; 2000L; 2400L |], games |> Array.map (fun g -> g.Frames))
-    // Machado: every 1000 frames, the mean of the last 5 training games; once more at the end.
-    let evals = summary.Evaluations
-    Assert.Equal<int64 list>([ 1_000L; 2_000L; 2_400L ], evals |> List.map (fun e -> e.Frames))
-    Assert.All(evals, fun e -> Assert.Equal("machado", e.Protocol))
-    Assert.Equal(Array.average [| for g in games[1..5] -> g.Return |], (List.last evals).Mean, 9)
-    Assert.Equal(1, events |> Seq.filter (function CheckpointDue 2_000L -> true | _ -> false) |> Seq.length)
-    Assert.Equal(600, agent.ReplayCount)
+[<Tests>]
+let tests =
+    testList "AtariAgent" [
+        testCase "the Nature preset holds the values of Mnih et al. 2015 with their units" <| fun () ->
+            let c = AtariConfig.preset "nature"
+            Expect.equal c.Optimizer (RmsProp(0.95, 0.01, true)) "c.Optimizer"
+            Expect.equal c.Dqn.BufferSize 1_000_000 "c.Dqn.BufferSize"
+            Expect.equal c.Dqn.BatchSize 32 "c.Dqn.BatchSize"
+            Expect.equal c.Dqn.TrainFrequency 4 "c.Dqn.TrainFrequency"
+            Expect.equal c.Dqn.TargetUpdateInterval 10_000 "c.Dqn.TargetUpdateInterval"
+            Expect.equal c.Dqn.Loss TdLoss.Huber "c.Dqn.Loss"
+            // ε 1 -> 0.1 over 1M frames = 250k agent steps at a frame skip of 4.
+            Expect.floatClose (Accuracy.places 9) (Schedule.value c.Dqn.Exploration 125_000L) 0.55 "ε at agent step 125000"
+            Expect.floatClose (Accuracy.places 9) (Schedule.value c.Dqn.Exploration 250_000L) 0.1 "ε at agent step 250000"
+            Expect.equal c.RepeatActionProbability 0.0 "c.RepeatActionProbability"
+            Expect.equal c.Evaluation (Nature 30) "c.Evaluation"
+            let d = AtariConfig.describe c |> Map.ofList
+            Expect.equal (d["target_update_period_agent_steps"]) "40000" "target_update_period_agent_steps"
+            Expect.equal (d["epsilon_train_by_agent_step"]) "1 -> 0.1 linearly over 250000 agent steps" "epsilon_train_by_agent_step"
+            Expect.equal (d["min_replay_history_agent_steps"]) "50000" "min_replay_history_agent_steps"
+            Expect.equal (d["min_replay_history_frames"]) "200000" "min_replay_history_frames"
+            Expect.equal (d["target_update_period_updates"]) "10000" "target_update_period_updates"
+            let dop = AtariConfig.preset "dopamine"
+            Expect.equal dop.RepeatActionProbability 0.25 "dop.RepeatActionProbability"
+            Expect.equal dop.Evaluation (Machado 100) "dop.Evaluation"
+            Expect.isFalse dop.Environment.TerminalOnLifeLoss "dop.Environment.TerminalOnLifeLoss"
+            Expect.floatClose (Accuracy.places 9) (Schedule.value dop.Dqn.Exploration 250_000L) 0.01 "dopamine ε at agent step 250000"
+            Expect.equal (int64 dop.Dqn.TargetUpdateInterval * int64 dop.Dqn.TrainFrequency) 8_000L "dopamine target update period in agent steps"
 
-[<Fact>]
-let ``DQN learns the bandit drawn on the screen through the whole Atari pipeline`` () =
-    // Greedy play after 1200 agent steps: the lit half picks the paying action on (nearly) every step.
-    let config = small "dopamine"
-    let agent, _, _, _ = learn { config with Dqn = { config.Dqn with Gamma = 0.5 } } 4_800L
-    use agent = agent
-    let evalEnv = AtariEnvironment(BanditAle(99, 400), config.Environment, 2)
-    let scores = agent.Evaluate(evalEnv, 2, 0.0, 5)
-    // 100 agent steps of 4 frames: 400 is perfect play, a uniform policy over the 6 actions scores about 67.
-    Assert.All(scores, fun s -> Assert.True(s >= 360.0, $"greedy score {s} < 360 of 400"))
+        testCase "every Atari preset validates, and bad fields are named" <| fun () ->
+            for p in AtariConfig.presetNames do
+                AtariConfig.validate (AtariConfig.preset p) |> ignore
+            let e = Expect.wantThrows<ArgumentException> (fun () -> AtariConfig.preset "pong" |> ignore) "AtariConfig.preset \"pong\""
+            Expect.stringContains e.Message "nature" "e.Message"
+            let c = AtariConfig.preset "nature"
+            let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> AtariConfig.validate { c with RepeatActionProbability = 1.5 } |> ignore) "RepeatActionProbability = 1.5"
+            Expect.equal e.ParamName "RepeatActionProbability" "e.ParamName"
+            let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> AtariConfig.validate { c with Evaluation = Nature 0 } |> ignore) "Evaluation = Nature 0"
+            Expect.equal e.ParamName "Evaluation" "e.ParamName"
 
-[<Fact>]
-let ``the Nature protocol plays whole 5-minute games on a separate environment with no-op starts`` () =
-    let config = { small "nature" with Evaluation = Nature 1; EvalIntervalFrames = 0L }
-    use agent = new AtariAgent(config, 6)
-    let evalAle = BanditAle(5, 30_000)
-    let evalEnv = AtariEnvironment(evalAle, AtariConfig.natureEvaluationSettings plain, 4)
-    let env = AtariEnvironment(BanditAle(7, 400), config.Environment, 1)
-    let summary = agent.Learn(env, 800L, evalEnv)
-    let e = List.exactlyOne summary.Evaluations
-    Assert.Equal("nature", e.Protocol)
-    Assert.Equal(1, e.Returns.Length)
-    Assert.Equal(1, evalAle.Resets)
-    // The 18000-frame cap truncates the 30000-frame game: agent steps of 4 frames after 1 to 30 no-op frames.
-    Assert.InRange(evalEnv.TotalFrames, 18_000L, 18_000L + 33L)
+        testCase "human-normalized scores put the random policy at 0 and the human tester at 100" <| fun () ->
+            for r in AtariScores.table do
+                Expect.equal (AtariScores.humanNormalized r.Game r.Random) (Some 0.0) $"{r.Game}: the random policy"
+                Expect.floatClose (Accuracy.places 9) ((AtariScores.humanNormalized r.Game r.Human).Value) 100.0 $"{r.Game}: the human tester"
+            Expect.equal AtariScores.table.Length 7 "AtariScores.table.Length"
+            // Mnih et al. 2015: Nature DQN on Breakout is 1327% of the human tester (Extended Data Table 2).
+            Expect.floatClose (Accuracy.places 0) ((AtariScores.humanNormalized "Breakout" 401.2).Value) 1327.0 "Nature DQN on Breakout"
+            Expect.equal (AtariScores.humanNormalized "tetris" 10.0) None "AtariScores.humanNormalized \"tetris\" 10.0"
+            for name in [ "SpaceInvaders"; "space_invaders"; "space-invaders"; "Space Invaders" ] do
+                Expect.equal (AtariScores.gameId name) "space_invaders" $"AtariScores.gameId \"{name}\""
+            Expect.equal (AtariScores.gameId "BeamRider") "beam_rider" "AtariScores.gameId \"BeamRider\""
+            Expect.throwsT<ArgumentException> (fun () -> AtariScores.gameId "pong;rm" |> ignore) "AtariScores.gameId \"pong;rm\""
 
-[<Fact>]
-let ``a failed emulator is recovered when asked, and otherwise stops training with its error`` () =
-    let failing (failAt: int) =
-        let inner = AtariEmulator.ofAle (BanditAle(7, 400))
-        let mutable calls = 0
-        { new IAtariEmulator with
-            member _.MinimalActionSet = inner.MinimalActionSet
-            member _.Lives() = inner.Lives()
-            member _.ResetGame s = inner.ResetGame s
-            member _.Repeat(a, f, s1, s2) =
-                calls <- calls + 1
-                if calls = failAt then raise (IOException "the emulator died")
-                inner.Repeat(a, f, s1, s2) }
-    let config = small "dopamine"
-    do
-        use agent = new AtariAgent(config, 6)
-        let events = Collections.Generic.List<AtariEvent>()
-        let summary = agent.Learn(AtariEnvironment(failing 50, plain, 1), 800L, observer = events.Add, recover = (fun e -> e :? IOException))
-        Assert.Equal(1, events |> Seq.filter (function Recovered _ -> true | _ -> false) |> Seq.length)
-        Assert.Equal(800L, summary.Frames)
-        Assert.Equal(200L, summary.AgentSteps) // the failed step emulated nothing: 200 good steps still make 800 frames
-    use agent = new AtariAgent(config, 6)
-    Assert.Throws<IOException>(fun () -> agent.Learn(AtariEnvironment(failing 50, plain, 1), 800L) |> ignore) |> ignore
+        testCase "the Nature CNN torso carries every head: shapes, and a checkpoint that reloads to the same outputs" <| fun () ->
+            let x = Tensors.ofArray (Array.init (2 * 4 * 84 * 84) (fun i -> byte (i % 251))) [| 2L; 4L; 84L; 84L |] torch.CPU
+            try
+                for preset in AtariConfig.presetNames do
+                    let c = (AtariConfig.preset preset).Dqn
+                    use net = QNetworks.createFor c (Torso.NatureCnn 4) 6 torch.CPU
+                    QNetworks.setDeterministic net true
+                    use _ = torch.no_grad ()
+                    use y = net.forward x
+                    let expected = if c.Head = ValueHead.Expected then [| 2L; 6L |] else [| 2L; 6L; int64 (QNetworks.atomsOf c) |]
+                    Expect.equal y.shape expected $"{preset}: y.shape"
+                    let path = Path.Combine(Path.GetTempPath(), $"dqnfun-cnn-{preset}-{Guid.NewGuid():N}.safetensors")
+                    try
+                        Checkpoint.saveFor path (Torso.NatureCnn 4) 6 c net Map.empty
+                        let torso, actions, loaded, _ = Checkpoint.loadAny path torch.CPU
+                        use loaded = loaded
+                        Expect.equal torso (Torso.NatureCnn 4) $"{preset}: torso"
+                        Expect.equal actions 6 $"{preset}: actions"
+                        QNetworks.setDeterministic loaded true
+                        use y2 = loaded.forward x
+                        Expect.equal (Tensors.toArray<float32> y2) (Tensors.toArray<float32> y) $"{preset}: the reloaded network's outputs"
+                        let e = Expect.wantThrows<InvalidDataException> (fun () -> Checkpoint.load path torch.CPU |> ignore) $"{preset}: Checkpoint.load"
+                        Expect.stringContains e.Message "loadAny" "e.Message"
+                    finally
+                        File.Delete path
+            finally
+                x.Dispose()
 
-[<Fact>]
-let ``every Atari preset trains and saves over the Nature CNN without leaking a tensor`` () =
-    let live () = DisposeScopeManager.Statistics.ThreadTotalLiveCount
-    let before = live ()
-    for preset in AtariConfig.presetNames do
-        let c = small preset
-        let agent, _, summary, _ = learn { c with Dqn = { c.Dqn with LearningStarts = 40 } } 400L
-        use agent = agent
-        Assert.True(summary.Updates > 0L, preset)
-        let path = Path.Combine(Path.GetTempPath(), $"dqnfun-atari-{preset}-{Guid.NewGuid():N}.safetensors")
-        try
-            agent.Save(path, Map [ "game", "bandit" ])
-            let loaded, metadata = AtariAgent.Load path
-            use loaded = loaded
-            Assert.Equal("bandit", metadata["game"])
-            Assert.Equal(preset, loaded.Config.Preset)
-            Assert.Equal(agent.Config.Dqn.Head, loaded.Config.Dqn.Head)
-            let stack = Array.init (4 * 84 * 84) (fun i -> byte (i % 7))
-            Assert.Equal(agent.Act stack, loaded.Act stack)
-        finally
-            File.Delete path
-    Assert.Equal(before, live ())
+        testCase "the training loop counts frames and agent steps, updates on schedule and reports games and Machado scores" <| fun () ->
+            let config = small "dopamine"
+            let agent, env, summary, events = learn config 2_400L
+            use agent = agent
+            // One agent step is 4 frames (no no-op starts, no FIRE): the loop stops at the first step reaching 2400 frames.
+            Expect.equal summary.Frames 2_400L "summary.Frames"
+            Expect.equal summary.AgentSteps 600L "summary.AgentSteps"
+            Expect.equal env.AgentSteps 600L "env.AgentSteps"
+            // Updates every 2 agent steps once more than 100 were taken: steps 102, 104, ..., 600.
+            Expect.equal summary.Updates 250L "summary.Updates"
+            let games = events |> Seq.choose (function GameEnded g -> Some g | _ -> None) |> Array.ofSeq
+            Expect.equal games.Length 6 "games.Length" // 400-frame games
+            Expect.equal summary.Games 6 "summary.Games"
+            for g in games do Expect.equal g.AgentStepsInGame 100 "g.AgentStepsInGame"
+            Expect.equal (games |> Array.map (fun g -> g.Frames)) [| 400L; 800L; 1200L; 1600L; 2000L; 2400L |] "the games' frames"
+            // Machado: every 1000 frames, the mean of the last 5 training games; once more at the end.
+            let evals = summary.Evaluations
+            Expect.equal (evals |> List.map (fun e -> e.Frames)) [ 1_000L; 2_000L; 2_400L ] "the evaluations' frames"
+            for e in evals do Expect.equal e.Protocol "machado" "e.Protocol"
+            Expect.floatClose (Accuracy.places 9) ((List.last evals).Mean) (Array.average [| for g in games[1..5] -> g.Return |]) "(List.last evals).Mean"
+            Expect.equal (events |> Seq.filter (function CheckpointDue 2_000L -> true | _ -> false) |> Seq.length) 1 "CheckpointDue 2000 events"
+            Expect.equal agent.ReplayCount 600 "agent.ReplayCount"
+
+        testCase "DQN learns the bandit drawn on the screen through the whole Atari pipeline" <| fun () ->
+            // Greedy play after 1200 agent steps: the lit half picks the paying action on (nearly) every step.
+            let config = small "dopamine"
+            let agent, _, _, _ = learn { config with Dqn = { config.Dqn with Gamma = 0.5 } } 4_800L
+            use agent = agent
+            let evalEnv = AtariEnvironment(BanditAle(99, 400), config.Environment, 2)
+            let scores = agent.Evaluate(evalEnv, 2, 0.0, 5)
+            // 100 agent steps of 4 frames: 400 is perfect play, a uniform policy over the 6 actions scores about 67.
+            for s in scores do Expect.isTrue (s >= 360.0) $"greedy score {s} < 360 of 400"
+
+        testCase "the Nature protocol plays whole 5-minute games on a separate environment with no-op starts" <| fun () ->
+            let config = { small "nature" with Evaluation = Nature 1; EvalIntervalFrames = 0L }
+            use agent = new AtariAgent(config, 6)
+            let evalAle = BanditAle(5, 30_000)
+            let evalEnv = AtariEnvironment(evalAle, AtariConfig.natureEvaluationSettings plain, 4)
+            let env = AtariEnvironment(BanditAle(7, 400), config.Environment, 1)
+            let summary = agent.Learn(env, 800L, evalEnv)
+            let e = Expect.wantSingle summary.Evaluations "summary.Evaluations"
+            Expect.equal e.Protocol "nature" "e.Protocol"
+            Expect.equal e.Returns.Length 1 "e.Returns.Length"
+            Expect.equal evalAle.Resets 1 "evalAle.Resets"
+            // The 18000-frame cap truncates the 30000-frame game: agent steps of 4 frames after 1 to 30 no-op frames.
+            Expect.inRange evalEnv.TotalFrames 18_000L (18_000L + 33L) "evalEnv.TotalFrames"
+
+        testCase "a failed emulator is recovered when asked, and otherwise stops training with its error" <| fun () ->
+            let failing (failAt: int) =
+                let inner = AtariEmulator.ofAle (BanditAle(7, 400))
+                let mutable calls = 0
+                { new IAtariEmulator with
+                    member _.MinimalActionSet = inner.MinimalActionSet
+                    member _.Lives() = inner.Lives()
+                    member _.ResetGame s = inner.ResetGame s
+                    member _.Repeat(a, f, s1, s2) =
+                        calls <- calls + 1
+                        if calls = failAt then raise (IOException "the emulator died")
+                        inner.Repeat(a, f, s1, s2) }
+            let config = small "dopamine"
+            do
+                use agent = new AtariAgent(config, 6)
+                let events = Collections.Generic.List<AtariEvent>()
+                let summary = agent.Learn(AtariEnvironment(failing 50, plain, 1), 800L, observer = events.Add, recover = (fun e -> e :? IOException))
+                Expect.equal (events |> Seq.filter (function Recovered _ -> true | _ -> false) |> Seq.length) 1 "Recovered events"
+                Expect.equal summary.Frames 800L "summary.Frames"
+                Expect.equal summary.AgentSteps 200L "summary.AgentSteps" // the failed step emulated nothing: 200 good steps still make 800 frames
+            use agent = new AtariAgent(config, 6)
+            Expect.throwsT<IOException> (fun () -> agent.Learn(AtariEnvironment(failing 50, plain, 1), 800L) |> ignore) "Learn without recovery"
+
+        testCase "every Atari preset trains and saves over the Nature CNN without leaking a tensor" <| fun () ->
+            let live () = DisposeScopeManager.Statistics.ThreadTotalLiveCount
+            let before = live ()
+            for preset in AtariConfig.presetNames do
+                let c = small preset
+                let agent, _, summary, _ = learn { c with Dqn = { c.Dqn with LearningStarts = 40 } } 400L
+                use agent = agent
+                Expect.isTrue (summary.Updates > 0L) preset
+                let path = Path.Combine(Path.GetTempPath(), $"dqnfun-atari-{preset}-{Guid.NewGuid():N}.safetensors")
+                try
+                    agent.Save(path, Map [ "game", "bandit" ])
+                    let loaded, metadata = AtariAgent.Load path
+                    use loaded = loaded
+                    Expect.equal (metadata["game"]) "bandit" $"{preset}: metadata[\"game\"]"
+                    Expect.equal loaded.Config.Preset preset $"{preset}: loaded.Config.Preset"
+                    Expect.equal loaded.Config.Dqn.Head agent.Config.Dqn.Head $"{preset}: loaded.Config.Dqn.Head"
+                    let stack = Array.init (4 * 84 * 84) (fun i -> byte (i % 7))
+                    Expect.equal (loaded.Act stack) (agent.Act stack) $"{preset}: loaded.Act stack"
+                finally
+                    File.Delete path
+            Expect.equal (live ()) before "live tensors"
+    ]

@@ -7,11 +7,12 @@ open System.IO.Compression
 open System.Threading
 open FsCheck
 open FsCheck.FSharp
-open Xunit
-open Xunit.Abstractions
+open Expecto
 open Dqn.Fun.Atari
 open Dqn.Fun.Atari.Protocol
 open Dqn.Fun.Atari.Tests.TransportTests
+open Dqn.Fun.Tests
+open Dqn.Fun.Tests.TestConfig
 
 // ---- the recorded fixture (fixtures/bridge/README.md) ---------------------------------------------------
 
@@ -236,22 +237,6 @@ let specs = [| AleEnvSpec.OfGame("pong", 0).WithRepeatActionProbability(0.0f); A
 /// Actions of agent step k of the window, per env.
 let windowActions (k: int) = [| pong.Value.Rows[4 * k].ActionIndex; breakout.Value.Rows[4 * k].ActionIndex |]
 
-// ---- the protocol's bytes -----------------------------------------------------------------------------
-
-[<Fact>]
-let ``a STEP request is the documented little-endian bytes`` () =
-    let frames = encodeRequest 7u (Step(4, [| 2; 5 |]))
-    Assert.Equal<byte[]>([| 0x41uy; 0x4Cuy; 0x45uy; 0x42uy; 2uy; 0uy; 4uy; 0uy; 7uy; 0uy; 0uy; 0uy |], frames[0])
-    Assert.Equal<byte[]>([| 2uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy; 2uy; 0uy; 0uy; 0uy; 5uy; 0uy; 0uy; 0uy |], frames[1])
-
-[<Fact>]
-let ``every request decodes to itself`` () =
-    let reqs =
-        [ Hello(1us, 3us); Create(specs, false); Create([| { specs[0] with Game = "/roms/pong.bin"; GameIsRomPath = true; Mode = 2; Difficulty = 1; FullActionSet = true } |], true)
-          Reset [| 1; 0 |]; Step(64, [| 0; 17 |]); Close ]
-    for r in reqs do
-        Assert.Equal((9u, r), decodeRequest (encodeRequest 9u r))
-
 /// A valid request mangled by a seeded mutation: a byte changed, a frame cut, grown, dropped or added.
 let mutated (seed: int) : byte[] list =
     let rng = Random seed
@@ -269,87 +254,6 @@ let mutated (seed: int) : byte[] list =
         | _ -> frames.Add(Array.init (rng.Next 16) (fun _ -> byte (rng.Next 256)))
     List.ofSeq frames
 
-[<Fact>]
-let ``a mangled request either decodes or is refused with a ProtocolError, never another exception`` () =
-    let prop =
-        Prop.forAll (Arb.fromGen (Gen.choose (0, Int32.MaxValue))) (fun seed ->
-            try
-                decodeRequest (mutated seed) |> ignore
-                true
-            with ProtocolError _ -> true)
-    Check.One(Config.QuickThrowOnFailure.WithMaxTest 2000, prop)
-
-// ---- end to end over ZeroMQ, against the replay server ------------------------------------------------
-
-[<Fact>]
-let ``the client receives the recorded screens, rewards and lives byte for byte`` () =
-    use server = new ReplayServer()
-    use bridge = AleBridge.Connect(server.Endpoint, fast)
-    Assert.Equal("replay (Dqn.Fun tests)", bridge.Server)
-    let infos = bridge.Create specs
-    Assert.False(bridge.ScreensShared) // asked for (a loopback server), declined by the replay
-    Assert.Equal<int[]>([| 0; 1; 3; 4; 11; 12 |], infos[0].Actions)
-    Assert.Equal<int[]>([| 0; 1; 3; 4 |], infos[1].Actions)
-    Assert.Equal(5, infos[1].Lives)
-    let r = bridge.ResetAll()
-    Assert.True(r.Screen(0, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
-    Assert.True(r.Screen(1, false).Span.SequenceEqual(ReadOnlySpan breakout.Value.ResetScreen))
-    let mutable rewards = [ 0; 0 ]
-    let mutable lives = []
-    for k in 0..9 do
-        let o = bridge.Step(windowActions k, 4)
-        for i, g in [ 0, pong.Value; 1, breakout.Value ] do
-            Assert.True(o.Screen(i, false).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * k + 2))), $"env {i} step {k}: second-to-last screen")
-            Assert.True(o.Screen(i, true).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * k + 3))), $"env {i} step {k}: last screen")
-            let rows = g.Rows[4 * k .. 4 * k + 3]
-            Assert.Equal(rows |> Array.sumBy (fun r -> r.Reward), o.Steps[i].Reward)
-            Assert.Equal(rows[3].Lives, o.Steps[i].Lives)
-            Assert.Equal(rows[3].FrameNumber, o.Steps[i].FrameNumber)
-            Assert.Equal(4, o.Steps[i].Frames)
-            Assert.False(o.Steps[i].GameOver)
-        rewards <- [ rewards[0] + o.Steps[0].Reward; rewards[1] + o.Steps[1].Reward ]
-        lives <- o.Steps[1].Lives :: lives
-        // the flicker max-pool is the element-wise max of the two screens
-        let m = o.MaxPooled 0
-        let a, b = pong.Value.Frame(4 * k + 2), pong.Value.Frame(4 * k + 3)
-        Assert.Equal<byte[]>(Array.map2 max a b, m)
-        let into = Array.create m.Length 9uy
-        o.MaxPooledInto(0, Span into)
-        Assert.Equal<byte[]>(m, into)
-        let short = Assert.Throws<ArgumentException>(fun () -> o.MaxPooledInto(1, Span(Array.zeroCreate<byte> 100)))
-        Assert.Contains("destination is 100 bytes; env 1's screen is 100800", short.Message)
-    Assert.Equal<int list>([ -1; 0 ], rewards) // pong loses a point at frame 255 (step 63 = window step 5)
-    Assert.Equal<int list>([ 4; 4; 4; 4; 4; 4; 4; 5; 5; 5 ], lives) // breakout loses a life at frame 108
-
-[<Fact>]
-let ``a step with repeat 1 pairs the new screen with the previous one`` () =
-    use server = new ReplayServer()
-    use bridge = AleBridge.Connect(server.Endpoint, fast)
-    bridge.Create specs |> ignore
-    bridge.ResetAll() |> ignore
-    let o1 = bridge.Step(windowActions 0, 1)
-    Assert.True(o1.Screen(0, false).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
-    Assert.True(o1.Screen(0, true).Span.SequenceEqual(ReadOnlySpan(pong.Value.Frame 0)))
-    let o2 = bridge.Step(windowActions 0, 1)
-    Assert.True(o2.Screen(1, false).Span.SequenceEqual(ReadOnlySpan(breakout.Value.Frame 0)))
-    Assert.True(o2.Screen(1, true).Span.SequenceEqual(ReadOnlySpan(breakout.Value.Frame 1)))
-
-[<Fact>]
-let ``a refused request raises BridgeException with the server's code and leaves the bridge usable`` () =
-    use server = new ReplayServer()
-    use bridge = AleBridge.Connect(server.Endpoint, fast)
-    bridge.Create specs |> ignore
-    bridge.ResetAll() |> ignore
-    let e = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 4 |], 4) |> ignore)
-    Assert.Equal(Nullable BridgeErrorCode.OutOfRange, e.ServerError)
-    Assert.Contains("env 1", e.Message)
-    Assert.Contains("action 4 is outside 0..3", e.Message)
-    Assert.Contains("STEP #", e.InFlight)
-    Assert.False(bridge.IsBroken)
-    let unknown = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("tetris", 0) |] |> ignore)
-    Assert.Equal(Nullable BridgeErrorCode.Ale, unknown.ServerError)
-    Assert.Equal(0, bridge.Step(windowActions 0, 4).Steps[0].Reward)
-
 /// Sends malformed requests to a fresh server (no envs created) at `endpoint`; each must get the right
 /// ERROR reply, and the server must then still answer a good HELLO, echoing sequence numbers.
 let assertRefusesMalformed (endpoint: string) =
@@ -359,46 +263,47 @@ let assertRefusesMalformed (endpoint: string) =
         let h = Array.copy h
         wu16 h 4 v
         h
+    let codeOf frames = let c, _, _ = errorOf (exchange ep.Endpoint frames) in c
     // wrong protocol version in the header
     let code, _, msg = errorOf (exchange ep.Endpoint [ withVersion 1us hello[0]; hello[1] ])
-    Assert.Equal(BridgeErrorCode.Version, code)
-    Assert.Contains("version 1 is not supported", msg)
+    Expect.equal code BridgeErrorCode.Version "a header of version 1"
+    Expect.stringContains msg "version 1 is not supported" "the version error's message"
     // no common version in HELLO
-    Assert.Equal(BridgeErrorCode.Version, (let c, _, _ = errorOf (exchange ep.Endpoint (encodeRequest 1u (Hello(3us, 5us)))) in c))
+    Expect.equal (codeOf (encodeRequest 1u (Hello(3us, 5us)))) BridgeErrorCode.Version "HELLO 3..5"
     // bad magic, short header, truncated body, extra frame
-    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ Array.zeroCreate 12; hello[1] ]) in c))
-    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ Array.sub hello[0] 0 8 ]) in c))
-    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ hello[0]; Array.sub hello[1] 0 6 ]) in c))
-    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint (hello @ [ [| 0uy |] ])) in c))
+    Expect.equal (codeOf [ Array.zeroCreate 12; hello[1] ]) BridgeErrorCode.Malformed "a bad magic"
+    Expect.equal (codeOf [ Array.sub hello[0] 0 8 ]) BridgeErrorCode.Malformed "a short header"
+    Expect.equal (codeOf [ hello[0]; Array.sub hello[1] 0 6 ]) BridgeErrorCode.Malformed "a truncated body"
+    Expect.equal (codeOf (hello @ [ [| 0uy |] ])) BridgeErrorCode.Malformed "an extra frame"
     // unknown kind
-    Assert.Equal(BridgeErrorCode.UnknownKind, (let c, _, _ = errorOf (exchange ep.Endpoint [ header 9us 3u ]) in c))
+    Expect.equal (codeOf [ header 9us 3u ]) BridgeErrorCode.UnknownKind "kind 9"
     // an env count of 0 or above the limit
-    Assert.Equal(BridgeErrorCode.OutOfRange, (let c, _, _ = errorOf (exchange ep.Endpoint [ header Kind.Step 3u; Array.zeroCreate 8 ]) in c))
+    Expect.equal (codeOf [ header Kind.Step 3u; Array.zeroCreate 8 ]) BridgeErrorCode.OutOfRange "a STEP of 0 envs"
     let tooMany = Array.zeroCreate 8
     wu32 tooMany 0 100000u
-    Assert.Equal(BridgeErrorCode.OutOfRange, (let c, _, _ = errorOf (exchange ep.Endpoint [ header Kind.Reset 3u; tooMany ]) in c))
+    Expect.equal (codeOf [ header Kind.Reset 3u; tooMany ]) BridgeErrorCode.OutOfRange "a RESET of 100000 envs"
     // STEP before CREATE, repeat 0, body size not matching its count
-    Assert.Equal(BridgeErrorCode.State, (let c, _, _ = errorOf (exchange ep.Endpoint (encodeRequest 4u (Step(4, [| 0 |])))) in c))
-    Assert.Equal(BridgeErrorCode.OutOfRange, (let c, _, _ = errorOf (exchange ep.Endpoint (encodeRequest 4u (Step(0, [| 0 |])))) in c))
+    Expect.equal (codeOf (encodeRequest 4u (Step(4, [| 0 |])))) BridgeErrorCode.State "STEP before CREATE"
+    Expect.equal (codeOf (encodeRequest 4u (Step(0, [| 0 |])))) BridgeErrorCode.OutOfRange "STEP with repeat 0"
     let step = encodeRequest 5u (Step(4, [| 0; 0 |]))
-    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ step[0]; Array.append step[1] [| 0uy; 0uy; 0uy; 0uy |] ]) in c))
+    Expect.equal (codeOf [ step[0]; Array.append step[1] [| 0uy; 0uy; 0uy; 0uy |] ]) BridgeErrorCode.Malformed "a STEP body longer than its count"
     // CREATE with a NaN sticky probability, names missing, invalid UTF-8
     let create = encodeRequest 6u (Create([| specs[0] |], false))
     let nan = Array.copy create[1]
     wf32 nan 12 Single.NaN
     let c, env, _ = errorOf (exchange ep.Endpoint [ create[0]; nan; create[2] ])
-    Assert.Equal((BridgeErrorCode.OutOfRange, 0), (c, env))
-    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ create[0]; create[1] ]) in c))
-    Assert.Equal(BridgeErrorCode.Malformed, (let c, _, _ = errorOf (exchange ep.Endpoint [ create[0]; create[1]; [| 0xFFuy; 0xFEuy |] ]) in c))
+    Expect.equal (c, env) (BridgeErrorCode.OutOfRange, 0) "CREATE with a NaN sticky probability"
+    Expect.equal (codeOf [ create[0]; create[1] ]) BridgeErrorCode.Malformed "CREATE without names"
+    Expect.equal (codeOf [ create[0]; create[1]; [| 0xFFuy; 0xFEuy |] ]) BridgeErrorCode.Malformed "CREATE with invalid UTF-8"
     // a game id that is not [a-z0-9_]+
     let shout = encodeRequest 7u (Create([| { specs[0] with Game = "Pong!" } |], false))
-    Assert.Equal((BridgeErrorCode.OutOfRange, 0), (let c, e, _ = errorOf (exchange ep.Endpoint shout) in c, e))
+    Expect.equal (let c, e, _ = errorOf (exchange ep.Endpoint shout) in c, e) (BridgeErrorCode.OutOfRange, 0) "CREATE of game 'Pong!'"
     // after all that, a well-formed session works, and the error reply echoes the request's sequence
     let e = exchange ep.Endpoint (encodeRequest 42u (Hello(Protocol.Version, Protocol.Version)))
-    Assert.Equal(Kind.Hello ||| Kind.ReplyBit, u16 e[0] 6)
-    Assert.Equal(42u, u32 e[0] 8)
+    Expect.equal (u16 e[0] 6) (Kind.Hello ||| Kind.ReplyBit) "the HELLO reply's kind"
+    Expect.equal (u32 e[0] 8) 42u "the HELLO reply's sequence"
     let refused = exchange ep.Endpoint (encodeRequest 5u (Step(0, [| 0 |])))
-    Assert.Equal(5u, u32 refused.Head 8)
+    Expect.equal (u32 refused.Head 8) 5u "the ERROR reply's sequence"
 
 /// Sends 300 mangled requests (no CLOSE among them); each must get a reply, ERROR or not.
 let assertSurvivesFuzz (endpoint: string) =
@@ -410,105 +315,11 @@ let assertSurvivesFuzz (endpoint: string) =
         if not isClose then
             s.Send(m, TimeSpan.FromSeconds 5.0)
             let reply = receive s
-            Assert.Equal(12, reply.Head.Length)
+            Expect.equal reply.Head.Length 12 $"seed {seed}: the reply header's length"
             // refused by validation, not by the catch-all
             if u16 reply.Head 6 = Kind.Error then
                 let code, _, msg = errorOf reply
-                Assert.True(code <> BridgeErrorCode.Internal, $"seed {seed}: INTERNAL error: {msg}")
-
-[<Fact>]
-let ``malformed messages get error replies and the server keeps serving`` () =
-    use server = new ReplayServer()
-    assertRefusesMalformed server.Endpoint
-    assertSurvivesFuzz server.Endpoint
-    Assert.Null(server.Error)
-
-[<Fact>]
-let ``env counts that do not match the created envs are refused`` () =
-    use server = new ReplayServer()
-    use bridge = AleBridge.Connect(server.Endpoint, fast)
-    bridge.Create specs |> ignore
-    let c, _, m = errorOf (exchange server.Endpoint (encodeRequest 1u (Step(4, [| 0; 0; 0 |]))))
-    Assert.Equal(BridgeErrorCode.OutOfRange, c)
-    Assert.Contains("3 actions for 2 envs", m)
-    let c2, env, _ = errorOf (exchange server.Endpoint (encodeRequest 2u (Reset [| 0; 7 |])))
-    Assert.Equal((BridgeErrorCode.OutOfRange, 7), (c2, env))
-    Assert.Throws<ArgumentException>(fun () -> bridge.Step([| 0 |], 4) |> ignore) |> ignore
-    Assert.Throws<ArgumentOutOfRangeException>(fun () -> bridge.Reset [| 2 |] |> ignore) |> ignore
-
-[<Fact>]
-let ``a server that dies mid-step gives a BridgeException naming the endpoint and the step, and Restart starts afresh`` () =
-    let dying = new ReplayServer(DieAtStep 3)
-    let endpoint = dying.Endpoint
-    use bridge = AleBridge.Connect(endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 400.0))
-    bridge.Create specs |> ignore
-    bridge.ResetAll() |> ignore
-    bridge.Step(windowActions 0, 4) |> ignore
-    bridge.Step(windowActions 1, 4) |> ignore
-    let e = Assert.Throws<BridgeException>(fun () -> bridge.Step(windowActions 2, 4) |> ignore)
-    Assert.Equal(endpoint, e.Endpoint)
-    Assert.StartsWith("STEP #", e.InFlight)
-    Assert.Contains("2 envs, repeat 4", e.InFlight)
-    Assert.Contains(endpoint, e.Message)
-    Assert.Contains("no reply within 0.4 s", e.Message)
-    Assert.False(e.ServerError.HasValue)
-    Assert.True(bridge.IsBroken)
-    Assert.True(dying.Join(TimeSpan.FromSeconds 5.0))
-    dying.Dispose()
-    let again = Assert.Throws<BridgeException>(fun () -> bridge.Step(windowActions 2, 4) |> ignore)
-    Assert.Contains("broken", again.Message)
-    // a fresh server on the same endpoint: Restart re-creates the envs and resets them
-    use fresh = new ReplayServer(endpoint)
-    let r = bridge.Restart()
-    Assert.False(bridge.IsBroken)
-    Assert.True(r.Screen(0, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
-    Assert.Equal(0, bridge.Step(windowActions 0, 4).Steps[0].Reward)
-
-[<Fact>]
-let ``a server that hangs trips the receive timeout`` () =
-    use server = new ReplayServer(HangAtStep 1)
-    use bridge = AleBridge.Connect(server.Endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 300.0))
-    bridge.Create specs |> ignore
-    bridge.ResetAll() |> ignore
-    let sw = Stopwatch.StartNew()
-    let e = Assert.Throws<BridgeException>(fun () -> bridge.Step(windowActions 0, 4) |> ignore)
-    Assert.InRange(sw.ElapsedMilliseconds, 250L, 5000L)
-    Assert.Contains("no reply within 0.3 s", e.Message)
-
-[<Fact>]
-let ``a launched server that exits is reported with its exit code and what was in flight`` () =
-    // READY at a port nothing listens on (9, discard): the request waits in the queue until the exit is seen
-    let launch =
-        { FileName = "/bin/sh"
-          Arguments = [ "-c"; "echo READY tcp://127.0.0.1:9; echo dying >&2; sleep 0.5; exit 3" ] }
-    let options = AleBridgeOptions.Default.WithServer(launch).WithReceiveTimeout(TimeSpan.FromSeconds 20.0)
-    let sw = Stopwatch.StartNew()
-    let e = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch options |> ignore)
-    Assert.True(sw.Elapsed < TimeSpan.FromSeconds 10.0, "the exit is noticed before the receive timeout")
-    Assert.Equal("tcp://127.0.0.1:9", e.Endpoint)
-    Assert.StartsWith("HELLO #1", e.InFlight)
-    Assert.True(e.Message.Contains "exited with code 3", e.Message)
-    Assert.True(e.Message.Contains "dying", e.Message)
-
-[<Fact>]
-let ``a launched server that never says READY fails the start with its stderr`` () =
-    let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; "echo no such module >&2; exit 1" ] }
-    let e = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore)
-    Assert.Equal("server start", e.InFlight)
-    Assert.Contains("exited (code 1) before it was ready", e.Message)
-    Assert.Contains("no such module", e.Message)
-    let missing = { FileName = "/nonexistent/python3"; Arguments = [] }
-    let e2 = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer missing) |> ignore)
-    Assert.Contains("could not start /nonexistent/python3", e2.Message)
-    // READY at an endpoint NetMQ cannot reach: an ipc:// path (NetMQ's ipc:// is TCP), or the bind address itself
-    for said in [ "ipc:///tmp/ale.sock"; "$0" ] do
-        let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; $"echo READY {said}; sleep 30"; "{endpoint}" ] }
-        let sw = Stopwatch.StartNew()
-        let e3 = Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore)
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds 10.0, "the server is stopped, not waited for")
-        Assert.Equal("server start", e3.InFlight)
-        Assert.Contains("said READY at an endpoint this client cannot reach", e3.Message)
-        if said.StartsWith "ipc" then Assert.Contains("not a Unix socket", e3.Message)
+                Expect.isTrue (code <> BridgeErrorCode.Internal) $"seed {seed}: INTERNAL error: {msg}"
 
 // ---- the real ALE, when python3 has ale_py and pyzmq ---------------------------------------------------
 
@@ -520,22 +331,220 @@ let pythonHas (modules: string) =
         p.WaitForExit 30000 && p.ExitCode = 0
     with _ -> false
 
-type PythonServer(output: ITestOutputHelper) =
-    [<Fact>]
-    member _.``the Python server validates every message like the replay server (skipped without pyzmq)``() =
-        if not (pythonHas "zmq, numpy") then
-            output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
-        else
+/// Skips the calling test (Expecto's skiptest, with the reason) where the python the bridge launches lacks pyzmq or
+/// numpy, and where it also lacks ale_py.
+let private requirePyzmq () =
+    if not (pythonHas "zmq, numpy") then
+        skiptest "pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
+
+let private requireAle () =
+    if not (pythonHas "ale_py, zmq, numpy") then
+        skiptest "ale_py/pyzmq not importable by python3 (pip install ale-py pyzmq numpy to run this test)"
+
+/// Starts ale_bridge.py directly (stdin piped) bound to `endpoint` and returns it with the endpoint it
+/// printed in its READY line.
+let private startRaw (endpoint: string) (extra: string list) =
+    let d = AleServerLaunch.Python()
+    let psi = ProcessStartInfo(d.FileName, RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false)
+    for a in [ d.Arguments.Head; "--endpoint"; endpoint ] @ extra do
+        psi.ArgumentList.Add a
+    let p = Process.Start psi
+    let line = p.StandardOutput.ReadLine()
+    Expect.stringStarts line "READY " "the server's first line"
+    p, line.Substring 6
+
+[<Tests>]
+let tests =
+    testList "Bridge" [
+        // ---- the protocol's bytes ---------------------------------------------------------------------------------
+        testCase "a STEP request is the documented little-endian bytes" <| fun () ->
+            let frames = encodeRequest 7u (Step(4, [| 2; 5 |]))
+            Expect.equal (frames[0]) [| 0x41uy; 0x4Cuy; 0x45uy; 0x42uy; 2uy; 0uy; 4uy; 0uy; 7uy; 0uy; 0uy; 0uy |] "the header"
+            Expect.equal (frames[1]) [| 2uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy; 2uy; 0uy; 0uy; 0uy; 5uy; 0uy; 0uy; 0uy |] "the body"
+
+        testCase "every request decodes to itself" <| fun () ->
+            let reqs =
+                [ Hello(1us, 3us); Create(specs, false); Create([| { specs[0] with Game = "/roms/pong.bin"; GameIsRomPath = true; Mode = 2; Difficulty = 1; FullActionSet = true } |], true)
+                  Reset [| 1; 0 |]; Step(64, [| 0; 17 |]); Close ]
+            for r in reqs do
+                Expect.equal (decodeRequest (encodeRequest 9u r)) (9u, r) $"%A{r}"
+
+        testPropertyWithConfig { fsCheck with maxTest = 2000 } "a mangled request either decodes or is refused with a ProtocolError, never another exception" (
+            Prop.forAll (Arb.fromGen (Gen.choose (0, Int32.MaxValue))) (fun seed ->
+                try
+                    decodeRequest (mutated seed) |> ignore
+                    true
+                with ProtocolError _ -> true)
+        )
+
+        // ---- end to end over ZeroMQ, against the replay server ------------------------------------------------------
+        testCase "the client receives the recorded screens, rewards and lives byte for byte" <| fun () ->
+            use server = new ReplayServer()
+            use bridge = AleBridge.Connect(server.Endpoint, fast)
+            Expect.equal bridge.Server "replay (Dqn.Fun tests)" "bridge.Server"
+            let infos = bridge.Create specs
+            Expect.isFalse bridge.ScreensShared "bridge.ScreensShared" // asked for (a loopback server), declined by the replay
+            Expect.equal (infos[0].Actions) [| 0; 1; 3; 4; 11; 12 |] "infos[0].Actions"
+            Expect.equal (infos[1].Actions) [| 0; 1; 3; 4 |] "infos[1].Actions"
+            Expect.equal (infos[1].Lives) 5 "infos[1].Lives"
+            let r = bridge.ResetAll()
+            Expect.isTrue (r.Screen(0, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen)) "pong's reset screen"
+            Expect.isTrue (r.Screen(1, false).Span.SequenceEqual(ReadOnlySpan breakout.Value.ResetScreen)) "breakout's reset screen"
+            let mutable rewards = [ 0; 0 ]
+            let mutable lives = []
+            for k in 0..9 do
+                let o = bridge.Step(windowActions k, 4)
+                for i, g in [ 0, pong.Value; 1, breakout.Value ] do
+                    Expect.isTrue (o.Screen(i, false).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * k + 2)))) $"env {i} step {k}: second-to-last screen"
+                    Expect.isTrue (o.Screen(i, true).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * k + 3)))) $"env {i} step {k}: last screen"
+                    let rows = g.Rows[4 * k .. 4 * k + 3]
+                    Expect.equal (o.Steps[i].Reward) (rows |> Array.sumBy (fun r -> r.Reward)) $"env {i} step {k}: Reward"
+                    Expect.equal (o.Steps[i].Lives) (rows[3].Lives) $"env {i} step {k}: Lives"
+                    Expect.equal (o.Steps[i].FrameNumber) (rows[3].FrameNumber) $"env {i} step {k}: FrameNumber"
+                    Expect.equal (o.Steps[i].Frames) 4 $"env {i} step {k}: Frames"
+                    Expect.isFalse (o.Steps[i].GameOver) $"env {i} step {k}: GameOver"
+                rewards <- [ rewards[0] + o.Steps[0].Reward; rewards[1] + o.Steps[1].Reward ]
+                lives <- o.Steps[1].Lives :: lives
+                // the flicker max-pool is the element-wise max of the two screens
+                let m = o.MaxPooled 0
+                let a, b = pong.Value.Frame(4 * k + 2), pong.Value.Frame(4 * k + 3)
+                Expect.equal m (Array.map2 max a b) $"step {k}: o.MaxPooled 0"
+                let into = Array.create m.Length 9uy
+                o.MaxPooledInto(0, Span into)
+                Expect.equal into m $"step {k}: MaxPooledInto"
+                let short = Expect.wantThrows<ArgumentException> (fun () -> o.MaxPooledInto(1, Span(Array.zeroCreate<byte> 100))) "MaxPooledInto 100 bytes"
+                Expect.stringContains short.Message "destination is 100 bytes; env 1's screen is 100800" "short.Message"
+            Expect.equal rewards [ -1; 0 ] "the rewards" // pong loses a point at frame 255 (step 63 = window step 5)
+            Expect.equal lives [ 4; 4; 4; 4; 4; 4; 4; 5; 5; 5 ] "breakout's lives" // breakout loses a life at frame 108
+
+        testCase "a step with repeat 1 pairs the new screen with the previous one" <| fun () ->
+            use server = new ReplayServer()
+            use bridge = AleBridge.Connect(server.Endpoint, fast)
+            bridge.Create specs |> ignore
+            bridge.ResetAll() |> ignore
+            let o1 = bridge.Step(windowActions 0, 1)
+            Expect.isTrue (o1.Screen(0, false).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen)) "o1: pong's previous screen is the reset screen"
+            Expect.isTrue (o1.Screen(0, true).Span.SequenceEqual(ReadOnlySpan(pong.Value.Frame 0))) "o1: pong's last screen is frame 0"
+            let o2 = bridge.Step(windowActions 0, 1)
+            Expect.isTrue (o2.Screen(1, false).Span.SequenceEqual(ReadOnlySpan(breakout.Value.Frame 0))) "o2: breakout's previous screen is frame 0"
+            Expect.isTrue (o2.Screen(1, true).Span.SequenceEqual(ReadOnlySpan(breakout.Value.Frame 1))) "o2: breakout's last screen is frame 1"
+
+        testCase "a refused request raises BridgeException with the server's code and leaves the bridge usable" <| fun () ->
+            use server = new ReplayServer()
+            use bridge = AleBridge.Connect(server.Endpoint, fast)
+            bridge.Create specs |> ignore
+            bridge.ResetAll() |> ignore
+            let e = Expect.wantThrows<BridgeException> (fun () -> bridge.Step([| 0; 4 |], 4) |> ignore) "a STEP with action 4 for breakout"
+            Expect.equal e.ServerError (Nullable BridgeErrorCode.OutOfRange) "e.ServerError"
+            Expect.stringContains e.Message "env 1" "e.Message"
+            Expect.stringContains e.Message "action 4 is outside 0..3" "e.Message"
+            Expect.stringContains e.InFlight "STEP #" "e.InFlight"
+            Expect.isFalse bridge.IsBroken "bridge.IsBroken"
+            let unknown = Expect.wantThrows<BridgeException> (fun () -> bridge.Create [| AleEnvSpec.OfGame("tetris", 0) |] |> ignore) "CREATE tetris"
+            Expect.equal unknown.ServerError (Nullable BridgeErrorCode.Ale) "unknown.ServerError"
+            Expect.equal (bridge.Step(windowActions 0, 4).Steps[0].Reward) 0 "a step after the refusals"
+
+        testCase "malformed messages get error replies and the server keeps serving" <| fun () ->
+            use server = new ReplayServer()
+            assertRefusesMalformed server.Endpoint
+            assertSurvivesFuzz server.Endpoint
+            Expect.isNull server.Error "server.Error"
+
+        testCase "env counts that do not match the created envs are refused" <| fun () ->
+            use server = new ReplayServer()
+            use bridge = AleBridge.Connect(server.Endpoint, fast)
+            bridge.Create specs |> ignore
+            let c, _, m = errorOf (exchange server.Endpoint (encodeRequest 1u (Step(4, [| 0; 0; 0 |]))))
+            Expect.equal c BridgeErrorCode.OutOfRange "a STEP of 3 actions"
+            Expect.stringContains m "3 actions for 2 envs" "its message"
+            let c2, env, _ = errorOf (exchange server.Endpoint (encodeRequest 2u (Reset [| 0; 7 |])))
+            Expect.equal (c2, env) (BridgeErrorCode.OutOfRange, 7) "a RESET of env 7"
+            Expect.throwsT<ArgumentException> (fun () -> bridge.Step([| 0 |], 4) |> ignore) "bridge.Step of 1 action"
+            Expect.throwsT<ArgumentOutOfRangeException> (fun () -> bridge.Reset [| 2 |] |> ignore) "bridge.Reset [| 2 |]"
+
+        testCase "a server that dies mid-step gives a BridgeException naming the endpoint and the step, and Restart starts afresh" <| fun () ->
+            let dying = new ReplayServer(DieAtStep 3)
+            let endpoint = dying.Endpoint
+            use bridge = AleBridge.Connect(endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 400.0))
+            bridge.Create specs |> ignore
+            bridge.ResetAll() |> ignore
+            bridge.Step(windowActions 0, 4) |> ignore
+            bridge.Step(windowActions 1, 4) |> ignore
+            let e = Expect.wantThrows<BridgeException> (fun () -> bridge.Step(windowActions 2, 4) |> ignore) "the third STEP"
+            Expect.equal e.Endpoint endpoint "e.Endpoint"
+            Expect.stringStarts e.InFlight "STEP #" "e.InFlight"
+            Expect.stringContains e.InFlight "2 envs, repeat 4" "e.InFlight"
+            Expect.stringContains e.Message endpoint "e.Message"
+            Expect.stringContains e.Message "no reply within 0.4 s" "e.Message"
+            Expect.isFalse e.ServerError.HasValue "e.ServerError.HasValue"
+            Expect.isTrue bridge.IsBroken "bridge.IsBroken"
+            Expect.isTrue (dying.Join(TimeSpan.FromSeconds 5.0)) "the dying server's thread ended"
+            dying.Dispose()
+            let again = Expect.wantThrows<BridgeException> (fun () -> bridge.Step(windowActions 2, 4) |> ignore) "a STEP on the broken bridge"
+            Expect.stringContains again.Message "broken" "again.Message"
+            // a fresh server on the same endpoint: Restart re-creates the envs and resets them
+            use fresh = new ReplayServer(endpoint)
+            let r = bridge.Restart()
+            Expect.isFalse bridge.IsBroken "bridge.IsBroken after Restart"
+            Expect.isTrue (r.Screen(0, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen)) "pong's reset screen after Restart"
+            Expect.equal (bridge.Step(windowActions 0, 4).Steps[0].Reward) 0 "a step after Restart"
+
+        testCase "a server that hangs trips the receive timeout" <| fun () ->
+            use server = new ReplayServer(HangAtStep 1)
+            use bridge = AleBridge.Connect(server.Endpoint, AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromMilliseconds 300.0))
+            bridge.Create specs |> ignore
+            bridge.ResetAll() |> ignore
+            let sw = Stopwatch.StartNew()
+            let e = Expect.wantThrows<BridgeException> (fun () -> bridge.Step(windowActions 0, 4) |> ignore) "a STEP to a hung server"
+            Expect.inRange sw.ElapsedMilliseconds 250L 5000L "sw.ElapsedMilliseconds"
+            Expect.stringContains e.Message "no reply within 0.3 s" "e.Message"
+
+        testCase "a launched server that exits is reported with its exit code and what was in flight" <| fun () ->
+            // READY at a port nothing listens on (9, discard): the request waits in the queue until the exit is seen
+            let launch =
+                { FileName = "/bin/sh"
+                  Arguments = [ "-c"; "echo READY tcp://127.0.0.1:9; echo dying >&2; sleep 0.5; exit 3" ] }
+            let options = AleBridgeOptions.Default.WithServer(launch).WithReceiveTimeout(TimeSpan.FromSeconds 20.0)
+            let sw = Stopwatch.StartNew()
+            let e = Expect.wantThrows<BridgeException> (fun () -> AleBridge.Launch options |> ignore) "AleBridge.Launch"
+            Expect.isTrue (sw.Elapsed < TimeSpan.FromSeconds 10.0) "the exit is noticed before the receive timeout"
+            Expect.equal e.Endpoint "tcp://127.0.0.1:9" "e.Endpoint"
+            Expect.stringStarts e.InFlight "HELLO #1" "e.InFlight"
+            Expect.isTrue (e.Message.Contains "exited with code 3") e.Message
+            Expect.isTrue (e.Message.Contains "dying") e.Message
+
+        testCase "a launched server that never says READY fails the start with its stderr" <| fun () ->
+            let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; "echo no such module >&2; exit 1" ] }
+            let e = Expect.wantThrows<BridgeException> (fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore) "AleBridge.Launch"
+            Expect.equal e.InFlight "server start" "e.InFlight"
+            Expect.stringContains e.Message "exited (code 1) before it was ready" "e.Message"
+            Expect.stringContains e.Message "no such module" "e.Message"
+            let missing = { FileName = "/nonexistent/python3"; Arguments = [] }
+            let e2 = Expect.wantThrows<BridgeException> (fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer missing) |> ignore) "AleBridge.Launch of a missing file"
+            Expect.stringContains e2.Message "could not start /nonexistent/python3" "e2.Message"
+            // READY at an endpoint NetMQ cannot reach: an ipc:// path (NetMQ's ipc:// is TCP), or the bind address itself
+            for said in [ "ipc:///tmp/ale.sock"; "$0" ] do
+                let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; $"echo READY {said}; sleep 30"; "{endpoint}" ] }
+                let sw = Stopwatch.StartNew()
+                let e3 = Expect.wantThrows<BridgeException> (fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore) $"READY {said}"
+                Expect.isTrue (sw.Elapsed < TimeSpan.FromSeconds 10.0) "the server is stopped, not waited for"
+                Expect.equal e3.InFlight "server start" "e3.InFlight"
+                Expect.stringContains e3.Message "said READY at an endpoint this client cannot reach" "e3.Message"
+                if said.StartsWith "ipc" then Expect.stringContains e3.Message "not a Unix socket" "e3.Message"
+
+        // ---- the Python server (atari/bridge/ale_bridge.py), where python3 has pyzmq and numpy ----------------------
+        testCase "the Python server validates every message like the replay server (skipped without pyzmq)" <| fun () ->
+            requirePyzmq ()
             let bridge = AleBridge.Launch(AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromSeconds 20.0))
-            output.WriteLine $"server: {bridge.Server} at {bridge.Endpoint}"
-            Assert.Matches(@"^tcp://127\.0\.0\.1:[1-9][0-9]*$", bridge.Endpoint) // the port the server bound
+            printfn $"server: {bridge.Server} at {bridge.Endpoint}"
+            Expect.isMatch bridge.Endpoint @"^tcp://127\.0\.0\.1:[1-9][0-9]*$" "bridge.Endpoint" // the port the server bound
             assertRefusesMalformed bridge.Endpoint
             assertSurvivesFuzz bridge.Endpoint
             if not (pythonHas "ale_py") then
-                let e = Assert.Throws<BridgeException>(fun () -> bridge.Create specs |> ignore)
-                Assert.Equal(Nullable BridgeErrorCode.Ale, e.ServerError)
-                Assert.Contains("pip install ale-py", e.Message)
-                output.WriteLine "ale_py not importable: CREATE checked to be refused with code ALE"
+                let e = Expect.wantThrows<BridgeException> (fun () -> bridge.Create specs |> ignore) "CREATE without ale_py"
+                Expect.equal e.ServerError (Nullable BridgeErrorCode.Ale) "e.ServerError"
+                Expect.stringContains e.Message "pip install ale-py" "e.Message"
+                printfn "ale_py not importable: CREATE checked to be refused with code ALE"
             let pid = bridge.ServerProcessId
             bridge.Dispose() // CLOSE: the server exits with status 0
             let gone =
@@ -543,181 +552,160 @@ type PythonServer(output: ITestOutputHelper) =
                     use p = Process.GetProcessById pid
                     p.WaitForExit 5000
                 with :? ArgumentException -> true
-            Assert.True(gone, "the server process exited after CLOSE")
+            Expect.isTrue gone "the server process exited after CLOSE"
 
-    /// The Python server's stepping logic (reward sums, early stops, screen pairs, truncation, the
-    /// reset-before-step rule) against fixtures/bridge/fake_ale, a fake ale_py with known screens.
-    [<Fact>]
-    member _.``the Python server steps, pairs screens and truncates correctly over a fake ale_py (skipped without pyzmq)``() =
-        if not (pythonHas "zmq, numpy") then
-            output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
-        else
+        // The Python server's stepping logic (reward sums, early stops, screen pairs, truncation, the
+        // reset-before-step rule) against fixtures/bridge/fake_ale, a fake ale_py with known screens.
+        testCase "the Python server steps, pairs screens and truncates correctly over a fake ale_py (skipped without pyzmq)" <| fun () ->
+            requirePyzmq ()
             let d = AleServerLaunch.Python()
             let launch = { FileName = "/usr/bin/env"; Arguments = ("PYTHONPATH=" + Path.Combine(fixtureDir, "fake_ale")) :: d.FileName :: d.Arguments }
             use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithServer(launch).WithReceiveTimeout(TimeSpan.FromSeconds 20.0))
-            Assert.StartsWith("ale_py fake", bridge.Server)
+            Expect.stringStarts bridge.Server "ale_py fake" "bridge.Server"
             let specs =
                 [| { AleEnvSpec.OfGame("pong", 5) with MaxFramesPerEpisode = 0 }
                    { AleEnvSpec.OfGame("breakout", 6) with FullActionSet = true; MaxFramesPerEpisode = 6; Mode = 1 } |]
             let info = bridge.Create specs
-            Assert.True(bridge.ScreensShared, "a launched server shares the screens through /dev/shm")
-            Assert.Equal<int[]>([| 0; 1; 3; 4 |], info[0].Actions)
-            Assert.Equal(18, info[1].Actions.Length)
+            Expect.isTrue bridge.ScreensShared "a launched server shares the screens through /dev/shm"
+            Expect.equal (info[0].Actions) [| 0; 1; 3; 4 |] "info[0].Actions"
+            Expect.equal (info[1].Actions.Length) 18 "info[1].Actions.Length"
             // a pixel of env i's screen: (episode frame, seed, 7)
             let px (o: AleObservation) i last = let s = o.Screen(i, last).Span in (int s[0], int s[1], int s[2])
             let uniform (o: AleObservation) i last = let s = o.Screen(i, last).Span in s.Length = 210 * 160 * 3 && (let v = s[0] in s.Slice(0, 3).SequenceEqual(s.Slice(3 * 777, 3)) && s[s.Length - 3] = v)
-            let notStepped = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 0 |], 4) |> ignore)
-            Assert.Equal(Nullable BridgeErrorCode.State, notStepped.ServerError)
+            let notStepped = Expect.wantThrows<BridgeException> (fun () -> bridge.Step([| 0; 0 |], 4) |> ignore) "a STEP before RESET"
+            Expect.equal notStepped.ServerError (Nullable BridgeErrorCode.State) "notStepped.ServerError"
             let r = bridge.ResetAll()
-            Assert.Equal((0, 5, 7), px r 0 true)
-            Assert.Equal((0, 6, 7), px r 1 false)
-            Assert.Equal(3, r.Steps[0].Lives)
+            Expect.equal (px r 0 true) (0, 5, 7) "px r 0 true"
+            Expect.equal (px r 1 false) (0, 6, 7) "px r 1 false"
+            Expect.equal (r.Steps[0].Lives) 3 "r.Steps[0].Lives"
             // 4 frames each: reward = ALE id x 4; screens after frames 3 and 4
             let o1 = bridge.Step([| 2; 17 |], 4)
-            Assert.Equal((12, 68), (o1.Steps[0].Reward, o1.Steps[1].Reward))
-            Assert.Equal((3, 5, 7), px o1 0 false)
-            Assert.Equal((4, 5, 7), px o1 0 true)
-            Assert.True(uniform o1 1 true)
-            Assert.Equal((4, 2, 4), (o1.Steps[0].Frames, o1.Steps[0].Lives, o1.Steps[0].EpisodeFrameNumber))
+            Expect.equal (o1.Steps[0].Reward, o1.Steps[1].Reward) (12, 68) "o1's rewards"
+            Expect.equal (px o1 0 false) (3, 5, 7) "px o1 0 false"
+            Expect.equal (px o1 0 true) (4, 5, 7) "px o1 0 true"
+            Expect.isTrue (uniform o1 1 true) "uniform o1 1 true"
+            Expect.equal (o1.Steps[0].Frames, o1.Steps[0].Lives, o1.Steps[0].EpisodeFrameNumber) (4, 2, 4) "o1: env 0's frames, lives, episode frame"
             // env 1 hits its 6-frame limit after 2 frames: truncated, not over; the step ended early, so both
             // screens are the one after frame 6
             let o2 = bridge.Step([| 1; 1 |], 4)
-            Assert.Equal((2, true, false), (o2.Steps[1].Frames, o2.Steps[1].Truncated, o2.Steps[1].GameOver))
-            Assert.Equal((6, 6, 7), px o2 1 false)
-            Assert.Equal((6, 6, 7), px o2 1 true)
-            Assert.Equal(2, o2.Steps[1].Reward)
-            let over = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 1; 1 |], 4) |> ignore)
-            Assert.Equal(Nullable BridgeErrorCode.State, over.ServerError)
-            Assert.Contains("env 1", over.Message)
+            Expect.equal (o2.Steps[1].Frames, o2.Steps[1].Truncated, o2.Steps[1].GameOver) (2, true, false) "o2: env 1's frames, truncated, game over"
+            Expect.equal (px o2 1 false) (6, 6, 7) "px o2 1 false"
+            Expect.equal (px o2 1 true) (6, 6, 7) "px o2 1 true"
+            Expect.equal (o2.Steps[1].Reward) 2 "o2.Steps[1].Reward"
+            let over = Expect.wantThrows<BridgeException> (fun () -> bridge.Step([| 1; 1 |], 4) |> ignore) "a STEP of an ended env"
+            Expect.equal over.ServerError (Nullable BridgeErrorCode.State) "over.ServerError"
+            Expect.stringContains over.Message "env 1" "over.Message"
             let r1 = bridge.Reset [| 1 |]
-            Assert.Equal<int[]>([| 1 |], r1.Envs)
-            Assert.Equal((0, 6, 7), px r1 0 true)
+            Expect.equal r1.Envs [| 1 |] "r1.Envs"
+            Expect.equal (px r1 0 true) (0, 6, 7) "px r1 0 true"
             // env 0 ends on its own at episode frame 11: 3 of 4 frames run; an early end pairs the last screen
             // (after frame 11) with itself (PROTOCOL.md, version 2)
             let o3 = bridge.Step([| 1; 0 |], 4)
-            Assert.Equal((3, true, false, 3), (o3.Steps[0].Frames, o3.Steps[0].GameOver, o3.Steps[0].Truncated, o3.Steps[0].Reward))
-            Assert.Equal((11, 5, 7), px o3 0 false)
-            Assert.Equal((11, 5, 7), px o3 0 true)
-            Assert.Equal(o3.Steps[0].FrameNumber, 11)
+            Expect.equal
+                (o3.Steps[0].Frames, o3.Steps[0].GameOver, o3.Steps[0].Truncated, o3.Steps[0].Reward)
+                (3, true, false, 3)
+                "o3: env 0's frames, game over, truncated, reward"
+            Expect.equal (px o3 0 false) (11, 5, 7) "px o3 0 false"
+            Expect.equal (px o3 0 true) (11, 5, 7) "px o3 0 true"
+            Expect.equal (o3.Steps[0].FrameNumber) 11 "o3.Steps[0].FrameNumber"
             // repeat 1 pairs the new screen with the previous step's last
             bridge.Reset [| 0 |] |> ignore
             let o4 = bridge.Step([| 0; 0 |], 1)
-            Assert.Equal((0, 5, 7), px o4 0 false)
-            Assert.Equal((1, 5, 7), px o4 0 true)
-            Assert.Equal((4, 6, 7), px o4 1 false)
-            Assert.Equal((5, 6, 7), px o4 1 true)
+            Expect.equal (px o4 0 false) (0, 5, 7) "px o4 0 false"
+            Expect.equal (px o4 0 true) (1, 5, 7) "px o4 0 true"
+            Expect.equal (px o4 1 false) (4, 6, 7) "px o4 1 false"
+            Expect.equal (px o4 1 true) (5, 6, 7) "px o4 1 true"
             // refusals of the ALE layer: an unknown game id, a mode the ROM lacks
-            let unknown = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("tetris", 0) |] |> ignore)
-            Assert.Equal(Nullable BridgeErrorCode.Ale, unknown.ServerError)
-            let mode = Assert.Throws<BridgeException>(fun () -> bridge.Create [| AleEnvSpec.OfGame("pong", 0).WithMode 5 |] |> ignore)
-            Assert.Equal(Nullable BridgeErrorCode.OutOfRange, mode.ServerError)
-            Assert.Contains("mode 5 is not one of [0, 1]", mode.Message)
+            let unknown = Expect.wantThrows<BridgeException> (fun () -> bridge.Create [| AleEnvSpec.OfGame("tetris", 0) |] |> ignore) "CREATE tetris"
+            Expect.equal unknown.ServerError (Nullable BridgeErrorCode.Ale) "unknown.ServerError"
+            let mode = Expect.wantThrows<BridgeException> (fun () -> bridge.Create [| AleEnvSpec.OfGame("pong", 0).WithMode 5 |] |> ignore) "CREATE pong in mode 5"
+            Expect.equal mode.ServerError (Nullable BridgeErrorCode.OutOfRange) "mode.ServerError"
+            Expect.stringContains mode.Message "mode 5 is not one of [0, 1]" "mode.Message"
             // the server process dies mid-step (the fake exits on action id 16): a clear error at once,
             // then Restart launches a new server with the same envs and fresh episodes
             bridge.Create specs |> ignore
             bridge.ResetAll() |> ignore
             let pid = bridge.ServerProcessId
             let sw = Stopwatch.StartNew()
-            let died = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 16 |], 4) |> ignore)
-            Assert.True(sw.Elapsed < TimeSpan.FromSeconds 10.0)
-            Assert.Contains($"the server process {pid} exited with code 9", died.Message)
-            Assert.StartsWith("STEP #", died.InFlight)
-            Assert.True(bridge.IsBroken)
+            let died = Expect.wantThrows<BridgeException> (fun () -> bridge.Step([| 0; 16 |], 4) |> ignore) "a STEP the server dies in"
+            Expect.isTrue (sw.Elapsed < TimeSpan.FromSeconds 10.0) "the death is noticed within 10 s"
+            Expect.stringContains died.Message $"the server process {pid} exited with code 9" "died.Message"
+            Expect.stringStarts died.InFlight "STEP #" "died.InFlight"
+            Expect.isTrue bridge.IsBroken "bridge.IsBroken"
             let fresh = bridge.Restart()
-            Assert.NotEqual(pid, bridge.ServerProcessId)
-            Assert.Equal((0, 6, 7), px fresh 1 true)
-            Assert.Equal(4, bridge.Step([| 0; 1 |], 4).Steps[1].EpisodeFrameNumber)
+            Expect.notEqual bridge.ServerProcessId pid "bridge.ServerProcessId after Restart"
+            Expect.equal (px fresh 1 true) (0, 6, 7) "px fresh 1 true"
+            Expect.equal (bridge.Step([| 0; 1 |], 4).Steps[1].EpisodeFrameNumber) 4 "env 1's episode frame after a step"
 
-    /// Starts ale_bridge.py directly (stdin piped) bound to `endpoint` and returns it with the endpoint it
-    /// printed in its READY line.
-    member private _.StartRaw(endpoint: string, extra: string list) =
-        let d = AleServerLaunch.Python()
-        let psi = ProcessStartInfo(d.FileName, RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false)
-        for a in [ d.Arguments.Head; "--endpoint"; endpoint ] @ extra do
-            psi.ArgumentList.Add a
-        let p = Process.Start psi
-        let line = p.StandardOutput.ReadLine()
-        Assert.StartsWith("READY ", line)
-        p, line.Substring 6
-
-    [<Fact>]
-    member t.``the Python server exits when its stdin closes or its parent dies, and removes its socket file (skipped without pyzmq)``() =
-        if not (pythonHas "zmq, numpy") then
-            output.WriteLine "SKIPPED: pyzmq/numpy not importable by python3 (apt-get install python3-zmq, or pip install pyzmq numpy)"
-        else
+        testCase "the Python server exits when its stdin closes or its parent dies, and removes its socket file (skipped without pyzmq)" <| fun () ->
+            requirePyzmq ()
             // an ipc:// path (for pyzmq clients; NetMQ cannot reach it): the server removes its socket file
             let sock = Path.Combine(Path.GetTempPath(), "dqnfun-ale-raw-" + Guid.NewGuid().ToString("N").Substring(0, 10) + ".sock")
-            let p, said = t.StartRaw("ipc://" + sock, [ "--watch-stdin" ])
+            let p, said = startRaw ("ipc://" + sock) [ "--watch-stdin" ]
             use p = p
-            Assert.Equal("ipc://" + sock, said)
+            Expect.equal said ("ipc://" + sock) "the endpoint in the READY line"
             p.StandardInput.Close()
-            Assert.True(p.WaitForExit 10000, "exits on stdin EOF")
-            Assert.Equal(0, p.ExitCode)
-            Assert.False(File.Exists sock)
+            Expect.isTrue (p.WaitForExit 10000) "exits on stdin EOF"
+            Expect.equal p.ExitCode 0 "p.ExitCode"
+            Expect.isFalse (File.Exists sock) "the socket file exists"
             // the address Launch passes: the READY line names the port the OS chose
             use parent = Process.Start(ProcessStartInfo("/bin/sleep", "0.3", UseShellExecute = false))
-            let q, bound = t.StartRaw(AleServerLaunch.BindAddress, [ "--parent-pid"; string parent.Id ])
+            let q, bound = startRaw AleServerLaunch.BindAddress [ "--parent-pid"; string parent.Id ]
             use q = q
-            Assert.Matches(@"^tcp://127\.0\.0\.1:[1-9][0-9]*$", bound)
+            Expect.isMatch bound @"^tcp://127\.0\.0\.1:[1-9][0-9]*$" "the endpoint in the READY line"
             parent.WaitForExit()
-            Assert.True(q.WaitForExit 10000, "exits once --parent-pid is gone")
+            Expect.isTrue (q.WaitForExit 10000) "exits once --parent-pid is gone"
             // a non-loopback TCP bind is refused
             let d = AleServerLaunch.Python()
             use r = Process.Start(ProcessStartInfo(d.FileName, $"{d.Arguments.Head} --endpoint tcp://0.0.0.0:5555", RedirectStandardError = true, UseShellExecute = false))
-            Assert.True(r.WaitForExit 10000)
-            Assert.Equal(2, r.ExitCode)
-            Assert.Contains("refusing to bind", r.StandardError.ReadToEnd())
+            Expect.isTrue (r.WaitForExit 10000) "exits within 10 s"
+            Expect.equal r.ExitCode 2 "r.ExitCode"
+            Expect.stringContains (r.StandardError.ReadToEnd()) "refusing to bind" "r's stderr"
 
-type RealAle(output: ITestOutputHelper) =
-    [<Fact>]
-    member _.``the Python server against the real ALE replays the recorded pong frames (skipped without ale_py and pyzmq)``() =
-        if not (pythonHas "ale_py, zmq, numpy") then
-            output.WriteLine "SKIPPED: ale_py/pyzmq not importable by python3 (pip install ale-py pyzmq numpy to run this test)"
-        else
-          // the screens through a shared memory file (the default for a launched server), then in the replies
-          for shared in [ true; false ] do
-            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0).WithSharedScreens shared)
-            output.WriteLine $"server: {bridge.Server}; shared screens: {shared}"
-            let spec = { AleEnvSpec.OfGame("pong", 0) with RepeatActionProbability = 0.0f; MaxFramesPerEpisode = 0 }
-            let info = bridge.Create [| spec; spec |]
-            Assert.Equal(shared, bridge.ScreensShared)
-            // the client removed the shared file's name once it had mapped it
-            if Directory.Exists "/dev/shm" then
-                Assert.Empty(Directory.GetFiles("/dev/shm", $"dqnfun-ale-{bridge.ServerProcessId}-*"))
-            Assert.Equal<int[]>(pong.Value.Actions, info[0].Actions)
-            let r = bridge.ResetAll()
-            Assert.True(r.Screen(1, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen))
-            let g = pong.Value
-            let mutable reward = 0
-            for k in 0 .. g.WindowStep + 9 do
-                let o = bridge.Step([| g.StepActions[k]; g.StepActions[k] |], 4)
-                reward <- reward + o.Steps[0].Reward
-                Assert.Equal((k + 1) * 4, o.Steps[0].FrameNumber)
-                if k >= g.WindowStep then
-                    let w = k - g.WindowStep
-                    Assert.True(o.Screen(0, false).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * w + 2))))
-                    Assert.True(o.Screen(1, true).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * w + 3))))
-            Assert.Equal(-1, reward)
-            let bad = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 6; 0 |], 4) |> ignore)
-            Assert.Equal(Nullable BridgeErrorCode.OutOfRange, bad.ServerError)
+        // ---- the real ALE, where python3 has ale_py, pyzmq and numpy ------------------------------------------------
+        testCase "the Python server against the real ALE replays the recorded pong frames (skipped without ale_py and pyzmq)" <| fun () ->
+            requireAle ()
+            // the screens through a shared memory file (the default for a launched server), then in the replies
+            for shared in [ true; false ] do
+                use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0).WithSharedScreens shared)
+                printfn $"server: {bridge.Server}; shared screens: {shared}"
+                let spec = { AleEnvSpec.OfGame("pong", 0) with RepeatActionProbability = 0.0f; MaxFramesPerEpisode = 0 }
+                let info = bridge.Create [| spec; spec |]
+                Expect.equal bridge.ScreensShared shared "bridge.ScreensShared"
+                // the client removed the shared file's name once it had mapped it
+                if Directory.Exists "/dev/shm" then
+                    Expect.isEmpty (Directory.GetFiles("/dev/shm", $"dqnfun-ale-{bridge.ServerProcessId}-*")) "the shared files left in /dev/shm"
+                Expect.equal (info[0].Actions) pong.Value.Actions "info[0].Actions"
+                let r = bridge.ResetAll()
+                Expect.isTrue (r.Screen(1, true).Span.SequenceEqual(ReadOnlySpan pong.Value.ResetScreen)) "the reset screen"
+                let g = pong.Value
+                let mutable reward = 0
+                for k in 0 .. g.WindowStep + 9 do
+                    let o = bridge.Step([| g.StepActions[k]; g.StepActions[k] |], 4)
+                    reward <- reward + o.Steps[0].Reward
+                    Expect.equal (o.Steps[0].FrameNumber) ((k + 1) * 4) $"step {k}: o.Steps[0].FrameNumber"
+                    if k >= g.WindowStep then
+                        let w = k - g.WindowStep
+                        Expect.isTrue (o.Screen(0, false).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * w + 2)))) $"step {k}: env 0's second-to-last screen"
+                        Expect.isTrue (o.Screen(1, true).Span.SequenceEqual(ReadOnlySpan(g.Frame(4 * w + 3)))) $"step {k}: env 1's last screen"
+                Expect.equal reward -1 "pong's reward"
+                let bad = Expect.wantThrows<BridgeException> (fun () -> bridge.Step([| 6; 0 |], 4) |> ignore) "a STEP with action 6"
+                Expect.equal bad.ServerError (Nullable BridgeErrorCode.OutOfRange) "bad.ServerError"
 
-    /// The episode boundaries of the real ALE: breakout played at random until the game is over (refused
-    /// until reset, fresh lives after it), pong truncated by a 10-frame limit every third step, and the
-    /// screen pair of a step that ended early (PROTOCOL.md: the last screen twice).
-    [<Fact>]
-    member _.``the Python server against the real ALE ends, refuses, resets and truncates episodes (skipped without ale_py and pyzmq)``() =
-        if not (pythonHas "ale_py, zmq, numpy") then
-            output.WriteLine "SKIPPED: ale_py/pyzmq not importable by python3 (pip install ale-py pyzmq numpy to run this test)"
-        else
+        // The episode boundaries of the real ALE: breakout played at random until the game is over (refused
+        // until reset, fresh lives after it), pong truncated by a 10-frame limit every third step, and the
+        // screen pair of a step that ended early (PROTOCOL.md: the last screen twice).
+        testCase "the Python server against the real ALE ends, refuses, resets and truncates episodes (skipped without ale_py and pyzmq)" <| fun () ->
+            requireAle ()
             use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithStartupTimeout(TimeSpan.FromSeconds 60.0))
             let specs =
                 [| { AleEnvSpec.OfGame("breakout", 1) with MaxFramesPerEpisode = 0 }
                    { AleEnvSpec.OfGame("pong", 2) with MaxFramesPerEpisode = 10; FullActionSet = true } |]
             let info = bridge.Create specs
-            Assert.Equal(4, info[0].Actions.Length)
-            Assert.Equal(18, info[1].Actions.Length)
+            Expect.equal (info[0].Actions.Length) 4 "breakout's actions"
+            Expect.equal (info[1].Actions.Length) 18 "pong's full action set"
             let r = bridge.ResetAll()
-            Assert.Equal(5, r.Steps[0].Lives)
+            Expect.equal (r.Steps[0].Lives) 5 "breakout's lives after the reset"
             let samePair (o: AleObservation) i = o.Screen(i, false).Span.SequenceEqual(o.Screen(i, true).Span)
             let rng = Random 3
             let mutable over = None
@@ -729,87 +717,79 @@ type RealAle(output: ITestOutputHelper) =
                 let p = o.Steps[1]
                 if p.Truncated then
                     // 4 + 4 + 2 frames: the third step stops at the limit, not by the game
-                    Assert.Equal((2, false, 10), (p.Frames, p.GameOver, p.EpisodeFrameNumber))
-                    Assert.True(samePair o 1, "an early end pairs the last screen with itself")
+                    Expect.equal (p.Frames, p.GameOver, p.EpisodeFrameNumber) (2, false, 10) $"step {k}: pong's frames, game over, episode frame"
+                    Expect.isTrue (samePair o 1) "an early end pairs the last screen with itself"
                     truncations <- truncations + 1
-                    Assert.Equal<int[]>([| 1 |], bridge.Reset([| 1 |]).Envs)
-                else Assert.Equal(4, p.Frames)
+                    Expect.equal (bridge.Reset([| 1 |]).Envs) [| 1 |] "the envs reset"
+                else Expect.equal p.Frames 4 $"step {k}: pong's frames"
                 let b = o.Steps[0]
                 if b.GameOver then over <- Some(o, b)
-                else Assert.Equal(4, b.Frames)
+                else Expect.equal b.Frames 4 $"step {k}: breakout's frames"
             match over with
-            | None -> failwith "breakout did not end in 20000 random agent steps"
+            | None -> failtest "breakout did not end in 20000 random agent steps"
             | Some(o, b) ->
-                output.WriteLine $"breakout ended after {k} agent steps ({b.EpisodeFrameNumber} frames; last step {b.Frames} frames); pong truncated {truncations} times"
-                Assert.Equal(0, b.Lives)
-                Assert.False(b.Truncated)
-                if b.Frames < 4 then Assert.True(samePair o 0, "an early end pairs the last screen with itself")
-                Assert.True(truncations >= k / 3 - 1)
-                let refused = Assert.Throws<BridgeException>(fun () -> bridge.Step([| 0; 0 |], 4) |> ignore)
-                Assert.Equal(Nullable BridgeErrorCode.State, refused.ServerError)
-                Assert.Contains("env 0", refused.Message)
+                printfn $"breakout ended after {k} agent steps ({b.EpisodeFrameNumber} frames; last step {b.Frames} frames); pong truncated {truncations} times"
+                Expect.equal b.Lives 0 "b.Lives"
+                Expect.isFalse b.Truncated "b.Truncated"
+                if b.Frames < 4 then Expect.isTrue (samePair o 0) "an early end pairs the last screen with itself"
+                Expect.isTrue (truncations >= k / 3 - 1) $"{truncations} truncations in {k} steps"
+                let refused = Expect.wantThrows<BridgeException> (fun () -> bridge.Step([| 0; 0 |], 4) |> ignore) "a STEP after the game over"
+                Expect.equal refused.ServerError (Nullable BridgeErrorCode.State) "refused.ServerError"
+                Expect.stringContains refused.Message "env 0" "refused.Message"
                 let fresh = bridge.Reset [| 0 |]
-                Assert.Equal((5, 0, false), (fresh.Steps[0].Lives, fresh.Steps[0].EpisodeFrameNumber, fresh.Steps[0].GameOver))
-                Assert.True(samePair fresh 0)
+                Expect.equal (fresh.Steps[0].Lives, fresh.Steps[0].EpisodeFrameNumber, fresh.Steps[0].GameOver) (5, 0, false) "breakout after the reset"
+                Expect.isTrue (samePair fresh 0) "samePair fresh 0"
 
-// ---- no leaks: runs alone, so the process-wide handle counters are exact -----------------------------------
+        // ---- no leaks: the runner runs one test at a time, so the process-wide handle counters are exact -------------
+        testCase "a full bridge session, failed ones and a replay server leave no socket open" <| fun () ->
+            let sockets = TransportSocket.LiveSockets
+            do
+                use server = new ReplayServer()
+                use bridge = AleBridge.Connect(server.Endpoint, fast)
+                bridge.Create specs |> ignore
+                bridge.ResetAll() |> ignore
+                bridge.Step(windowActions 0, 4) |> ignore
+                bridge.Dispose() // sends CLOSE: the replay server's thread ends on its own
+                Expect.isTrue (server.Join(TimeSpan.FromSeconds 5.0)) "the replay server's thread ended"
+            do
+                let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; "exit 1" ] }
+                Expect.throwsT<BridgeException> (fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore) "a server that exits at once"
+                // ready, so the socket was opened, then gone before the handshake
+                let ready = { FileName = "/bin/sh"; Arguments = [ "-c"; "echo READY tcp://127.0.0.1:9; sleep 0.2; exit 1" ] }
+                Expect.throwsT<BridgeException> (fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer ready) |> ignore) "a server that exits after READY"
+            Expect.equal TransportSocket.LiveSockets sockets "TransportSocket.LiveSockets"
 
-[<CollectionDefinition("zmq-leaks", DisableParallelization = true)>]
-type LeakCollection() = class end
-
-[<Collection("zmq-leaks")>]
-type Leaks() =
-    [<Fact>]
-    member _.``a full bridge session, failed ones and a replay server leave no socket open``() =
-        let sockets = TransportSocket.LiveSockets
-        do
+        // ---- the DQN environment over the bridge ----------------------------------------------------------------------
+        testCase "AtariEnvironment over the bridge preprocesses the served screens exactly as in process" <| fun () ->
             use server = new ReplayServer()
             use bridge = AleBridge.Connect(server.Endpoint, fast)
+            bridge.Create [| specs[0] |] |> ignore
+            let settings = { AtariSettings.nature with NoopMaxFrames = 0; FireOnReset = false; TerminalOnLifeLoss = false }
+            let env = AtariEnvironment(AleBridgeEmulator bridge, settings, 0)
+            let g = pong.Value
+            let preprocess (rgb: byte[]) =
+                let gray = Array.zeroCreate<byte> (210 * 160)
+                let small = Array.zeroCreate<byte> (84 * 84)
+                Grayscale.rgbToGrayInto rgb gray
+                AreaResize.resizeInto AreaResize.atari84 gray small
+                small
+            let first = env.Reset()
+            Expect.equal first (Array.concat (List.replicate 4 (preprocess g.ResetScreen))) "the first observation"
+            let mutable frames = [ preprocess g.ResetScreen; preprocess g.ResetScreen; preprocess g.ResetScreen; preprocess g.ResetScreen ]
+            for k in 0..9 do
+                let actionIndex = g.Rows[4 * k].ActionIndex
+                let s = env.Step actionIndex
+                let pooled = Array.map2 max (g.Frame(4 * k + 2)) (g.Frame(4 * k + 3))
+                frames <- (List.tail frames) @ [ preprocess pooled ]
+                Expect.equal s.Observation (Array.concat frames) $"step {k}: s.Observation"
+                let raw = g.Rows[4 * k .. 4 * k + 3] |> Array.sumBy (fun r -> r.Reward)
+                Expect.equal s.RawReward raw $"step {k}: s.RawReward"
+                Expect.equal s.Reward (sign raw) $"step {k}: s.Reward"
+                Expect.equal s.Frames 4 $"step {k}: s.Frames"
+            Expect.equal env.TotalFrames 40L "env.TotalFrames"
+            // A STEP moves every env of a server: an emulator needs a bridge of exactly one.
+            Expect.throwsT<ArgumentNullException> (fun () -> AleBridgeEmulator(Unchecked.defaultof<AleBridge>) |> ignore) "AleBridgeEmulator null"
             bridge.Create specs |> ignore
-            bridge.ResetAll() |> ignore
-            bridge.Step(windowActions 0, 4) |> ignore
-            bridge.Dispose() // sends CLOSE: the replay server's thread ends on its own
-            Assert.True(server.Join(TimeSpan.FromSeconds 5.0))
-        do
-            let launch = { FileName = "/bin/sh"; Arguments = [ "-c"; "exit 1" ] }
-            Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer launch) |> ignore) |> ignore
-            // ready, so the socket was opened, then gone before the handshake
-            let ready = { FileName = "/bin/sh"; Arguments = [ "-c"; "echo READY tcp://127.0.0.1:9; sleep 0.2; exit 1" ] }
-            Assert.Throws<BridgeException>(fun () -> AleBridge.Launch(AleBridgeOptions.Default.WithServer ready) |> ignore) |> ignore
-        Assert.Equal(sockets, TransportSocket.LiveSockets)
-
-// ---- the DQN environment over the bridge ---------------------------------------------------------------
-
-[<Fact>]
-let ``AtariEnvironment over the bridge preprocesses the served screens exactly as in process`` () =
-    use server = new ReplayServer()
-    use bridge = AleBridge.Connect(server.Endpoint, fast)
-    bridge.Create [| specs[0] |] |> ignore
-    let settings = { AtariSettings.nature with NoopMaxFrames = 0; FireOnReset = false; TerminalOnLifeLoss = false }
-    let env = AtariEnvironment(AleBridgeEmulator bridge, settings, 0)
-    let g = pong.Value
-    let preprocess (rgb: byte[]) =
-        let gray = Array.zeroCreate<byte> (210 * 160)
-        let small = Array.zeroCreate<byte> (84 * 84)
-        Grayscale.rgbToGrayInto rgb gray
-        AreaResize.resizeInto AreaResize.atari84 gray small
-        small
-    let first = env.Reset()
-    Assert.Equal<byte[]>(Array.concat (List.replicate 4 (preprocess g.ResetScreen)), first)
-    let mutable frames = [ preprocess g.ResetScreen; preprocess g.ResetScreen; preprocess g.ResetScreen; preprocess g.ResetScreen ]
-    for k in 0..9 do
-        let actionIndex = g.Rows[4 * k].ActionIndex
-        let s = env.Step actionIndex
-        let pooled = Array.map2 max (g.Frame(4 * k + 2)) (g.Frame(4 * k + 3))
-        frames <- (List.tail frames) @ [ preprocess pooled ]
-        Assert.Equal<byte[]>(Array.concat frames, s.Observation)
-        let raw = g.Rows[4 * k .. 4 * k + 3] |> Array.sumBy (fun r -> r.Reward)
-        Assert.Equal(raw, s.RawReward)
-        Assert.Equal(sign raw, s.Reward)
-        Assert.Equal(4, s.Frames)
-    Assert.Equal(40L, env.TotalFrames)
-    // A STEP moves every env of a server: an emulator needs a bridge of exactly one.
-    Assert.Throws<ArgumentNullException>(fun () -> AleBridgeEmulator(Unchecked.defaultof<AleBridge>) |> ignore) |> ignore
-    bridge.Create specs |> ignore
-    let e = Assert.Throws<ArgumentException>(fun () -> AleBridgeEmulator bridge |> ignore)
-    Assert.Contains("exactly 1 environment", e.Message)
+            let e = Expect.wantThrows<ArgumentException> (fun () -> AleBridgeEmulator bridge |> ignore) "AleBridgeEmulator of 2 envs"
+            Expect.stringContains e.Message "exactly 1 environment" "e.Message"
+    ]

@@ -6,8 +6,9 @@ open System.IO
 open System.Net
 open System.Net.Sockets
 open System.Reflection
-open Xunit
+open Expecto
 open Dqn.Fun.Atari
+open Dqn.Fun.Tests
 
 /// Receives one message, waiting up to 5 s.
 let internal receive (s: TransportSocket) =
@@ -23,124 +24,119 @@ let unusedEndpoint () =
     l.Stop()
     $"tcp://127.0.0.1:{port}"
 
-[<Fact>]
-let ``no code P/Invokes libzmq, and a round trip loads no native ZeroMQ`` () =
-    let pinvokes =
-        [ for t in typeof<AleBridge>.Assembly.GetTypes() do
-              for m in t.GetMethods(BindingFlags.Public ||| BindingFlags.NonPublic ||| BindingFlags.Static ||| BindingFlags.Instance ||| BindingFlags.DeclaredOnly) do
-                  if m.Attributes.HasFlag MethodAttributes.PinvokeImpl then yield $"{t.FullName}.{m.Name}" ]
-    Assert.Empty pinvokes
-    use server = new TransportSocket(TransportKind.Reply)
-    use client = new TransportSocket(TransportKind.Request)
-    client.Connect(server.Bind "tcp://127.0.0.1:*")
-    client.Send([ [| 1uy |] ], TimeSpan.FromSeconds 5.0)
-    Assert.Equal<byte[]>([| 1uy |], (receive server).Head)
-    Assert.DoesNotContain("libzmq", File.ReadAllText "/proc/self/maps")
+[<Tests>]
+let tests =
+    testList "Transport" [
+        testCase "no code P/Invokes libzmq, and a round trip loads no native ZeroMQ" <| fun () ->
+            let pinvokes =
+                [ for t in typeof<AleBridge>.Assembly.GetTypes() do
+                      for m in t.GetMethods(BindingFlags.Public ||| BindingFlags.NonPublic ||| BindingFlags.Static ||| BindingFlags.Instance ||| BindingFlags.DeclaredOnly) do
+                          if m.Attributes.HasFlag MethodAttributes.PinvokeImpl then yield $"{t.FullName}.{m.Name}" ]
+            Expect.isEmpty pinvokes "P/Invoke methods"
+            use server = new TransportSocket(TransportKind.Reply)
+            use client = new TransportSocket(TransportKind.Request)
+            client.Connect(server.Bind "tcp://127.0.0.1:*")
+            client.Send([ [| 1uy |] ], TimeSpan.FromSeconds 5.0)
+            Expect.equal ((receive server).Head) [| 1uy |] "the message received"
+            Expect.isFalse ((File.ReadAllText "/proc/self/maps").Contains "libzmq") "/proc/self/maps names libzmq"
 
-[<Fact>]
-let ``multipart binary messages cross a loopback tcp socket byte for byte, both ways`` () =
-    use server = new TransportSocket(TransportKind.Reply)
-    use client = new TransportSocket(TransportKind.Request)
-    let endpoint = server.Bind "tcp://127.0.0.1:*"
-    client.Connect endpoint
-    let big = Array.init 300_000 (fun i -> byte (i * 7))
-    client.Send([ [| 1uy; 2uy |]; [||]; big ], TimeSpan.FromSeconds 5.0)
-    let got = receive server
-    Assert.Equal(3, got.Length)
-    Assert.Equal<byte[]>([| 1uy; 2uy |], got[0])
-    Assert.Empty(got[1])
-    Assert.Equal<byte[]>(big, got[2])
-    server.Send([ [| 9uy |] ], TimeSpan.FromSeconds 5.0)
-    Assert.Equal<byte[]>([| 9uy |], (receive client).Head)
+        testCase "multipart binary messages cross a loopback tcp socket byte for byte, both ways" <| fun () ->
+            use server = new TransportSocket(TransportKind.Reply)
+            use client = new TransportSocket(TransportKind.Request)
+            let endpoint = server.Bind "tcp://127.0.0.1:*"
+            client.Connect endpoint
+            let big = Array.init 300_000 (fun i -> byte (i * 7))
+            client.Send([ [| 1uy; 2uy |]; [||]; big ], TimeSpan.FromSeconds 5.0)
+            let got = receive server
+            Expect.equal got.Length 3 "got.Length"
+            Expect.equal (got[0]) [| 1uy; 2uy |] "got[0]"
+            Expect.isEmpty (got[1]) "got[1]"
+            Expect.equal (got[2]) big "got[2]"
+            server.Send([ [| 9uy |] ], TimeSpan.FromSeconds 5.0)
+            Expect.equal ((receive client).Head) [| 9uy |] "the reply received"
 
-[<Fact>]
-let ``a tcp bind on 127.0.0.1 port * reports the port it chose`` () =
-    use s = new TransportSocket(TransportKind.Reply)
-    let bound = s.Bind "tcp://127.0.0.1:*"
-    Assert.Equal(bound, s.LastEndpoint)
-    Assert.StartsWith("tcp://127.0.0.1:", s.LastEndpoint)
-    Assert.True(Int32.Parse(s.LastEndpoint.Substring 16) > 0)
+        testCase "a tcp bind on 127.0.0.1 port * reports the port it chose" <| fun () ->
+            use s = new TransportSocket(TransportKind.Reply)
+            let bound = s.Bind "tcp://127.0.0.1:*"
+            Expect.equal s.LastEndpoint bound "s.LastEndpoint"
+            Expect.stringStarts s.LastEndpoint "tcp://127.0.0.1:" "s.LastEndpoint"
+            Expect.isTrue (Int32.Parse(s.LastEndpoint.Substring 16) > 0) "the port is above 0"
 
-[<Fact>]
-let ``a receive with no peer returns None once the receive timeout passes`` () =
-    use client = new TransportSocket(TransportKind.Request)
-    client.Connect(unusedEndpoint ())
-    client.Send([ [| 1uy |] ], TimeSpan.FromSeconds 1.0) // queued: connect made a pipe before any peer exists
-    let sw = Stopwatch.StartNew()
-    let mutable waits = 0
-    while sw.ElapsedMilliseconds < 140L do
-        Assert.True((client.TryReceive(TimeSpan.FromMilliseconds 150.0)).IsNone)
-        waits <- waits + 1
-    Assert.InRange(waits, 1, 5)
-    Assert.InRange(sw.ElapsedMilliseconds, 140L, 5000L)
+        testCase "a receive with no peer returns None once the receive timeout passes" <| fun () ->
+            use client = new TransportSocket(TransportKind.Request)
+            client.Connect(unusedEndpoint ())
+            client.Send([ [| 1uy |] ], TimeSpan.FromSeconds 1.0) // queued: connect made a pipe before any peer exists
+            let sw = Stopwatch.StartNew()
+            let mutable waits = 0
+            while sw.ElapsedMilliseconds < 140L do
+                Expect.isTrue ((client.TryReceive(TimeSpan.FromMilliseconds 150.0)).IsNone) "TryReceive is None"
+                waits <- waits + 1
+            Expect.inRange waits 1 5 "waits"
+            Expect.inRange sw.ElapsedMilliseconds 140L 5000L "sw.ElapsedMilliseconds"
 
-[<Fact>]
-let ``a failing call raises TransportException naming the operation and NetMQ's message`` () =
-    use s = new TransportSocket(TransportKind.Reply)
-    let endpoint = s.Bind "tcp://127.0.0.1:*"
-    use again = new TransportSocket(TransportKind.Reply)
-    let e = Assert.Throws<TransportException>(fun () -> again.Bind endpoint |> ignore)
-    Assert.Contains($"bind({endpoint})", e.Message)
-    Assert.Equal($"bind({endpoint})", e.Operation)
-    Assert.IsAssignableFrom<NetMQ.NetMQException>(e.InnerException) |> ignore
-    // REQ must alternate send and receive: a receive before any send breaks its state machine.
-    use r = new TransportSocket(TransportKind.Request)
-    let e2 = Assert.Throws<TransportException>(fun () -> r.TryReceive(TimeSpan.FromSeconds 1.0) |> ignore)
-    Assert.Contains("receive", e2.Message)
+        testCase "a failing call raises TransportException naming the operation and NetMQ's message" <| fun () ->
+            use s = new TransportSocket(TransportKind.Reply)
+            let endpoint = s.Bind "tcp://127.0.0.1:*"
+            use again = new TransportSocket(TransportKind.Reply)
+            let e = Expect.wantThrows<TransportException> (fun () -> again.Bind endpoint |> ignore) "a second bind of the endpoint"
+            Expect.stringContains e.Message $"bind({endpoint})" "e.Message"
+            Expect.equal e.Operation $"bind({endpoint})" "e.Operation"
+            Expect.isTrue (e.InnerException :? NetMQ.NetMQException) $"e.InnerException is a NetMQException: {e.InnerException}"
+            // REQ must alternate send and receive: a receive before any send breaks its state machine.
+            use r = new TransportSocket(TransportKind.Request)
+            let e2 = Expect.wantThrows<TransportException> (fun () -> r.TryReceive(TimeSpan.FromSeconds 1.0) |> ignore) "a receive before a send"
+            Expect.stringContains e2.Message "receive" "e2.Message"
 
-[<Fact>]
-let ``endpoints are tcp://HOST:PORT; an ipc:// path is refused with the reason`` () =
-    use s = new TransportSocket(TransportKind.Request)
-    let ipc = Assert.Throws<ArgumentException>(fun () -> s.Connect "ipc:///tmp/ale.sock")
-    Assert.Contains("not a Unix socket", ipc.Message)
-    Assert.Contains("tcp://127.0.0.1:PORT", ipc.Message)
-    for bad in [ "nonsense://x"; "tcp://127.0.0.1"; "tcp://127.0.0.1:0"; "tcp://127.0.0.1:65536"; "tcp://:5555"; "tcp://127.0.0.1:*" ] do
-        Assert.Throws<ArgumentException>(fun () -> s.Connect bad) |> ignore
-    use b = new TransportSocket(TransportKind.Reply)
-    Assert.Throws<ArgumentException>(fun () -> b.Bind "nonsense://x" |> ignore) |> ignore
-    Assert.Equal(Ok("127.0.0.1", 0), Endpoint.tryParse true "tcp://127.0.0.1:*")
-    Assert.Equal(Ok("localhost", 5555), Endpoint.tryParse false "tcp://localhost:5555")
-    Assert.True(Endpoint.isLoopback "tcp://127.0.0.1:5555" && Endpoint.isLoopback "tcp://[::1]:5555")
-    Assert.False(Endpoint.isLoopback "tcp://10.0.0.2:5555" || Endpoint.isLoopback "ipc:///tmp/ale.sock")
+        testCase "endpoints are tcp://HOST:PORT; an ipc:// path is refused with the reason" <| fun () ->
+            use s = new TransportSocket(TransportKind.Request)
+            let ipc = Expect.wantThrows<ArgumentException> (fun () -> s.Connect "ipc:///tmp/ale.sock") "Connect ipc://"
+            Expect.stringContains ipc.Message "not a Unix socket" "ipc.Message"
+            Expect.stringContains ipc.Message "tcp://127.0.0.1:PORT" "ipc.Message"
+            for bad in [ "nonsense://x"; "tcp://127.0.0.1"; "tcp://127.0.0.1:0"; "tcp://127.0.0.1:65536"; "tcp://:5555"; "tcp://127.0.0.1:*" ] do
+                Expect.throwsT<ArgumentException> (fun () -> s.Connect bad) $"Connect {bad}"
+            use b = new TransportSocket(TransportKind.Reply)
+            Expect.throwsT<ArgumentException> (fun () -> b.Bind "nonsense://x" |> ignore) "Bind nonsense://x"
+            Expect.equal (Endpoint.tryParse true "tcp://127.0.0.1:*") (Ok("127.0.0.1", 0)) "Endpoint.tryParse true \"tcp://127.0.0.1:*\""
+            Expect.equal (Endpoint.tryParse false "tcp://localhost:5555") (Ok("localhost", 5555)) "Endpoint.tryParse false \"tcp://localhost:5555\""
+            Expect.isTrue (Endpoint.isLoopback "tcp://127.0.0.1:5555" && Endpoint.isLoopback "tcp://[::1]:5555") "loopback endpoints"
+            Expect.isFalse (Endpoint.isLoopback "tcp://10.0.0.2:5555" || Endpoint.isLoopback "ipc:///tmp/ale.sock") "endpoints that are not loopback"
 
-[<Fact>]
-let ``disposing a socket closes it; twice is fine; a disposed socket refuses calls`` () =
-    let a = new TransportSocket(TransportKind.Request)
-    let b = new TransportSocket(TransportKind.Reply)
-    Assert.False(a.IsDisposed)
-    a.Dispose()
-    b.Dispose()
-    b.Dispose()
-    Assert.True(a.IsDisposed && b.IsDisposed)
-    Assert.Throws<ObjectDisposedException>(fun () -> a.Connect "tcp://127.0.0.1:5555") |> ignore
-    Assert.Throws<ObjectDisposedException>(fun () -> a.TryReceive TimeSpan.Zero |> ignore) |> ignore
+        testCase "disposing a socket closes it; twice is fine; a disposed socket refuses calls" <| fun () ->
+            let a = new TransportSocket(TransportKind.Request)
+            let b = new TransportSocket(TransportKind.Reply)
+            Expect.isFalse a.IsDisposed "a.IsDisposed before Dispose"
+            a.Dispose()
+            b.Dispose()
+            b.Dispose()
+            Expect.isTrue (a.IsDisposed && b.IsDisposed) "a.IsDisposed && b.IsDisposed"
+            Expect.throwsT<ObjectDisposedException> (fun () -> a.Connect "tcp://127.0.0.1:5555") "Connect on a disposed socket"
+            Expect.throwsT<ObjectDisposedException> (fun () -> a.TryReceive TimeSpan.Zero |> ignore) "TryReceive on a disposed socket"
 
-[<Fact>]
-let ``PreferInlineSocketCompletions sets DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 once and keeps a value the environment gives`` () =
-    let name = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"
-    Assert.Equal(name, SocketCompletions.Variable)
-    let before = Environment.GetEnvironmentVariable name
-    try
-        Environment.SetEnvironmentVariable(name, "0")
-        Assert.False(AleBridge.PreferInlineSocketCompletions())
-        Assert.Equal("0", Environment.GetEnvironmentVariable name)
-        Environment.SetEnvironmentVariable(name, null)
-        Assert.True(AleBridge.PreferInlineSocketCompletions())
-        Assert.Equal("1", Environment.GetEnvironmentVariable name)
-        Assert.False(AleBridge.PreferInlineSocketCompletions())
-    finally
-        Environment.SetEnvironmentVariable(name, before)
+        testCase "PreferInlineSocketCompletions sets DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 once and keeps a value the environment gives" <| fun () ->
+            let name = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"
+            Expect.equal SocketCompletions.Variable name "SocketCompletions.Variable"
+            let before = Environment.GetEnvironmentVariable name
+            try
+                Environment.SetEnvironmentVariable(name, "0")
+                Expect.isFalse (AleBridge.PreferInlineSocketCompletions()) "PreferInlineSocketCompletions with 0 set"
+                Expect.equal (Environment.GetEnvironmentVariable name) "0" "the variable after it"
+                Environment.SetEnvironmentVariable(name, null)
+                Expect.isTrue (AleBridge.PreferInlineSocketCompletions()) "PreferInlineSocketCompletions with nothing set"
+                Expect.equal (Environment.GetEnvironmentVariable name) "1" "the variable after it"
+                Expect.isFalse (AleBridge.PreferInlineSocketCompletions()) "PreferInlineSocketCompletions a second time"
+            finally
+                Environment.SetEnvironmentVariable(name, before)
 
-[<Fact>]
-let ``a wait below a millisecond still ends (NetMQ would truncate it to 0 and never time out)`` () =
-    use client = new TransportSocket(TransportKind.Request)
-    // no peer at all: a REQ socket that never connected cannot take a message
-    let sw = Stopwatch.StartNew()
-    Assert.False(client.TrySend([ [| 1uy |] ], TimeSpan.FromTicks 5_000L)) // 0.5 ms
-    Assert.True(sw.Elapsed < TimeSpan.FromSeconds 5.0)
-    client.Connect(unusedEndpoint ())
-    client.Send([ [| 1uy |] ], TimeSpan.FromSeconds 1.0)
-    sw.Restart()
-    Assert.True((client.TryReceive(TimeSpan.FromTicks 5_000L)).IsNone)
-    Assert.True(sw.Elapsed < TimeSpan.FromSeconds 5.0)
-    Assert.Throws<ArgumentOutOfRangeException>(fun () -> client.TryReceive(TimeSpan.FromSeconds -1.0) |> ignore) |> ignore
+        testCase "a wait below a millisecond still ends (NetMQ would truncate it to 0 and never time out)" <| fun () ->
+            use client = new TransportSocket(TransportKind.Request)
+            // no peer at all: a REQ socket that never connected cannot take a message
+            let sw = Stopwatch.StartNew()
+            Expect.isFalse (client.TrySend([ [| 1uy |] ], TimeSpan.FromTicks 5_000L)) "TrySend for 0.5 ms" // 0.5 ms
+            Expect.isTrue (sw.Elapsed < TimeSpan.FromSeconds 5.0) "the send ended within 5 s"
+            client.Connect(unusedEndpoint ())
+            client.Send([ [| 1uy |] ], TimeSpan.FromSeconds 1.0)
+            sw.Restart()
+            Expect.isTrue ((client.TryReceive(TimeSpan.FromTicks 5_000L)).IsNone) "TryReceive for 0.5 ms is None"
+            Expect.isTrue (sw.Elapsed < TimeSpan.FromSeconds 5.0) "the receive ended within 5 s"
+            Expect.throwsT<ArgumentOutOfRangeException> (fun () -> client.TryReceive(TimeSpan.FromSeconds -1.0) |> ignore) "TryReceive for -1 s"
+    ]
