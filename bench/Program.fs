@@ -697,6 +697,8 @@ let runPlot (a: ParseResults<PlotArgs>) =
 let main argv =
     // Before any socket: the ALE bridge's round trips skip the thread pool (AleBridge.PreferInlineSocketCompletions).
     Dqn.Fun.Atari.AleBridge.PreferInlineSocketCompletions() |> ignore
+    // One NetMQ I/O thread a core (at most 4), so that bridges stepped in parallel do not take turns on one.
+    Dqn.Fun.Atari.AleBridge.SetIoThreads(min 4 Environment.ProcessorCount)
     let parser = ArgumentParser.Create<Command>(programName = "dqnfun-bench")
     Cli.run (fun () ->
         match (try Ok(parser.ParseCommandLine(argv).GetSubCommand()) with :? ArguParseException as e -> Error e) with

@@ -127,6 +127,18 @@ let tests =
             finally
                 Environment.SetEnvironmentVariable(name, before)
 
+        testCase "SetIoThreads sets NetMQ's I/O thread count and refuses a count below 1, naming it" <| fun () ->
+            let before = NetMQ.NetMQConfig.ThreadPoolSize
+            try
+                AleBridge.SetIoThreads(before + 1)
+                Expect.equal NetMQ.NetMQConfig.ThreadPoolSize (before + 1) "ThreadPoolSize after setting it"
+                AleBridge.SetIoThreads before
+                let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> AleBridge.SetIoThreads 0) "SetIoThreads 0"
+                Expect.equal e.ParamName "count" "ParamName"
+                Expect.equal NetMQ.NetMQConfig.ThreadPoolSize before "ThreadPoolSize after the refused count"
+            finally
+                NetMQ.NetMQConfig.ThreadPoolSize <- before
+
         testCase "a wait below a millisecond still ends (NetMQ would truncate it to 0 and never time out)" <| fun () ->
             use client = new TransportSocket(TransportKind.Request)
             // no peer at all: a REQ socket that never connected cannot take a message
