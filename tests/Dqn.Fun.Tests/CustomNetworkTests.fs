@@ -57,13 +57,7 @@ let private residualNetwork (actions: int) =
     QNetworkSource.Network(Func<torch.nn.Module<Tensor, Tensor>>(fun () -> new ResidualQNetwork(25, actions)))
 
 /// LearningTests' GridWorld settings, under which plain DQN walks the shortest path after 3000 agent steps.
-let private gridConfig =
-    { DqnConfig.defaults with
-        Gamma = 0.9
-        LearningStarts = 100
-        Exploration = Schedule.linear 1.0 0.05 1_000L
-        TargetUpdateInterval = 50
-        EvalInterval = 0 }
+let private gridConfig = gridWorldConfig
 
 let private greedyActions (agent: Agent) =
     [ for row in 0..4 do

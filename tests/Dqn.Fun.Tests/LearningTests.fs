@@ -4,6 +4,7 @@ module Dqn.Fun.Tests.LearningTests
 open System
 open Expecto
 open Dqn.Fun
+open Dqn.Fun.Tests.TorchTestSupport
 
 /// Every member of the family, switched on alone (and Rainbow, all together), learns CartPole-v1: with seed 1
 /// and the classic-control settings of DqnConfig.preset, a periodic greedy evaluation (20 episodes) reaches
@@ -38,17 +39,9 @@ let tests =
             Expect.isTrue (best >= 475.0) $"best greedy evaluation {best:F1} < 475: %A{evaluations}"
 
         /// A small, fast check that learning works at all: 3000 agent steps on the 5x5 GridWorld give a greedy
-        /// policy that walks the shortest path (8 steps) to the goal. Gamma is 0.9 rather than the default 0.99:
-        /// bumping into a wall only costs a factor gamma, and with 0.99 the 1% gap between the best action and a
-        /// bump at the start cell is within the network's approximation error, so the greedy policy may loop.
+        /// policy that walks the shortest path (8 steps) to the goal (settings: TorchTestSupport.gridWorldConfig).
         testCase "DQN walks the shortest path in GridWorld-v0 after 3000 agent steps" <| fun () ->
-            let config =
-                { DqnConfig.defaults with
-                    Gamma = 0.9
-                    LearningStarts = 100
-                    Exploration = Schedule.linear 1.0 0.05 1_000L
-                    TargetUpdateInterval = 50
-                    EvalInterval = 0 }
+            let config = gridWorldConfig
             use agent = new Agent(config, 25, 4)
             agent.Learn(GridWorldEnvironment(), 3_000L) |> ignore
             let result = agent.Evaluate(GridWorldEnvironment(), 1)
