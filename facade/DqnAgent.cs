@@ -16,8 +16,10 @@ namespace Dqn.Fun;
 /// <remarks>
 /// <para>Units: an <em>agent step</em> is one environment step (one action); an <em>update</em> is one gradient
 /// step. Counters are cumulative over the agent's life, across <c>Learn</c> calls.</para>
-/// <para>Not thread-safe. Building an agent seeds torch's process-wide generator with
-/// <see cref="DqnOptions.Seed"/> and sets its thread count, so build agents one at a time.</para>
+/// <para>Not thread-safe: use an agent from one thread at a time. Agents draw their initial weights and noise from
+/// their own generator seeded with <see cref="DqnOptions.Seed"/> and never change torch's global seed or thread
+/// count (a process setting: <c>torch.set_num_threads</c>), so several agents may be built and trained at once, each
+/// on its own thread, and give what each gives alone.</para>
 /// </remarks>
 public sealed class DqnAgent : IDisposable
 {
