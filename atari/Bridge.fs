@@ -54,6 +54,13 @@ type AleServerLaunch =
         { FileName = python
           Arguments = [ script; "--endpoint"; "{endpoint}"; "--parent-pid"; "{pid}"; "--watch-stdin" ] }
 
+    /// A launch of `fileName` with `arguments` (each may hold "{endpoint}" and "{pid}"), for callers without F#
+    /// lists. Raises ArgumentException for a null or blank fileName, ArgumentNullException for null arguments.
+    static member Create(fileName: string, [<ParamArray>] arguments: string[]) =
+        if String.IsNullOrWhiteSpace fileName then invalidArg "fileName" "give the program to start"
+        if isNull arguments then nullArg "arguments"
+        { FileName = fileName; Arguments = List.ofArray arguments }
+
 /// Options of an AleBridge; change them with the WithX members.
 type AleBridgeOptions =
     { /// How long one request may wait for its reply (a step of many envs at repeat 4 takes milliseconds).
@@ -69,16 +76,32 @@ type AleBridgeOptions =
       /// decline; the bridge then reads them from the replies.
       SharedScreens: bool }
 
+    /// 30 s for a reply and for a launched server's READY line, AleServerLaunch.Python(), shared screens on.
     static member Default =
         { ReceiveTimeout = TimeSpan.FromSeconds 30.0
           StartupTimeout = TimeSpan.FromSeconds 30.0
           Server = AleServerLaunch.Python()
           SharedScreens = true }
 
-    member o.WithReceiveTimeout t = { o with ReceiveTimeout = t }
-    member o.WithStartupTimeout t = { o with StartupTimeout = t }
-    member o.WithServer s = { o with Server = s }
-    member o.WithSharedScreens b = { o with SharedScreens = b }
+    /// A copy with ReceiveTimeout = timeout. Raises ArgumentOutOfRangeException (naming "timeout") unless it is positive.
+    member o.WithReceiveTimeout(timeout: TimeSpan) = { o with ReceiveTimeout = AleBridgeOptions.Positive "timeout" timeout }
+    /// A copy with StartupTimeout = timeout. Raises ArgumentOutOfRangeException (naming "timeout") unless it is positive.
+    member o.WithStartupTimeout(timeout: TimeSpan) = { o with StartupTimeout = AleBridgeOptions.Positive "timeout" timeout }
+    /// A copy that launches `server`. Raises ArgumentNullException for null.
+    member o.WithServer(server: AleServerLaunch) =
+        if isNull (box server) then nullArg "server"
+        { o with Server = server }
+    /// A copy whose server runs under the Python interpreter at `python` (a path, or a name looked up on PATH), with
+    /// Server's arguments (AleServerLaunch.Python(): the bridge script). Raises ArgumentException for null or blank.
+    member o.WithPython(python: string) =
+        if String.IsNullOrWhiteSpace python then invalidArg "python" "give the Python interpreter's path, e.g. /usr/bin/python3"
+        { o with Server = { o.Server with FileName = python } }
+    /// A copy with SharedScreens = shared.
+    member o.WithSharedScreens(shared: bool) = { o with SharedScreens = shared }
+
+    static member private Positive (name: string) (t: TimeSpan) =
+        if t <= TimeSpan.Zero then raise (ArgumentOutOfRangeException(name, t, $"{name} must be positive, got {t}"))
+        t
 
 /// The outcome of a reset or a step: per environment its record and its last two raw RGB screens.
 [<AllowNullLiteral>]

@@ -86,40 +86,15 @@ and AtariEvalArgs =
 
 let private parseDevice (s: string) = Devices.parse s
 
-/// One emulator on its own bridge (a STEP moves every env of a server, so each environment has its own);
-/// disposing it closes the bridge.
-type BridgedEmulator =
-    { Bridge: AleBridge
-      Emulator: AleBridgeEmulator }
-
-    interface IDisposable with
-        member b.Dispose() = b.Bridge.Dispose()
-
+/// One emulator on its own bridge (BridgedEmulator): the ROM file when given, else the game id.
 let openEmulator (bridgeArg: string) (game: string) (rom: string option) (seed: int) (sticky: float) =
-    let spec =
-        let s = AleEnvSpec.OfGame(AtariScores.gameId game, seed).WithRepeatActionProbability(float32 sticky).WithMaxFramesPerEpisode(0)
-        match rom with
-        | Some path -> { s with Game = Path.GetFullPath path; GameIsRomPath = true }
-        | None -> s
-    let bridge =
-        match bridgeArg with
-        | "auto" -> AleBridge.Launch()
-        | endpoint -> AleBridge.Connect endpoint
-    try
-        bridge.Create [| spec |] |> ignore
-        { Bridge = bridge; Emulator = AleBridgeEmulator bridge }
-    with _ ->
-        bridge.Dispose()
-        reraise ()
+    BridgedEmulator.Open(defaultArg rom game, seed, sticky, endpoint = bridgeArg, romIsPath = rom.IsSome)
 
 /// Restart a dead server (not one that refused a request) and go on.
 let private restartOn (b: BridgedEmulator) (e: exn) =
-    match e with
-    | :? BridgeException as be when not be.ServerError.HasValue ->
-        AnsiConsole.MarkupLineInterpolated($"[yellow]bridge failed[/] ({be.Message}); restarting it")
-        b.Bridge.Restart() |> ignore
-        true
-    | _ -> false
+    let restarted = b.RestartAfter e
+    if restarted then AnsiConsole.MarkupLineInterpolated($"[yellow]bridge failed[/] ({e.Message}); restarted it")
+    restarted
 
 let private writeJson = Json.write
 

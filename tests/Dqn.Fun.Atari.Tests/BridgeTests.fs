@@ -462,6 +462,43 @@ let tests =
             Expect.throwsT<ArgumentException> (fun () -> bridge.Step([| 0 |], 4) |> ignore) "bridge.Step of 1 action"
             Expect.throwsT<ArgumentOutOfRangeException> (fun () -> bridge.Reset [| 2 |] |> ignore) "bridge.Reset [| 2 |]"
 
+        testCase "BridgedEmulator opens one environment of a game named as users write it, and closes the bridge" <| fun () ->
+            use server = new ReplayServer()
+            let b = BridgedEmulator.Open("Pong", 0, 0.0, endpoint = server.Endpoint, options = fast)
+            Expect.equal b.Bridge.Server "replay (Dqn.Fun tests)" "b.Bridge.Server"
+            Expect.equal b.Bridge.Envs.Length 1 "one environment"
+            Expect.equal (b.Emulator :> IAtariEmulator).MinimalActionSet [| 0; 1; 3; 4; 11; 12 |] "pong's actions"
+            let screen = Array.zeroCreate<byte> Screen.rgbLength
+            (b.Emulator :> IAtariEmulator).ResetGame screen
+            Expect.isTrue (ReadOnlySpan(screen).SequenceEqual(ReadOnlySpan pong.Value.ResetScreen)) "pong's reset screen"
+            // only a dead, hung or garbled server is restarted; a refusal or another error is not
+            Expect.isFalse (b.RestartAfter(BridgeException(server.Endpoint, "STEP #1", "refused", Nullable BridgeErrorCode.State, null))) "a refusal"
+            Expect.isFalse (b.RestartAfter(InvalidOperationException "other")) "another error"
+            b.Dispose()
+            Expect.throwsT<ObjectDisposedException> (fun () -> b.Bridge.ResetAll() |> ignore) "the bridge is closed"
+            // a game the server refuses: the BridgeException says why, and the bridge is not left open
+            use server2 = new ReplayServer()
+            let e = Expect.wantThrows<BridgeException> (fun () -> BridgedEmulator.Open("Tetris", 0, 0.0, endpoint = server2.Endpoint, options = fast) |> ignore) "Open tetris"
+            Expect.equal e.ServerError (Nullable BridgeErrorCode.Ale) "e.ServerError"
+            Expect.stringContains e.Message "'tetris'" "e.Message"
+            Expect.throwsT<ArgumentOutOfRangeException> (fun () -> BridgedEmulator.Open("pong", -1, 0.0, endpoint = server2.Endpoint) |> ignore) "a negative seed"
+            Expect.throwsT<ArgumentOutOfRangeException> (fun () -> BridgedEmulator.Open("pong", 0, 1.5, endpoint = server2.Endpoint) |> ignore) "a probability above 1"
+            Expect.throwsT<ArgumentException> (fun () -> BridgedEmulator.Open("Pac Man!", 0, 0.0, endpoint = server2.Endpoint) |> ignore) "a malformed game name"
+
+        testCase "AleBridgeOptions' WithX members check their values and WithPython keeps the server's arguments" <| fun () ->
+            let o = AleBridgeOptions.Default
+            let e = Expect.wantThrows<ArgumentOutOfRangeException> (fun () -> o.WithReceiveTimeout TimeSpan.Zero |> ignore) "a zero timeout"
+            Expect.equal e.ParamName "timeout" "e.ParamName"
+            Expect.stringContains e.Message "must be positive" "e.Message"
+            Expect.throwsT<ArgumentOutOfRangeException> (fun () -> o.WithStartupTimeout(TimeSpan.FromSeconds -1.0) |> ignore) "a negative timeout"
+            Expect.throwsT<ArgumentException> (fun () -> o.WithPython " " |> ignore) "a blank interpreter"
+            Expect.throwsT<ArgumentNullException> (fun () -> o.WithServer(Unchecked.defaultof<AleServerLaunch>) |> ignore) "a null server"
+            let p = o.WithPython "/opt/python/bin/python3"
+            Expect.equal p.Server.FileName "/opt/python/bin/python3" "p.Server.FileName"
+            Expect.equal p.Server.Arguments o.Server.Arguments "p.Server.Arguments"
+            Expect.equal (AleServerLaunch.Create("/bin/sh", "-c", "exit 1")) { FileName = "/bin/sh"; Arguments = [ "-c"; "exit 1" ] } "AleServerLaunch.Create"
+            Expect.throwsT<ArgumentException> (fun () -> AleServerLaunch.Create("") |> ignore) "AleServerLaunch.Create of no program"
+
         testCase "a server that dies mid-step gives a BridgeException naming the endpoint and the step, and Restart starts afresh" <| fun () ->
             let dying = new ReplayServer(DieAtStep 3)
             let endpoint = dying.Endpoint
