@@ -17,6 +17,9 @@ internal static class Check
     internal static int NonNegative(int value, string name) =>
         value >= 0 ? value : throw OutOfRange(name, value, "must be non-negative");
 
+    internal static long NonNegative(long value, string name) =>
+        value >= 0 ? value : throw OutOfRange(name, value, "must be non-negative");
+
     /// <summary>value in [lo, hi]; NaN fails.</summary>
     internal static double InRange(double value, double lo, double hi, string name) =>
         value >= lo && value <= hi ? value : throw OutOfRange(name, value, $"must be in [{lo}, {hi}]");
@@ -24,6 +27,14 @@ internal static class Check
     /// <summary>value &gt;= 0; NaN fails.</summary>
     internal static double NonNegative(double value, string name) =>
         value >= 0.0 ? value : throw OutOfRange(name, value, "must be non-negative");
+
+    /// <summary>value &gt;= 0 and finite; NaN fails.</summary>
+    internal static double NonNegativeFinite(double value, string name) =>
+        value >= 0.0 && double.IsFinite(value) ? value : throw OutOfRange(name, value, "must be non-negative and finite");
+
+    /// <summary>value in [lo, hi); NaN fails.</summary>
+    internal static double InRangeBelowHigh(double value, double lo, double hi, string name) =>
+        value >= lo && value < hi ? value : throw OutOfRange(name, value, $"must be in [{lo}, {hi})");
 
     /// <summary>value &gt; 0 (infinity allowed); NaN fails.</summary>
     internal static double Positive(double value, string name) =>

@@ -78,7 +78,7 @@ public class DqnAgentTrainingTests
         using var cts = new CancellationTokenSource();
         var env = new ContextualBandit(3, length: 5);
         using var agent = new DqnAgent(Fast, env);
-        var progress = new RecordingProgress(_ => cts.Cancel());
+        var progress = new RecordingProgress<TrainingProgress>(_ => cts.Cancel());
 
         Assert.Throws<OperationCanceledException>(() => agent.Learn(env, 10_000, progress, cts.Token));
 
@@ -100,7 +100,7 @@ public class DqnAgentTrainingTests
     {
         var options = Fast.WithEvalInterval(50).WithEvalEpisodes(2);
         using var agent = new DqnAgent(options, new ContextualBandit(3));
-        var progress = new RecordingProgress();
+        var progress = new RecordingProgress<TrainingProgress>();
 
         var summary = agent.Learn(new ContextualBandit(3, length: 5), new ContextualBandit(3, length: 5), 200, progress);
 
@@ -122,7 +122,7 @@ public class DqnAgentTrainingTests
     {
         var env = new ContextualBandit(3, length: 10);
         using var agent = new DqnAgent(Fast, env);
-        var progress = new RecordingProgress();
+        var progress = new RecordingProgress<TrainingProgress>();
         agent.Learn(env, 200, progress);
 
         var episodes = progress.Reports.Cast<EpisodeProgress>().ToList();

@@ -97,12 +97,8 @@ public class DqnOptionsTests
         var original = DqnOptions.FromConfig(Core);
         var changed = change(original);
 
-        Assert.NotSame(original, changed);
         Assert.Equal(DqnOptions.Default, original);
-        var differing = typeof(DqnOptions).GetProperties()
-            .Where(p => p.GetIndexParameters().Length == 0 && !Equals(p.GetValue(original), p.GetValue(changed)))
-            .Select(p => p.Name);
-        Assert.Equal([property], differing);
+        OptionsAssert.DiffersOnlyIn(original, changed, property);
     }
 
     [Fact]
@@ -169,11 +165,7 @@ public class DqnOptionsTests
     public void An_out_of_range_value_fails_where_it_is_set_naming_the_argument_and_the_value(
         Func<DqnOptions> make, string argument, object value)
     {
-        var e = Assert.Throws<ArgumentOutOfRangeException>(make);
-        Assert.Equal(argument, e.ParamName);
-        Assert.Equal(value, e.ActualValue);
-        Assert.Contains(argument, e.Message);
-        Assert.Contains(value.ToString()!, e.Message);
+        OptionsAssert.FailsNaming(make, argument, value);
     }
 
     [Fact]

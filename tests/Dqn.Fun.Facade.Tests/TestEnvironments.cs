@@ -63,11 +63,11 @@ internal sealed class ShortObservationEnvironment : IEnvironment
 }
 
 /// <summary>Records every report synchronously (unlike <see cref="Progress{T}"/>, which posts them).</summary>
-internal sealed class RecordingProgress(Action<TrainingProgress>? onReport = null) : IProgress<TrainingProgress>
+internal sealed class RecordingProgress<T>(Action<T>? onReport = null) : IProgress<T>
 {
-    public List<TrainingProgress> Reports { get; } = [];
+    public List<T> Reports { get; } = [];
 
-    public void Report(TrainingProgress value)
+    public void Report(T value)
     {
         Reports.Add(value);
         onReport?.Invoke(value);
