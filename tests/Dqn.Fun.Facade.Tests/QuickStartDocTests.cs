@@ -31,4 +31,16 @@ public class QuickStartDocTests
         Assert.Equal(Read("examples", "QuickStart.CSharp", "Program.cs"), First("csharp"));
         Assert.Equal(Read("examples", "QuickStart.FSharp", "Program.fs"), First("fsharp"));
     }
+
+    /// <summary>The first csharp block of the README's "Atari from C#" section is the compiled Atari example.</summary>
+    [Fact]
+    public void The_README_Atari_from_CSharp_block_is_exactly_the_compiled_Atari_example()
+    {
+        var readme = Read("README.md");
+        var section = readme.IndexOf("\n### Atari from C#\n", StringComparison.Ordinal);
+        Assert.True(section >= 0, "README.md has no section \"Atari from C#\"");
+        var block = Regex.Match(readme[section..], @"^```csharp\n(.*?)^```$", RegexOptions.Multiline | RegexOptions.Singleline);
+        Assert.True(block.Success, "the section has no ```csharp block");
+        Assert.Equal(Read("examples", "AtariQuickStart.CSharp", "Program.cs"), block.Groups[1].Value);
+    }
 }
