@@ -137,6 +137,7 @@ and FamilyArgs =
     | Out of dir: string
     | Replot of dir: string
     | Plot_Out of file_base: string
+    | Threads of int
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -148,6 +149,7 @@ and FamilyArgs =
             | Eval_Interval _ -> "agent steps between evaluations (default 2500)."
             | Eval_Episodes _ -> "episodes per evaluation (default 10)."
             | Out _ -> "folder for family.md, family.svg and family.png (default runs/family-<env>)."
+            | Threads _ -> "libtorch intra-op threads (default 1)."
             | Replot _ -> "train nothing: redraw family.svg and family.png from the runs saved in this folder (<preset>/seed<N>/metrics.csv)."
             | Plot_Out _ -> "with --replot: write FILE_BASE.svg and FILE_BASE.png instead of <dir>/family.svg and .png."
 
@@ -658,6 +660,7 @@ let runFamily (a: ParseResults<FamilyArgs>) =
     Cli.positive "--eval-interval" (int64 evalInterval)
     let evalEpisodes = a.GetResult(FamilyArgs.Eval_Episodes, 10)
     Cli.positive "--eval-episodes" (int64 evalEpisodes)
+    setThreads (a.GetResult(FamilyArgs.Threads, 1))
     Family.runAll
         envId
         presets

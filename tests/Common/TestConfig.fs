@@ -50,6 +50,12 @@ let disposingAfter (resource: Lazy<#IDisposable>) (config: FsCheckConfig) =
 /// arguments say (--parallel included), as xunit's DisableTestParallelization did: torch's global generator
 /// (torch.manual_seed) and thread count are process-wide and tests set them, and the leak tests compare TorchSharp's
 /// per-thread DisposeScope statistics before and after.
+///
+/// LibTorch's intra-op thread count is set to 1 first: a process setting that agents leave alone, so without it the
+/// learning runs would take LibTorch's default (the core count) and their floating-point sums, hence their curves,
+/// would depend on the machine; one thread is also the fastest for these small networks, and does not spin OpenMP
+/// workers against each other on a loaded machine.
 let runTests (argv: string[]) =
+    TorchSharp.torch.set_num_threads 1
     let tests = Impl.testFromThisAssembly () |> Option.defaultValue (TestList([], Normal))
     Tests.runTestsWithCLIArgs [ Sequenced ] argv (testSequenced tests)

@@ -2,10 +2,20 @@ using System;
 using System.Collections.Generic;
 using Dqn.Fun;
 
-// Agents seed torch's process-wide generator when they are built, so tests that build agents run one at a time.
+// One test at a time: agents share LibTorch's process settings, and the leak checks read
+// TorchSharp's per-thread scope statistics.
 [assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)]
 
 namespace Dqn.Fun.Facade.Tests;
+
+/// <summary>Process settings of the test run, made when the test assembly loads.</summary>
+internal static class TestProcess
+{
+    /// <summary>LibTorch's intra-op threads: 1, a process setting agents leave alone, so that training results do not
+    /// depend on the machine's core count (LibTorch's default).</summary>
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void SingleThread() => TorchSharp.torch.set_num_threads(1);
+}
 
 /// <summary>
 /// A contextual bandit written by a user: the observation is a one-hot context k in 0 .. K−1; action k earns
