@@ -2,4 +2,8 @@
 module Dqn.Fun.Tests.Program
 
 [<EntryPoint>]
-let main argv = TestConfig.runTests argv
+let main argv =
+    match argv with
+    // The child process of KilledSaveTests.
+    | [| "--save-loop"; path |] -> KilledSaveTests.saveLoop path
+    | _ -> TestConfig.runTests argv

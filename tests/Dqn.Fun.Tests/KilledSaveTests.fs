@@ -1,0 +1,70 @@
+/// A save killed with SIGKILL: a child process (this test executable, started with `--save-loop PATH`) writes a large
+/// checkpoint over and over until the test kills it at a random moment; the file it leaves must load whole, as one of
+/// the saves (Safetensors.save writes a temporary file and renames it over the old one), and the temporary file of the
+/// killed save must go at the next load.
+module Dqn.Fun.Tests.KilledSaveTests
+
+open System
+open System.Diagnostics
+open System.IO
+open Expecto
+open TorchSharp
+open Dqn.Fun
+open Dqn.Fun.Tests.TorchTestSupport
+
+/// Floats in the child's tensor: 32 MB, so that a save takes long enough (tens of milliseconds, with the flush to
+/// disk) for a kill to land inside one.
+let private elements = 8L * 1024L * 1024L
+
+/// The child: saves `path` again and again, save k holding a tensor filled with k and the metadata "save" = k,
+/// printing "saved k" after each; never returns (the test kills it).
+let saveLoop (path: string) =
+    use _ = torch.NewDisposeScope()
+    let t = torch.zeros([| elements |], dtype = torch.float32)
+    let mutable k = 1
+    while true do
+        t.fill_(float32 k) |> ignore
+        Safetensors.save path [ "w", t ] (Map [ "save", string k ])
+        Console.Out.WriteLine $"saved {k}"
+        Console.Out.Flush()
+        k <- k + 1
+    0
+
+/// Starts the child and kills it with SIGKILL (Process.Kill) after its first save plus `delay`.
+let private killDuringSaves (path: string) (delay: TimeSpan) =
+    let dll = Reflection.Assembly.GetEntryAssembly().Location
+    let info = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true)
+    for a in [ dll; "--save-loop"; path ] do info.ArgumentList.Add a
+    use p = Process.Start info
+    let first = p.StandardOutput.ReadLineAsync()
+    if not (first.Wait(TimeSpan.FromMinutes 2.0)) || isNull first.Result then
+        p.Kill true
+        failtestf "the child saved nothing within 2 minutes (stderr: %s)" (p.StandardError.ReadToEnd())
+    Threading.Thread.Sleep delay
+    p.Kill()
+    p.WaitForExit()
+
+[<Tests>]
+let tests =
+    testList "KilledSave" [
+        testCase "a save killed with SIGKILL leaves a checkpoint that loads whole, and its temporary file goes at the next load" <| fun () ->
+            let dir, cleanup = tempFolder ()
+            use _ = cleanup
+            let path = Path.Combine(dir, "model.safetensors")
+            let rng = Random 5
+            let mutable leftovers = 0
+            for round in 1..6 do
+                killDuringSaves path (TimeSpan.FromMilliseconds(float (rng.Next(0, 400))))
+                leftovers <- leftovers + Directory.GetFiles(dir, ".model.safetensors.*.tmp").Length
+                use _ = torch.NewDisposeScope()
+                let file = Safetensors.load path torch.CPU
+                let k = int file.Metadata["save"]
+                let name, w = Expect.wantSingle file.Tensors $"round {round}: tensors"
+                Expect.equal name "w" $"round {round}: tensor name"
+                Expect.equal w.shape [| elements |] $"round {round}: shape"
+                // Every element holds the save's number: the file is one save, whole.
+                Expect.equal (w.min().ToSingle()) (float32 k) $"round {round}: smallest element"
+                Expect.equal (w.max().ToSingle()) (float32 k) $"round {round}: largest element"
+                Expect.isEmpty (Directory.GetFiles(dir, "*.tmp") |> Array.append (Directory.GetFiles(dir, ".*.tmp"))) $"round {round}: temporary files after load"
+            printfn "killed saves: %d of 6 kills left a temporary file behind (removed by the next load)" leftovers
+    ]
