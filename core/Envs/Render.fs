@@ -16,6 +16,12 @@ module Render =
         Check.length name (width * height * 3) frame
         { Frame = frame; Width = width; Height = height; Flip = flip }
 
+    /// A new width x height RGB frame ([height; width; 3] bytes) that `into` draws `state` into.
+    let private drawn (width: int) (height: int) (into: 'S -> byte[] -> unit) (state: 'S) =
+        let frame = Array.zeroCreate (width * height * 3)
+        into state frame
+        frame
+
     let private fill (c: Canvas) (colour: Rgb) =
         if colour.R = colour.G && colour.G = colour.B then
             Array.Fill(c.Frame, colour.R)
@@ -120,10 +126,7 @@ module Render =
         hline c 0 cartPoleWidth (int cartY) cartColour
 
     [<CompiledName("CartPole")>]
-    let cartPole (state: CartPole.State) =
-        let frame = Array.zeroCreate (cartPoleWidth * cartPoleHeight * 3)
-        cartPoleInto state frame
-        frame
+    let cartPole (state: CartPole.State) = drawn cartPoleWidth cartPoleHeight cartPoleInto state
 
     // Acrobot (gymnasium/envs/classic_control/acrobot.py, render)
 
@@ -158,10 +161,7 @@ module Render =
             disc c (int x) (int y) (int (0.1 * scale)) jointColour
 
     [<CompiledName("Acrobot")>]
-    let acrobot (state: Acrobot.State) =
-        let frame = Array.zeroCreate (acrobotSize * acrobotSize * 3)
-        acrobotInto state frame
-        frame
+    let acrobot (state: Acrobot.State) = drawn acrobotSize acrobotSize acrobotInto state
 
     // MountainCar (gymnasium/envs/classic_control/mountain_car.py, render)
 
@@ -209,10 +209,7 @@ module Render =
             flagColour
 
     [<CompiledName("MountainCar")>]
-    let mountainCar (state: MountainCar.State) =
-        let frame = Array.zeroCreate (mountainCarWidth * mountainCarHeight * 3)
-        mountainCarInto state frame
-        frame
+    let mountainCar (state: MountainCar.State) = drawn mountainCarWidth mountainCarHeight mountainCarInto state
 
     // GridWorld (our own picture)
 
@@ -248,8 +245,6 @@ module Render =
 
     [<CompiledName("GridWorld")>]
     let gridWorld (size: int) (cell: GridWorld.Cell) =
+        // Checked before the size makes a frame (a negative size would make a negative length).
         GridWorld.observation size cell |> ignore
-        let side = size * gridCellPixels
-        let frame = Array.zeroCreate (side * side * 3)
-        gridWorldInto size cell frame
-        frame
+        drawn (size * gridCellPixels) (size * gridCellPixels) (gridWorldInto size) cell
