@@ -9,28 +9,22 @@ type RecordingEmulator(inner: IAtariEmulator, sink: IVideoSink, framesPerSecond:
         Arg.notNull "inner" inner
         Arg.notNull "sink" sink
         if not (framesPerSecond > 0.0) then Arg.outOfRange "framesPerSecond" framesPerSecond "positive"
-    let mutable inGame = false
-    let mutable recording = false
+    let games = VideoEpisodes sink
 
-    member _.EndEpisode() =
-        if inGame then
-            inGame <- false
-            recording <- false
-            sink.EndEpisode()
+    member _.EndEpisode() = games.End()
 
     interface IAtariEmulator with
         member _.MinimalActionSet = inner.MinimalActionSet
         member _.Lives() = inner.Lives()
 
-        member this.ResetGame screen =
-            this.EndEpisode()
+        member _.ResetGame screen =
+            games.End()
             inner.ResetGame screen
-            recording <- sink.BeginEpisode(Screen.width, Screen.height, framesPerSecond)
-            inGame <- true
-            if recording then sink.AddFrame screen
+            games.Begin(Screen.width, Screen.height, framesPerSecond)
+            games.Add screen
 
-        member this.Repeat(action, frames, secondLast, last) =
+        member _.Repeat(action, frames, secondLast, last) =
             let r = inner.Repeat(action, frames, secondLast, last)
-            if recording then sink.AddFrame last
-            if r.GameOver then this.EndEpisode()
+            games.Add last
+            if r.GameOver then games.End()
             r

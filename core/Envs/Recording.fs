@@ -7,6 +7,27 @@ type IVideoSink =
     abstract AddFrame: rgb: byte[] -> unit
     abstract EndEpisode: unit -> unit
 
+[<Sealed>]
+type VideoEpisodes(sink: IVideoSink) =
+    do if isNull (box sink) then nullArg "sink"
+    let mutable inEpisode = false
+    let mutable recording = false
+
+    member this.Begin(width: int, height: int, framesPerSecond: float) =
+        this.End()
+        recording <- sink.BeginEpisode(width, height, framesPerSecond)
+        inEpisode <- true
+
+    member _.Recording = recording
+
+    member _.Add(rgb: byte[]) = if recording then sink.AddFrame rgb
+
+    member _.End() =
+        if inEpisode then
+            inEpisode <- false
+            recording <- false
+            sink.EndEpisode()
+
 type Renderer =
     { Width: int
       Height: int
@@ -54,36 +75,30 @@ type RecordingEnvironment(inner: IEnvironment, renderer: Renderer, sink: IVideoS
         if isNull (box renderer.Draw) then nullArg "renderer"
         if isNull (box sink) then nullArg "sink"
     let frame = Array.zeroCreate<byte> (renderer.Width * renderer.Height * 3)
-    let mutable inEpisode = false
-    let mutable recording = false
+    let episodes = VideoEpisodes sink
 
     let capture () =
-        if recording then
+        if episodes.Recording then
             renderer.Draw frame
-            sink.AddFrame frame
+            episodes.Add frame
 
     member _.Inner = inner
 
-    member _.EndEpisode() =
-        if inEpisode then
-            inEpisode <- false
-            recording <- false
-            sink.EndEpisode()
+    member _.EndEpisode() = episodes.End()
 
     interface IEnvironment with
         member _.ObservationSize = inner.ObservationSize
         member _.ActionCount = inner.ActionCount
 
-        member this.Reset(seed) =
-            this.EndEpisode()
+        member _.Reset(seed) =
+            episodes.End()
             let observation = inner.Reset seed
-            recording <- sink.BeginEpisode(renderer.Width, renderer.Height, renderer.FramesPerSecond)
-            inEpisode <- true
+            episodes.Begin(renderer.Width, renderer.Height, renderer.FramesPerSecond)
             capture ()
             observation
 
-        member this.Step(action) =
+        member _.Step(action) =
             let r = inner.Step action
             capture ()
-            if r.Terminated || r.Truncated then this.EndEpisode()
+            if r.Terminated || r.Truncated then episodes.End()
             r

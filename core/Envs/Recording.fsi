@@ -18,6 +18,25 @@ type IVideoSink =
     /// <summary>The episode begun last has ended (or was cut short: the next <c>BeginEpisode</c> follows).</summary>
     abstract EndEpisode: unit -> unit
 
+/// <summary>
+/// The episode bookkeeping a recording decorator keeps over an <see cref="T:Dqn.Fun.IVideoSink"/>: at most one
+/// episode open, its frames passed on only when the sink wanted the episode, every begun episode ended exactly once.
+/// Used by <see cref="T:Dqn.Fun.RecordingEnvironment"/> and the Atari <c>RecordingEmulator</c>.
+/// </summary>
+[<Sealed>]
+type VideoEpisodes =
+    /// <exception cref="T:System.ArgumentNullException">sink is null.</exception>
+    new: sink: IVideoSink -> VideoEpisodes
+    /// <summary>Ends the episode in progress (one cut short), then begins one of <c>width</c>×<c>height</c> frames
+    /// at <c>framesPerSecond</c> in the sink.</summary>
+    member Begin: width: int * height: int * framesPerSecond: float -> unit
+    /// <summary>Whether the episode in progress is being recorded (the sink wanted it).</summary>
+    member Recording: bool
+    /// <summary>Passes an RGB frame (<c>[height; width; 3]</c> bytes) to the sink when the episode is recorded.</summary>
+    member Add: rgb: byte[] -> unit
+    /// <summary>Ends the episode in progress, if any: the sink gets its <c>EndEpisode</c>.</summary>
+    member End: unit -> unit
+
 /// <summary>How to picture an environment: its canvas, frame rate and a function drawing its current state.</summary>
 type Renderer =
     {
