@@ -85,20 +85,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// The agent's own generator, seeded with Dqn.Seed (as Agent's): initialisation, noise and IQN's levels.
     let generator = new torch.Generator(uint64 (uint32 dqn.Seed), device)
     let torso = Torso.NatureCnn frames
-    let create () =
-        let n = QNetworks.createFor dqn torso actionCount device
-        QNetworks.drawFrom generator n
-        n
-    let online =
-        match network with
-        | Some n ->
-            QNetworks.drawFrom generator n
-            n
-        | None ->
-            let n = create ()
-            QNetworks.reinitialize generator n
-            n
-    let target = QNetworks.targetOf create online
+    let online, target =
+        QNetworks.onlineAndTarget generator (fun () -> QNetworks.createFor dqn torso actionCount device) network true
     /// The C51 support [atoms] (null for other heads); owned here.
     let support = QNetworks.ownedSupportOf dqn device
     let mutable learningRate = Schedule.value dqn.LearningRate 0L

@@ -238,6 +238,34 @@ module QNetworks =
             target.Dispose()
             reraise ()
 
+    /// <summary>An agent's online network and its target network θ⁻, every draw (initialisation, noisy layers' noise,
+    /// IQN's quantile levels) from the agent's `generator`: online is `loaded` when given (a checkpoint's network,
+    /// its parameters kept), else `make ()` with the library's layers drawn again from `generator` when
+    /// `reinitialise` (the built-in torsos; a module of your own keeps the initialisation it gave itself); the target
+    /// is a second `make ()` holding online's parameters (<c>targetOf</c>). The caller owns and disposes both.</summary>
+    /// <exception cref="T:System.ArgumentException">make () built networks whose parameters differ from online's.</exception>
+    [<CompiledName("OnlineAndTarget")>]
+    let onlineAndTarget
+        (generator: torch.Generator)
+        (make: unit -> torch.nn.Module<Tensor, Tensor>)
+        (loaded: torch.nn.Module<Tensor, Tensor> option)
+        (reinitialise: bool)
+        =
+        let create () =
+            let n = make ()
+            drawFrom generator n
+            n
+        let online =
+            match loaded with
+            | Some n ->
+                drawFrom generator n
+                n
+            | None ->
+                let n = create ()
+                if reinitialise then reinitialize generator n
+                n
+        online, targetOf create online
+
     /// <summary>supportOf, detached from any enclosing DisposeScope: a shell that keeps the support for its
     /// lifetime owns it and disposes it (null for heads other than Categorical).</summary>
     [<CompiledName("OwnedSupportOf")>]

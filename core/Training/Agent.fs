@@ -77,22 +77,16 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     /// layers and IQN draw from it, so agents in one process do not change each other's numbers.
     let generator = new torch.Generator(uint64 (uint32 config.Seed), device)
     let spec = { ObservationSize = observationSize; Hidden = config.Hidden; ActionCount = actionCount }
-    let create () =
-        let n = QNetworkSource.create config observationSize actionCount device source
-        QNetworks.drawFrom generator n
-        n
-    let online =
-        match network, source with
-        | Some n, _ ->
-            QNetworks.drawFrom generator n
-            n
-        | None, QNetworkSource.Built(Torso.Mlp _ | Torso.NatureCnn _) ->
-            let n = create ()
-            QNetworks.reinitialize generator n
-            n
-        // Modules of your own keep the initialisation they gave themselves.
-        | None, _ -> create ()
-    let target = QNetworks.targetOf create online
+    let online, target =
+        let builtIn =
+            match source with
+            | QNetworkSource.Built(Torso.Mlp _ | Torso.NatureCnn _) -> true
+            | _ -> false
+        QNetworks.onlineAndTarget
+            generator
+            (fun () -> QNetworkSource.create config observationSize actionCount device source)
+            network
+            builtIn
     /// The C51 support [atoms] (null for other heads); owned here.
     let support = QNetworks.ownedSupportOf config device
     let mutable learningRate = Schedule.value config.LearningRate 0L
