@@ -8,7 +8,8 @@ open TorchSharp
 
 /// <summary>One finished training game (several training episodes when a lost life is terminal).</summary>
 type AtariGameMetrics =
-    { /// <summary>Emulator frames of training so far (cumulative, reset actions included) when the game ended.</summary>
+    { /// <summary>Emulator frames of training so far over the agent's life (reset actions included) when the game
+      /// ended.</summary>
       Frames: int64
       /// <summary>Agent steps so far (cumulative).</summary>
       AgentSteps: int64
@@ -33,7 +34,7 @@ type AtariGameMetrics =
 
 /// <summary>A score under an evaluation protocol.</summary>
 type AtariEvaluation =
-    { /// <summary>Emulator frames of training when it was taken.</summary>
+    { /// <summary>Emulator frames of training over the agent's life when it was taken.</summary>
       Frames: int64
       AgentSteps: int64
       /// <summary>"nature" or "machado".</summary>
@@ -47,7 +48,8 @@ type AtariEvaluation =
 type AtariEvent =
     | GameEnded of AtariGameMetrics
     | Evaluated of AtariEvaluation
-    /// <summary>CheckpointIntervalFrames more frames went by (frames so far): save now if you keep checkpoints.</summary>
+    /// <summary>The agent's lifetime frames reached a multiple of CheckpointIntervalFrames (the frames): save now if you
+    /// keep checkpoints.</summary>
     | CheckpointDue of frames: int64
     /// <summary>The emulator failed and <c>recover</c> brought it back; a fresh episode starts (the error).</summary>
     | Recovered of error: exn
@@ -97,8 +99,11 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let frameBytes = 84 * 84
     let stackBytes = frames * frameBytes
     let mutable replayBuffer: FrameReplayBuffer option = None
-    let rng = Random(dqn.Seed)
+    /// Exploration's generator (ε-greedy draws while training and in Act).
+    let mutable rng = SeededRandom dqn.Seed
     let mutable agentSteps = 0L
+    /// Emulator frames of training over the agent's life (reset actions included).
+    let mutable lifetimeFrames = 0L
     /// Training games finished over the agent's life (the step of Exploration with ExplorationUnit = Episodes).
     let mutable lifetimeGames = 0L
     let mutable updates = 0L
@@ -177,6 +182,50 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let mean = Array.average xs
         mean, sqrt (xs |> Array.averageBy (fun r -> (r - mean) ** 2.0))
 
+    /// The settings a checkpoint records and Resume checks: the DQN fields (DqnConfig.fingerprint) and the Atari ones
+    /// that change training (the evaluation settings aside).
+    let fingerprint () =
+        DqnConfig.fingerprint dqn
+        |> Map.add "Optimizer" (sprintf "%A" config.Optimizer)
+        |> Map.add "Environment" (sprintf "%A" config.Environment)
+        |> Map.add "RepeatActionProbability" (config.RepeatActionProbability.ToString("R", Globalization.CultureInfo.InvariantCulture))
+
+    /// Writes everything but the online network and the replay's frames under names of `w`.
+    let saveState (w: StateWriter) (framesPath: string) =
+        w.Int64("action_count", int64 actionCount)
+        w.Int64("stack_frames", int64 frames)
+        AgentState.save w (fingerprint ()) target optimizer generator rng
+        w.Int64("agent_steps", agentSteps)
+        w.Int64("frames", lifetimeFrames)
+        w.Int64("games", lifetimeGames)
+        w.Int64("updates", updates)
+        w.Float("learning_rate", learningRate)
+        match replayBuffer with
+        | Some r ->
+            w.Text("replay.padding", string r.Padding)
+            r.SaveState(w, "replay", framesPath)
+        | None -> w.Text("replay.padding", "none")
+
+    /// Reads what saveState wrote, after checking it was written by an agent of these settings.
+    let loadState (r: StateReader) (framesPath: string) =
+        let bad (msg: string) : 'a = raise (IO.InvalidDataException($"{r.Path}: {msg}"))
+        let sizes = r.Int64 "action_count", r.Int64 "stack_frames"
+        if sizes <> (int64 actionCount, int64 frames) then
+            bad $"written for {fst sizes} actions and stacks of {snd sizes} frames; this agent has {actionCount} and {frames}"
+        rng <- AgentState.load r (fingerprint ()) target optimizer generator dqn.Seed
+        match r.Text "replay.padding" with
+        | "none" -> ()
+        | padding ->
+            match [ StackPadding.Zeros; StackPadding.RepeatFirst ] |> List.tryFind (fun p -> string p = padding) with
+            | Some p -> (ensureReplay p).LoadState(r, "replay", framesPath)
+            | None -> bad $"replay.padding = '{padding}' is not a StackPadding"
+        agentSteps <- r.Int64 "agent_steps"
+        lifetimeFrames <- r.Int64 "frames"
+        lifetimeGames <- r.Int64 "games"
+        updates <- r.Int64 "updates"
+        learningRate <- r.Float "learning_rate"
+        Learner.setLearningRate optimizer learningRate
+
     /// <summary>A new agent with fresh networks for <c>actionCount</c> actions over stacks of <c>frames</c>
     /// (default 4) 84×84 frames, initialised from the agent's own generator (seeded with <c>Dqn.Seed</c>; nothing
     /// process-wide is touched: LibTorch's thread count is the host's to set, <c>torch.set_num_threads</c>).</summary>
@@ -188,6 +237,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// <summary>The online network: [batch; frames; 84; 84] UInt8 → [batch; actions] (or [batch; actions; atoms]).</summary>
     member _.Network = online
     member _.AgentSteps = agentSteps
+    /// <summary>Emulator frames of training over the agent's life (reset actions included).</summary>
+    member _.Frames = lifetimeFrames
     member _.Updates = updates
     /// <summary>Transitions in the replay (0 before Learn).</summary>
     member _.ReplayCount = match replayBuffer with Some r -> r.Count | None -> 0
@@ -267,8 +318,10 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         // Time in evaluations, kept out of the throughput figures.
         let evaluationClock = Stopwatch()
         let trainingSeconds () = clock.Elapsed.TotalSeconds - evaluationClock.Elapsed.TotalSeconds
-        let startFrames, startSteps, startUpdates = env.TotalFrames, agentSteps, updates
+        let startFrames, startSteps, startUpdates, startLifetime = env.TotalFrames, agentSteps, updates, lifetimeFrames
         let framesSoFar () = env.TotalFrames - startFrames
+        /// Frames over the agent's life, this call's included.
+        let lifetime () = startLifetime + framesSoFar ()
         let evaluations = ResizeArray<AtariEvaluation>()
         let recentGames = Collections.Generic.Queue<float>()
         let mutable games = 0
@@ -278,7 +331,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let mutable qSum = 0.0
         let mutable gameUpdates = 0
         let evaluate () =
-            let frames = framesSoFar ()
+            let frames = lifetime ()
             evaluationClock.Start()
             let rec play (e: AtariEnvironment) (n: int) =
                 try
@@ -301,18 +354,27 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 evaluations.Add r
                 observe (Evaluated r)
             | None -> ()
-        let reset () =
+        let resetWith (seed: int option) =
             let rec attempt () =
-                try env.Reset()
+                try
+                    match seed with
+                    | Some s -> env.Reset s
+                    | None -> env.Reset()
                 with e when recover e ->
                     observe (Recovered e)
                     attempt ()
             let o = attempt ()
             replay.StartEpisode(newestFrame o)
             o
-        let mutable obs = reset ()
-        let mutable nextEval = if config.EvalIntervalFrames > 0L then config.EvalIntervalFrames else Int64.MaxValue
-        let mutable nextCheckpoint = if config.CheckpointIntervalFrames > 0L then config.CheckpointIntervalFrames else Int64.MaxValue
+        let reset () = resetWith None
+        // A later call (or a resumed agent) starts a new game with the no-op generator seeded from the seed and the
+        // agent steps, so that a resumed run goes on as the run that was never stopped.
+        let mutable obs = resetWith (if agentSteps = 0L then None else Some(Agent.ResetSeed(dqn.Seed, agentSteps)))
+        lifetimeFrames <- lifetime ()
+        /// The first multiple of `interval` after the agent's lifetime frames (never when interval <= 0).
+        let nextMultiple (interval: int64) = if interval > 0L then (lifetime () / interval + 1L) * interval else Int64.MaxValue
+        let mutable nextEval = nextMultiple config.EvalIntervalFrames
+        let mutable nextCheckpoint = nextMultiple config.CheckpointIntervalFrames
         while framesSoFar () < totalFrames do
             ct.ThrowIfCancellationRequested()
             let epsilon =
@@ -329,6 +391,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             | Ok s ->
             replay.Add(action, float32 s.Reward, newestFrame s.Observation, s.Terminated, s.Truncated)
             agentSteps <- agentSteps + 1L
+            lifetimeFrames <- lifetime ()
             gameReturn <- gameReturn + float s.RawReward
             gameSteps <- gameSteps + 1
             obs <- s.Observation
@@ -357,7 +420,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 let seconds = trainingSeconds ()
                 observe (
                     GameEnded
-                        { Frames = framesSoFar ()
+                        { Frames = lifetime ()
                           AgentSteps = agentSteps
                           Updates = updates
                           Game = games
@@ -374,15 +437,18 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 lossSum <- 0.0
                 qSum <- 0.0
                 gameUpdates <- 0
-            if s.Terminated || s.Truncated then obs <- reset ()
-            if framesSoFar () >= nextEval then
-                nextEval <- nextEval + config.EvalIntervalFrames
+            if s.Terminated || s.Truncated then
+                obs <- reset ()
+                lifetimeFrames <- lifetime ()
+            if lifetime () >= nextEval then
+                nextEval <- nextMultiple config.EvalIntervalFrames
                 evaluate ()
-            if framesSoFar () >= nextCheckpoint then
-                nextCheckpoint <- nextCheckpoint + config.CheckpointIntervalFrames
-                observe (CheckpointDue(framesSoFar ()))
+            if lifetime () >= nextCheckpoint then
+                nextCheckpoint <- nextMultiple config.CheckpointIntervalFrames
+                observe (CheckpointDue(lifetime ()))
+        lifetimeFrames <- lifetime ()
         // The final score (unless an evaluation just ran at this very frame count).
-        if evaluations.Count = 0 || evaluations[evaluations.Count - 1].Frames <> framesSoFar () then evaluate ()
+        if evaluations.Count = 0 || evaluations[evaluations.Count - 1].Frames <> lifetime () then evaluate ()
         let training = trainingSeconds ()
         { Frames = framesSoFar ()
           AgentSteps = agentSteps - startSteps
@@ -405,6 +471,52 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             |> Map.add "agent_steps" (string agentSteps)
             |> Map.add "gamma" (string dqn.Gamma)
         Checkpoint.saveFor path torso actionCount dqn online extra
+
+    /// <summary>Writes a training checkpoint into the run's checkpoint folder `dir`: a folder step-&lt;AgentSteps&gt;
+    /// holding model.safetensors (the online network, as Save writes it, with `extra`), state.safetensors (the target
+    /// network, the optimizer's state, the learning rate, the frame replay's records and priorities, the agent's
+    /// generators and its agent-step, frame, game and update counters) and frames.lz4 (the replay's frames,
+    /// LZ4-compressed), written whole then renamed (TrainingCheckpoint); the newest `keep` (default 2) are kept.
+    /// Returns the checkpoint's folder.</summary>
+    member this.SaveCheckpoint(dir: string, ?keep: int, ?extra: Map<string, string>) : string =
+        checkAlive ()
+        TrainingCheckpoint.write dir agentSteps (defaultArg keep 2) (fun folder ->
+            this.Save(IO.Path.Combine(folder, TrainingCheckpoint.ModelFile), defaultArg extra Map.empty)
+            use w = new StateWriter()
+            saveState w (IO.Path.Combine(folder, AtariAgent.FramesFile))
+            w.Save(IO.Path.Combine(folder, TrainingCheckpoint.StateFile)))
+
+    /// <summary>The file of a training checkpoint that holds the frame replay's frames.</summary>
+    static member FramesFile = "frames.lz4"
+
+    /// <summary>Continues an Atari run from a training checkpoint (SaveCheckpoint): `path` is a checkpoint folder or a
+    /// run's checkpoint folder (its newest is read). Learn then goes on as the agent that wrote it would have: its
+    /// first call starts a new game with the no-op generator seeded from the seed and the agent steps, as a later
+    /// Learn call of that agent does (bit for bit when the emulator is deterministic after a reset; the ALE's sticky
+    /// actions draw from the emulator's own generator, which the bridge does not reseed). `config` must be the run's
+    /// (every training field is checked).</summary>
+    /// <exception cref="T:System.IO.DirectoryNotFoundException">No checkpoint at `path`.</exception>
+    /// <exception cref="T:System.ArgumentException">The checkpoint was written with another config (the message names
+    /// the first field that differs).</exception>
+    /// <exception cref="T:System.IO.InvalidDataException">A file of the checkpoint is malformed.</exception>
+    static member Resume(path: string, config: AtariConfig) : AtariAgent =
+        let folder = TrainingCheckpoint.resolve path
+        let actions, frames =
+            use r = new StateReader(IO.Path.Combine(folder, TrainingCheckpoint.StateFile))
+            r.Int("action_count", 1, Int32.MaxValue), r.Int("stack_frames", 1, 64)
+        let agent = new AtariAgent(config, actions, frames, None)
+        try
+            (use _ = torch.no_grad ()
+             Checkpoint.loadInto (IO.Path.Combine(folder, TrainingCheckpoint.ModelFile)) agent.Network |> ignore)
+            agent.LoadState folder
+            agent
+        with _ ->
+            agent.Dispose()
+            reraise ()
+
+    member private _.LoadState(folder: string) =
+        use r = new StateReader(IO.Path.Combine(folder, TrainingCheckpoint.StateFile))
+        loadState r (IO.Path.Combine(folder, AtariAgent.FramesFile))
 
     /// <summary>An agent with the network saved at <c>path</c> (by <c>Save</c>) and <c>config</c> (default: the
     /// preset recorded in the file, else "dopamine"), its architecture fields taken from the file; returns the

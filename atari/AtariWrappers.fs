@@ -124,7 +124,7 @@ type AtariEnvironment(emulator: IAtariEmulator, settings: AtariSettings, seed: i
         if actions.Length = 0 then
             raise (ArgumentException("the minimal action set must not be empty, got length 0", "emulator"))
     let fire = settings.FireOnReset && AtariWrappers.hasFireReset actions
-    let random = Random(seed)
+    let mutable random = Random(seed)
     let secondLast = Array.zeroCreate<byte> Screen.rgbLength
     let last = Array.zeroCreate<byte> Screen.rgbLength
     let pooled = Array.zeroCreate<byte> Screen.rgbLength
@@ -188,6 +188,11 @@ type AtariEnvironment(emulator: IAtariEmulator, settings: AtariSettings, seed: i
         observe ()
         stack.Reset(settings.Padding, observation)
         stack.ToArray()
+
+    member this.Reset(seed: int) : byte[] =
+        random <- Random(seed)
+        resumeAfterLifeLoss <- false
+        this.Reset()
 
     member _.Step(actionIndex: int) : AtariStep =
         if needsReset then

@@ -198,6 +198,10 @@ type AtariEnvironment =
     member AgentSteps: int64
     /// <summary>Starts a training episode; returns the first frame stack, [4; 84; 84].</summary>
     member Reset: unit -> byte[]
+    /// <summary>Starts a new game (even after a life-loss terminal) with the no-op generator seeded with
+    /// <c>seed</c>, as Gymnasium's <c>reset(seed=...)</c>; returns the first frame stack. The emulator's own
+    /// generator (the ALE's sticky actions) is not reseeded.</summary>
+    member Reset: seed: int -> byte[]
     /// <summary>One agent step with agent action <c>actionIndex</c> (an index into the minimal action set).</summary>
     /// <exception cref="T:System.ArgumentOutOfRangeException">actionIndex not in 0..ActionCount − 1.</exception>
     /// <exception cref="T:System.InvalidOperationException">Before the first <c>Reset</c>, or after a

@@ -61,6 +61,61 @@ type internal SlotPriorities(capacity: int) =
                     if p > 0.0 && p < m then m <- p
                 blocks.Update(block, m)
 
+/// The frames of a frame replay in a training checkpoint: "DQNFUN-FRAMES-1", the frame size and count (int32 each,
+/// little-endian), then blocks of up to 1,024 frames, each LZ4-compressed (K4os.Compression.LZ4, fast level) and
+/// preceded by its raw and compressed byte counts (int32 each). Atari frames compress about tenfold.
+module internal FrameFile =
+    let private magic = Text.Encoding.ASCII.GetBytes "DQNFUN-FRAMES-1"
+    let private framesPerBlock = 1024
+
+    /// Writes frames 0 .. count-1 (`frame k` gives frame k's bytes) to `path`.
+    let write (path: string) (frameBytes: int) (count: int) (frame: int -> ArraySegment<byte>) =
+        use fs = new IO.FileStream(path, IO.FileMode.CreateNew, IO.FileAccess.Write, IO.FileShare.None, 1 <<< 20)
+        use w = new IO.BinaryWriter(fs)
+        w.Write magic
+        w.Write frameBytes
+        w.Write count
+        let raw = Array.zeroCreate<byte> (framesPerBlock * frameBytes)
+        let packed = Array.zeroCreate<byte> (K4os.Compression.LZ4.LZ4Codec.MaximumOutputSize raw.Length)
+        let mutable first = 0
+        while first < count do
+            let n = min framesPerBlock (count - first)
+            for k in 0 .. n - 1 do
+                (frame (first + k)).AsSpan().CopyTo(raw.AsSpan(k * frameBytes, frameBytes))
+            let length = K4os.Compression.LZ4.LZ4Codec.Encode(ReadOnlySpan(raw, 0, n * frameBytes), Span packed)
+            w.Write(n * frameBytes)
+            w.Write length
+            w.Write(packed, 0, length)
+            first <- first + n
+        w.Flush()
+        fs.Flush true
+
+    /// Reads `count` frames of `frameBytes` from `path` into `frame k`. Raises InvalidDataException when the file is
+    /// not such a file, holds another size or count, or a block does not decompress to its size.
+    let read (path: string) (frameBytes: int) (count: int) (frame: int -> ArraySegment<byte>) =
+        let bad (msg: string) : 'a = raise (IO.InvalidDataException($"{path}: {msg}"))
+        use fs = new IO.FileStream(path, IO.FileMode.Open, IO.FileAccess.Read, IO.FileShare.Read, 1 <<< 20)
+        use r = new IO.BinaryReader(fs)
+        let read (n: int) =
+            let b = r.ReadBytes n
+            if b.Length <> n then bad "the file ends early"
+            b
+        if not ((read magic.Length).AsSpan().SequenceEqual(magic)) then bad "not a Dqn.Fun frame file"
+        let size, n = r.ReadInt32(), r.ReadInt32()
+        if (size, n) <> (frameBytes, count) then bad $"holds {n} frames of {size} bytes; expected {count} of {frameBytes}"
+        let raw = Array.zeroCreate<byte> (framesPerBlock * frameBytes)
+        let mutable first = 0
+        while first < count do
+            let m = min framesPerBlock (count - first)
+            let rawLength, length = r.ReadInt32(), r.ReadInt32()
+            if rawLength <> m * frameBytes || length < 0 then bad $"block at frame {first}: {rawLength} bytes, expected {m * frameBytes}"
+            let packed = read length
+            if K4os.Compression.LZ4.LZ4Codec.Decode(ReadOnlySpan packed, Span(raw, 0, rawLength)) <> rawLength then
+                bad $"block at frame {first} does not decompress to {rawLength} bytes"
+            for k in 0 .. m - 1 do
+                raw.AsSpan(k * frameBytes, frameBytes).CopyTo((frame (first + k)).AsSpan())
+            first <- first + m
+
 [<Sealed>]
 type FrameReplayBuffer
     (
@@ -104,7 +159,7 @@ type FrameReplayBuffer
     let slots = Array.zeroCreate<SlotInfo> capacity
     let priorities = if priorityAlpha.IsSome then SlotPriorities capacity else Unchecked.defaultof<_>
     let prioritized = priorityAlpha.IsSome
-    let random = Random(seed)
+    let mutable random = SeededRandom seed
     let mutable writes = 0L
     let mutable transitions = 0
     let mutable current = -1 // slot of the running episode's latest frame; -1 when no episode runs
@@ -114,6 +169,10 @@ type FrameReplayBuffer
 
     let span (slot: int) =
         Span<byte>(chunks[slot >>> chunkBits], (slot &&& chunkMask) * frameBytes, frameBytes)
+
+    /// A slot's frame as an array segment (for functions, which cannot take spans).
+    let segment (slot: int) =
+        ArraySegment<byte>(chunks[slot >>> chunkBits], (slot &&& chunkMask) * frameBytes, frameBytes)
 
     let checkFrame (frame: ReadOnlySpan<byte>) (name: string) =
         if frame.Length <> frameBytes then
@@ -365,3 +424,66 @@ type FrameReplayBuffer
     member _.Frame(slot: int) =
         if slot < 0 || slot >= capacity then raise (ArgumentOutOfRangeException("slot", slot, $"slot outside [0, {capacity})"))
         (span slot).ToArray()
+
+    /// Writes the replay into a training checkpoint: the stored frames (slots 0 .. filled-1) LZ4-compressed into
+    /// `framesPath` (FrameFile), and the per-slot records, priorities, counters and the sampling generator's position
+    /// under `prefix` of `w`.
+    member internal _.SaveState(w: StateWriter, prefix: string, framesPath: string) =
+        let filled = int (min writes (int64 capacity))
+        FrameFile.write framesPath frameBytes filled segment
+        w.Int64(prefix + ".capacity", int64 capacity)
+        w.Int64(prefix + ".stack", int64 stack)
+        w.Int64(prefix + ".frame_bytes", int64 frameBytes)
+        w.Longs(prefix + ".written", Array.init filled (fun i -> slots[i].Written))
+        w.Ints(prefix + ".position", Array.init filled (fun i -> slots[i].Position))
+        w.Ints(prefix + ".action", Array.init filled (fun i -> slots[i].Action))
+        w.Floats(prefix + ".reward", Array.init filled (fun i -> slots[i].Reward))
+        w.Bytes(prefix + ".flags", Array.init filled (fun i -> slots[i].Flags))
+        if prioritized then
+            w.Doubles(prefix + ".priorities", Array.init filled (fun i -> priorities[i]))
+            w.Float(prefix + ".max_priority", maxPriority)
+        w.Int64(prefix + ".writes", writes)
+        w.Int64(prefix + ".transitions", int64 transitions)
+        w.Int64(prefix + ".current", int64 current)
+        w.Int64(prefix + ".writes_at_sample", writesAtSample)
+        RandomState.save w (prefix + ".random") random
+
+    /// Replaces the contents of this (fresh) buffer with those SaveState wrote. Raises InvalidDataException when they
+    /// do not fit its capacity, stack or frame size.
+    member internal _.LoadState(r: StateReader, prefix: string, framesPath: string) =
+        let bad (msg: string) : 'a = raise (IO.InvalidDataException($"{r.Path}: {msg}"))
+        let saved = r.Int64(prefix + ".capacity"), r.Int64(prefix + ".stack"), r.Int64(prefix + ".frame_bytes")
+        if saved <> (int64 capacity, int64 stack, int64 frameBytes) then
+            bad $"the frame replay was saved with (capacity, stack, frame bytes) = {saved}; this one has {(capacity, stack, frameBytes)}"
+        writes <- r.Int64(prefix + ".writes")
+        let filled = int (min writes (int64 capacity))
+        FrameFile.read framesPath frameBytes filled segment
+        let written = r.Longs(prefix + ".written")
+        let position = r.Ints(prefix + ".position")
+        let action = r.Ints(prefix + ".action")
+        let reward = r.Floats(prefix + ".reward")
+        let flags = r.Bytes(prefix + ".flags")
+        r.RequireLength(prefix + ".written", filled, written)
+        r.RequireLength(prefix + ".position", filled, position)
+        r.RequireLength(prefix + ".action", filled, action)
+        r.RequireLength(prefix + ".reward", filled, reward)
+        r.RequireLength(prefix + ".flags", filled, flags)
+        for i in 0 .. filled - 1 do
+            let info = &slots[i]
+            info.Written <- written[i]
+            info.Position <- position[i]
+            info.Action <- action[i]
+            info.Reward <- reward[i]
+            info.Flags <- flags[i]
+        if prioritized then
+            let p = r.Doubles(prefix + ".priorities")
+            r.RequireLength(prefix + ".priorities", filled, p)
+            // The sum tree's inner nodes are sums of their children's current values, the blocks' minima minima of
+            // theirs: setting the leaves rebuilds the saved trees bit for bit.
+            for i in 0 .. filled - 1 do
+                priorities.Set(i, p[i])
+            maxPriority <- r.Float(prefix + ".max_priority")
+        transitions <- r.Int(prefix + ".transitions", 0, capacity)
+        current <- r.Int(prefix + ".current", -1, capacity - 1)
+        writesAtSample <- r.Int64(prefix + ".writes_at_sample")
+        random <- RandomState.load r (prefix + ".random") seed

@@ -158,3 +158,10 @@ type FrameReplayBuffer =
 
     /// The stored frame of a slot (a copy), for tests and debugging.
     member Frame: slot: int -> byte[]
+
+    /// Writes the replay into a training checkpoint: frames LZ4-compressed into `framesPath`, the rest under `prefix`.
+    member internal SaveState: w: Dqn.Fun.StateWriter * prefix: string * framesPath: string -> unit
+
+    /// Replaces the contents of this fresh buffer with those SaveState wrote; raises InvalidDataException when they do
+    /// not fit.
+    member internal LoadState: r: Dqn.Fun.StateReader * prefix: string * framesPath: string -> unit

@@ -28,6 +28,8 @@ type TrainArgs =
     | Device of string
     | Video of dir: string
     | Video_Episodes of episodes: int
+    | Checkpoint_Interval of agentSteps: int64
+    | Resume of dir: string
     | Quiet
 
     interface IArgParserTemplate with
@@ -42,13 +44,15 @@ type TrainArgs =
             | Noisy -> "noisy nets, ε off (Fortunato et al. 2018)."
             | Head _ -> "expected (default), categorical (C51, 51 atoms), quantile (QR-DQN, 50 quantiles) or iqn (implicit quantiles as the iqn preset: N = N' = 8, K = 32)."
             | Recurrent -> "DRQN: an LSTM over the episode, sequence replay with burn-in (Hausknecht and Stone 2015)."
-            | Steps _ -> "agent steps to train (default 30000)."
+            | Steps _ -> "agent steps to train, in all (default 30000; with --resume, the run's total, which may be raised)."
             | Seed _ -> "seed for torch, replay, exploration and the environment (default 0)."
-            | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json (default runs/<env>-seed<seed>)."
+            | Out _ -> "output folder for metrics.csv, model.safetensors, config.json, summary.json, run.json and checkpoints/ (default runs/<env>-seed<seed>)."
             | Threads _ -> "libtorch intra-op threads (default 1)."
             | Device _ -> "cpu, cuda, cuda:N, or auto (cuda when libtorch sees a GPU, else cpu; default cpu)."
             | Video _ -> "write evaluation episodes as animated GIFs into this folder: step<N>-episode<K>.gif for the periodic evaluations, final-model-... and best-model-... for the fresh ones at the end."
             | Video_Episodes _ -> "with --video: episodes recorded of each evaluation, the first ones (default 1)."
+            | Checkpoint_Interval _ -> "write a training checkpoint into <out>/checkpoints every N agent steps (default: at the end only); training runs in calls of N steps, each starting a fresh episode, so a run resumed from its newest checkpoint goes on exactly as the run never stopped. Ctrl-C writes one where it stops."
+            | Resume _ -> "continue the run in this folder from its newest checkpoint, with its settings (run.json); only --steps, --quiet and --threads may be given beside it. metrics.csv is cut back to the checkpoint and appended to; TensorBoard gets a new event file in the folder."
             | Quiet -> "print only the summary."
 
 and SeedsArgs =
@@ -270,8 +274,25 @@ let reportSeed (seed: int) = 2_000_000 + seed
 /// metrics.csv, model.safetensors (final), best_model.safetensors, config.json and summary.json.
 /// With `video`, the evaluation environment records its episodes (RecordingEnvironment) into GIFs named after the
 /// evaluation: step<N>-episode<K>.gif, final-model-episode<K>.gif, best-model-episode<K>.gif.
-let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quiet: bool) (video: Video.VideoOptions option) =
+/// How `train` writes training checkpoints into <out>/checkpoints: after every Interval agent steps of the run and at
+/// its end (Learn is called for Interval steps at a time); Resume: go on from the newest one there.
+type Checkpointing = { Interval: int64; Resume: bool }
+
+/// The TrainingSummary of a run made of several Learn calls.
+let private combine (parts: TrainingSummary list) =
+    let steps = parts |> List.sumBy (fun p -> p.Steps)
+    let wall, evaluation = parts |> List.sumBy (fun p -> p.WallSeconds), parts |> List.sumBy (fun p -> p.EvaluationSeconds)
+    { Steps = steps
+      Updates = parts |> List.sumBy (fun p -> p.Updates)
+      Episodes = parts |> List.sumBy (fun p -> p.Episodes)
+      WallSeconds = wall
+      EvaluationSeconds = evaluation
+      StepsPerSecond = float steps / (wall - evaluation)
+      Evaluations = parts |> List.collect (fun p -> p.Evaluations) }
+
+let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quiet: bool) (video: Video.VideoOptions option) (checkpointing: Checkpointing) =
     Directory.CreateDirectory out |> ignore
+    let checkpoints = Path.Combine(out, "checkpoints")
     let env = Environments.make envId
     let evalInner = Environments.make envId
     let recording =
@@ -291,11 +312,23 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
             e.EndEpisode()
             gifs.NextEvaluation label |> ignore
         | None -> ()
-    use agent = new Agent(config, env.ObservationSize, env.ActionCount)
-    use csv = new MetricsCsvWriter(Path.Combine(out, "metrics.csv"))
+    use agent =
+        if checkpointing.Resume then Agent.Resume(checkpoints, config)
+        else new Agent(config, env.ObservationSize, env.ActionCount)
+    if agent.Steps >= steps then
+        Cli.usage $"--steps {steps}: the run in {out} has {agent.Steps} agent steps already; give a larger total"
+    let metricsPath = Path.Combine(out, "metrics.csv")
+    use csv = if checkpointing.Resume then new MetricsCsvWriter(metricsPath, agent.Steps) else new MetricsCsvWriter(metricsPath)
     let tb = TensorBoardWriter(out)
     let bestPath = Path.Combine(out, "best_model.safetensors")
-    let mutable best = (Double.NegativeInfinity, 0L)
+    // The best periodic evaluation so far: a resumed run's evaluations up to its checkpoint are in metrics.csv.
+    let mutable best =
+        let none = (Double.NegativeInfinity, 0L)
+        if checkpointing.Resume then
+            (Plot.readRun metricsPath).Evaluations
+            |> Array.fold (fun (b, at) p -> if p.Return > b then (p.Return, p.AgentSteps) else (b, at)) none
+        else
+            none
     let mutable lastPrint = 0L
     let observe e =
         csv.Write e
@@ -312,9 +345,28 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
         | EpisodeEnded m ->
             $"[grey]step[/] {m.Step,7}  [grey]episode[/] {m.Episode,4}  [grey]return[/] {m.Return,6:F1}  [grey]ε[/] {m.Epsilon:F3}  [grey]loss[/] {m.Loss:F4}  [grey]mean Q[/] {m.MeanQ,6:F2}  [grey]steps/s[/] {m.StepsPerSecond:F0}"
         | Evaluated r -> $"[green]eval[/] step {r.Step,7}  mean return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Returns.Length} episodes"
+    // Ctrl-C stops training at the next agent step; a checkpoint is written there.
+    use cancel = new Threading.CancellationTokenSource()
+    let onCancel = ConsoleCancelEventHandler(fun _ e -> e.Cancel <- true; cancel.Cancel())
+    Console.CancelKeyPress.AddHandler onCancel
+    use _ = { new IDisposable with member _.Dispose() = Console.CancelKeyPress.RemoveHandler onCancel }
+    /// Learns up to `steps` in calls of at most checkpointing.Interval agent steps (ending on its multiples), writing a
+    /// checkpoint after each.
+    let learnAll (observer: TrainingEvent -> unit) =
+        let parts = ResizeArray()
+        try
+            while agent.Steps < steps do
+                let n = min (checkpointing.Interval - agent.Steps % checkpointing.Interval) (steps - agent.Steps)
+                parts.Add(agent.Learn(env, n, evalEnv, observer, cancel.Token))
+                agent.SaveCheckpoint checkpoints |> ignore
+        with :? OperationCanceledException ->
+            let folder = agent.SaveCheckpoint checkpoints
+            eprintfn $"dqnfun-bench: interrupted at agent step {agent.Steps}; checkpoint {folder}; go on with: dqnfun-bench train --resume {out}"
+            reraise ()
+        combine (List.ofSeq parts)
     let summary =
         if quiet then
-            agent.Learn(env, steps, evalEnv, observe)
+            learnAll observe
         elif AnsiConsole.Profile.Capabilities.Interactive then
             // A live bar (agent steps) whose caption is the last episode; evaluations are printed above it.
             AnsiConsole
@@ -322,10 +374,7 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
                 .Columns(TaskDescriptionColumn(), ProgressBarColumn(), PercentageColumn(), RemainingTimeColumn())
                 .Start(fun ctx ->
                     let task = ctx.AddTask("training", maxValue = float steps)
-                    agent.Learn(
-                        env,
-                        steps,
-                        evalEnv,
+                    learnAll (
                         fun e ->
                             observe e
                             match e with
@@ -336,10 +385,7 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
                     ))
         else
             // Logs and CI: a line every 2000 agent steps and every evaluation.
-            agent.Learn(
-                env,
-                steps,
-                evalEnv,
+            learnAll (
                 fun e ->
                     observe e
                     match e with
@@ -415,7 +461,37 @@ let private setThreads (threads: int) =
     if threads < 1 then Cli.usage $"--threads {threads}: expected at least 1"
     torch.set_num_threads threads
 
-let runTrain (a: ParseResults<TrainArgs>) =
+/// The train command's arguments as given, kept in <out>/run.json for --resume.
+let private runFile (out: string) = Path.Combine(out, "run.json")
+
+let rec runTrain (a: ParseResults<TrainArgs>) =
+    match a.TryGetResult TrainArgs.Resume with
+    | Some dir -> resumeTrain dir a
+    | None -> startTrain a false
+
+/// `train --resume DIR`: the run's own arguments from DIR/run.json, with --steps, --quiet and --threads as given now.
+and private resumeTrain (dir: string) (a: ParseResults<TrainArgs>) =
+    let allowed = function TrainArgs.Resume _ | TrainArgs.Steps _ | TrainArgs.Quiet | TrainArgs.Threads _ -> true | _ -> false
+    match a.GetAllResults() |> List.tryFind (allowed >> not) with
+    | Some other ->
+        Cli.usage $"--resume takes the run's settings from {runFile dir}; {a.Parser.PrintCommandLineArgumentsFlat [ other ]} cannot be given beside it"
+    | None -> ()
+    if not (File.Exists(runFile dir)) then Cli.usage $"--resume {dir}: no {runFile dir} (a folder written by train)"
+    let saved =
+        Cli.value $"--resume {dir}" (fun () ->
+            use doc = JsonDocument.Parse(File.ReadAllText(runFile dir))
+            [| for e in doc.RootElement.GetProperty("args").EnumerateArray() -> e.GetString() |])
+    let original = Cli.value $"--resume {dir}: {runFile dir}" (fun () -> a.Parser.ParseCommandLine saved)
+    let givenNow = function
+        | TrainArgs.Steps _ -> a.Contains TrainArgs.Steps
+        | TrainArgs.Threads _ -> a.Contains TrainArgs.Threads
+        | TrainArgs.Quiet | TrainArgs.Out _ -> true
+        | _ -> false
+    let inherited = original.GetAllResults() |> List.filter (givenNow >> not)
+    let now = a.GetAllResults() |> List.filter (function TrainArgs.Resume _ -> false | _ -> true)
+    startTrain (a.Parser.ToParseResults(inherited @ now @ [ TrainArgs.Out dir ])) true
+
+and private startTrain (a: ParseResults<TrainArgs>) (resume: bool) =
     let envId = a.GetResult(TrainArgs.Env, "CartPole-v1")
     checkEnv envId
     let seed = a.GetResult(TrainArgs.Seed, 0)
@@ -456,7 +532,19 @@ let runTrain (a: ParseResults<TrainArgs>) =
         |> Option.map (fun dir ->
             Cli.positive "--video-episodes" (int64 (a.GetResult(TrainArgs.Video_Episodes, 1)))
             { Video.Dir = Cli.outputFolder "--video" dir; Video.EpisodesPerEvaluation = Some(a.GetResult(TrainArgs.Video_Episodes, 1)) })
-    train envId steps config (Cli.outputFolder "--out" out) (a.Contains TrainArgs.Quiet) video |> ignore
+    let interval = a.GetResult(TrainArgs.Checkpoint_Interval, steps)
+    Cli.positive "--checkpoint-interval" interval
+    let out = Cli.outputFolder "--out" out
+    if not resume && (TrainingCheckpoint.tryLatest (Path.Combine(out, "checkpoints"))).IsSome then
+        Cli.usage $"--out {out} holds a run's checkpoints: go on with --resume {out}, or choose another folder"
+    Directory.CreateDirectory out |> ignore
+    writeJson (runFile out) (fun w ->
+        w.WriteString("command", "train")
+        w.WriteStartArray "args"
+        for arg in a.Parser.PrintCommandLineArguments(a.GetAllResults()) do
+            w.WriteStringValue arg
+        w.WriteEndArray())
+    train envId steps config out (a.Contains TrainArgs.Quiet) video { Interval = interval; Resume = resume } |> ignore
     0
 
 let runSeeds (a: ParseResults<SeedsArgs>) =
@@ -470,7 +558,8 @@ let runSeeds (a: ParseResults<SeedsArgs>) =
     setThreads threads
     let out = Cli.outputFolder "--out" (a.GetResult(SeedsArgs.Out, Path.Combine("runs", "seeds")))
     let results =
-        [ for s in seeds -> train envId steps (configFor s threads torch.CPU) (Path.Combine(out, $"seed{s}")) true None ]
+        [ for s in seeds ->
+              train envId steps (configFor s threads torch.CPU) (Path.Combine(out, $"seed{s}")) true None { Interval = steps; Resume = false } ]
     let lines =
         [ $"| seed | best model: greedy return ({results.Head.Final.Returns.Length} fresh episodes) | kept at step | final model | periodic evaluations (every {DqnConfig.defaults.EvalInterval} steps) | wall s | steps/s |"
           "|---:|---:|---:|---:|---|---:|---:|"

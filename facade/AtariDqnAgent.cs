@@ -72,7 +72,7 @@ public sealed class AtariDqnAgent : IDisposable
     public int ActionCount => agent.ActionCount;
 
     /// <summary>Emulator frames of training over the agent's life (0 after <see cref="Load"/>).</summary>
-    public long Frames { get; private set; }
+    public long Frames => agent.Frames;
 
     /// <summary>Agent steps of training over the agent's life (0 after <see cref="Load"/>).</summary>
     public long AgentSteps => agent.AgentSteps;
@@ -139,30 +139,21 @@ public sealed class AtariDqnAgent : IDisposable
         Check.Positive(frames, nameof(frames));
         if (evalEnv is not null && evalEnv.ActionCount != ActionCount)
             throw new ArgumentException($"evalEnv has {evalEnv.ActionCount} actions, the agent {ActionCount}", nameof(evalEnv));
-        var framesBefore = Frames;
-        var envFramesBefore = env.TotalFrames;
-        try
-        {
-            var summary = agent.Learn(
-                env,
-                frames,
-                evalEnv is null ? null : FSharpOption<AtariEnvironment>.Some(evalEnv),
-                Observer(progress, framesBefore),
-                null,
-                FSharpOption<CancellationToken>.Some(cancellationToken),
-                null);
-            return AtariTrainingResult.From(summary, framesBefore);
-        }
-        finally
-        {
-            Frames = framesBefore + (env.TotalFrames - envFramesBefore);
-        }
+        var summary = agent.Learn(
+            env,
+            frames,
+            evalEnv is null ? null : FSharpOption<AtariEnvironment>.Some(evalEnv),
+            Observer(progress),
+            null,
+            FSharpOption<CancellationToken>.Some(cancellationToken),
+            null);
+        return AtariTrainingResult.From(summary);
     }
 
     /// <summary>The action for one frame stack: greedy (argmax of Q, ties to the lowest action) by default, ε-greedy
     /// with <paramref name="epsilon"/>; noisy layers act with their mean weights.</summary>
     /// <param name="stack">byte[<see cref="ObservationBytes"/>], shape [4; 84; 84], oldest frame first (what
-    /// <see cref="AtariEnvironment.Reset"/> and <see cref="AtariStep.Observation"/> give).</param>
+    /// <see cref="AtariEnvironment.Reset()"/> and <see cref="AtariStep.Observation"/> give).</param>
     /// <param name="epsilon">Probability of a uniformly random action, in [0, 1].</param>
     /// <returns>An action in 0 .. <see cref="ActionCount"/> − 1 (an index into the game's minimal action set).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="stack"/> is null.</exception>
@@ -254,10 +245,10 @@ public sealed class AtariDqnAgent : IDisposable
     }
 
     // F# optional arguments are FSharpOption values in C#; null is None.
-    private FSharpOption<FSharpFunc<AtariEvent, Unit>>? Observer(IProgress<AtariProgress>? progress, long framesBefore) =>
+    private FSharpOption<FSharpFunc<AtariEvent, Unit>>? Observer(IProgress<AtariProgress>? progress) =>
         progress is null ? null : FSharpOption<FSharpFunc<AtariEvent, Unit>>.Some(
             FuncConvert.FromAction<AtariEvent>(e =>
             {
-                if (AtariProgress.From(e, framesBefore, agent.AgentSteps) is { } report) progress.Report(report);
+                if (AtariProgress.From(e, agent.AgentSteps) is { } report) progress.Report(report);
             }));
 }

@@ -38,16 +38,16 @@ public abstract record AtariProgress
     /// so that records holding it are equal by value.</summary>
     internal static IReadOnlyList<T> ValueList<T>(IEnumerable<T> items) => ListModule.OfSeq(items);
 
-    /// <summary>The report of an F# event, its per-call frames shifted by <paramref name="framesBefore"/>;
-    /// null for an event a C# caller never sees (Recovered: <c>Learn</c> passes no recover function).</summary>
-    internal static AtariProgress? From(AtariEvent e, long framesBefore, long agentSteps) =>
+    /// <summary>The report of an F# event (its frames are the agent's lifetime frames); null for an event a C# caller
+    /// never sees (Recovered: <c>Learn</c> passes no recover function).</summary>
+    internal static AtariProgress? From(AtariEvent e, long agentSteps) =>
         e switch
         {
             AtariEvent.GameEnded { Item: var m } => new AtariGameProgress(
-                framesBefore + m.Frames, m.AgentSteps, m.Updates, m.Game, m.Return, m.AgentStepsInGame, m.Epsilon, m.Loss,
+                m.Frames, m.AgentSteps, m.Updates, m.Game, m.Return, m.AgentStepsInGame, m.Epsilon, m.Loss,
                 m.MeanQ, m.FramesPerSecond, m.AgentStepsPerSecond),
-            AtariEvent.Evaluated { Item: var r } => AtariEvaluationProgress.From(r, framesBefore),
-            AtariEvent.CheckpointDue { frames: var f } => new AtariCheckpointProgress(framesBefore + f, agentSteps),
+            AtariEvent.Evaluated { Item: var r } => AtariEvaluationProgress.From(r),
+            AtariEvent.CheckpointDue { frames: var f } => new AtariCheckpointProgress(f, agentSteps),
             AtariEvent.Recovered => null,
             _ => throw new UnreachableException($"unknown Atari event {e}"),
         };
@@ -88,8 +88,8 @@ public sealed record AtariEvaluationProgress(
     IReadOnlyList<double> Scores)
     : AtariProgress(Frames, AgentSteps)
 {
-    internal static AtariEvaluationProgress From(AtariEvaluation r, long framesBefore) =>
-        new(framesBefore + r.Frames, r.AgentSteps,
+    internal static AtariEvaluationProgress From(AtariEvaluation r) =>
+        new(r.Frames, r.AgentSteps,
             r.Protocol == "nature" ? AtariEvaluationProtocol.Nature : AtariEvaluationProtocol.Machado,
             r.Mean, r.Std, r.Returns.Length, AtariProgress.ValueList(r.Returns));
 }
@@ -115,10 +115,10 @@ public sealed record AtariTrainingResult(
     long Frames, long AgentSteps, long Updates, int Games, TimeSpan WallTime, TimeSpan EvaluationTime,
     double FramesPerSecond, double AgentStepsPerSecond, IReadOnlyList<AtariEvaluationProgress> Evaluations)
 {
-    internal static AtariTrainingResult From(AtariTrainingSummary s, long framesBefore) =>
+    internal static AtariTrainingResult From(AtariTrainingSummary s) =>
         new(s.Frames, s.AgentSteps, s.Updates, s.Games, TimeSpan.FromSeconds(s.WallSeconds),
             TimeSpan.FromSeconds(s.EvaluationSeconds), s.FramesPerSecond, s.AgentStepsPerSecond,
-            AtariProgress.ValueList(s.Evaluations.Select(r => AtariEvaluationProgress.From(r, framesBefore))));
+            AtariProgress.ValueList(s.Evaluations.Select(AtariEvaluationProgress.From)));
 }
 
 /// <summary>The outcome of <see cref="AtariDqnAgent.Evaluate"/>.</summary>

@@ -92,7 +92,7 @@ public sealed class BridgedAtariEnvironment : IDisposable
 
     /// <summary>After <paramref name="error"/> from a failed server (it died, hung or garbled a reply: a
     /// <see cref="BridgeException"/> without a server error code), restarts the bridge and returns true: the
-    /// environment is usable again from a fresh game (call <c>Learn</c> again, or <see cref="AtariEnvironment.Reset"/>).
+    /// environment is usable again from a fresh game (call <c>Learn</c> again, or <see cref="AtariEnvironment.Reset()"/>).
     /// Returns false, restarting nothing, for any other error.</summary>
     /// <param name="error">The exception <c>Learn</c> or the environment raised.</param>
     /// <exception cref="ArgumentNullException"><paramref name="error"/> is null.</exception>

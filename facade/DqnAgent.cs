@@ -224,6 +224,46 @@ public sealed class DqnAgent : IDisposable
     public static DqnAgent Load(string path, DqnOptions? options = null) =>
         new(Agent.Load(CheckedPath(path), options is null ? null : FSharpOption<DqnConfig>.Some(options.ToConfig())));
 
+    /// <summary>Writes a training checkpoint into a run's checkpoint folder: a folder step-&lt;Steps&gt; holding the
+    /// online network (model.safetensors, readable by <see cref="Load"/>) and everything else training needs to go on
+    /// (state.safetensors: target network, Adam's moments, learning rate, replay buffer and priorities, n-step steps,
+    /// random generators, step, episode and update counters), written whole then renamed, so a crash mid-write leaves
+    /// the checkpoints before it whole. The newest <paramref name="keep"/> checkpoints are kept.</summary>
+    /// <param name="dir">The run's checkpoint folder (created if absent).</param>
+    /// <param name="keep">How many checkpoints to keep, at least 1.</param>
+    /// <returns>The folder of the checkpoint written.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="dir"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="dir"/> is empty or white space.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="keep"/> is less than 1.</exception>
+    /// <exception cref="IOException">The folder cannot be written.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public string SaveCheckpoint(string dir, int keep = 2)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return agent.SaveCheckpoint(CheckedPath(dir), FSharpOption<int>.Some(Check.Positive(keep, nameof(keep))));
+    }
+
+    /// <summary>Continues a run from the training checkpoint <see cref="SaveCheckpoint"/> wrote: the new agent's
+    /// <c>Learn</c> goes on exactly as the agent that wrote it would have (bit for bit on the CPU, on the same
+    /// environment): ε, the learning rate and PER's β continue from the saved counters and learning-starts is not
+    /// applied again.</summary>
+    /// <param name="path">A checkpoint folder, or a run's checkpoint folder (its newest checkpoint is read).</param>
+    /// <param name="options">The run's settings: every one but the evaluation settings must equal those the
+    /// checkpoint was written with (for a <see cref="DqnOptions.Torso"/> or <see cref="DqnOptions.QNetwork"/> of your
+    /// own, the same architecture).</param>
+    /// <returns>A new agent; the caller disposes it.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="DirectoryNotFoundException">No checkpoint at <paramref name="path"/>.</exception>
+    /// <exception cref="ArgumentException">The checkpoint was written with other settings (the message names the
+    /// first that differs and both values).</exception>
+    /// <exception cref="InvalidDataException">A file of the checkpoint is malformed.</exception>
+    public static DqnAgent Resume(string path, DqnOptions options)
+    {
+        Check.NotNull(options, nameof(options));
+        var sizes = TrainingCheckpoint.Sizes(CheckedPath(path));
+        return new(Agent.Resume(path, options.ToConfig(), FSharpOption<QNetworkSource>.Some(options.SourceFor(sizes.Item1))), options);
+    }
+
     /// <summary>Frees the networks' native memory. Idempotent; other members then throw
     /// <see cref="ObjectDisposedException"/>, except the counters and <see cref="Options"/>.</summary>
     public void Dispose()

@@ -37,7 +37,7 @@ type PrioritizedReplayBuffer(capacity: int, observationSize: int, alpha: float, 
     let sums = SumTree capacity // checks capacity <= 2^29
     let minima = MinTree capacity
     let storage = TransitionStorage(capacity, observationSize)
-    let random = Random(seed)
+    let mutable random = SeededRandom seed
     let mutable maxPriority = 1.0
 
     new(capacity, observationSize, alpha, seed: int) =
@@ -132,3 +132,22 @@ type PrioritizedReplayBuffer(capacity: int, observationSize: int, alpha: float, 
             sums.Update(indices[k], priority)
             minima.Update(indices[k], priority)
             if priority > maxPriority then maxPriority <- priority
+
+    member internal _.SaveState(w: StateWriter, prefix: string) =
+        storage.SaveState(w, prefix)
+        RandomState.save w (prefix + ".random") random
+        w.Doubles(prefix + ".priorities", Array.init storage.Count (fun i -> sums[i]))
+        w.Float(prefix + ".max_priority", maxPriority)
+
+    member internal _.LoadState(r: StateReader, prefix: string) =
+        storage.LoadState(r, prefix)
+        random <- RandomState.load r (prefix + ".random") seed
+        let priorities = r.Doubles(prefix + ".priorities")
+        r.RequireLength(prefix + ".priorities", storage.Count, priorities)
+        // Every inner node is the sum (minimum) of its children's current values, so setting the leaves rebuilds the
+        // trees the saved buffer had, bit for bit.
+        for i in 0 .. capacity - 1 do
+            let p = if i < priorities.Length then priorities[i] else 0.0
+            sums.Update(i, p)
+            if i < priorities.Length then minima.Update(i, p)
+        maxPriority <- r.Float(prefix + ".max_priority")

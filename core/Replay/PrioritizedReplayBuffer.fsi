@@ -58,7 +58,7 @@ type PrioritizedBatch =
 /// <para>Sampling is stratified (Appendix B.2.1): [0, Total) is split into batchSize equal segments and
 /// one mass is drawn uniformly in each, then found in the sum tree; so each draw still has marginal
 /// probability P(i), with lower variance than independent draws. The draws come from the buffer's own
-/// <c>System.Random(seed)</c>: a given seed and sequence of calls always yields the same batches.</para>
+/// <c>SeededRandom(seed)</c> (System.Random's numbers, its position kept by training checkpoints): a given seed and sequence of calls always yields the same batches.</para>
 /// <para>Importance sampling (§3.4): w_i = (N·P(i))^−β / max_j w_j with N = Count and the maximum over every
 /// stored transition, not only the batch (as in the paper, Dopamine and DQN Zoo); since the largest weight
 /// belongs to the smallest priority, w_i = (p_min / p_i)^β, with p_min read from a
@@ -169,3 +169,10 @@ type PrioritizedReplayBuffer =
     /// <exception cref="T:System.ArgumentOutOfRangeException">An index is not a live slot (outside
     /// 0 .. Count−1; the message gives its position and value).</exception>
     member UpdatePriorities: indices: int[] * tdErrors: float32[] -> unit
+
+    /// Writes the stored transitions, their priorities, the running maximum priority and the sampling generator's
+    /// position under `prefix` (training checkpoints).
+    member internal SaveState: w: StateWriter * prefix: string -> unit
+
+    /// Replaces the contents with those SaveState wrote; raises InvalidDataException when they do not fit.
+    member internal LoadState: r: StateReader * prefix: string -> unit

@@ -6,7 +6,7 @@ open System
 type ReplayBuffer(capacity: int, observationSize: int, seed: int) =
     // The ring storage: the only mutable state besides the generator, written by Add, read by Sample.
     let storage = TransitionStorage(capacity, observationSize)
-    let random = Random(seed)
+    let mutable random = SeededRandom seed
 
     member _.Capacity = capacity
     member _.ObservationSize = observationSize
@@ -42,3 +42,11 @@ type ReplayBuffer(capacity: int, observationSize: int, seed: int) =
         for i in 0 .. batchSize - 1 do
             indices[i] <- random.Next(count)
         storage.Gather indices
+
+    member internal _.SaveState(w: StateWriter, prefix: string) =
+        storage.SaveState(w, prefix)
+        RandomState.save w (prefix + ".random") random
+
+    member internal _.LoadState(r: StateReader, prefix: string) =
+        storage.LoadState(r, prefix)
+        random <- RandomState.load r (prefix + ".random") seed

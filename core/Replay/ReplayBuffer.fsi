@@ -8,7 +8,7 @@ namespace Dqn.Fun
 /// Storage is preallocated flat arrays (float32 observations and next observations, row-major
 /// [capacity; observationSize]; int64 actions; float32 rewards; float32 terminated flags). Adds write
 /// slot 0, 1, …, capacity−1, then overwrite the oldest slot. Sampling draws each index uniformly from
-/// the filled slots with the buffer's own <c>System.Random(seed)</c>, as Stable-Baselines3's
+/// the filled slots with the buffer's own <c>SeededRandom(seed)</c> (System.Random's numbers, its position kept by training checkpoints), as Stable-Baselines3's
 /// <c>ReplayBuffer.sample</c> does, so a given seed and insertion sequence always yields the same
 /// batches. Truncated transitions are stored with Terminated = 0 (see <see cref="T:Dqn.Fun.Transition"/>).
 /// The buffer is mutable and not thread-safe.
@@ -72,3 +72,10 @@ type ReplayBuffer =
 
     /// Every stored transition, in slot order (for tests).
     member internal Stored: unit -> Batch
+
+    /// Writes the stored transitions and the sampling generator's position under `prefix` (training checkpoints).
+    member internal SaveState: w: StateWriter * prefix: string -> unit
+
+    /// Replaces the contents and the generator's position with those SaveState wrote; raises InvalidDataException
+    /// when they do not fit this buffer.
+    member internal LoadState: r: StateReader * prefix: string -> unit

@@ -20,7 +20,7 @@ type SequenceReplayBuffer(capacity: int, observationSize: int, seed: int) =
     let storage = TransitionStorage(capacity, observationSize)
     /// Whether the step in each slot begins an episode.
     let starts = Array.zeroCreate<bool> capacity
-    let random = Random(seed)
+    let mutable random = SeededRandom seed
     let mutable added = 0L
 
     let slotOf (index: int64) = int (index % int64 capacity)
@@ -90,3 +90,18 @@ type SequenceReplayBuffer(capacity: int, observationSize: int, seed: int) =
           Mask = mask
           Resets = resets
           Starts = trainingStarts }
+
+    member internal _.SaveState(w: StateWriter, prefix: string) =
+        storage.SaveState(w, prefix)
+        RandomState.save w (prefix + ".random") random
+        w.Bools(prefix + ".episode_starts", starts[0 .. storage.Count - 1])
+        w.Int64(prefix + ".added", added)
+
+    member internal _.LoadState(r: StateReader, prefix: string) =
+        storage.LoadState(r, prefix)
+        random <- RandomState.load r (prefix + ".random") seed
+        let s = r.Bools(prefix + ".episode_starts")
+        r.RequireLength(prefix + ".episode_starts", storage.Count, s)
+        Array.fill starts 0 capacity false
+        s.AsSpan().CopyTo(starts.AsSpan())
+        added <- r.Int64(prefix + ".added")

@@ -48,7 +48,7 @@ type SequenceBatch =
 /// </summary>
 /// <remarks>
 /// A training start is drawn uniformly from the Count stored steps with the buffer's own
-/// <c>System.Random(seed)</c> (with replacement), so every stored step is equally likely to start a window and
+/// <c>SeededRandom(seed)</c> (System.Random's numbers, its position kept by training checkpoints) (with replacement), so every stored step is equally likely to start a window and
 /// equal seeds and insertions give equal batches. The window never crosses an episode start: steps of another
 /// episode are padded, never included (see <see cref="T:Dqn.Fun.SequenceBatch"/>). When the ring overwrote the
 /// beginning of an episode, its oldest remaining step is treated as where the state starts from zero. Storage
@@ -97,3 +97,10 @@ type SequenceReplayBuffer =
     /// negative.</exception>
     /// <exception cref="T:System.InvalidOperationException">The buffer is empty.</exception>
     member Sample: batchSize: int * burnIn: int * length: int -> SequenceBatch
+
+    /// Writes the stored steps, their episode-start flags, the count of steps added and the sampling generator's
+    /// position under `prefix` (training checkpoints).
+    member internal SaveState: w: StateWriter * prefix: string -> unit
+
+    /// Replaces the contents with those SaveState wrote; raises InvalidDataException when they do not fit.
+    member internal LoadState: r: StateReader * prefix: string -> unit

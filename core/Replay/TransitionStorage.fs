@@ -55,6 +55,36 @@ type internal TransitionStorage(capacity: int, observationSize: int) =
         if count < capacity then count <- count + 1
         slot
 
+    /// Writes the stored slots (0 .. Count-1, in slot order) and the ring position under `prefix`.
+    member _.SaveState(w: StateWriter, prefix: string) =
+        let n = observationSize
+        w.Floats(prefix + ".observations", observations[0 .. count * n - 1])
+        w.Floats(prefix + ".next_observations", nextObservations[0 .. count * n - 1])
+        w.Longs(prefix + ".actions", actions[0 .. count - 1])
+        w.Floats(prefix + ".rewards", rewards[0 .. count - 1])
+        w.Floats(prefix + ".terminated", terminatedFlags[0 .. count - 1])
+        w.Ints(prefix + ".steps", stepCounts[0 .. count - 1])
+        w.Int64(prefix + ".count", int64 count)
+        w.Int64(prefix + ".next_slot", int64 nextSlot)
+
+    /// Replaces the contents with those SaveState wrote under `prefix`. Raises InvalidDataException when they do not
+    /// fit this storage (more transitions than Capacity, another observation size).
+    member _.LoadState(r: StateReader, prefix: string) =
+        let c = r.Int(prefix + ".count", 0, capacity)
+        let next = r.Int(prefix + ".next_slot", 0, capacity - 1)
+        let n = observationSize
+        let load (name: string) (values: 'T[]) (length: int) (into: 'T[]) =
+            r.RequireLength(prefix + name, length, values)
+            values.AsSpan().CopyTo(into.AsSpan())
+        load ".observations" (r.Floats(prefix + ".observations")) (c * n) observations
+        load ".next_observations" (r.Floats(prefix + ".next_observations")) (c * n) nextObservations
+        load ".actions" (r.Longs(prefix + ".actions")) c actions
+        load ".rewards" (r.Floats(prefix + ".rewards")) c rewards
+        load ".terminated" (r.Floats(prefix + ".terminated")) c terminatedFlags
+        load ".steps" (r.Ints(prefix + ".steps")) c stepCounts
+        count <- c
+        nextSlot <- next
+
     /// Throws when fewer than batchSize transitions are stored (the message gives both numbers).
     member _.RequireAtLeast(batchSize: int) =
         if count < batchSize then

@@ -9,7 +9,7 @@ open TorchSharp
 type EpisodeMetrics =
     { /// Agent steps taken so far (cumulative) when the episode ended.
       Step: int64
-      /// 1-based episode number.
+      /// 1-based number of the training episode over the agent's life (across Learn calls and resumes).
       Episode: int
       /// Undiscounted sum of rewards.
       Return: float
@@ -123,7 +123,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     let storeCompleted (completed: NStepTransition list) =
         for e in completed do
             store e.Observation e.Action (float32 e.Return) e.NextObservation e.Terminated e.Steps
-    let rng = Random(config.Seed)
+    /// Exploration's generator (ε-greedy draws while training and in Act).
+    let mutable rng = SeededRandom config.Seed
     let mutable steps = 0L
     /// Training episodes finished over the agent's life (the step of Exploration with ExplorationUnit = Episodes).
     let mutable lifetimeEpisodes = 0L
@@ -200,6 +201,64 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         if not (Double.IsFinite r.Reward) then
             invalidArg "reward" $"the environment returned reward {r.Reward} for action {action}; rewards must be finite"
         r
+
+    /// Writes everything but the online network (saved in its own file) under names of `w`.
+    let saveState (w: StateWriter) =
+        w.Int64("observation_size", int64 observationSize)
+        w.Int64("action_count", int64 actionCount)
+        AgentState.save w (DqnConfig.fingerprint config) target optimizer generator rng
+        w.Int64("steps", steps)
+        w.Int64("episodes", lifetimeEpisodes)
+        w.Int64("updates", updates)
+        w.Float("learning_rate", learningRate)
+        uniform |> Option.iter (fun u -> u.SaveState(w, "replay"))
+        prioritized |> Option.iter (fun p -> p.SaveState(w, "replay"))
+        sequences |> Option.iter (fun q -> q.SaveState(w, "replay"))
+        // The n-step steps still waiting for their return (a checkpoint taken inside Learn).
+        let pending = Array.ofList accumulator.Pending
+        w.Floats("nstep.observations", pending |> Array.collect (fun t -> t.Observation))
+        w.Floats("nstep.next_observations", pending |> Array.collect (fun t -> t.NextObservation))
+        w.Ints("nstep.actions", pending |> Array.map (fun t -> t.Action))
+        w.Floats("nstep.rewards", pending |> Array.map (fun t -> t.Reward))
+
+    /// Reads what saveState wrote, after checking it was written by an agent of this config and these sizes.
+    let loadState (r: StateReader) =
+        let bad (msg: string) : 'a = raise (IO.InvalidDataException($"{r.Path}: {msg}"))
+        let sizes = r.Int64 "observation_size", r.Int64 "action_count"
+        if sizes <> (int64 observationSize, int64 actionCount) then
+            bad $"written for observationSize = {fst sizes}, actionCount = {snd sizes}; this agent has {observationSize} and {actionCount}"
+        rng <- AgentState.load r (DqnConfig.fingerprint config) target optimizer generator config.Seed
+        uniform |> Option.iter (fun u -> u.LoadState(r, "replay"))
+        prioritized |> Option.iter (fun p -> p.LoadState(r, "replay"))
+        sequences |> Option.iter (fun q -> q.LoadState(r, "replay"))
+        steps <- r.Int64 "steps"
+        lifetimeEpisodes <- r.Int64 "episodes"
+        updates <- r.Int64 "updates"
+        learningRate <- r.Float "learning_rate"
+        Learner.setLearningRate optimizer learningRate
+        // Steps still waiting for their n-step return are stored as the end of a Learn call stores them.
+        let o = r.Floats "nstep.observations"
+        let next = r.Floats "nstep.next_observations"
+        let actions = r.Ints "nstep.actions"
+        let rewards = r.Floats "nstep.rewards"
+        r.RequireLength("nstep.observations", actions.Length * observationSize, o)
+        r.RequireLength("nstep.next_observations", actions.Length * observationSize, next)
+        r.RequireLength("nstep.rewards", actions.Length, rewards)
+        if actions.Length >= config.NStep then bad $"{actions.Length} pending n-step steps for NStep = {config.NStep}"
+        let mutable acc = NStep.create config.NStep config.Gamma
+        for i in 0 .. actions.Length - 1 do
+            let step =
+                { Observation = o[i * observationSize .. (i + 1) * observationSize - 1]
+                  Action = actions[i]
+                  Reward = rewards[i]
+                  NextObservation = next[i * observationSize .. (i + 1) * observationSize - 1]
+                  Terminated = false
+                  Truncated = false }
+            acc <- fst (NStep.push acc step)
+        let rest, emitted = NStep.flush acc
+        accumulator <- rest
+        episodeStart <- true
+        storeCompleted emitted
 
     /// A new agent with freshly initialised networks for observations of `observationSize` values and
     /// `actionCount` actions, initialised from the agent's own generator (seeded with config.Seed; nothing
@@ -284,7 +343,9 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     /// TargetUpdateInterval updates move the target network towards the online one with weight Tau.
     /// With `evalEnv` and EvalInterval > 0, evaluates every EvalInterval agent steps (EvalEpisodes episodes,
     /// ε = EvalEpsilon, with its own generator: evaluations do not change training).</summary>
-    /// <param name="env">Training environment; reset here with config.Seed on the first call.</param>
+    /// <param name="env">Training environment; reset at the start of every call with a seed drawn from config.Seed and
+    /// the agent's step count (Agent.ResetSeed: config.Seed itself on the first call), so a run resumed from a
+    /// checkpoint (Resume) goes on exactly as the run that was never stopped.</param>
     /// <param name="totalSteps">Agent steps to take (not frames).</param>
     /// <param name="evalEnv">Optional separate environment for evaluations.</param>
     /// <param name="observer">Called on the training thread with every event.</param>
@@ -311,7 +372,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         let trainingSeconds () = clock.Elapsed.TotalSeconds - evaluationClock.Elapsed.TotalSeconds
         let startSteps, startUpdates = steps, updates
         let evaluations = ResizeArray()
-        let mutable obs = env.Reset(if steps = 0L then Nullable config.Seed else Nullable())
+        let mutable obs = env.Reset(Nullable(Agent.ResetSeed(config.Seed, steps)))
         checkObservation "the environment's observation" obs
         trainState.Reset()
         episodeStart <- true
@@ -377,7 +438,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
                 observe (
                     EpisodeEnded
                         { Step = steps
-                          Episode = episodes
+                          Episode = int lifetimeEpisodes
                           Return = episodeReturn
                           Length = episodeLength
                           Epsilon = epsilon
@@ -434,6 +495,58 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         let metadata = Checkpoint.loadInto path online
         QNetwork.updateTarget 1.0 target online
         metadata
+
+    /// <summary>Writes a training checkpoint into the run's checkpoint folder `dir`: a folder step-&lt;Steps&gt; holding
+    /// model.safetensors (the online network, as Save writes it) and state.safetensors (the target network, Adam's
+    /// moments and step, the learning rate, the replay buffer with its priorities, the n-step steps waiting for their
+    /// return, the agent's torch.Generator and exploration and replay generators, and the agent-step, episode and
+    /// update counters), written whole and then renamed (TrainingCheckpoint); the newest `keep` (default 2)
+    /// checkpoints are kept. Resume reads it back. Returns the checkpoint's folder.</summary>
+    /// <exception cref="T:System.IO.IOException">The folder cannot be written.</exception>
+    member this.SaveCheckpoint(dir: string, ?keep: int) : string =
+        checkAlive ()
+        TrainingCheckpoint.write dir steps (defaultArg keep 2) (fun folder ->
+            this.Save(IO.Path.Combine(folder, TrainingCheckpoint.ModelFile))
+            use w = new StateWriter()
+            saveState w
+            w.Save(IO.Path.Combine(folder, TrainingCheckpoint.StateFile)))
+
+    /// <summary>Continues a run from a training checkpoint (SaveCheckpoint): `path` is a checkpoint folder or a run's
+    /// checkpoint folder (its newest checkpoint is read). The agent gets back everything the checkpoint holds, so
+    /// that Learn goes on exactly as it would have in the agent that wrote it (bit for bit on the CPU, given the same
+    /// environment): ε, the learning rate and PER's β continue from the step counters, LearningStarts is not applied
+    /// again, and n-step steps still waiting for their return are stored as the end of a Learn call stores them.
+    /// `config` must be the run's (every field but the evaluation settings is checked); `source` as for the
+    /// constructor (for a network of your own, the same module architecture).</summary>
+    /// <exception cref="T:System.IO.DirectoryNotFoundException">No checkpoint at `path`.</exception>
+    /// <exception cref="T:System.ArgumentException">The checkpoint was written with another config (the message
+    /// names the first field that differs).</exception>
+    /// <exception cref="T:System.IO.InvalidDataException">A file of the checkpoint is malformed or does not fit the
+    /// networks and sizes it records.</exception>
+    static member Resume(path: string, config: DqnConfig, ?source: QNetworkSource) : Agent =
+        let folder = TrainingCheckpoint.resolve path
+        let config = DqnConfig.validate config
+        let observationSize, actionCount = TrainingCheckpoint.sizes folder
+        let source = defaultArg source (QNetworkSource.Built(Torso.Mlp(observationSize, config.Hidden)))
+        let agent = new Agent(config, observationSize, actionCount, source, None)
+        try
+            agent.LoadParameters(IO.Path.Combine(folder, TrainingCheckpoint.ModelFile)) |> ignore
+            agent.LoadState(IO.Path.Combine(folder, TrainingCheckpoint.StateFile))
+            agent
+        with _ ->
+            agent.Dispose()
+            reraise ()
+
+    member private _.LoadState(path: string) =
+        use r = new StateReader(path)
+        loadState r
+
+    /// <summary>The seed of the environment reset that starts a Learn call after `steps` agent steps of an agent
+    /// seeded with `seed`: `seed` itself at step 0, else a mix of the two (so that a resumed run resets as the run
+    /// that went on would).</summary>
+    static member ResetSeed(seed: int, steps: int64) : int =
+        if steps = 0L then seed
+        else int (uint32 seed * 2654435761u + uint32 steps + uint32 (steps >>> 32) * 40503u)
 
     /// Loads a Q-network saved by Save into a new agent with `config` (default: DqnConfig.defaults) whose
     /// architecture fields (Hidden, Dueling, Noisy, Head, Atoms, support) are those recorded in the file,

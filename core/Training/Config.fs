@@ -329,3 +329,16 @@ module DqnConfig =
             if c.NStep <> 1 then unsupported "NStep" c.NStep
             if c.Prioritized then unsupported "Prioritized" true
         c
+
+    /// The fields a training checkpoint records and Agent.Resume checks, as text (F#'s %A; floats in full): every
+    /// field but the evaluation settings (EvalInterval, EvalEpisodes, EvalEpsilon), which do not change training.
+    let internal fingerprint (c: DqnConfig) : Map<string, string> =
+        let text (v: obj) =
+            match v with
+            | :? float as f -> f.ToString("R", Globalization.CultureInfo.InvariantCulture)
+            | :? Device as d -> string d
+            | v -> sprintf "%A" v
+        Reflection.FSharpType.GetRecordFields(typeof<DqnConfig>)
+        |> Array.filter (fun p -> not (p.Name.StartsWith "Eval"))
+        |> Array.map (fun p -> p.Name, text (p.GetValue c))
+        |> Map.ofArray

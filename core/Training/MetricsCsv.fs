@@ -7,13 +7,34 @@ open System.IO
 /// Writes training events to a CSV file, one row per event, flushed as it goes. Columns:
 /// kind (episode | eval), step (agent steps), episode, return, length (agent steps), epsilon, loss, mean_q,
 /// updates, steps_per_second, eval_mean_return, eval_std_return; fields that do not apply are empty.
+/// With `keepUpTo` (a run resumed from the checkpoint of that agent step), an existing file keeps its header and the
+/// rows of steps up to keepUpTo (later rows, written after that checkpoint, go: the resumed run writes them again)
+/// and is appended to; otherwise the file is written anew.
 [<Sealed>]
-type MetricsCsvWriter(path: string) =
+type MetricsCsvWriter(path: string, ?keepUpTo: int64) =
+    static let header = "kind,step,episode,return,length,epsilon,loss,mean_q,updates,steps_per_second,eval_mean_return,eval_std_return"
     let writer =
         let full = Path.GetFullPath path
         Directory.CreateDirectory(Path.GetDirectoryName full) |> ignore
-        new StreamWriter(full, false)
-    do writer.WriteLine "kind,step,episode,return,length,epsilon,loss,mean_q,updates,steps_per_second,eval_mean_return,eval_std_return"
+        match keepUpTo with
+        | Some step when File.Exists full ->
+            let lines = File.ReadAllLines full
+            if lines.Length = 0 || lines[0] <> header then
+                raise (InvalidDataException($"{full}: not a metrics file of this format (header {header})"))
+            let kept =
+                lines[1..]
+                |> Array.filter (fun l ->
+                    match l.Split(',') with
+                    | fields when fields.Length > 1 -> Int64.Parse(fields[1], CultureInfo.InvariantCulture) <= step
+                    | _ -> false)
+            let tmp = full + ".tmp"
+            File.WriteAllLines(tmp, Array.append [| header |] kept)
+            File.Move(tmp, full, true)
+            new StreamWriter(full, true)
+        | _ ->
+            let w = new StreamWriter(full, false)
+            w.WriteLine header
+            w
     let f (x: float) = if Double.IsNaN x then "" else x.ToString("R", CultureInfo.InvariantCulture)
 
     /// Appends the row for one event.

@@ -9,6 +9,7 @@ open System
 open System.Diagnostics
 open System.IO
 open Expecto
+open Dqn.Fun
 
 /// The bench executable built beside this test assembly: the same configuration, found from the repository root.
 let private benchDll =
@@ -113,4 +114,45 @@ let tests =
         testCase "--device cuda without CUDA is one line on stderr and exit code 1, before any file is created" <| fun () ->
             withTempFolder (fun dir ->
                 expectOneLine dir [ "train"; "--device"; "cuda"; "--steps"; "100"; "--out"; Path.Combine(dir, "run") ] 1 "cuda")
+
+        testCase "train --resume goes on from the newest checkpoint as the run never stopped: metrics.csv and the model are the same" <| fun () ->
+            withTempFolder (fun dir ->
+                let alone, stopped = Path.Combine(dir, "alone"), Path.Combine(dir, "stopped")
+                let run (args: string list) =
+                    let o = bench dir ("train" :: "--quiet" :: args)
+                    Expect.equal o.Code 0 $"train {String.Join(' ', args)}: exit code (stderr: {o.Stderr})"
+                run [ "--steps"; "1500"; "--checkpoint-interval"; "600"; "--out"; alone ]
+                run [ "--steps"; "1200"; "--checkpoint-interval"; "600"; "--out"; stopped ]
+                Expect.equal
+                    (TrainingCheckpoint.list (Path.Combine(stopped, "checkpoints")) |> Array.map Path.GetFileName)
+                    [| "step-000000000600"; "step-000000001200" |]
+                    "checkpoints of the stopped run"
+                // Rows written after the newest checkpoint by a run that then died: the resumed run writes them again.
+                let metrics = Path.Combine(stopped, "metrics.csv")
+                File.AppendAllLines(metrics, [ "episode,1290,99,1,1,0.5,,,0,1,," ])
+                run [ "--resume"; stopped; "--steps"; "1500" ]
+                // Every column but steps_per_second (time).
+                let columns (run: string) =
+                    File.ReadAllLines(Path.Combine(run, "metrics.csv"))
+                    |> Array.map (fun l -> l.Split ',' |> Array.removeAt 9 |> String.concat ",")
+                let aloneRows = columns alone
+                Expect.isGreaterThan aloneRows.Length 30 "episodes in metrics.csv"
+                Expect.equal (columns stopped) aloneRows "metrics.csv of the resumed run and of the run left alone"
+                let bytes (run: string) (file: string) = File.ReadAllBytes(Path.Combine(run, file))
+                Expect.isTrue (bytes stopped "model.safetensors" = bytes alone "model.safetensors") "model.safetensors differ"
+                let state (run: string) = Path.Combine(run, "checkpoints", "step-000000001500", TrainingCheckpoint.StateFile)
+                Expect.isTrue (File.ReadAllBytes(state stopped) = File.ReadAllBytes(state alone)) "the last checkpoints' state files differ"
+                let refused (args: string list) (mentions: string) =
+                    let o = bench dir args
+                    Expect.equal o.Code 2 $"{String.Join(' ', args)}: exit code (stderr: {o.Stderr})"
+                    let errors = lines o.Stderr
+                    Expect.equal errors.Length 1 $"{String.Join(' ', args)}: lines on stderr ({o.Stderr})"
+                    Expect.stringContains errors[0] mentions $"{String.Join(' ', args)}: stderr names the value"
+                // Settings come from the run: only --steps, --quiet and --threads go beside --resume.
+                refused [ "train"; "--resume"; stopped; "--seed"; "3" ] "--seed"
+                // A finished run is not trained again by accident.
+                refused [ "train"; "--resume"; stopped ] "1500"
+                // A new run into a folder holding a run's checkpoints would mix two runs.
+                refused [ "train"; "--steps"; "100"; "--out"; stopped ] "--resume"
+                Expect.isTrue (File.ReadAllBytes(state stopped) = File.ReadAllBytes(state alone)) "the refused commands left the checkpoint")
     ]

@@ -307,7 +307,8 @@ let tests =
                         LearningStarts = 100
                         EvalInterval = 250
                         EvalEpisodes = 2 }
-                let run (name: string) video = Program.train "CartPole-v1" 500L config (Path.Combine(dir, name)) true video
+                let run (name: string) video =
+                    Program.train "CartPole-v1" 500L config (Path.Combine(dir, name)) true video { Interval = 500L; Resume = false }
                 let without = run "plain" None
                 let videos = Path.Combine(dir, "video", "videos")
                 let withVideo = run "video" (Some { Video.Dir = videos; Video.EpisodesPerEvaluation = Some 1 })
