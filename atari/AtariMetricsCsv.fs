@@ -10,14 +10,14 @@ open System.IO
 /// eval_mean, eval_std, eval_games, human_normalized (of eval_mean, empty for games outside
 /// <c>AtariScores.table</c>); fields that do not apply are empty.</summary>
 [<Sealed>]
-type AtariMetricsCsvWriter(path: string, game: string) =
+/// With <c>keepUpTo</c> (a run resumed from the checkpoint of that frame count) an existing file keeps its header and
+/// its rows up to that many frames and is appended to.
+type AtariMetricsCsvWriter(path: string, game: string, ?keepUpTo: int64) =
     let writer =
-        let full = Path.GetFullPath path
-        Directory.CreateDirectory(Path.GetDirectoryName full) |> ignore
-        new StreamWriter(full, false)
-    do
-        writer.WriteLine
+        Dqn.Fun.MetricsCsv.openWriter
+            path
             "kind,frames,agent_steps,updates,game,return,agent_steps_in_game,epsilon,loss,mean_q,frames_per_second,agent_steps_per_second,protocol,eval_mean,eval_std,eval_games,human_normalized"
+            keepUpTo
     let f (x: float) = if Double.IsNaN x then "" else x.ToString("R", CultureInfo.InvariantCulture)
 
     /// <summary>Appends the row of a GameEnded or Evaluated event (other events write nothing).</summary>

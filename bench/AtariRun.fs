@@ -11,7 +11,7 @@ open Dqn.Fun.Atari
 open TorchSharp
 
 type AtariArgs =
-    | [<Mandatory>] Game of name: string
+    | Game of name: string
     | Frames of emulatorFrames: int64
     | Preset of name: string
     | Seed of int
@@ -29,12 +29,13 @@ type AtariArgs =
     | Restart_Bridge
     | Video of dir: string
     | Video_Episodes of games: int
+    | Resume of dir: string
     | Quiet
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Game _ -> "the game: an ale_py ROM id or its CamelCase name (pong, breakout, SpaceInvaders, ...)."
+            | Game _ -> "the game (required unless --resume): an ale_py ROM id or its CamelCase name (pong, breakout, SpaceInvaders, ...)."
             | Frames _ -> "emulator frames to train for (default 10000000; 4 frames per agent step)."
             | Preset _ -> $"""{String.Join(", ", AtariConfig.presetNames)} (default nature)."""
             | Seed _ -> "seed for torch, the replay, exploration, no-op starts and the ALE (default 0)."
@@ -46,12 +47,13 @@ type AtariArgs =
             | Threads _ -> "libtorch intra-op threads (default 1)."
             | Eval_Interval _ -> "emulator frames between evaluations (default: the preset's)."
             | Eval_Episodes _ -> "games per evaluation (default: the preset's protocol, 30 for nature, 100 for machado)."
-            | Checkpoint_Interval _ -> "emulator frames between checkpoints (default: the preset's)."
+            | Checkpoint_Interval _ -> "emulator frames between training checkpoints in <out>/checkpoints (networks, optimizer, replay with its frames LZ4-compressed, generators, counters; default: the preset's). Ctrl-C writes one where it stops."
             | Learning_Starts _ -> "agent steps before learning starts (default: the preset's)."
             | Buffer_Size _ -> "replay capacity in transitions (default: the preset's, 1000000; about 7.1 GB)."
             | Restart_Bridge -> "when the bridge server dies, restart it and go on with a fresh episode (default: stop)."
             | Video _ -> "write evaluation games (Nature protocol) as animated GIFs of the raw screens into this folder: frames<N>-game<K>.gif."
             | Video_Episodes _ -> "with --video: games recorded of each evaluation, the first ones (default 1)."
+            | Resume _ -> "continue the run in this folder from its newest checkpoint, with its settings (run.json); only --frames (the run's total), --bridge, --eval-bridge, --threads, --restart-bridge and --quiet may be given beside it. metrics.csv is cut back to the checkpoint and appended to."
             | Quiet -> "print only the summary."
 
 and AtariEvalArgs =
@@ -115,9 +117,43 @@ let private videosOf (recording: (Video.GifRecorder * RecordingEmulator) option)
         gifs.NextEvaluation label |> ignore
     | None -> ()
 
-let runAtari (a: ParseResults<AtariArgs>) =
+/// An evaluation as summary.json reports it.
+type private Score =
+    { Protocol: string; Frames: int64; Mean: float; Std: float; Games: int }
+    static member Of(r: AtariEvaluation) = { Protocol = r.Protocol; Frames = r.Frames; Mean = r.Mean; Std = r.Std; Games = r.Returns.Length }
+
+/// The evaluations in an Atari run's metrics.csv (AtariMetricsCsvWriter's columns), in order.
+let private scoresIn (path: string) =
+    let lines = File.ReadAllLines path
+    let header = lines[0].Split ','
+    let column (name: string) = Array.IndexOf(header, name)
+    let number (s: string) = Double.Parse(s, Globalization.CultureInfo.InvariantCulture)
+    [| for l in lines[1..] do
+           let f = l.Split ','
+           if f[0] = "eval" then
+               { Protocol = f[column "protocol"]
+                 Frames = int64 f[column "frames"]
+                 Mean = number f[column "eval_mean"]
+                 Std = number f[column "eval_std"]
+                 Games = int f[column "eval_games"] } |]
+
+let rec runAtari (a: ParseResults<AtariArgs>) =
+    match a.TryGetResult AtariArgs.Resume with
+    | Some dir ->
+        let allowed =
+            function
+            | AtariArgs.Frames _ | AtariArgs.Bridge _ | AtariArgs.Eval_Bridge _ | AtariArgs.Threads _ | AtariArgs.Restart_Bridge
+            | AtariArgs.Quiet -> true
+            | _ -> false
+        startAtari (Cli.resumeArgs a.Parser dir a (function AtariArgs.Resume _ -> true | _ -> false) allowed (AtariArgs.Out dir)) true
+    | None -> startAtari a false
+
+and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
     // Every value is checked before anything is created (Cli).
-    let game = Cli.value "--game" (fun () -> AtariScores.gameId (a.GetResult AtariArgs.Game))
+    let game =
+        match a.TryGetResult AtariArgs.Game with
+        | Some g -> Cli.value "--game" (fun () -> AtariScores.gameId g)
+        | None -> Cli.usage "--game is required (the game to train on)"
     let presetName = a.GetResult(AtariArgs.Preset, "nature")
     let seed = a.GetResult(AtariArgs.Seed, 0)
     let frames = a.GetResult(AtariArgs.Frames, 10_000_000L)
@@ -152,6 +188,9 @@ let runAtari (a: ParseResults<AtariArgs>) =
     let rom = a.TryGetResult AtariArgs.Rom
     a.TryGetResult AtariArgs.Video |> Option.iter (Cli.outputFolder "--video" >> ignore)
     Cli.outputFolder "--out" out |> ignore
+    let checkpoints = Path.Combine(out, "checkpoints")
+    if not resume && (TrainingCheckpoint.tryLatest checkpoints).IsSome then
+        Cli.usage $"--out {out} holds a run's checkpoints: go on with --resume {out}, or choose another folder"
     // The bridges come first: an unknown game or a missing ale_py stops the run before any file is written.
     use train = openEmulator (a.GetResult(AtariArgs.Bridge, "auto")) game rom seed config.RepeatActionProbability
     // Under the Machado protocol there is no evaluation environment.
@@ -161,6 +200,7 @@ let runAtari (a: ParseResults<AtariArgs>) =
         | Machado _ -> None
     use _ = { new IDisposable with member _.Dispose() = evalBridge |> Option.iter (fun b -> (b :> IDisposable).Dispose()) }
     Directory.CreateDirectory out |> ignore
+    Cli.writeRunArgs out "atari" a.Parser (a.GetAllResults())
     let describe = AtariConfig.describe config
     writeJson (Path.Combine(out, "config.json")) (fun w ->
         w.WriteString("game", game)
@@ -187,13 +227,20 @@ let runAtari (a: ParseResults<AtariArgs>) =
     AnsiConsole.MarkupLineInterpolated(
         $"[bold]{game}[/] ({train.Bridge.Server}), {env.ActionCount} actions, preset {config.Preset}, {frames} frames = {frames / int64 config.Environment.FrameSkip} agent steps, seed {seed}, torch {torch.__version__} on {config.Dqn.Device}"
     )
-    use agent = new AtariAgent(config, env.ActionCount)
-    use csv = new AtariMetricsCsvWriter(Path.Combine(out, "metrics.csv"), game)
+    use agent = if resume then AtariAgent.Resume(checkpoints, config) else new AtariAgent(config, env.ActionCount)
+    if agent.Frames >= frames then
+        Cli.usage $"--frames {frames}: the run in {out} has {agent.Frames} frames already; give a larger total"
+    let metricsPath = Path.Combine(out, "metrics.csv")
+    use csv =
+        if resume then new AtariMetricsCsvWriter(metricsPath, game, agent.Frames) else new AtariMetricsCsvWriter(metricsPath, game)
     let tb = AtariTensorBoardWriter(out, game)
     let modelPath = Path.Combine(out, "model.safetensors")
     let bestPath = Path.Combine(out, "best_model.safetensors")
     let extra = Map [ "game", game ]
-    let mutable best: AtariEvaluation option = None
+    // The best evaluation so far: a resumed run's are in metrics.csv up to its checkpoint.
+    let mutable best: Score option =
+        if resume then scoresIn metricsPath |> Array.fold (fun b r -> if Option.forall (fun b -> r.Mean > b.Mean) b then Some r else b) None
+        else None
     let mutable lastPrint = 0L
     let hns (score: float) =
         match AtariScores.humanNormalized game score with
@@ -217,9 +264,11 @@ let runAtari (a: ParseResults<AtariArgs>) =
                 $"[green]eval[/] ({r.Protocol}) frames {r.Frames}: {r.Mean:F1} ± {r.Std:F1} over {r.Returns.Length} games, {hns r.Mean}"
             )
             if best.IsNone || r.Mean > best.Value.Mean then
-                best <- Some r
+                best <- Some(Score.Of r)
                 agent.Save(bestPath, extra |> Map.add "frames" (string r.Frames))
-        | CheckpointDue f -> agent.Save(modelPath, extra |> Map.add "frames" (string f))
+        | CheckpointDue f ->
+            agent.Save(modelPath, extra |> Map.add "frames" (string f))
+            agent.SaveCheckpoint(checkpoints, extra = (extra |> Map.add "frames" (string f))) |> ignore
         | Recovered _ -> ()
         | GameEnded _ -> ()
     let restart = a.Contains AtariArgs.Restart_Bridge
@@ -229,12 +278,30 @@ let runAtari (a: ParseResults<AtariArgs>) =
         | Some b -> restart && restartOn b e
         | None -> false
     let clock = Diagnostics.Stopwatch.StartNew()
+    // Ctrl-C stops training at the next agent step; a checkpoint is written there.
+    use cancel = new Threading.CancellationTokenSource()
+    let onCancel = ConsoleCancelEventHandler(fun _ e -> e.Cancel <- true; cancel.Cancel())
+    Console.CancelKeyPress.AddHandler onCancel
+    use _ = { new IDisposable with member _.Dispose() = Console.CancelKeyPress.RemoveHandler onCancel }
     let summary =
         try
-            agent.Learn(env, frames, ?evalEnv = evalEnv, observer = observe, recover = recover, recoverEvaluation = recoverEvaluation)
-        with e ->
+            agent.Learn(
+                env,
+                frames - agent.Frames,
+                ?evalEnv = evalEnv,
+                observer = observe,
+                recover = recover,
+                recoverEvaluation = recoverEvaluation,
+                cancellationToken = cancel.Token
+            )
+        with
+        | :? OperationCanceledException ->
+            let folder = agent.SaveCheckpoint(checkpoints, extra = (extra |> Map.add "frames" (string agent.Frames)))
+            eprintfn $"dqnfun-bench: interrupted at {agent.Frames} frames; checkpoint {folder}; go on with: dqnfun-bench atari --resume {out}"
+            reraise ()
+        | e ->
             // Keep what was learned (the network as it is now) and what the run reached, then report the failure.
-            let reached = env.TotalFrames
+            let reached = agent.Frames
             agent.Save(modelPath, extra |> Map.add "frames" (string reached) |> Map.add "status" "failed")
             writeJson (Path.Combine(out, "summary.json")) (fun w ->
                 w.WriteString("status", "failed")
@@ -248,16 +315,20 @@ let runAtari (a: ParseResults<AtariArgs>) =
                 w.WriteNumber("wall_seconds", clock.Elapsed.TotalSeconds)
                 w.WriteString("server", train.Bridge.Server))
             raise (Cli.RuntimeError $"training stopped after {reached} frames: {Cli.oneLine e} (saved the network to {modelPath}, the run's state to summary.json)")
-    agent.Save(modelPath, extra |> Map.add "frames" (string summary.Frames))
+    agent.Save(modelPath, extra |> Map.add "frames" (string agent.Frames))
+    // The run's end is a checkpoint too, so that --resume with more frames extends it.
+    if TrainingCheckpoint.tryLatest checkpoints <> Some(Path.Combine(Path.GetFullPath checkpoints, TrainingCheckpoint.folderName agent.AgentSteps)) then
+        agent.SaveCheckpoint(checkpoints, extra = (extra |> Map.add "frames" (string agent.Frames))) |> ignore
     let final = List.tryLast summary.Evaluations
     writeJson (Path.Combine(out, "summary.json")) (fun w ->
         w.WriteString("status", "completed")
         w.WriteString("game", game)
         w.WriteString("preset", config.Preset)
         w.WriteNumber("seed", seed)
-        w.WriteNumber("frames", summary.Frames)
-        w.WriteNumber("agent_steps", summary.AgentSteps)
-        w.WriteNumber("updates", summary.Updates)
+        // The run's counts (a resumed run's included); games and the times are this invocation's.
+        w.WriteNumber("frames", agent.Frames)
+        w.WriteNumber("agent_steps", agent.AgentSteps)
+        w.WriteNumber("updates", agent.Updates)
         w.WriteNumber("games", summary.Games)
         w.WriteNumber("wall_seconds", summary.WallSeconds)
         // Throughput over training time: the evaluations' seconds are not in it.
@@ -267,7 +338,7 @@ let runAtari (a: ParseResults<AtariArgs>) =
         w.WriteString("server", train.Bridge.Server)
         w.WriteString("torch", torch.__version__)
         w.WriteString("device", Devices.name config.Dqn.Device)
-        let score (name: string) (r: AtariEvaluation option) =
+        let score (name: string) (r: Score option) =
             match r with
             | Some r ->
                 w.WriteStartObject name
@@ -275,13 +346,13 @@ let runAtari (a: ParseResults<AtariArgs>) =
                 w.WriteNumber("frames", r.Frames)
                 w.WriteNumber("mean", r.Mean)
                 w.WriteNumber("std", r.Std)
-                w.WriteNumber("games", r.Returns.Length)
+                w.WriteNumber("games", r.Games)
                 match AtariScores.humanNormalized game r.Mean with
                 | Some h -> w.WriteNumber("human_normalized", h)
                 | None -> w.WriteNull "human_normalized"
                 w.WriteEndObject()
             | None -> w.WriteNull name
-        score "final_evaluation" final
+        score "final_evaluation" (final |> Option.map Score.Of)
         score "best_evaluation" best
         w.WriteStartArray "evaluations"
         for e in summary.Evaluations do

@@ -89,3 +89,36 @@ let run (command: unit -> int) : int =
         let rec innermost (e: exn) = if isNull e.InnerException then e else innermost e.InnerException
         report (oneLine (innermost e))
         1
+
+/// The file of a run folder that keeps the command's arguments, read back by --resume.
+let runFile (out: string) = Path.Combine(out, "run.json")
+
+/// Writes `results` (the command's arguments as parsed) into the run folder's run.json.
+let writeRunArgs (out: string) (command: string) (parser: Argu.ArgumentParser<'T>) (results: 'T list) =
+    Json.write (runFile out) (fun w ->
+        w.WriteString("command", command)
+        w.WriteStartArray "args"
+        for arg in parser.PrintCommandLineArguments results do
+            w.WriteStringValue arg
+        w.WriteEndArray())
+
+/// `--resume DIR`: the arguments the run in DIR was started with (DIR/run.json, written by writeRunArgs), those given
+/// now replacing the saved ones of the same option, and `out` (DIR as the run's output folder). An argument given
+/// now that `allowed` refuses, or a DIR without run.json or without a checkpoint in DIR/checkpoints, is a usage error.
+let resumeArgs (parser: Argu.ArgumentParser<'T>) (dir: string) (now: Argu.ParseResults<'T>) (isResume: 'T -> bool) (allowed: 'T -> bool) (out: 'T) =
+    match now.GetAllResults() |> List.tryFind (fun r -> not (isResume r || allowed r)) with
+    | Some other -> usage $"--resume takes the run's settings from {runFile dir}; {parser.PrintCommandLineArgumentsFlat [ other ]} cannot be given beside it"
+    | None -> ()
+    if not (File.Exists(runFile dir)) then usage $"--resume {dir}: no {runFile dir} (not a run folder of this command)"
+    let checkpoints = Path.Combine(dir, "checkpoints")
+    if (TrainingCheckpoint.tryLatest checkpoints).IsNone then usage $"--resume {dir}: no checkpoint in {checkpoints}"
+    let saved =
+        value $"--resume {dir}" (fun () ->
+            use doc = Text.Json.JsonDocument.Parse(File.ReadAllText(runFile dir))
+            [| for e in doc.RootElement.GetProperty("args").EnumerateArray() -> e.GetString() |])
+    let original = value $"--resume {dir}: {runFile dir}" (fun () -> parser.ParseCommandLine saved)
+    let tag = Reflection.FSharpValue.PreComputeUnionTagReader typeof<'T>
+    let given = now.GetAllResults() |> List.filter (isResume >> not)
+    let replaced = given @ [ out ] |> List.map (box >> tag) |> Set.ofList
+    let inherited = original.GetAllResults() |> List.filter (fun r -> not (replaced.Contains(tag (box r))))
+    parser.ToParseResults(inherited @ given @ [ out ])

@@ -187,6 +187,7 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Atari of ParseResults<AtariRun.AtariArgs>
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-eval")>] Atari_Eval of ParseResults<AtariRun.AtariEvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Bridge of ParseResults<BridgeBench.BridgeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Checkpoint of ParseResults<CheckpointBench.CheckpointArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -202,6 +203,7 @@ and [<RequireSubcommand>] Command =
             | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
             | Plot _ -> "plot return against agent steps (or frames) from saved runs' metrics.csv: SVG and PNG."
             | Bridge _ -> "Atari env throughput through the ALE bridge against a raw ale_py loop doing the same frames."
+            | Checkpoint _ -> "size and write/read seconds of an Atari training checkpoint with a full frame replay (1M transitions of real frames)."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
@@ -461,35 +463,13 @@ let private setThreads (threads: int) =
     if threads < 1 then Cli.usage $"--threads {threads}: expected at least 1"
     torch.set_num_threads threads
 
-/// The train command's arguments as given, kept in <out>/run.json for --resume.
-let private runFile (out: string) = Path.Combine(out, "run.json")
-
 let rec runTrain (a: ParseResults<TrainArgs>) =
     match a.TryGetResult TrainArgs.Resume with
-    | Some dir -> resumeTrain dir a
+    | Some dir ->
+        // Only --steps, --quiet and --threads go beside --resume; the rest is the run's.
+        let allowed = function TrainArgs.Steps _ | TrainArgs.Quiet | TrainArgs.Threads _ -> true | _ -> false
+        startTrain (Cli.resumeArgs a.Parser dir a (function TrainArgs.Resume _ -> true | _ -> false) allowed (TrainArgs.Out dir)) true
     | None -> startTrain a false
-
-/// `train --resume DIR`: the run's own arguments from DIR/run.json, with --steps, --quiet and --threads as given now.
-and private resumeTrain (dir: string) (a: ParseResults<TrainArgs>) =
-    let allowed = function TrainArgs.Resume _ | TrainArgs.Steps _ | TrainArgs.Quiet | TrainArgs.Threads _ -> true | _ -> false
-    match a.GetAllResults() |> List.tryFind (allowed >> not) with
-    | Some other ->
-        Cli.usage $"--resume takes the run's settings from {runFile dir}; {a.Parser.PrintCommandLineArgumentsFlat [ other ]} cannot be given beside it"
-    | None -> ()
-    if not (File.Exists(runFile dir)) then Cli.usage $"--resume {dir}: no {runFile dir} (a folder written by train)"
-    let saved =
-        Cli.value $"--resume {dir}" (fun () ->
-            use doc = JsonDocument.Parse(File.ReadAllText(runFile dir))
-            [| for e in doc.RootElement.GetProperty("args").EnumerateArray() -> e.GetString() |])
-    let original = Cli.value $"--resume {dir}: {runFile dir}" (fun () -> a.Parser.ParseCommandLine saved)
-    let givenNow = function
-        | TrainArgs.Steps _ -> a.Contains TrainArgs.Steps
-        | TrainArgs.Threads _ -> a.Contains TrainArgs.Threads
-        | TrainArgs.Quiet | TrainArgs.Out _ -> true
-        | _ -> false
-    let inherited = original.GetAllResults() |> List.filter (givenNow >> not)
-    let now = a.GetAllResults() |> List.filter (function TrainArgs.Resume _ -> false | _ -> true)
-    startTrain (a.Parser.ToParseResults(inherited @ now @ [ TrainArgs.Out dir ])) true
 
 and private startTrain (a: ParseResults<TrainArgs>) (resume: bool) =
     let envId = a.GetResult(TrainArgs.Env, "CartPole-v1")
@@ -538,12 +518,7 @@ and private startTrain (a: ParseResults<TrainArgs>) (resume: bool) =
     if not resume && (TrainingCheckpoint.tryLatest (Path.Combine(out, "checkpoints"))).IsSome then
         Cli.usage $"--out {out} holds a run's checkpoints: go on with --resume {out}, or choose another folder"
     Directory.CreateDirectory out |> ignore
-    writeJson (runFile out) (fun w ->
-        w.WriteString("command", "train")
-        w.WriteStartArray "args"
-        for arg in a.Parser.PrintCommandLineArguments(a.GetAllResults()) do
-            w.WriteStringValue arg
-        w.WriteEndArray())
+    Cli.writeRunArgs out "train" a.Parser (a.GetAllResults())
     train envId steps config out (a.Contains TrainArgs.Quiet) video { Interval = interval; Resume = resume } |> ignore
     0
 
@@ -812,4 +787,5 @@ let main argv =
             | Plot a -> runPlot a
             | Atari a -> AtariRun.runAtari a
             | Atari_Eval a -> AtariRun.runAtariEval a
-            | Bridge a -> BridgeBench.run findBaseline a)
+            | Bridge a -> BridgeBench.run findBaseline a
+            | Checkpoint a -> CheckpointBench.run a)

@@ -235,6 +235,44 @@ public sealed class AtariDqnAgent : IDisposable
         return new AtariDqnAgent(agent, metadata.ToDictionary(kv => kv.Key, kv => kv.Value).AsReadOnly());
     }
 
+    /// <summary>Writes a training checkpoint into a run's checkpoint folder: a folder step-&lt;AgentSteps&gt; holding the
+    /// online network (model.safetensors, readable by <see cref="Load"/>), state.safetensors (target network, optimizer
+    /// state, learning rate, the frame replay's records and priorities, random generators, agent-step, frame, game and
+    /// update counters) and frames.lz4 (the replay's frames, LZ4-compressed), written whole then renamed, so a crash
+    /// mid-write leaves the checkpoints before it whole. The newest <paramref name="keep"/> checkpoints are kept.</summary>
+    /// <param name="dir">The run's checkpoint folder (created if absent).</param>
+    /// <param name="keep">How many checkpoints to keep, at least 1.</param>
+    /// <returns>The folder of the checkpoint written.</returns>
+    /// <exception cref="ArgumentException"><paramref name="dir"/> is null, empty or white space.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="keep"/> is less than 1.</exception>
+    /// <exception cref="IOException">The folder cannot be written.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public string SaveCheckpoint(string dir, int keep = 2)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentException.ThrowIfNullOrWhiteSpace(dir);
+        return agent.SaveCheckpoint(dir, FSharpOption<int>.Some(Check.Positive(keep, nameof(keep))), null);
+    }
+
+    /// <summary>Continues an Atari run from the training checkpoint <see cref="SaveCheckpoint"/> wrote. The next
+    /// <c>Learn</c> starts a new game with the no-op generator seeded from the seed and the agent steps, as the next
+    /// <c>Learn</c> of the agent that wrote it would (bit for bit when the emulator is deterministic after a reset; the
+    /// ALE's sticky actions draw from the emulator's own generator).</summary>
+    /// <param name="path">A checkpoint folder, or a run's checkpoint folder (its newest checkpoint is read).</param>
+    /// <param name="options">The run's settings: every training setting must equal those the checkpoint was written
+    /// with.</param>
+    /// <returns>A new agent; the caller disposes it.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space, or the checkpoint was
+    /// written with other settings (the message names the first that differs and both values).</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="DirectoryNotFoundException">No checkpoint at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">A file of the checkpoint is malformed.</exception>
+    public static AtariDqnAgent Resume(string path, AtariOptions options)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        return new AtariDqnAgent(AtariAgent.Resume(path, Check.NotNull(options, nameof(options)).ToConfig()));
+    }
+
     /// <summary>Frees the networks' native memory. Idempotent; other members then throw
     /// <see cref="ObjectDisposedException"/>, except the counters, <see cref="Options"/> and
     /// <see cref="CheckpointMetadata"/>.</summary>

@@ -107,6 +107,34 @@ public class AtariDqnAgentTests
     }
 
     [Fact]
+    public void SaveCheckpoint_then_Resume_gives_an_agent_with_the_counters_replay_and_network_that_trains_on()
+    {
+        var env = TestAtari.Environment(Small);
+        var dir = Path.Combine(Path.GetTempPath(), $"atari-dqn-agent-{Guid.NewGuid():N}");
+        try
+        {
+            using (var agent = new AtariDqnAgent(Small, env))
+            {
+                agent.Learn(env, 800);
+                var folder = agent.SaveCheckpoint(dir);
+                Assert.True(File.Exists(Path.Combine(folder, "frames.lz4")));
+            }
+            using var resumed = AtariDqnAgent.Resume(dir, Small);
+            Assert.Equal((800L, 200L), (resumed.Frames, resumed.AgentSteps));
+            Assert.Equal(Small, resumed.Options);
+            var result = resumed.Learn(TestAtari.Environment(Small), 400);
+            Assert.Equal((1_200L, 300L), (resumed.Frames, resumed.AgentSteps));
+            Assert.True(result.Updates > 0, "the resumed agent learns at once: its replay came back");
+            var e = Assert.Throws<ArgumentException>(() => AtariDqnAgent.Resume(dir, Small.WithBatchSize(8)));
+            Assert.Contains("BatchSize", e.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public void Act_Evaluate_Save_and_Load_round_trip_the_network()
     {
         var env = TestAtari.Environment(Small);
