@@ -6,4 +6,5 @@ let main argv =
     match argv with
     // The child process of KilledSaveTests.
     | [| "--save-loop"; path |] -> KilledSaveTests.saveLoop path
+    | [| "--checkpoint-loop"; dir |] -> KilledSaveTests.checkpointLoop dir
     | _ -> TestConfig.runTests argv
