@@ -66,33 +66,35 @@ type internal SlotPriorities(capacity: int) =
 /// preceded by its raw and compressed byte counts (int32 each). Atari frames compress about tenfold.
 module internal FrameFile =
     let private magic = Text.Encoding.ASCII.GetBytes "DQNFUN-FRAMES-1"
-    let private framesPerBlock = 1024
 
-    /// Writes frames 0 .. count-1 (`frame k` gives frame k's bytes) to `path`.
-    let write (path: string) (frameBytes: int) (count: int) (frame: int -> ArraySegment<byte>) =
+    /// Frames per compressed block (a divisor of the replay's 2^16-frame chunks, so a block is one run of memory).
+    let framesPerBlock = 1024
+
+    /// Writes frames 0 .. count-1 to `path`; `block first n` gives the bytes of frames first .. first+n-1 (n at most
+    /// framesPerBlock, first a multiple of it), contiguous.
+    let write (path: string) (frameBytes: int) (count: int) (block: int -> int -> ArraySegment<byte>) =
         use fs = new IO.FileStream(path, IO.FileMode.CreateNew, IO.FileAccess.Write, IO.FileShare.None, 1 <<< 20)
         use w = new IO.BinaryWriter(fs)
         w.Write magic
         w.Write frameBytes
         w.Write count
-        let raw = Array.zeroCreate<byte> (framesPerBlock * frameBytes)
-        let packed = Array.zeroCreate<byte> (K4os.Compression.LZ4.LZ4Codec.MaximumOutputSize raw.Length)
+        let packed = Array.zeroCreate<byte> (K4os.Compression.LZ4.LZ4Codec.MaximumOutputSize(framesPerBlock * frameBytes))
         let mutable first = 0
         while first < count do
             let n = min framesPerBlock (count - first)
-            for k in 0 .. n - 1 do
-                (frame (first + k)).AsSpan().CopyTo(raw.AsSpan(k * frameBytes, frameBytes))
-            let length = K4os.Compression.LZ4.LZ4Codec.Encode(ReadOnlySpan(raw, 0, n * frameBytes), Span packed)
-            w.Write(n * frameBytes)
+            let raw = block first n
+            let length = K4os.Compression.LZ4.LZ4Codec.Encode(ReadOnlySpan(raw.Array, raw.Offset, raw.Count), Span packed)
+            w.Write raw.Count
             w.Write length
             w.Write(packed, 0, length)
             first <- first + n
         w.Flush()
         fs.Flush true
 
-    /// Reads `count` frames of `frameBytes` from `path` into `frame k`. Raises InvalidDataException when the file is
-    /// not such a file, holds another size or count, or a block does not decompress to its size.
-    let read (path: string) (frameBytes: int) (count: int) (frame: int -> ArraySegment<byte>) =
+    /// Reads `count` frames of `frameBytes` from `path`, each block decompressed straight into `block first n` (as for
+    /// write). Raises InvalidDataException when the file is not such a file, holds another size or count, or a block
+    /// does not decompress to its size.
+    let read (path: string) (frameBytes: int) (count: int) (block: int -> int -> ArraySegment<byte>) =
         let bad (msg: string) : 'a = raise (IO.InvalidDataException($"{path}: {msg}"))
         use fs = new IO.FileStream(path, IO.FileMode.Open, IO.FileAccess.Read, IO.FileShare.Read, 1 <<< 20)
         use r = new IO.BinaryReader(fs)
@@ -103,17 +105,15 @@ module internal FrameFile =
         if not ((read magic.Length).AsSpan().SequenceEqual(magic)) then bad "not a Dqn.Fun frame file"
         let size, n = r.ReadInt32(), r.ReadInt32()
         if (size, n) <> (frameBytes, count) then bad $"holds {n} frames of {size} bytes; expected {count} of {frameBytes}"
-        let raw = Array.zeroCreate<byte> (framesPerBlock * frameBytes)
         let mutable first = 0
         while first < count do
             let m = min framesPerBlock (count - first)
             let rawLength, length = r.ReadInt32(), r.ReadInt32()
             if rawLength <> m * frameBytes || length < 0 then bad $"block at frame {first}: {rawLength} bytes, expected {m * frameBytes}"
             let packed = read length
-            if K4os.Compression.LZ4.LZ4Codec.Decode(ReadOnlySpan packed, Span(raw, 0, rawLength)) <> rawLength then
+            let into = block first m
+            if K4os.Compression.LZ4.LZ4Codec.Decode(ReadOnlySpan packed, Span(into.Array, into.Offset, into.Count)) <> rawLength then
                 bad $"block at frame {first} does not decompress to {rawLength} bytes"
-            for k in 0 .. m - 1 do
-                raw.AsSpan(k * frameBytes, frameBytes).CopyTo((frame (first + k)).AsSpan())
             first <- first + m
 
 [<Sealed>]
@@ -170,9 +170,11 @@ type FrameReplayBuffer
     let span (slot: int) =
         Span<byte>(chunks[slot >>> chunkBits], (slot &&& chunkMask) * frameBytes, frameBytes)
 
-    /// A slot's frame as an array segment (for functions, which cannot take spans).
-    let segment (slot: int) =
-        ArraySegment<byte>(chunks[slot >>> chunkBits], (slot &&& chunkMask) * frameBytes, frameBytes)
+    /// The frames of slots first .. first+n-1 as one array segment: they lie in one chunk when first is a multiple of
+    /// n and n divides the chunk size (FrameFile's blocks).
+    let frameRun (first: int) (n: int) =
+        if (first &&& chunkMask) + n > (1 <<< chunkBits) then invalidOp $"frames {first} .. {first + n - 1} straddle two chunks"
+        ArraySegment<byte>(chunks[first >>> chunkBits], (first &&& chunkMask) * frameBytes, n * frameBytes)
 
     let checkFrame (frame: ReadOnlySpan<byte>) (name: string) =
         if frame.Length <> frameBytes then
@@ -430,7 +432,7 @@ type FrameReplayBuffer
     /// under `prefix` of `w`.
     member internal _.SaveState(w: StateWriter, prefix: string, framesPath: string) =
         let filled = int (min writes (int64 capacity))
-        FrameFile.write framesPath frameBytes filled segment
+        FrameFile.write framesPath frameBytes filled frameRun
         w.Int64(prefix + ".capacity", int64 capacity)
         w.Int64(prefix + ".stack", int64 stack)
         w.Int64(prefix + ".frame_bytes", int64 frameBytes)
@@ -457,7 +459,7 @@ type FrameReplayBuffer
             bad $"the frame replay was saved with (capacity, stack, frame bytes) = {saved}; this one has {(capacity, stack, frameBytes)}"
         writes <- r.Int64(prefix + ".writes")
         let filled = int (min writes (int64 capacity))
-        FrameFile.read framesPath frameBytes filled segment
+        FrameFile.read framesPath frameBytes filled frameRun
         let written = r.Longs(prefix + ".written")
         let position = r.Ints(prefix + ".position")
         let action = r.Ints(prefix + ".action")

@@ -66,36 +66,51 @@ let run (a: ParseResults<CheckpointArgs>) =
         if s.Terminated || s.Truncated then recorded.Add(Start(newest (env.Reset())))
     AnsiConsole.MarkupLineInterpolated($"recorded {record} agent steps of random play on {game} ({bridge.Bridge.Server})")
     // Fill: the recording over and over, each pass from an episode start.
-    let replay = FrameReplayBuffer(capacity, seed)
-    let mutable added = 0L
-    while added < int64 capacity do
-        for r in recorded do
-            match r with
-            | Start frame -> replay.StartEpisode(ReadOnlySpan frame)
-            | Step(action, reward, frame, terminated, truncated) ->
-                replay.Add(action, reward, ReadOnlySpan frame, terminated, truncated)
-                added <- added + 1L
+    let fill () =
+        let replay = FrameReplayBuffer(capacity, seed)
+        let mutable added = 0L
+        while added < int64 capacity do
+            for r in recorded do
+                match r with
+                | Start frame -> replay.StartEpisode(ReadOnlySpan frame)
+                | Step(action, reward, frame, terminated, truncated) ->
+                    replay.Add(action, reward, ReadOnlySpan frame, terminated, truncated)
+                    added <- added + 1L
+        replay
+    /// A 64-bit digest of every stored frame, to check the replay read back without keeping two in memory.
+    let digest (replay: FrameReplayBuffer) =
+        let mutable h = 14695981039346656037UL
+        let frame = Array.zeroCreate<byte> frameBytes
+        for slot in 0 .. capacity - 1 do
+            replay.Gather([| slot |], Span frame)
+            for w in Runtime.InteropServices.MemoryMarshal.Cast<byte, uint64>(ReadOnlySpan frame) do
+                h <- (h ^^^ w) * 1099511628211UL
+        h
     let folder = Path.Combine(out, $"replay-{Guid.NewGuid():N}")
     Directory.CreateDirectory folder |> ignore
     try
         let statePath = Path.Combine(folder, TrainingCheckpoint.StateFile)
         let framesPath = Path.Combine(folder, AtariAgent.FramesFile)
-        let write = Stopwatch.StartNew()
-        (use w = new StateWriter()
-         replay.SaveState(w, "replay", framesPath)
-         w.Save statePath)
-        let writeSeconds = write.Elapsed.TotalSeconds
+        // Written from a full buffer, then dropped: a resume holds one replay, not two.
+        let writeSeconds, expected =
+            let replay = fill ()
+            let write = Stopwatch.StartNew()
+            (use w = new StateWriter()
+             replay.SaveState(w, "replay", framesPath)
+             w.Save statePath)
+            let seconds = write.Elapsed.TotalSeconds
+            seconds, (replay.Count, digest replay, (replay.Sample 32).Indices)
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
         let stateBytes, frameFileBytes = FileInfo(statePath).Length, FileInfo(framesPath).Length
         let read = Stopwatch.StartNew()
         let back = FrameReplayBuffer(capacity, seed)
         (use r = new StateReader(statePath)
          back.LoadState(r, "replay", framesPath))
         let readSeconds = read.Elapsed.TotalSeconds
-        // The same buffer: every frame, the counts and the next batch drawn.
-        if back.Count <> replay.Count then failwith $"read back {back.Count} transitions, wrote {replay.Count}"
-        for slot in 0 .. capacity - 1 do
-            if not ((replay.Frame slot).AsSpan().SequenceEqual(back.Frame slot)) then failwith $"frame {slot} differs after reading back"
-        if (replay.Sample 32).Indices <> (back.Sample 32).Indices then failwith "the next batch drawn differs after reading back"
+        // The same buffer: the count, every frame and the next batch drawn.
+        let actual = back.Count, digest back, (back.Sample 32).Indices
+        if actual <> expected then failwith "the replay read back differs from the one written (count, frames or next batch)"
         // The networks and the optimizer (Nature CNN, Adam), without a replay.
         let agentFolder = Path.Combine(out, $"agent-{Guid.NewGuid():N}")
         use agent = new AtariAgent(config, env.ActionCount)
