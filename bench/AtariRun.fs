@@ -145,7 +145,7 @@ let rec runAtari (a: ParseResults<AtariArgs>) =
             | AtariArgs.Frames _ | AtariArgs.Bridge _ | AtariArgs.Eval_Bridge _ | AtariArgs.Threads _ | AtariArgs.Restart_Bridge
             | AtariArgs.Quiet -> true
             | _ -> false
-        startAtari (Cli.resumeArgs a.Parser dir a (function AtariArgs.Resume _ -> true | _ -> false) allowed (AtariArgs.Out dir)) true
+        startAtari (Cli.resumeArgs a.Parser "atari" dir a (function AtariArgs.Resume _ -> true | _ -> false) allowed (AtariArgs.Out dir)) true
     | None -> startAtari a false
 
 and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =

@@ -102,21 +102,32 @@ let writeRunArgs (out: string) (command: string) (parser: Argu.ArgumentParser<'T
             w.WriteStringValue arg
         w.WriteEndArray())
 
-/// `--resume DIR`: the arguments the run in DIR was started with (DIR/run.json, written by writeRunArgs), those given
-/// now replacing the saved ones of the same option, and `out` (DIR as the run's output folder). An argument given
-/// now that `allowed` refuses, or a DIR without run.json or without a checkpoint in DIR/checkpoints, is a usage error.
-let resumeArgs (parser: Argu.ArgumentParser<'T>) (dir: string) (now: Argu.ParseResults<'T>) (isResume: 'T -> bool) (allowed: 'T -> bool) (out: 'T) =
+/// `--resume DIR`: the arguments the run of `command` in DIR was started with (DIR/run.json, written by
+/// writeRunArgs), those given now replacing the saved ones of the same option, and `out` (DIR as the run's output
+/// folder). An argument given now that `allowed` refuses, or a DIR without run.json (or with another command's) or
+/// without a checkpoint in DIR/checkpoints, is a usage error.
+let resumeArgs (parser: Argu.ArgumentParser<'T>) (command: string) (dir: string) (now: Argu.ParseResults<'T>) (isResume: 'T -> bool) (allowed: 'T -> bool) (out: 'T) =
     match now.GetAllResults() |> List.tryFind (fun r -> not (isResume r || allowed r)) with
     | Some other -> usage $"--resume takes the run's settings from {runFile dir}; {parser.PrintCommandLineArgumentsFlat [ other ]} cannot be given beside it"
     | None -> ()
     if not (File.Exists(runFile dir)) then usage $"--resume {dir}: no {runFile dir} (not a run folder of this command)"
     let checkpoints = Path.Combine(dir, "checkpoints")
     if (TrainingCheckpoint.tryLatest checkpoints).IsNone then usage $"--resume {dir}: no checkpoint in {checkpoints}"
-    let saved =
-        value $"--resume {dir}" (fun () ->
+    let written, saved =
+        try
             use doc = Text.Json.JsonDocument.Parse(File.ReadAllText(runFile dir))
-            [| for e in doc.RootElement.GetProperty("args").EnumerateArray() -> e.GetString() |])
-    let original = value $"--resume {dir}: {runFile dir}" (fun () -> parser.ParseCommandLine saved)
+            doc.RootElement.GetProperty("command").GetString(),
+            [| for e in doc.RootElement.GetProperty("args").EnumerateArray() -> e.GetString() |]
+        with
+        | :? Text.Json.JsonException
+        | :? Collections.Generic.KeyNotFoundException
+        | :? InvalidOperationException as e -> usage $"--resume {dir}: {runFile dir} is not a run file ({oneLine e})"
+    if written <> command then usage $"--resume {dir}: a run of `{written}`, not of `{command}`"
+    let original =
+        try
+            parser.ParseCommandLine saved
+        with :? Argu.ArguParseException as e ->
+            usage $"--resume {dir}: {runFile dir} holds arguments this version does not take ({e.Message.Split('\n')[0]})"
     let tag = Reflection.FSharpValue.PreComputeUnionTagReader typeof<'T>
     let given = now.GetAllResults() |> List.filter (isResume >> not)
     let replaced = given @ [ out ] |> List.map (box >> tag) |> Set.ofList

@@ -468,7 +468,7 @@ let rec runTrain (a: ParseResults<TrainArgs>) =
     | Some dir ->
         // Only --steps, --quiet and --threads go beside --resume; the rest is the run's.
         let allowed = function TrainArgs.Steps _ | TrainArgs.Quiet | TrainArgs.Threads _ -> true | _ -> false
-        startTrain (Cli.resumeArgs a.Parser dir a (function TrainArgs.Resume _ -> true | _ -> false) allowed (TrainArgs.Out dir)) true
+        startTrain (Cli.resumeArgs a.Parser "train" dir a (function TrainArgs.Resume _ -> true | _ -> false) allowed (TrainArgs.Out dir)) true
     | None -> startTrain a false
 
 and private startTrain (a: ParseResults<TrainArgs>) (resume: bool) =

@@ -154,5 +154,36 @@ let tests =
                 refused [ "train"; "--resume"; stopped ] "1500"
                 // A new run into a folder holding a run's checkpoints would mix two runs.
                 refused [ "train"; "--steps"; "100"; "--out"; stopped ] "--resume"
+                refused [ "atari"; "--resume"; stopped ] "a run of `train`"
                 Expect.isTrue (File.ReadAllBytes(state stopped) = File.ReadAllBytes(state alone)) "the refused commands left the checkpoint")
+
+        testCase "Ctrl-C (SIGINT) stops train at the next agent step with a checkpoint there and exit code 130; --resume goes on from it" <| fun () ->
+            withTempFolder (fun dir ->
+                let run = Path.Combine(dir, "run")
+                let info = ProcessStartInfo("dotnet", WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true)
+                for a in [ benchDll.Value; "train"; "--steps"; "1000000"; "--quiet"; "--out"; run ] do info.ArgumentList.Add a
+                use p = Process.Start info
+                let stdout = p.StandardOutput.ReadToEndAsync()
+                let stderr = p.StandardError.ReadToEndAsync()
+                // Interrupt once training is under way (episodes in metrics.csv).
+                let metrics = Path.Combine(run, "metrics.csv")
+                let clock = Stopwatch.StartNew()
+                while not (File.Exists metrics && File.ReadAllLines(metrics).Length > 20) && clock.Elapsed < TimeSpan.FromMinutes 1.0 do
+                    Threading.Thread.Sleep 100
+                use kill = Process.Start("kill", [ "-INT"; string p.Id ])
+                kill.WaitForExit()
+                if not (p.WaitForExit(TimeSpan.FromMinutes 1.0)) then
+                    p.Kill true
+                    failtest "train did not stop within a minute of SIGINT"
+                Expect.equal p.ExitCode 130 $"exit code (stderr: {stderr.Result})"
+                ignore stdout.Result
+                let line = lines stderr.Result |> Array.find (fun l -> l.Contains "interrupted at agent step")
+                let words = line.Split ' '
+                let step = int64 (words[5].TrimEnd ';')
+                Expect.isLessThan step 1_000_000L "stopped before the end"
+                let folder = Path.Combine(run, "checkpoints", TrainingCheckpoint.folderName step)
+                Expect.isTrue (File.Exists(Path.Combine(folder, TrainingCheckpoint.StateFile))) $"a checkpoint at agent step {step}"
+                let o = bench dir [ "train"; "--resume"; run; "--steps"; string (step + 200L); "--quiet" ]
+                Expect.equal o.Code 0 $"resumed: exit code (stderr: {o.Stderr})"
+                Expect.isTrue (File.Exists(Path.Combine(run, "checkpoints", TrainingCheckpoint.folderName (step + 200L), TrainingCheckpoint.StateFile))) "the resumed run's checkpoint")
     ]
