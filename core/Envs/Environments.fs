@@ -19,3 +19,8 @@ module Environments =
         | _ ->
             let known = String.Join(", ", ids)
             raise (ArgumentException($"unknown environment id '{id}'; known ids: {known}", "id"))
+
+    [<CompiledName("MakeVector")>]
+    let makeVector (id: string) (numEnvs: int) : IVectorEnvironment =
+        Check.positive "numEnvs" numEnvs
+        SyncVectorEnvironment(Array.init numEnvs (fun _ -> make id))

@@ -18,3 +18,10 @@ module Environments =
     /// <example><c>(Environments.make "CartPole-v1").ActionCount</c> evaluates to <c>2</c>.</example>
     [<CompiledName("Make")>]
     val make: id: string -> IEnvironment
+
+    /// <summary>Makes <c>numEnvs</c> fresh environments of <c>id</c> stepped together in this thread
+    /// (<see cref="T:Dqn.Fun.SyncVectorEnvironment"/>).</summary>
+    /// <exception cref="T:System.ArgumentException">The id is unknown.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">numEnvs is not positive.</exception>
+    [<CompiledName("MakeVector")>]
+    val makeVector: id: string -> numEnvs: int -> IVectorEnvironment
