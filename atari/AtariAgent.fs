@@ -104,6 +104,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let mutable agentSteps = 0L
     /// Emulator frames of training over the agent's life (reset actions included).
     let mutable lifetimeFrames = 0L
+    /// The raw scores of the last training games (Machado's n, else 100), over the agent's life.
+    let recentGames = Collections.Generic.Queue<float>()
     /// Training games finished over the agent's life (the step of Exploration with ExplorationUnit = Episodes).
     let mutable lifetimeGames = 0L
     let mutable updates = 0L
@@ -200,6 +202,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         w.Int64("games", lifetimeGames)
         w.Int64("updates", updates)
         w.Float("learning_rate", learningRate)
+        w.Doubles("recent_games", recentGames.ToArray())
         match replayBuffer with
         | Some r ->
             w.Text("replay.padding", string r.Padding)
@@ -225,6 +228,9 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         updates <- r.Int64 "updates"
         learningRate <- r.Float "learning_rate"
         Learner.setLearningRate optimizer learningRate
+        recentGames.Clear()
+        for g in r.Doubles "recent_games" do
+            recentGames.Enqueue g
 
     /// <summary>A new agent with fresh networks for <c>actionCount</c> actions over stacks of <c>frames</c>
     /// (default 4) 84×84 frames, initialised from the agent's own generator (seeded with <c>Dqn.Seed</c>; nothing
@@ -283,10 +289,13 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// action), store each step's newest frame, action, (clipped) reward and end in the frame replay; after
     /// Dqn.LearningStarts agent steps, every Dqn.TrainFrequency agent steps make Dqn.GradientSteps updates
     /// (uniform or prioritized sampling, n-step returns); every Dqn.TargetUpdateInterval updates copy the online
-    /// network into the target. Every EvalIntervalFrames frames (and at the end) score the agent by
-    /// config.Evaluation: Nature plays games on <c>evalEnv</c>, Machado averages the last training games.</summary>
+    /// network into the target. When the agent's lifetime frames (AtariAgent.Frames, which events report) pass a
+    /// multiple of EvalIntervalFrames (and at the end) score the agent by config.Evaluation: Nature plays games on
+    /// <c>evalEnv</c>, Machado averages the last training games (over the agent's life). The first call resets <c>env</c> as it is;
+    /// every later call (and the first after Resume) starts a new game with the no-op generator seeded from Dqn.Seed
+    /// and the agent steps (Agent.ResetSeed).</summary>
     /// <param name="env">Training environment (its settings should be config.Environment).</param>
-    /// <param name="totalFrames">Emulator frames to train for.</param>
+    /// <param name="totalFrames">Emulator frames to train for in this call.</param>
     /// <param name="evalEnv">Evaluation environment for the Nature protocol (none: no Nature evaluations).</param>
     /// <param name="observer">Called on the training thread with every event.</param>
     /// <param name="recover">Called when env raises; returning true (after restarting the emulator) starts a fresh
@@ -323,7 +332,6 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         /// Frames over the agent's life, this call's included.
         let lifetime () = startLifetime + framesSoFar ()
         let evaluations = ResizeArray<AtariEvaluation>()
-        let recentGames = Collections.Generic.Queue<float>()
         let mutable games = 0
         let mutable gameReturn = 0.0
         let mutable gameSteps = 0

@@ -57,11 +57,12 @@ let private configOf (preset: string) =
 
 let private envOf (config: AtariConfig) = AtariEnvironment(ReplayableAle 420, config.Environment, 9)
 
-/// A game's row without its throughput (floats as bits: NaN equals itself).
+/// A game's row without its throughput, or a score (floats as bits: NaN equals itself).
 let private row (e: AtariEvent) =
     let bits = BitConverter.DoubleToInt64Bits
     match e with
-    | GameEnded g -> Some(g.Frames, g.AgentSteps, g.Updates, g.Game, bits g.Return, g.AgentStepsInGame, bits g.Epsilon, bits g.Loss, bits g.MeanQ)
+    | GameEnded g -> Some $"game {g.Frames} {g.AgentSteps} {g.Updates} {g.Game} {bits g.Return} {g.AgentStepsInGame} {bits g.Epsilon} {bits g.Loss} {bits g.MeanQ}"
+    | Evaluated r -> Some $"score {r.Frames} {r.AgentSteps} {r.Protocol} {bits r.Mean} {bits r.Std} {r.Returns.Length}"
     | _ -> None
 
 let private files (agent: AtariAgent) =
@@ -98,7 +99,7 @@ let tests =
                     resumed.Learn(envOf config, 1_200L, observer = observe) |> ignore
                     Expect.equal (resumed.AgentSteps, resumed.Frames, resumed.Updates) (alone.AgentSteps, alone.Frames, alone.Updates) "counters"
                     Expect.isGreaterThan alone.Updates 200L "updates made in both calls"
-                    Expect.equal (List.ofSeq rows) aloneRows "games (frames, agent steps, updates, game, return, length, ε, loss, mean Q)"
+                    Expect.equal (List.ofSeq rows) aloneRows "games (frames, agent steps, updates, game, return, length, ε, loss, mean Q) and Machado scores"
                     for (name, a), (_, r) in List.zip (files alone) (files resumed) do
                         Expect.isTrue (a = r) $"{name} of the resumed run differs from the run left alone's"
                 finally
