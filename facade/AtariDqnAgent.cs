@@ -118,21 +118,27 @@ public sealed class AtariDqnAgent : IDisposable
     /// <see cref="AtariEvaluationProgress"/> after every scoring and an <see cref="AtariCheckpointProgress"/> every
     /// CheckpointIntervalFrames frames, synchronously on the training thread; null for none.</param>
     /// <param name="cancellationToken">Checked before every agent step.</param>
+    /// <param name="recover">Called when <paramref name="env"/> or <paramref name="evalEnv"/> raises: returning true
+    /// (after bringing the emulator back, e.g. <c>e =&gt; train.RestartAfter(e)</c> with
+    /// <see cref="BridgedAtariEnvironment.RestartAfter"/>) goes on with a fresh game (an evaluation is played again from
+    /// its first game), the replay keeping everything stored; false, or null, lets the error stop training.</param>
     /// <returns>Frames, agent steps, updates, games and wall time of this call, and its scores in order.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="frames"/> is zero or negative.</exception>
     /// <exception cref="ArgumentException">An environment's action count differs from the agent's.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; what was learned
     /// and counted so far is kept.</exception>
-    /// <exception cref="BridgeException">A bridged environment's server failed (the environment then needs
-    /// <see cref="BridgedAtariEnvironment.RestartAfter"/> and a new <c>Learn</c>).</exception>
+    /// <exception cref="BridgeException">A bridged environment's server failed and <paramref name="recover"/> did not
+    /// bring it back (the environment then needs <see cref="BridgedAtariEnvironment.RestartAfter"/> and a new
+    /// <c>Learn</c>).</exception>
     /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
     public AtariTrainingResult Learn(
         AtariEnvironment env,
         long frames,
         AtariEnvironment? evalEnv = null,
         IProgress<AtariProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        Func<Exception, bool>? recover = null)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         Check.NotNull(env, nameof(env));
@@ -144,9 +150,9 @@ public sealed class AtariDqnAgent : IDisposable
             frames,
             evalEnv is null ? null : FSharpOption<AtariEnvironment>.Some(evalEnv),
             Observer(progress),
-            null,
+            Recover(recover),
             FSharpOption<CancellationToken>.Some(cancellationToken),
-            null);
+            Recover(recover));
         return AtariTrainingResult.From(summary);
     }
 
@@ -281,6 +287,9 @@ public sealed class AtariDqnAgent : IDisposable
         disposed = true;
         agent.Dispose();
     }
+
+    private static FSharpOption<FSharpFunc<Exception, bool>>? Recover(Func<Exception, bool>? recover) =>
+        recover is null ? null : FSharpOption<FSharpFunc<Exception, bool>>.Some(FuncConvert.FromFunc(recover));
 
     // F# optional arguments are FSharpOption values in C#; null is None.
     private FSharpOption<FSharpFunc<AtariEvent, Unit>>? Observer(IProgress<AtariProgress>? progress) =>

@@ -106,6 +106,32 @@ public class AtariDqnAgentTests
         Assert.Equal(800L, agent.Frames); // evaluation games are not training frames
     }
 
+    /// <summary>An emulator that fails once, at its <paramref name="failAt"/>-th frame.</summary>
+    private sealed class FailOnceAle(IAle inner, int failAt) : IAle
+    {
+        private int frames;
+        public int[] MinimalActionSet => inner.MinimalActionSet;
+        public int Act(int action) => ++frames == failAt ? throw new IOException("the emulator died") : inner.Act(action);
+        public int Lives() => inner.Lives();
+        public bool IsGameOver() => inner.IsGameOver();
+        public void GetScreenRgb(byte[] buffer) => inner.GetScreenRgb(buffer);
+        public void ResetGame() => inner.ResetGame();
+    }
+
+    [Fact]
+    public void A_failed_emulator_stops_Learn_unless_recover_brings_it_back()
+    {
+        AtariEnvironment Failing() => new(new FailOnceAle(new BanditAle(1, TestAtari.GameFrames), 150), Small.TrainingSettings(), 1);
+        using (var agent = new AtariDqnAgent(Small, 6))
+            Assert.Equal("the emulator died", Assert.Throws<IOException>(() => agent.Learn(Failing(), 800)).Message);
+        using var recovered = new AtariDqnAgent(Small, 6);
+        var errors = new List<Exception>();
+        var result = recovered.Learn(Failing(), 800, recover: e => { errors.Add(e); return true; });
+        Assert.IsType<IOException>(Assert.Single(errors));
+        Assert.InRange(result.Frames, 800, 803);
+        Assert.Equal(result.Frames, recovered.Frames);
+    }
+
     [Fact]
     public void SaveCheckpoint_then_Resume_gives_an_agent_with_the_counters_replay_and_network_that_trains_on()
     {
