@@ -47,7 +47,7 @@ type AtariArgs =
             | Threads _ -> "libtorch intra-op threads (default 1)."
             | Eval_Interval _ -> "emulator frames between evaluations (default: the preset's)."
             | Eval_Episodes _ -> "games per evaluation (default: the preset's protocol, 30 for nature, 100 for machado)."
-            | Checkpoint_Interval _ -> "emulator frames between training checkpoints in <out>/checkpoints (networks, optimizer, replay with its frames LZ4-compressed, generators, counters; default: the preset's). Ctrl-C writes one where it stops."
+            | Checkpoint_Interval _ -> "emulator frames between training checkpoints in <out>/checkpoints (networks, optimizer, replay with its frames LZ4-compressed, generators, counters; default: the preset's). Ctrl-C or SIGTERM (kill PID) writes one where it stops."
             | Learning_Starts _ -> "agent steps before learning starts (default: the preset's)."
             | Buffer_Size _ -> "replay capacity in transitions (default: the preset's, 1000000; about 7.1 GB)."
             | Restart_Bridge -> "when the bridge server dies, restart it and go on with a fresh episode (default: stop)."
@@ -278,11 +278,9 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
         | Some b -> restart && restartOn b e
         | None -> false
     let clock = Diagnostics.Stopwatch.StartNew()
-    // Ctrl-C stops training at the next agent step; a checkpoint is written there.
+    // Ctrl-C or SIGTERM stops training at the next agent step; a checkpoint is written there.
     use cancel = new Threading.CancellationTokenSource()
-    let onCancel = ConsoleCancelEventHandler(fun _ e -> e.Cancel <- true; cancel.Cancel())
-    Console.CancelKeyPress.AddHandler onCancel
-    use _ = { new IDisposable with member _.Dispose() = Console.CancelKeyPress.RemoveHandler onCancel }
+    use _ = Cli.onStopSignals cancel
     let summary =
         try
             agent.Learn(

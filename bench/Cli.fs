@@ -133,3 +133,22 @@ let resumeArgs (parser: Argu.ArgumentParser<'T>) (command: string) (dir: string)
     let replaced = given @ [ out ] |> List.map (box >> tag) |> Set.ofList
     let inherited = original.GetAllResults() |> List.filter (fun r -> not (replaced.Contains(tag (box r))))
     parser.ToParseResults(inherited @ given @ [ out ])
+
+/// <summary>Ctrl-C (SIGINT) and SIGTERM (what `kill`, systemd and a shutdown send first) cancel `cancel` instead of
+/// ending the process, so that training stops at its next agent step and writes a checkpoint there; dispose the result
+/// to restore the default handling. A job that a non-interactive shell started in the background ignores SIGINT: stop
+/// it with `kill PID`.</summary>
+let onStopSignals (cancel: Threading.CancellationTokenSource) : IDisposable =
+    let interrupt = ConsoleCancelEventHandler(fun _ e -> e.Cancel <- true; cancel.Cancel())
+    Console.CancelKeyPress.AddHandler interrupt
+    let terminate =
+        Runtime.InteropServices.PosixSignalRegistration.Create(
+            Runtime.InteropServices.PosixSignal.SIGTERM,
+            fun context ->
+                context.Cancel <- true
+                cancel.Cancel()
+        )
+    { new IDisposable with
+        member _.Dispose() =
+            Console.CancelKeyPress.RemoveHandler interrupt
+            terminate.Dispose() }

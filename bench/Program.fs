@@ -51,7 +51,7 @@ type TrainArgs =
             | Device _ -> "cpu, cuda, cuda:N, or auto (cuda when libtorch sees a GPU, else cpu; default cpu)."
             | Video _ -> "write evaluation episodes as animated GIFs into this folder: step<N>-episode<K>.gif for the periodic evaluations, final-model-... and best-model-... for the fresh ones at the end."
             | Video_Episodes _ -> "with --video: episodes recorded of each evaluation, the first ones (default 1)."
-            | Checkpoint_Interval _ -> "write a training checkpoint into <out>/checkpoints every N agent steps (default: at the end only); training runs in calls of N steps, each starting a fresh episode, so a run resumed from its newest checkpoint goes on exactly as the run never stopped. Ctrl-C writes one where it stops."
+            | Checkpoint_Interval _ -> "write a training checkpoint into <out>/checkpoints every N agent steps (default: at the end only); training runs in calls of N steps, each starting a fresh episode, so a run resumed from its newest checkpoint goes on exactly as the run never stopped. Ctrl-C or SIGTERM (kill PID) writes one where it stops."
             | Resume _ -> "continue the run in this folder from its newest checkpoint, with its settings (run.json); only --steps, --quiet and --threads may be given beside it. metrics.csv is cut back to the checkpoint and appended to; TensorBoard gets a new event file in the folder."
             | Quiet -> "print only the summary."
 
@@ -347,11 +347,9 @@ let train (envId: string) (steps: int64) (config: DqnConfig) (out: string) (quie
         | EpisodeEnded m ->
             $"[grey]step[/] {m.Step,7}  [grey]episode[/] {m.Episode,4}  [grey]return[/] {m.Return,6:F1}  [grey]ε[/] {m.Epsilon:F3}  [grey]loss[/] {m.Loss:F4}  [grey]mean Q[/] {m.MeanQ,6:F2}  [grey]steps/s[/] {m.StepsPerSecond:F0}"
         | Evaluated r -> $"[green]eval[/] step {r.Step,7}  mean return {r.MeanReturn:F1} ± {r.StdReturn:F1} over {r.Returns.Length} episodes"
-    // Ctrl-C stops training at the next agent step; a checkpoint is written there.
+    // Ctrl-C or SIGTERM stops training at the next agent step; a checkpoint is written there.
     use cancel = new Threading.CancellationTokenSource()
-    let onCancel = ConsoleCancelEventHandler(fun _ e -> e.Cancel <- true; cancel.Cancel())
-    Console.CancelKeyPress.AddHandler onCancel
-    use _ = { new IDisposable with member _.Dispose() = Console.CancelKeyPress.RemoveHandler onCancel }
+    use _ = Cli.onStopSignals cancel
     /// Learns up to `steps` in calls of at most checkpointing.Interval agent steps (ending on its multiples), writing a
     /// checkpoint after each.
     let learnAll (observer: TrainingEvent -> unit) =

@@ -157,7 +157,8 @@ let tests =
                 refused [ "atari"; "--resume"; stopped ] "a run of `train`"
                 Expect.isTrue (File.ReadAllBytes(state stopped) = File.ReadAllBytes(state alone)) "the refused commands left the checkpoint")
 
-        testCase "Ctrl-C (SIGINT) stops train at the next agent step with a checkpoint there and exit code 130; --resume goes on from it" <| fun () ->
+        for signal in [ "INT"; "TERM" ] do
+          testCase $"SIG{signal} stops train at the next agent step with a checkpoint there and exit code 130; --resume goes on from it" <| fun () ->
             withTempFolder (fun dir ->
                 let run = Path.Combine(dir, "run")
                 let info = ProcessStartInfo("dotnet", WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true)
@@ -170,11 +171,11 @@ let tests =
                 let clock = Stopwatch.StartNew()
                 while not (File.Exists metrics && File.ReadAllLines(metrics).Length > 20) && clock.Elapsed < TimeSpan.FromMinutes 1.0 do
                     Threading.Thread.Sleep 100
-                use kill = Process.Start("kill", [ "-INT"; string p.Id ])
+                use kill = Process.Start("kill", [ $"-{signal}"; string p.Id ])
                 kill.WaitForExit()
                 if not (p.WaitForExit(TimeSpan.FromMinutes 1.0)) then
                     p.Kill true
-                    failtest "train did not stop within a minute of SIGINT"
+                    failtest $"train did not stop within a minute of SIG{signal}"
                 Expect.equal p.ExitCode 130 $"exit code (stderr: {stderr.Result})"
                 ignore stdout.Result
                 let line = lines stderr.Result |> Array.find (fun l -> l.Contains "interrupted at agent step")
