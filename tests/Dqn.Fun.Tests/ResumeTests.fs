@@ -135,9 +135,19 @@ let tests =
             let e = Expect.wantThrows<ArgumentException> (fun () -> Agent.Resume(dir, other) |> ignore) "another gamma"
             Expect.stringContains e.Message "Gamma = 0.99" "the saved value"
             Expect.stringContains e.Message "has Gamma = 0.9 " "the given value"
+            // A state file of another format (a later version's) is refused, naming both formats.
+            let newest = TrainingCheckpoint.tryLatest dir |> Option.get
+            let state = Path.Combine(newest, TrainingCheckpoint.StateFile)
+            let file = Safetensors.load state TorchSharp.torch.CPU
+            Safetensors.save state file.Tensors (file.Metadata |> Map.add "format" "dqnfun.training-state.v9")
+            for _, t in file.Tensors do t.Dispose()
+            let e = Expect.wantThrows<InvalidDataException> (fun () -> Agent.Resume(dir, config) |> ignore) "another format"
+            Expect.stringContains e.Message "dqnfun.training-state.v9" "the file's format"
+            Expect.stringContains e.Message "dqnfun.training-state.v1" "the format this version reads"
+            Directory.Delete(newest, true)
             // The evaluation settings do not change training: they may differ.
             use c = Agent.Resume(dir, { config with EvalInterval = 1_000; EvalEpisodes = 3 })
-            Expect.equal c.Steps 750L "resumed with other evaluation settings"
+            Expect.equal c.Steps 500L "resumed with other evaluation settings (the newest left)"
 
         testCase "the online network of a checkpoint loads with Agent.Load" <| fun () ->
             let dir, cleanup = tempFolder ()
