@@ -15,7 +15,7 @@ type AtariGameMetrics =
       AgentSteps: int64
       /// <summary>Gradient updates so far (cumulative).</summary>
       Updates: int64
-      /// <summary>1-based game number.</summary>
+      /// <summary>1-based number of the training game over the agent's life (across Learn calls and resumes).</summary>
       Game: int
       /// <summary>The game's raw score: the sum of unclipped ALE rewards.</summary>
       Return: float
@@ -431,7 +431,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                         { Frames = lifetime ()
                           AgentSteps = agentSteps
                           Updates = updates
-                          Game = games
+                          Game = int lifetimeGames
                           Return = gameReturn
                           AgentStepsInGame = gameSteps
                           Epsilon = epsilon

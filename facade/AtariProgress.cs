@@ -58,7 +58,7 @@ public abstract record AtariProgress
 /// <param name="Frames">Emulator frames of training over the agent's life at the game's end.</param>
 /// <param name="AgentSteps">The agent's cumulative agent steps at the game's end.</param>
 /// <param name="Updates">The agent's cumulative updates (gradient steps).</param>
-/// <param name="Game">1-based game number within this <c>Learn</c> call.</param>
+/// <param name="Game">1-based number of the training game over the agent's life (across <c>Learn</c> calls and resumes).</param>
 /// <param name="Score">The game's raw score: the sum of the unclipped ALE rewards.</param>
 /// <param name="GameAgentSteps">Agent steps the game took.</param>
 /// <param name="Epsilon">ε at the game's last agent step, in [0, 1].</param>

@@ -63,7 +63,7 @@ public class AtariDqnAgentTests
         var games = progress.Reports.OfType<AtariGameProgress>().ToList();
         Assert.Equal([1_200L, 1_600L], games.Select(g => g.Frames));
         Assert.Equal([300L, 400L], games.Select(g => g.AgentSteps));
-        Assert.Equal([1, 2], games.Select(g => g.Game));
+        Assert.Equal([3, 4], games.Select(g => g.Game)); // the first call played games 1 and 2
         Assert.Equal((800L, 200L, 2), (second.Frames, second.AgentSteps, second.Games));
         Assert.Equal(1_600L, Assert.Single(second.Evaluations).Frames);
         Assert.Equal((1_600L, 400L), (agent.Frames, agent.AgentSteps));
