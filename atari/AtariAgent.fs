@@ -514,8 +514,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             r.Int("action_count", 1, Int32.MaxValue), r.Int("stack_frames", 1, 64)
         let agent = new AtariAgent(config, actions, frames, None)
         try
-            (use _ = torch.no_grad ()
-             Checkpoint.loadInto (IO.Path.Combine(folder, TrainingCheckpoint.ModelFile)) agent.Network |> ignore)
+            Checkpoint.loadInto (IO.Path.Combine(folder, TrainingCheckpoint.ModelFile)) agent.Network |> ignore
             agent.LoadState folder
             agent
         with _ ->

@@ -226,7 +226,7 @@ public sealed class DqnAgent : IDisposable
 
     /// <summary>Writes a training checkpoint into a run's checkpoint folder: a folder step-&lt;Steps&gt; holding the
     /// online network (model.safetensors, readable by <see cref="Load"/>) and everything else training needs to go on
-    /// (state.safetensors: target network, Adam's moments, learning rate, replay buffer and priorities, n-step steps,
+    /// (state.safetensors: target network, the optimizer's state, learning rate, replay buffer and priorities, n-step steps,
     /// random generators, step, episode and update counters), written whole then renamed, so a crash mid-write leaves
     /// the checkpoints before it whole. The newest <paramref name="keep"/> checkpoints are kept.</summary>
     /// <param name="dir">The run's checkpoint folder (created if absent).</param>

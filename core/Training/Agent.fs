@@ -497,8 +497,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         metadata
 
     /// <summary>Writes a training checkpoint into the run's checkpoint folder `dir`: a folder step-&lt;Steps&gt; holding
-    /// model.safetensors (the online network, as Save writes it) and state.safetensors (the target network, Adam's
-    /// moments and step, the learning rate, the replay buffer with its priorities, the n-step steps waiting for their
+    /// model.safetensors (the online network, as Save writes it) and state.safetensors (format
+    /// dqnfun.training-state.v1: the target network, the optimizer's state in TorchSharp's state-dict format, the learning rate, the replay buffer with its priorities, the n-step steps waiting for their
     /// return, the agent's torch.Generator and exploration and replay generators, and the agent-step, episode and
     /// update counters), written whole and then renamed (TrainingCheckpoint); the newest `keep` (default 2)
     /// checkpoints are kept. Resume reads it back. Returns the checkpoint's folder.</summary>
