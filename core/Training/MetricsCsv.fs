@@ -23,9 +23,11 @@ module internal MetricsCsv =
             let kept =
                 lines[1..]
                 |> Array.filter (fun l ->
-                    match l.Split(',') with
-                    | fields when fields.Length > 1 -> Int64.Parse(fields[1], CultureInfo.InvariantCulture) <= step
-                    | _ -> false)
+                    let fields = l.Split ','
+                    match (if fields.Length > 1 then Int64.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture) else (false, 0L)) with
+                    | true, at -> at <= step
+                    | _ when String.IsNullOrWhiteSpace l -> false
+                    | _ -> raise (InvalidDataException($"{full}: the row '{l}' has no step or frame count in its second column")))
             let tmp = full + ".tmp"
             File.WriteAllLines(tmp, Array.append [| header |] kept)
             File.Move(tmp, full, true)
