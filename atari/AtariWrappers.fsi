@@ -157,6 +157,68 @@ module AtariWrappers =
     [<CompiledName("HasFireReset")>]
     val hasFireReset: minimalActionSet: int[] -> bool
 
+/// <summary>One op of an emulator advanced in a batch (<see cref="T:Dqn.Fun.Atari.IAtariVectorEmulator"/>): restart
+/// the game first when <c>Reset</c>, then hold ALE action id <c>Action</c> for <c>Frames</c> emulator frames, stopping
+/// at game over. <c>Reset = false</c> with <c>Frames = 0</c> leaves the emulator alone.</summary>
+[<Struct>]
+type EmulatorOp =
+    {
+        /// <summary>Restart the game (<c>IAtariEmulator.ResetGame</c>) before the frames.</summary>
+        Reset: bool
+        /// <summary>An ALE action id (not an index).</summary>
+        Action: int
+        /// <summary>Emulator frames to hold it, 0 .. the emulator's <c>MaxFrames</c>.</summary>
+        Frames: int
+    }
+
+/// <summary>What an <see cref="T:Dqn.Fun.Atari.EmulatorOp"/> did.</summary>
+[<Struct>]
+type EmulatorResult =
+    {
+        /// <summary>Sum of the frames' ALE rewards (0 for a reset alone).</summary>
+        RewardSum: int
+        /// <summary>Frames emulated (fewer than asked when the game ended).</summary>
+        Frames: int
+        /// <summary>The game ended on the last frame emulated.</summary>
+        GameOver: bool
+        /// <summary>Lives after the op.</summary>
+        Lives: int
+    }
+
+/// <summary>
+/// <c>NumEnvs</c> emulators of one game advanced together, one op each per <c>Run</c>: the batch form of
+/// <see cref="T:Dqn.Fun.Atari.IAtariEmulator"/> under <see cref="T:Dqn.Fun.Atari.AtariVectorEnvironment"/>. Over the
+/// ALE bridge one <c>Run</c> is one STEP round trip per server (PROTOCOL.md version 3, an op per env), the servers
+/// stepped in parallel (<c>AleVectorEmulator</c>); <c>AtariVectorEmulator.ofEmulators</c> runs emulators of this
+/// process one after the other.
+/// </summary>
+type IAtariVectorEmulator =
+    /// <summary>The number of emulators, at least 1.</summary>
+    abstract NumEnvs: int
+    /// <summary>The minimal action set of the game, the same for every emulator: ALE ids, index 0 NOOP.</summary>
+    abstract MinimalActionSet: int[]
+    /// <summary>The most frames one op may hold (64 over the bridge, the protocol's MAX_REPEAT).</summary>
+    abstract MaxFrames: int
+    /// <summary>Runs <c>ops[i]</c> on emulator i and writes <c>results[i]</c>, with the screens after the
+    /// second-to-last and last frames in <c>secondLast[i]</c> and <c>last[i]</c> ([210; 160; 3] RGB; as
+    /// <c>AtariWrappers.frameSkip</c> leaves them, and both the screen after the reset for a reset alone).
+    /// Emulators whose op does nothing keep their results and buffers as they were.</summary>
+    abstract Run: ops: EmulatorOp[] * results: EmulatorResult[] * secondLast: byte[][] * last: byte[][] -> unit
+
+/// <summary>Vector emulators over emulators of this process.</summary>
+[<RequireQualifiedAccess>]
+module AtariVectorEmulator =
+    /// <summary>The ops that do nothing.</summary>
+    val internal idle: EmulatorOp
+    /// <summary>An op on one emulator, as <c>IAtariVectorEmulator.Run</c> specifies.</summary>
+    val internal runOne: emulator: IAtariEmulator -> op: EmulatorOp -> secondLast: byte[] -> last: byte[] -> EmulatorResult
+    /// <summary>The emulators, each run in turn on the calling thread; they must share an action set. The
+    /// vector does not own them.</summary>
+    /// <exception cref="T:System.ArgumentException">No emulators, a null one, or action sets that differ (the message
+    /// names the emulator and both sets).</exception>
+    [<CompiledName("OfEmulators")>]
+    val ofEmulators: emulators: IAtariEmulator[] -> IAtariVectorEmulator
+
 /// <summary>
 /// The DQN Atari environment over an <see cref="T:Dqn.Fun.Atari.IAle"/>: no-op starts, fire on reset,
 /// frame skip with max-pooling of the last two RGB screens, grayscale (OpenCV RGB2GRAY), 84×84 area
@@ -207,3 +269,76 @@ type AtariEnvironment =
     /// <exception cref="T:System.InvalidOperationException">Before the first <c>Reset</c>, or after a
     /// terminated or truncated step without a <c>Reset</c> since.</exception>
     member Step: actionIndex: int -> AtariStep
+
+/// <summary>What one step of an <see cref="T:Dqn.Fun.Atari.AtariVectorEnvironment"/> returns: per env i in
+/// 0 .. NumEnvs − 1, fresh arrays. Autoreset in the same step (Stable-Baselines3's <c>VecEnv</c>): where env i's
+/// episode ended (terminated or truncated), row i of <c>Observations</c> is the first frame stack of its next
+/// episode and row i of <c>FinalObservations</c> the stack the episode ended in; elsewhere both rows are equal.</summary>
+type AtariVectorStep =
+    {
+        /// <summary>[numEnvs; 4; 84; 84] bytes: each env's frame stack to act on next, oldest → newest.</summary>
+        Observations: byte[]
+        /// <summary>[numEnvs; 4; 84; 84] bytes: the stack each env's step ended in, before any reset.</summary>
+        FinalObservations: byte[]
+        /// <summary>[numEnvs]: the learning reward (clipped when <c>ClipRewards</c>).</summary>
+        Rewards: int[]
+        /// <summary>[numEnvs]: the sum of the step's ALE rewards.</summary>
+        RawRewards: int[]
+        /// <summary>[numEnvs]: the episode ended inside the MDP (game over, or a lost life under
+        /// <c>TerminalOnLifeLoss</c>).</summary>
+        Terminated: bool[]
+        /// <summary>[numEnvs]: the episode was cut by <c>MaxEpisodeFrames</c>.</summary>
+        Truncated: bool[]
+        /// <summary>[numEnvs]: the game itself ended.</summary>
+        GameOver: bool[]
+        /// <summary>[numEnvs]: the lives counter went down.</summary>
+        LifeLost: bool[]
+        /// <summary>[numEnvs]: emulator frames the step took (FrameSkip, fewer when the game ended); reset
+        /// frames are not counted here (see <c>TotalFrames</c>).</summary>
+        Frames: int[]
+    }
+
+/// <summary>
+/// <c>NumEnvs</c> DQN Atari environments stepped together (Gymnasium's vector environments, SB3's <c>VecEnv</c>),
+/// each with exactly <see cref="T:Dqn.Fun.Atari.AtariEnvironment"/>'s episode logic and preprocessing (the same
+/// code: a step of env i gives the bytes a lone <c>AtariEnvironment</c> over the same emulator gives). Every agent
+/// step of all envs is one <c>IAtariVectorEmulator.Run</c>, one round trip per bridge server; the resets of the envs
+/// whose episode ended take further runs in the same <c>Step</c> (no-op starts and FIRE steps of several envs share
+/// each run).
+/// </summary>
+/// <remarks>Env i's no-op generator is seeded with <c>seed + i</c>. Not thread-safe. It does not own the
+/// emulator.</remarks>
+[<Sealed>]
+type AtariVectorEnvironment =
+    /// <summary>A vector environment over <c>emulator</c> with validated <c>settings</c>.</summary>
+    /// <exception cref="T:System.ArgumentNullException">emulator is null.</exception>
+    /// <exception cref="T:System.ArgumentException">The emulator's action set is empty.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A settings field is out of range, or FrameSkip exceeds
+    /// the emulator's MaxFrames.</exception>
+    new: emulator: IAtariVectorEmulator * settings: AtariSettings * seed: int -> AtariVectorEnvironment
+    /// <summary>The number of environments.</summary>
+    member NumEnvs: int
+    /// <summary>Agent actions: the size of the minimal action set.</summary>
+    member ActionCount: int
+    /// <summary>The settings.</summary>
+    member Settings: AtariSettings
+    /// <summary>Frames emulated by all envs since construction, reset actions included.</summary>
+    member TotalFrames: int64
+    /// <summary>Agent steps of all envs since construction (NumEnvs per <c>Step</c>).</summary>
+    member AgentSteps: int64
+    /// <summary>Batched emulator calls (<c>IAtariVectorEmulator.Run</c>, bridge round trips) since construction.</summary>
+    member EmulatorCalls: int64
+    /// <summary>Starts a new training episode in every env (as <c>AtariEnvironment.Reset</c>: after a life-loss
+    /// terminal the game goes on); returns [numEnvs; 4; 84; 84] first frame stacks.</summary>
+    member Reset: unit -> byte[]
+    /// <summary>As <c>Reset()</c>; a non-null seed starts a new game in env i with its no-op generator seeded with
+    /// <c>seed + i</c> (Gymnasium's <c>reset(seed=s)</c> on a vector environment).</summary>
+    member Reset: seed: Nullable<int> -> byte[]
+    /// <summary>One agent step in every env, <c>actions[i]</c> (an index into the minimal action set) in env i;
+    /// envs whose episode ended are reset in the same call.</summary>
+    /// <exception cref="T:System.ArgumentNullException">actions is null.</exception>
+    /// <exception cref="T:System.ArgumentException">actions does not hold NumEnvs actions.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">An action is outside 0 .. ActionCount − 1 (the message
+    /// names its index).</exception>
+    /// <exception cref="T:System.InvalidOperationException">Reset was never called.</exception>
+    member Step: actions: int[] -> AtariVectorStep

@@ -340,26 +340,76 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             raise (BridgeException(endpoint, "CREATE", $"could not map the shared screen file {path}: {e.Message}", Nullable(), e))
         try File.Delete path with _ -> ()
 
-    let observed (envs: int[]) (reply: Reply) =
+    // The last RESET/STEP reply: the envs it covers, its screens when they came inline (else empty: they are in
+    // the shared file), and per covered env the offset of its two screens there.
+    let mutable replyEnvs: int[] = [||]
+    let mutable replyScreens: byte[] = [||]
+    let mutable replyOffsets: int[] = [||]
+    let mutable allEnvs: int[] = [||]
+    let mutable allScreenBytes: int[] = [||]
+
+    /// Keeps a RESET/STEP reply's screens for readScreens; returns its records.
+    let received (envs: int[]) (reply: Reply) : AleEnvStep[] =
         match reply with
         | Observed(_, steps, screens) ->
-            let sizes = screenBytesOf envs
-            let screens =
-                match sharedView with
-                | _ when screens.Length > 0 -> screens
-                | null ->
-                    broken <- Some "a reply without screens, though no shared screen file was agreed"
-                    raise (BridgeException(endpoint, "RESET/STEP", "the reply has no screens, and no shared screen file was agreed"))
-                | _ ->
-                    // The server writes the file only while it handles a request: copy before the next one.
-                    let out = GC.AllocateUninitializedArray<byte>(2 * Array.sum sizes)
-                    let mutable at = 0
-                    for k in 0 .. envs.Length - 1 do
-                        Marshal.Copy(sharedStart + nativeint pairOffsets[envs[k]], out, at, 2 * sizes[k])
-                        at <- at + 2 * sizes[k]
-                    out
-            AleObservation(envs, steps, screens, sizes)
+            if screens.Length = 0 && isNull sharedView then
+                broken <- Some "a reply without screens, though no shared screen file was agreed"
+                raise (BridgeException(endpoint, "RESET/STEP", "the reply has no screens, and no shared screen file was agreed"))
+            replyEnvs <- envs
+            replyScreens <- screens
+            if screens.Length > 0 then
+                replyOffsets <- (if obj.ReferenceEquals(envs, allEnvs) then Array.scan (fun acc n -> acc + 2 * n) 0 allScreenBytes else Array.scan (fun acc n -> acc + 2 * n) 0 (screenBytesOf envs))
+            steps
         | _ -> raise (BridgeException(endpoint, "RESET/STEP", "unexpected reply"))
+
+    /// env's two screens of the last reply (the k-th env it covers), as one span of 2*H*W*3 bytes.
+    let screenPair (env: int) : ReadOnlySpan<byte> =
+        let k =
+            if env >= 0 && env < replyEnvs.Length && replyEnvs[env] = env then env
+            else Array.IndexOf(replyEnvs, env)
+        if replyEnvs.Length = 0 then invalidOp "no RESET or STEP reply has been received"
+        if k < 0 then raise (ArgumentOutOfRangeException("env", env, $"the last reply covers envs {String.Join(',', replyEnvs)}"))
+        let size = 2 * infos[env].Height * infos[env].Width * 3
+        if replyScreens.Length > 0 then ReadOnlySpan(replyScreens, replyOffsets[k], size)
+        else ReadOnlySpan<byte>(NativePtr.toVoidPtr (NativePtr.ofNativeInt<byte> (sharedStart + nativeint pairOffsets[env])), size)
+
+    let readScreens (env: int) (secondLast: Span<byte>) (last: Span<byte>) =
+        let pair = screenPair env
+        let size = pair.Length / 2
+        if secondLast.Length <> size || last.Length <> size then
+            invalidArg "secondLast" $"the buffers are {secondLast.Length} and {last.Length} bytes; env {env}'s screen is {size} (H*W*3)"
+        pair.Slice(0, size).CopyTo secondLast
+        pair.Slice(size).CopyTo last
+
+    /// The last reply as an AleObservation that owns its screens.
+    let observation (envs: int[]) (steps: AleEnvStep[]) =
+        let sizes = screenBytesOf envs
+        let screens =
+            if replyScreens.Length > 0 then replyScreens
+            else
+                // The server writes the file only while it handles a request: copy before the next one.
+                let out = GC.AllocateUninitializedArray<byte>(2 * Array.sum sizes)
+                let mutable at = 0
+                for env in envs do
+                    let pair = screenPair env
+                    pair.CopyTo(Span(out, at, pair.Length))
+                    at <- at + pair.Length
+                out
+        AleObservation(envs, steps, screens, sizes)
+
+    let observed (envs: int[]) (reply: Reply) = observation envs (received envs reply)
+
+    let stepRecords (ops: AleStepOp[]) : AleEnvStep[] =
+        if infos.Length = 0 then invalidOp "call Create before Step"
+        if isNull ops || ops.Length <> infos.Length then invalidArg "ops" $"give one op per env ({infos.Length})"
+        let mutable repeat = ops[0].Repeat
+        for i in 0 .. ops.Length - 1 do
+            let r = ops[i].Repeat
+            if r < 0 || r > Protocol.MaxRepeat then
+                raise (ArgumentOutOfRangeException($"ops[{i}].Repeat", r, $"a repeat must be in 0..{Protocol.MaxRepeat}"))
+            if r <> repeat || ops[i].Reset then repeat <- -1
+        let describe = if repeat >= 0 then $" ({ops.Length} envs, repeat {repeat})" else $" ({ops.Length} envs, ops of their own)"
+        call (Step ops) describe allScreenBytes |> received allEnvs
 
     let create (s: AleEnvSpec[]) =
         if isNull s || s.Length < 1 || s.Length > Protocol.MaxEnvs then
@@ -373,6 +423,9 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             releaseShared ()
             specs <- Array.copy s
             infos <- i
+            allEnvs <- Array.init i.Length id
+            allScreenBytes <- screenBytesOf allEnvs
+            replyEnvs <- [||]
             pairOffsets <- Array.scan (fun at (e: AleEnvInfo) -> at + 2L * int64 (e.Height * e.Width * 3)) 0L i
             match path with
             | Some p when askShared -> mapShared p pairOffsets[i.Length]
@@ -470,12 +523,28 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
 
     /// Steps every environment at once: actions[i] (an index into Envs[i].Actions) held for `repeat`
     /// frames. Environments whose game is over must be reset first.
-    member _.Step(actions: int[], repeat: int) : AleObservation =
-        if infos.Length = 0 then invalidOp "call Create before Step"
+    member b.Step(actions: int[], repeat: int) : AleObservation =
         if isNull actions || actions.Length <> infos.Length then invalidArg "actions" $"give one action per env ({infos.Length})"
         if repeat < 1 || repeat > Protocol.MaxRepeat then raise (ArgumentOutOfRangeException("repeat", repeat, $"repeat must be in 1..{Protocol.MaxRepeat}"))
-        let all = Array.init infos.Length id
-        call (Step(repeat, actions)) $" ({actions.Length} envs, repeat {repeat})" (screenBytesOf all) |> observed all
+        b.Step(actions |> Array.map (fun a -> AleStepOp.Act(a, repeat)))
+
+    /// One STEP with its own op for every environment (PROTOCOL.md, version 3): env i is reset first when
+    /// ops[i].Reset, then holds ops[i].Action for ops[i].Repeat frames (0..64; 0 without Reset leaves it
+    /// untouched). The observation covers every env. Raises ArgumentException unless there is one op per env,
+    /// ArgumentOutOfRangeException for a repeat outside 0..64 or an action outside the env's action set.
+    member _.Step(ops: AleStepOp[]) : AleObservation =
+        let steps = stepRecords ops
+        observation allEnvs steps
+
+    /// As Step(ops), without copying the screens out: returns the records; ReadScreens reads an env's two
+    /// screens until the next request. For a vector environment that max-pools straight from them.
+    member _.StepRecords(ops: AleStepOp[]) : AleEnvStep[] = stepRecords ops
+
+    /// Copies env `env`'s second-to-last and last screens of the last RESET or STEP into the buffers (each
+    /// H*W*3 bytes). Valid until the next request. Raises InvalidOperationException before any RESET/STEP
+    /// reply, ArgumentOutOfRangeException for an env index outside the last reply, ArgumentException for a
+    /// buffer of another length.
+    member _.ReadScreens(env: int, secondLast: Span<byte>, last: Span<byte>) = readScreens env secondLast last
 
     /// Starts afresh after a failure: closes the socket, restarts the server it launched (or reconnects
     /// to the fixed endpoint), handshakes, creates the same environments (same seeds) and resets them all.

@@ -40,6 +40,13 @@ type FrameStack(depth: int, frameLength: int) =
         for i in 0 .. depth - 1 do
             Array.Copy(storage, ((oldest + i) % depth) * frameLength, destination, i * frameLength, frameLength)
 
+    member _.CopyTo(destination: byte[], offset: int) =
+        Arg.notNull "destination" destination
+        if offset < 0 || offset > destination.Length - storage.Length then
+            Arg.outOfRange "offset" offset $"in 0..{destination.Length - storage.Length} (room for [{depth}; {frameLength}])"
+        for i in 0 .. depth - 1 do
+            Array.Copy(storage, ((oldest + i) % depth) * frameLength, destination, offset + i * frameLength, frameLength)
+
     member this.ToArray() =
         let destination = Array.zeroCreate storage.Length
         this.CopyTo destination

@@ -38,6 +38,11 @@ type FrameStack =
     /// <exception cref="T:System.ArgumentException">destination does not have Depth·FrameLength bytes.</exception>
     /// <exception cref="T:System.ArgumentNullException">destination is null.</exception>
     member CopyTo: destination: byte[] -> unit
+    /// <summary>Copies the stack into <c>destination</c> from <c>offset</c> on: [Depth; FrameLength] bytes, oldest →
+    /// newest (row i of a [n; Depth; FrameLength] batch at offset i·Depth·FrameLength).</summary>
+    /// <exception cref="T:System.ArgumentNullException">destination is null.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">The stack does not fit at offset.</exception>
+    member CopyTo: destination: byte[] * offset: int -> unit
     /// <summary>The stack as a fresh [Depth; FrameLength] array, oldest → newest (e.g. [4; 84; 84]).</summary>
     member ToArray: unit -> byte[]
 

@@ -64,6 +64,23 @@ type AleEnvStep =
       /// The episode hit MaxFramesPerEpisode.
       Truncated: bool }
 
+/// <summary>What one STEP does to one environment (PROTOCOL.md, STEP, version 3): optionally reset the game, then
+/// hold action <c>Action</c> for up to <c>Repeat</c> frames. <c>Repeat</c> 0 without <c>Reset</c> leaves the env
+/// untouched (its record and screens are its current ones); <c>Reset</c> with <c>Repeat</c> 0 is a RESET.</summary>
+[<Struct>]
+type AleStepOp =
+    { /// An index into the env's action set (AleEnvInfo.Actions).
+      Action: int
+      /// Frames to hold the action, 0 .. MAX_REPEAT (64); fewer run when the game ends.
+      Repeat: int
+      /// Call reset_game() first (a game that is over must be reset before it is stepped).
+      Reset: bool }
+
+    /// Hold `action` for `repeat` frames.
+    static member Act(action: int, repeat: int) = { Action = action; Repeat = repeat; Reset = false }
+    /// Leave the env as it is.
+    static member Idle = { Action = 0; Repeat = 0; Reset = false }
+
 /// Error codes of an ERROR reply (PROTOCOL.md, "Errors").
 type BridgeErrorCode =
     | Malformed = 1
@@ -74,12 +91,12 @@ type BridgeErrorCode =
     | Ale = 6
     | Internal = 7
 
-/// The wire format of atari/bridge/PROTOCOL.md (version 2): encoders and validating decoders for both
+/// The wire format of atari/bridge/PROTOCOL.md (version 3): encoders and validating decoders for both
 /// directions. The client uses requests-out/replies-in; the test replay server uses the other pair.
 module internal Protocol =
 
     let Magic = 0x42454C41u // bytes "ALEB"
-    let Version = 2us
+    let Version = 3us
     let HeaderSize = 12
     let MaxEnvs = 256
     let MaxRepeat = 64
@@ -87,6 +104,9 @@ module internal Protocol =
     let EnvSpecSize = 24
     let EnvInfoSize = 16
     let EnvStepSize = 24
+    let StepOpSize = 8
+    /// STEP op flag: reset the game before the repeat.
+    let StepOpReset = 1uy
     let NoEnv = 0xFFFFFFFFu
     /// CREATE flag (request and reply): the screens travel in a shared memory file, not in the replies.
     let SharedScreens = 1u
@@ -115,7 +135,8 @@ module internal Protocol =
         /// sharedScreens: ask the server to put the screens in a shared memory file (same machine only).
         | Create of AleEnvSpec[] * sharedScreens: bool
         | Reset of envs: int[]
-        | Step of repeat: int * actions: int[]
+        /// One op per created env, in env order.
+        | Step of ops: AleStepOp[]
         | Close
 
     type Reply =
@@ -133,6 +154,9 @@ module internal Protocol =
 
     let bad code env msg = raise (ProtocolError(code, env, msg))
     let malformed msg = bad BridgeErrorCode.Malformed -1 msg
+
+    /// A STEP holding actions[i] in env i for `repeat` frames (version 2's STEP).
+    let stepAll (repeat: int) (actions: int[]) = Step(actions |> Array.map (fun a -> AleStepOp.Act(a, repeat)))
 
     // ---- little-endian helpers ----------------------------------------------------------------------
     let header (kind: uint16) (seq: uint32) =
@@ -204,11 +228,15 @@ module internal Protocol =
             wu32 b 0 (uint32 envs.Length)
             envs |> Array.iteri (fun i e -> wu32 b (8 + 4 * i) (uint32 e))
             [ header Kind.Reset seq; b ]
-        | Step(repeat, actions) ->
-            let b = Array.zeroCreate (8 + 4 * actions.Length)
-            wu32 b 0 (uint32 actions.Length)
-            wu32 b 4 (uint32 repeat)
-            actions |> Array.iteri (fun i a -> wi32 b (8 + 4 * i) a)
+        | Step ops ->
+            let b = Array.zeroCreate (8 + StepOpSize * ops.Length)
+            wu32 b 0 (uint32 ops.Length)
+            ops
+            |> Array.iteri (fun i op ->
+                let o = 8 + StepOpSize * i
+                wi32 b o op.Action
+                wu16 b (o + 4) (uint16 op.Repeat)
+                b[o + 6] <- (if op.Reset then StepOpReset else 0uy))
             [ header Kind.Step seq; b ]
         | Close -> [ header Kind.Close seq ]
 
@@ -282,10 +310,18 @@ module internal Protocol =
             | Kind.Step ->
                 frameCount "STEP" frames 2
                 let b = frames[1]
-                let n = countedBody "STEP" b 4 MaxEnvs
-                let repeat = u32 b 4
-                if repeat < 1u || repeat > uint32 MaxRepeat then bad BridgeErrorCode.OutOfRange -1 $"STEP: repeat {repeat} is outside 1..{MaxRepeat}"
-                Step(int repeat, Array.init n (fun i -> i32 b (8 + 4 * i)))
+                let n = countedBody "STEP" b StepOpSize MaxEnvs
+                if u32 b 4 <> 0u then malformed "STEP: reserved bytes 4..7 must be 0"
+                Step(
+                    Array.init n (fun i ->
+                        let o = 8 + StepOpSize * i
+                        let repeat = int (u16 b (o + 4))
+                        let flags = b[o + 6]
+                        if flags &&& ~~~StepOpReset <> 0uy then malformed $"STEP env {i}: flags 0x{flags:X2} has bits other than 0x{StepOpReset:X} (reset) set"
+                        if b[o + 7] <> 0uy then malformed $"STEP env {i}: reserved byte 7 must be 0"
+                        if repeat > MaxRepeat then bad BridgeErrorCode.OutOfRange i $"STEP env {i}: repeat {repeat} is outside 0..{MaxRepeat}"
+                        { Action = i32 b o; Repeat = repeat; Reset = (flags = StepOpReset) })
+                )
             | Kind.Close ->
                 frameCount "CLOSE" frames 1
                 Close

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """ALE bridge server for Dqn.Fun: hosts N Arcade Learning Environment instances behind a ZeroMQ REP
-socket and speaks the binary protocol of PROTOCOL.md (version 2) to Dqn.Fun.Atari.AleBridge.
+socket and speaks the binary protocol of PROTOCOL.md (version 3) to Dqn.Fun.Atari.AleBridge.
 
 Needs: pip install ale-py pyzmq numpy
 
@@ -28,7 +28,7 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 2
+VERSION = 3
 MAGIC = 0x42454C41  # b"ALEB" read as a little-endian u32
 MAX_ENVS = 256
 MAX_REPEAT = 64
@@ -44,13 +44,15 @@ COUNT = struct.Struct("<II")  # count, reserved/repeat: 8 bytes
 ENV_SPEC = struct.Struct("<ifiiIBBH")  # 24 bytes
 ENV_INFO = struct.Struct("<IIIi")  # 16 bytes
 ENV_STEP = struct.Struct("<iiIIIBBH")  # 24 bytes
+STEP_OP = struct.Struct("<iHBB")  # action, repeat, flags, reserved: 8 bytes
+STEP_RESET = 1  # STEP op flag: reset_game() before the repeat
 ERROR_BODY = struct.Struct("<II")
 GAME_ID = re.compile(r"^[a-z0-9_]+$")
 SHARED_SCREENS = 1  # CREATE flag: the screens go to a shared memory file, not into the replies
 
 MALFORMED, VERSION_ERR, UNKNOWN_KIND, OUT_OF_RANGE, STATE, ALE, INTERNAL = 1, 2, 3, 4, 5, 6, 7
 
-assert HEADER.size == 12 and ENV_SPEC.size == 24 and ENV_INFO.size == 16 and ENV_STEP.size == 24
+assert HEADER.size == 12 and ENV_SPEC.size == 24 and ENV_INFO.size == 16 and ENV_STEP.size == 24 and STEP_OP.size == 8
 
 
 class Refused(Exception):
@@ -331,22 +333,31 @@ class Server:
     def step(self, frames):
         expect_frames("STEP", frames, 2)
         body = frames[1]
-        n, repeat = counted("STEP", body, 4)
-        if not 1 <= repeat <= MAX_REPEAT:
-            raise Refused(OUT_OF_RANGE, f"STEP: repeat {repeat} is outside 1..{MAX_REPEAT}")
+        n, reserved = counted("STEP", body, STEP_OP.size)
+        if reserved != 0:
+            raise malformed("STEP: reserved bytes 4..7 must be 0")
+        ops = list(STEP_OP.iter_unpack(memoryview(body)[COUNT.size:]))
+        for i, (a, repeat, flags, res) in enumerate(ops):
+            if flags & ~STEP_RESET:
+                raise malformed(f"STEP env {i}: flags 0x{flags:02X} has bits other than 0x{STEP_RESET:X} (reset) set")
+            if res != 0:
+                raise malformed(f"STEP env {i}: reserved byte 7 must be 0")
+            if repeat > MAX_REPEAT:
+                raise Refused(OUT_OF_RANGE, f"STEP env {i}: repeat {repeat} is outside 0..{MAX_REPEAT}", i)
         if not self.envs:
             raise Refused(STATE, "STEP before CREATE")
         if n != len(self.envs):
-            raise Refused(OUT_OF_RANGE, f"STEP gives {n} actions for {len(self.envs)} envs")
-        actions = struct.unpack_from(f"<{n}i", body, COUNT.size)
-        for i, (a, env) in enumerate(zip(actions, self.envs)):
+            raise Refused(OUT_OF_RANGE, f"STEP gives {n} ops for {len(self.envs)} envs")
+        for i, ((a, repeat, flags, _), env) in enumerate(zip(ops, self.envs)):
             if not 0 <= a < len(env.actions):
                 raise Refused(OUT_OF_RANGE, f"action {a} is outside 0..{len(env.actions) - 1}", i)
-            if env.needs_reset:
+            if env.needs_reset and repeat > 0 and not flags & STEP_RESET:
                 raise Refused(STATE, "the game is over (or was never reset); RESET it first", i)
         records = bytearray(COUNT.pack(n, 0))
-        for a, env in zip(actions, self.envs):
-            records += step_env(env, a, repeat)
+        for (a, repeat, flags, _), env in zip(ops, self.envs):
+            if flags & STEP_RESET:
+                env.reset()
+            records += step_env(env, a, repeat) if repeat > 0 else env.record(0, 0)
         if self.shared:
             return [bytes(records), b""]  # the screens are in the shared file
         return [bytes(records), self.screens]  # sent without a copy (send_multipart copy=False)

@@ -130,32 +130,48 @@ type ReplayServer(bindAddress: string, fault: Fault) =
                            { Reward = 0; Lives = r0.Lives; Frames = 0; EpisodeFrameNumber = r0.EpisodeFrameNumber - 1
                              FrameNumber = r0.FrameNumber - 1; GameOver = false; Truncated = false }, env.Last, env.Last |]
                 Some(Observed(Kind.Reset, Array.map (fun (r, _, _) -> r) out, Array.concat [ for _, a, b in out -> Array.append a b ])), false
-            | _, Step(repeat, actions) ->
+            | _, Step ops ->
                 steps <- steps + 1
                 match fault with
                 | DieAtStep at when at = steps -> None, true
                 | HangAtStep at when at = steps -> None, false
                 | _ ->
                 if envs.Length = 0 then bad BridgeErrorCode.State -1 "STEP before CREATE"
-                if actions.Length <> envs.Length then bad BridgeErrorCode.OutOfRange -1 $"STEP gives {actions.Length} actions for {envs.Length} envs"
-                actions |> Array.iteri (fun i a ->
-                    if a < 0 || a >= envs[i].Game.Actions.Length then
-                        bad BridgeErrorCode.OutOfRange i $"action {a} is outside 0..{envs[i].Game.Actions.Length - 1}")
+                if ops.Length <> envs.Length then bad BridgeErrorCode.OutOfRange -1 $"STEP gives {ops.Length} ops for {envs.Length} envs"
+                ops |> Array.iteri (fun i op ->
+                    if op.Action < 0 || op.Action >= envs[i].Game.Actions.Length then
+                        bad BridgeErrorCode.OutOfRange i $"action {op.Action} is outside 0..{envs[i].Game.Actions.Length - 1}")
                 envs |> Array.iteri (fun i e ->
-                    if e.Pos + repeat > e.Game.Rows.Length then bad BridgeErrorCode.State i "the recording is exhausted"
-                    for f in e.Pos .. e.Pos + repeat - 1 do
-                        if e.Game.Rows[f].ActionIndex <> actions[i] then
-                            bad BridgeErrorCode.State i $"action {actions[i]} differs from the recorded {e.Game.Rows[f].ActionIndex} (the replay cannot diverge)")
+                    let op = ops[i]
+                    let pos = if op.Reset then 0 else e.Pos
+                    if pos + op.Repeat > e.Game.Rows.Length then bad BridgeErrorCode.State i "the recording is exhausted"
+                    for f in pos .. pos + op.Repeat - 1 do
+                        if e.Game.Rows[f].ActionIndex <> op.Action then
+                            bad BridgeErrorCode.State i $"action {op.Action} differs from the recorded {e.Game.Rows[f].ActionIndex} (the replay cannot diverge)")
                 let out =
-                    [| for e in envs ->
-                           let rows = e.Game.Rows[e.Pos .. e.Pos + repeat - 1]
-                           let prev = if repeat = 1 then e.Last else e.Game.Frame(e.Pos + repeat - 2)
-                           e.Last <- e.Game.Frame(e.Pos + repeat - 1)
-                           e.Pos <- e.Pos + repeat
-                           let r = Array.last rows
-                           { Reward = rows |> Array.sumBy (fun r -> r.Reward); Lives = r.Lives; Frames = repeat
-                             EpisodeFrameNumber = r.EpisodeFrameNumber; FrameNumber = r.FrameNumber
-                             GameOver = r.GameOver; Truncated = false }, prev, e.Last |]
+                    [| for e, op in Array.zip envs ops ->
+                           let previous = if e.Pos = 0 then None else Some e.Game.Rows[e.Pos - 1]
+                           if op.Reset then
+                               e.Pos <- 0
+                               e.Last <- e.Game.ResetScreen
+                           let r0 = e.Game.Rows[0]
+                           if op.Repeat = 0 then
+                               // a reset alone, or untouched: the current record, both screens the last one
+                               let lives, ep, fr, over =
+                                   match (if op.Reset then None else previous) with
+                                   | Some r -> r.Lives, r.EpisodeFrameNumber, r.FrameNumber, r.GameOver
+                                   | None -> r0.Lives, r0.EpisodeFrameNumber - 1, r0.FrameNumber - 1, false
+                               { Reward = 0; Lives = lives; Frames = 0; EpisodeFrameNumber = ep; FrameNumber = fr; GameOver = over; Truncated = false }, e.Last, e.Last
+                           else
+                               let repeat = op.Repeat
+                               let rows = e.Game.Rows[e.Pos .. e.Pos + repeat - 1]
+                               let prev = if repeat = 1 then e.Last else e.Game.Frame(e.Pos + repeat - 2)
+                               e.Last <- e.Game.Frame(e.Pos + repeat - 1)
+                               e.Pos <- e.Pos + repeat
+                               let r = Array.last rows
+                               { Reward = rows |> Array.sumBy (fun r -> r.Reward); Lives = r.Lives; Frames = repeat
+                                 EpisodeFrameNumber = r.EpisodeFrameNumber; FrameNumber = r.FrameNumber
+                                 GameOver = r.GameOver; Truncated = false }, prev, e.Last |]
                 Some(Observed(Kind.Step, Array.map (fun (r, _, _) -> r) out, Array.concat [ for _, a, b in out -> Array.append a b ])), false
             | _, Close -> Some CloseOk, true
         with ProtocolError(code, env, msg) -> Some(Error(code, env, msg)), false
@@ -242,7 +258,7 @@ let mutated (seed: int) : byte[] list =
     let rng = Random seed
     let valid =
         [ encodeRequest 1u (Hello(Protocol.Version, Protocol.Version)); encodeRequest 2u (Create(specs, true)); encodeRequest 3u (Reset [| 0; 1 |])
-          encodeRequest 4u (Step(4, [| 1; 2 |])); encodeRequest 5u Close ]
+          encodeRequest 4u (stepAll 4 [| 1; 2 |]); encodeRequest 5u Close ]
     let frames = valid[rng.Next valid.Length] |> List.map Array.copy |> ResizeArray
     for _ in 0 .. rng.Next(1, 4) do
         let f = rng.Next frames.Count
@@ -269,7 +285,7 @@ let assertRefusesMalformed (endpoint: string) =
     Expect.equal code BridgeErrorCode.Version "a header of version 1"
     Expect.stringContains msg "version 1 is not supported" "the version error's message"
     // no common version in HELLO
-    Expect.equal (codeOf (encodeRequest 1u (Hello(3us, 5us)))) BridgeErrorCode.Version "HELLO 3..5"
+    Expect.equal (codeOf (encodeRequest 1u (Hello(Protocol.Version + 1us, Protocol.Version + 3us)))) BridgeErrorCode.Version "HELLO of versions above this one"
     // bad magic, short header, truncated body, extra frame
     Expect.equal (codeOf [ Array.zeroCreate 12; hello[1] ]) BridgeErrorCode.Malformed "a bad magic"
     Expect.equal (codeOf [ Array.sub hello[0] 0 8 ]) BridgeErrorCode.Malformed "a short header"
@@ -282,10 +298,13 @@ let assertRefusesMalformed (endpoint: string) =
     let tooMany = Array.zeroCreate 8
     wu32 tooMany 0 100000u
     Expect.equal (codeOf [ header Kind.Reset 3u; tooMany ]) BridgeErrorCode.OutOfRange "a RESET of 100000 envs"
-    // STEP before CREATE, repeat 0, body size not matching its count
-    Expect.equal (codeOf (encodeRequest 4u (Step(4, [| 0 |])))) BridgeErrorCode.State "STEP before CREATE"
-    Expect.equal (codeOf (encodeRequest 4u (Step(0, [| 0 |])))) BridgeErrorCode.OutOfRange "STEP with repeat 0"
-    let step = encodeRequest 5u (Step(4, [| 0; 0 |]))
+    // STEP before CREATE, repeat 65, an unknown op flag, body size not matching its count
+    Expect.equal (codeOf (encodeRequest 4u (stepAll 4 [| 0 |]))) BridgeErrorCode.State "STEP before CREATE"
+    Expect.equal (codeOf (encodeRequest 4u (stepAll 65 [| 0 |]))) BridgeErrorCode.OutOfRange "STEP with repeat 65"
+    let step = encodeRequest 5u (stepAll 4 [| 0; 0 |])
+    let flagged = Array.copy step[1]
+    flagged[8 + 6] <- 2uy
+    Expect.equal (codeOf [ step[0]; flagged ]) BridgeErrorCode.Malformed "a STEP op with flag bit 1"
     Expect.equal (codeOf [ step[0]; Array.append step[1] [| 0uy; 0uy; 0uy; 0uy |] ]) BridgeErrorCode.Malformed "a STEP body longer than its count"
     // CREATE with a NaN sticky probability, names missing, invalid UTF-8
     let create = encodeRequest 6u (Create([| specs[0] |], false))
@@ -302,7 +321,7 @@ let assertRefusesMalformed (endpoint: string) =
     let e = exchange ep.Endpoint (encodeRequest 42u (Hello(Protocol.Version, Protocol.Version)))
     Expect.equal (u16 e[0] 6) (Kind.Hello ||| Kind.ReplyBit) "the HELLO reply's kind"
     Expect.equal (u32 e[0] 8) 42u "the HELLO reply's sequence"
-    let refused = exchange ep.Endpoint (encodeRequest 5u (Step(0, [| 0 |])))
+    let refused = exchange ep.Endpoint (encodeRequest 5u (stepAll 65 [| 0 |]))
     Expect.equal (u32 refused.Head 8) 5u "the ERROR reply's sequence"
 
 /// Sends 300 mangled requests (no CLOSE among them); each must get a reply, ERROR or not.
@@ -353,19 +372,68 @@ let private startRaw (endpoint: string) (extra: string list) =
     Expect.stringStarts line "READY " "the server's first line"
     p, line.Substring 6
 
+/// The bridge server over fixtures/bridge/fake_ale, a fake ale_py with known screens.
+let private fakeAleLaunch () =
+    let d = AleServerLaunch.Python()
+    { FileName = "/usr/bin/env"; Arguments = ("PYTHONPATH=" + Path.Combine(fixtureDir, "fake_ale")) :: d.FileName :: d.Arguments }
+
+/// Steps an AtariVectorEnvironment of `numEnvs` envs on `servers` servers (BridgedVectorEmulator, env i seeded
+/// 11 + i) and lone AtariEnvironments over a BridgedEmulator each (seeded alike) with the same seeded random
+/// actions, comparing every observation, reward and flag byte for byte; at least one episode must end.
+let private assertVectorMatchesLone (options: AleBridgeOptions) (game: string) (sticky: float) (settings: AtariSettings) (numEnvs: int) (servers: int) (steps: int) =
+    use vectorEmulator = BridgedVectorEmulator.Launch(game, numEnvs, servers, 11, sticky, options = options)
+    Expect.equal vectorEmulator.EnvsPerServer (Array.init servers (fun j -> numEnvs / servers + (if j < numEnvs % servers then 1 else 0))) "envs per server"
+    let vector = AtariVectorEnvironment(vectorEmulator, settings, 3)
+    let loneEmulators = Array.init numEnvs (fun i -> BridgedEmulator.Open(game, 11 + i, sticky, options = options))
+    try
+        let lone = Array.init numEnvs (fun i -> AtariEnvironment(loneEmulators[i].Emulator, settings, 3 + i))
+        let count = 4 * 84 * 84
+        let same (a: byte[]) (offset: int) (b: byte[]) = ReadOnlySpan(a, offset, count).SequenceEqual(ReadOnlySpan b)
+        let first = vector.Reset()
+        for i in 0 .. numEnvs - 1 do
+            Expect.isTrue (same first (i * count) (lone[i].Reset())) $"env {i}'s first observation"
+        let rng = Random 5
+        let mutable ended = 0
+        for k in 1..steps do
+            let actions = Array.init numEnvs (fun _ -> rng.Next vector.ActionCount)
+            let calls = vector.EmulatorCalls
+            let s = vector.Step actions
+            if not (Array.exists2 (||) s.Terminated s.Truncated) then
+                Expect.equal (vector.EmulatorCalls - calls) 1L $"step {k}: one round trip per server when no episode ends"
+            for i in 0 .. numEnvs - 1 do
+                let l = lone[i].Step actions[i]
+                Expect.isTrue (same s.FinalObservations (i * count) l.Observation) $"step {k}, env {i}: the final observation"
+                Expect.equal
+                    (s.Rewards[i], s.RawRewards[i], s.Terminated[i], s.Truncated[i], s.LifeLost[i], s.Frames[i])
+                    (l.Reward, l.RawReward, l.Terminated, l.Truncated, l.LifeLost, l.Frames)
+                    $"step {k}, env {i}: reward, raw reward, terminated, truncated, life lost, frames"
+                if l.Terminated || l.Truncated then
+                    ended <- ended + 1
+                    Expect.isTrue (same s.Observations (i * count) (lone[i].Reset())) $"step {k}, env {i}: the next episode's first observation"
+        Expect.isGreaterThan ended 0 "episodes ended"
+        Expect.equal vector.TotalFrames (lone |> Array.sumBy (fun e -> e.TotalFrames)) "TotalFrames"
+    finally
+        for e in loneEmulators do e.Dispose()
+
 [<Tests>]
 let tests =
     testList "Bridge" [
         // ---- the protocol's bytes ---------------------------------------------------------------------------------
         testCase "a STEP request is the documented little-endian bytes" <| fun () ->
-            let frames = encodeRequest 7u (Step(4, [| 2; 5 |]))
-            Expect.equal (frames[0]) [| 0x41uy; 0x4Cuy; 0x45uy; 0x42uy; 2uy; 0uy; 4uy; 0uy; 7uy; 0uy; 0uy; 0uy |] "the header"
-            Expect.equal (frames[1]) [| 2uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy; 2uy; 0uy; 0uy; 0uy; 5uy; 0uy; 0uy; 0uy |] "the body"
+            let frames = encodeRequest 7u (Step [| AleStepOp.Act(2, 4); { Action = 5; Repeat = 3; Reset = true }; AleStepOp.Idle |])
+            Expect.equal (frames[0]) [| 0x41uy; 0x4Cuy; 0x45uy; 0x42uy; 3uy; 0uy; 4uy; 0uy; 7uy; 0uy; 0uy; 0uy |] "the header"
+            Expect.equal
+                (frames[1])
+                [| 3uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy
+                   2uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy
+                   5uy; 0uy; 0uy; 0uy; 3uy; 0uy; 1uy; 0uy
+                   0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
+                "the body: count, reserved, then per env action (i32), repeat (u16), flags (u8), reserved (u8)"
 
         testCase "every request decodes to itself" <| fun () ->
             let reqs =
                 [ Hello(1us, 3us); Create(specs, false); Create([| { specs[0] with Game = "/roms/pong.bin"; GameIsRomPath = true; Mode = 2; Difficulty = 1; FullActionSet = true } |], true)
-                  Reset [| 1; 0 |]; Step(64, [| 0; 17 |]); Close ]
+                  Reset [| 1; 0 |]; Step [| AleStepOp.Act(0, 64); { Action = 17; Repeat = 0; Reset = true } |]; Close ]
             for r in reqs do
                 Expect.equal (decodeRequest (encodeRequest 9u r)) (9u, r) $"%A{r}"
 
@@ -454,9 +522,9 @@ let tests =
             use server = new ReplayServer()
             use bridge = AleBridge.Connect(server.Endpoint, fast)
             bridge.Create specs |> ignore
-            let c, _, m = errorOf (exchange server.Endpoint (encodeRequest 1u (Step(4, [| 0; 0; 0 |]))))
-            Expect.equal c BridgeErrorCode.OutOfRange "a STEP of 3 actions"
-            Expect.stringContains m "3 actions for 2 envs" "its message"
+            let c, _, m = errorOf (exchange server.Endpoint (encodeRequest 1u (stepAll 4 [| 0; 0; 0 |])))
+            Expect.equal c BridgeErrorCode.OutOfRange "a STEP of 3 ops"
+            Expect.stringContains m "3 ops for 2 envs" "its message"
             let c2, env, _ = errorOf (exchange server.Endpoint (encodeRequest 2u (Reset [| 0; 7 |])))
             Expect.equal (c2, env) (BridgeErrorCode.OutOfRange, 7) "a RESET of env 7"
             Expect.throwsT<ArgumentException> (fun () -> bridge.Step([| 0 |], 4) |> ignore) "bridge.Step of 1 action"
@@ -636,7 +704,7 @@ let tests =
             Expect.equal r1.Envs [| 1 |] "r1.Envs"
             Expect.equal (px r1 0 true) (0, 6, 7) "px r1 0 true"
             // env 0 ends on its own at episode frame 11: 3 of 4 frames run; an early end pairs the last screen
-            // (after frame 11) with itself (PROTOCOL.md, version 2)
+            // (after frame 11) with itself (PROTOCOL.md, since version 2)
             let o3 = bridge.Step([| 1; 0 |], 4)
             Expect.equal
                 (o3.Steps[0].Frames, o3.Steps[0].GameOver, o3.Steps[0].Truncated, o3.Steps[0].Reward)
@@ -829,4 +897,45 @@ let tests =
             bridge.Create specs |> ignore
             let e = Expect.wantThrows<ArgumentException> (fun () -> AleBridgeEmulator bridge |> ignore) "AleBridgeEmulator of 2 envs"
             Expect.stringContains e.Message "exactly 1 environment" "e.Message"
+    
+        // ---- an op per env (protocol version 3) and the vector environment over servers ------------------------
+        testCase "a STEP carries an op per env: idle, reset then repeat, reset alone (fake ale_py; skipped without pyzmq)" <| fun () ->
+            requirePyzmq ()
+            use bridge = AleBridge.Launch(AleBridgeOptions.Default.WithServer(fakeAleLaunch ()).WithReceiveTimeout(TimeSpan.FromSeconds 20.0))
+            bridge.Create [| { AleEnvSpec.OfGame("pong", 5) with MaxFramesPerEpisode = 0 }; { AleEnvSpec.OfGame("breakout", 6) with MaxFramesPerEpisode = 0 } |] |> ignore
+            let px (o: AleObservation) i last = let s = o.Screen(i, last).Span in (int s[0], int s[1], int s[2])
+            bridge.ResetAll() |> ignore
+            // env 1 idles: nothing runs, its record is current, its screens stay the reset's
+            let o1 = bridge.Step [| AleStepOp.Act(2, 4); AleStepOp.Idle |]
+            Expect.equal (o1.Steps[0].Frames, o1.Steps[0].Reward, px o1 0 true) (4, 12, (4, 5, 7)) "env 0 stepped"
+            Expect.equal (o1.Steps[1].Frames, o1.Steps[1].Reward, o1.Steps[1].EpisodeFrameNumber, px o1 1 false, px o1 1 true) (0, 0, 0, (0, 6, 7), (0, 6, 7)) "env 1 idle"
+            // env 0 resets and runs 2 frames in one op; env 1 resets alone
+            let o2 = bridge.Step [| { Action = 1; Repeat = 2; Reset = true }; { Action = 0; Repeat = 0; Reset = true } |]
+            Expect.equal (o2.Steps[0].Frames, o2.Steps[0].Reward, o2.Steps[0].EpisodeFrameNumber, px o2 0 false, px o2 0 true) (2, 2, 2, (1, 5, 7), (2, 5, 7)) "env 0 reset, then 2 frames"
+            Expect.equal (o2.Steps[1].Frames, px o2 1 true) (0, (0, 6, 7)) "env 1 reset alone"
+            // the game ends at frame 11; an op that steps it needs a reset with it
+            let o3 = bridge.Step [| AleStepOp.Act(0, 9); AleStepOp.Idle |]
+            Expect.isTrue o3.Steps[0].GameOver "env 0's game is over"
+            let refused = Expect.wantThrows<BridgeException> (fun () -> bridge.Step [| AleStepOp.Act(0, 4); AleStepOp.Idle |] |> ignore) "stepping an ended game"
+            Expect.equal refused.ServerError (Nullable BridgeErrorCode.State) "refused.ServerError"
+            Expect.equal (bridge.Step [| AleStepOp.Idle; AleStepOp.Idle |]).Steps[0].GameOver true "an idle op on an ended game is allowed and reports it"
+            let o4 = bridge.Step [| { Action = 0; Repeat = 4; Reset = true }; AleStepOp.Idle |]
+            Expect.equal (o4.Steps[0].Frames, o4.Steps[0].EpisodeFrameNumber) (4, 4) "a reset op restarts the ended game"
+            // the allocation-free pair: records, then each env's screens read in place
+            let records = bridge.StepRecords [| AleStepOp.Act(1, 3); AleStepOp.Act(3, 1) |]
+            Expect.equal (records[0].Frames, records[1].Frames) (3, 1) "the records"
+            let a, b = Array.zeroCreate<byte> (210 * 160 * 3), Array.zeroCreate<byte> (210 * 160 * 3)
+            bridge.ReadScreens(1, Span a, Span b)
+            Expect.equal (int a[0], int b[0], int b[1]) (0, 1, 6) "env 1's screens after 1 frame: the reset's, then frame 1's"
+            Expect.throwsT<ArgumentOutOfRangeException> (fun () -> bridge.StepRecords [| AleStepOp.Act(0, 65); AleStepOp.Idle |] |> ignore) "a repeat of 65"
+
+        testCase "a vector environment over 2 servers gives the bytes of lone environments over their own (fake ale_py; skipped without pyzmq)" <| fun () ->
+            requirePyzmq ()
+            let options = AleBridgeOptions.Default.WithServer(fakeAleLaunch ()).WithReceiveTimeout(TimeSpan.FromSeconds 20.0)
+            assertVectorMatchesLone options "pong" 0.0 { AtariSettings.nature with MaxEpisodeFrames = 0 } 3 2 60
+
+        testCase "a vector environment over 2 servers gives the bytes of lone environments with the real ALE (skipped without ale_py)" <| fun () ->
+            requireAle ()
+            let options = AleBridgeOptions.Default.WithReceiveTimeout(TimeSpan.FromSeconds 20.0)
+            assertVectorMatchesLone options "breakout" 0.25 AtariSettings.nature 4 2 400
     ]
