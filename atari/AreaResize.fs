@@ -1,6 +1,9 @@
 namespace Dqn.Fun.Atari
 
+#nowarn "9" // the resize loops read and write through pinned pointers (no bounds checks in the inner loops)
+
 open System
+open Microsoft.FSharp.NativeInterop
 
 /// One axis of OpenCV's DecimateAlpha table: entry k adds source index Si, weighted by Alpha, into
 /// destination index Di. Entries are grouped by Di in increasing order.
@@ -14,6 +17,14 @@ type AreaResizer internal (sourceHeight: int, sourceWidth: int, targetHeight: in
     member _.TargetWidth = targetWidth
     member internal _.Rows = rows
     member internal _.Columns = columns
+    /// Per destination column dx, its entries of Columns are Starts[dx] .. Starts[dx + 1] − 1 (Di is grouped).
+    member val internal ColumnStarts =
+        let starts = Array.zeroCreate (targetWidth + 1)
+        for d in columns.Di do
+            starts[d + 1] <- starts[d + 1] + 1
+        for d in 1..targetWidth do
+            starts[d] <- starts[d] + starts[d - 1]
+        starts
 
 [<RequireQualifiedAccess>]
 module AreaResize =
@@ -65,30 +76,45 @@ module AreaResize =
         Arg.length "source" $"[{resizer.SourceHeight}; {sw}]" (resizer.SourceHeight * sw) source
         Arg.length "destination" $"[{resizer.TargetHeight}; {tw}]" (resizer.TargetHeight * tw) destination
         let rows, columns = resizer.Rows, resizer.Columns
-        let xDi, xSi, xAlpha = columns.Di, columns.Si, columns.Alpha
+        // OpenCV's ResizeArea_Invoker, term for term in its order (so every float32 rounds as there): per table
+        // row entry, the source row's horizontal sums into buffer (reused while the entry's source row repeats),
+        // then beta * buffer accumulated into sum until the destination row changes.
         let buffer = Array.zeroCreate<float32> tw
         let sum = Array.zeroCreate<float32> tw
+        use pSource = fixed source
+        use pDestination = fixed destination
+        use pBuffer = fixed buffer
+        use pSum = fixed sum
+        use pStarts = fixed resizer.ColumnStarts
+        use pSi = fixed columns.Si
+        use pAlpha = fixed columns.Alpha
         let mutable previousDy = rows.Di[0]
+        let mutable bufferRow = -1
+        let flush (dy: int) =
+            let row = NativePtr.add pDestination (dy * tw)
+            for dx in 0 .. tw - 1 do
+                NativePtr.set row dx (saturate (NativePtr.get pSum dx))
         for j in 0 .. rows.Di.Length - 1 do
             let beta = rows.Alpha[j]
             let dy = rows.Di[j]
-            let offset = rows.Si[j] * sw
-            Array.Clear buffer
-            for k in 0 .. xDi.Length - 1 do
-                let dx = xDi[k]
-                buffer[dx] <- buffer[dx] + float32 source[offset + xSi[k]] * xAlpha[k]
-            if dy <> previousDy then
-                let row = previousDy * tw
+            let si = rows.Si[j]
+            if si <> bufferRow then
+                let src = NativePtr.add pSource (si * sw)
                 for dx in 0 .. tw - 1 do
-                    destination[row + dx] <- saturate sum[dx]
-                    sum[dx] <- beta * buffer[dx]
+                    let mutable acc = 0.0f
+                    for k in NativePtr.get pStarts dx .. NativePtr.get pStarts (dx + 1) - 1 do
+                        acc <- acc + float32 (NativePtr.get src (NativePtr.get pSi k)) * NativePtr.get pAlpha k
+                    NativePtr.set pBuffer dx acc
+                bufferRow <- si
+            if dy <> previousDy then
+                flush previousDy
+                for dx in 0 .. tw - 1 do
+                    NativePtr.set pSum dx (beta * NativePtr.get pBuffer dx)
                 previousDy <- dy
             else
                 for dx in 0 .. tw - 1 do
-                    sum[dx] <- sum[dx] + beta * buffer[dx]
-        let row = previousDy * tw
-        for dx in 0 .. tw - 1 do
-            destination[row + dx] <- saturate sum[dx]
+                    NativePtr.set pSum dx (NativePtr.get pSum dx + beta * NativePtr.get pBuffer dx)
+        flush previousDy
 
     [<CompiledName("Resize")>]
     let resize (resizer: AreaResizer) (source: byte[]) : byte[] =

@@ -1,6 +1,9 @@
 namespace Dqn.Fun.Atari
 
+#nowarn "9" // the conversion loop reads and writes through pinned pointers
+
 open System
+open Microsoft.FSharp.NativeInterop
 
 [<RequireQualifiedAccess>]
 module Grayscale =
@@ -33,10 +36,16 @@ module Grayscale =
         if isNull gray then raise (ArgumentNullException("gray"))
         if gray.Length <> rgb.Length / 3 then
             raise (ArgumentException($"gray must have length rgb.Length / 3 = {rgb.Length / 3}, got length {gray.Length}", "gray"))
-        let mutable o = 0
-        for i in 0 .. gray.Length - 1 do
-            gray[i] <- byte ((R2Y * int rgb[o] + G2Y * int rgb[o + 1] + B2Y * int rgb[o + 2] + Half) >>> 14)
-            o <- o + 3
+        if gray.Length > 0 then
+            use pRgb = fixed rgb
+            use pGray = fixed gray
+            let mutable p = pRgb
+            for i in 0 .. gray.Length - 1 do
+                NativePtr.set
+                    pGray
+                    i
+                    (byte ((R2Y * int (NativePtr.get p 0) + G2Y * int (NativePtr.get p 1) + B2Y * int (NativePtr.get p 2) + Half) >>> 14))
+                p <- NativePtr.add p 3
 
     [<CompiledName("RgbToGray")>]
     let rgbToGray (rgb: byte[]) : byte[] =

@@ -17,6 +17,8 @@ open Dqn.Fun.Atari
 type BridgeArgs =
     | Game of id: string
     | Envs of counts: int list
+    | Servers of counts: int list
+    | Vector
     | Steps of agentSteps: int
     | Repeat of frames: int
     | Sticky of probability: float
@@ -31,6 +33,8 @@ type BridgeArgs =
             match a with
             | Game _ -> "ale_py game id (default pong)."
             | Envs _ -> "env counts N to measure (default 1 and the core count, at most 2 without this flag)."
+            | Servers _ -> "server counts S to split each N over (layouts where S divides N; default 1, and N where N is at most the core count)."
+            | Vector -> "time an AtariVectorEnvironment (full preprocessing: max-pool, gray, 84x84 resize, frame stack) on one client thread instead of bare bridge STEPs."
             | Steps _ -> "timed agent steps per env and run (default 2000)."
             | Repeat _ -> "emulator frames per agent step (default 4)."
             | Sticky _ -> "repeat_action_probability of every env (default 0.25)."
@@ -170,6 +174,41 @@ let bridgeRun (python: string) (shared: bool) (game: string) (layout: Layout) (s
         for b in bridges do
             if not (isNull (box b)) then b.Dispose()
 
+/// One run of `layout` through an AtariVectorEnvironment over a BridgedVectorEmulator (the servers stepped in
+/// parallel from this one thread): the frames the training loop gets, preprocessed (max-pool, gray, resize, stack),
+/// with random actions, the envs' episodes ending and resetting as in training (Machado et al. 2018 settings:
+/// no no-ops, no FIRE, game over only, the frame skip = `repeat`). Warms up 50 steps, then times `steps`.
+let vectorRun (python: string) (shared: bool) (game: string) (layout: Layout) (steps: int) (repeat: int) (sticky: float) (seed: int) =
+    let options =
+        AleBridgeOptions.Default
+            .WithServer({ AleServerLaunch.Python() with FileName = python })
+            .WithStartupTimeout(TimeSpan.FromSeconds 60.0)
+            .WithSharedScreens(shared)
+    use emulator = BridgedVectorEmulator.Launch(game, layout.Envs, layout.Servers, seed, sticky, options = options)
+    let settings = { AtariSettings.machado with FrameSkip = repeat; MaxEpisodeFrames = 0 }
+    let env = AtariVectorEnvironment(emulator, settings, seed)
+    let cpu () =
+        use me = Process.GetCurrentProcess()
+        let servers =
+            emulator.Bridges |> Array.sumBy (fun b -> (use p = Process.GetProcessById b.ServerProcessId in p.TotalProcessorTime.TotalSeconds))
+        servers + me.TotalProcessorTime.TotalSeconds
+    let rng = Random seed
+    let actions = Array.zeroCreate<int> layout.Envs
+    let play (n: int) =
+        for _ in 1..n do
+            for i in 0 .. actions.Length - 1 do
+                actions[i] <- rng.Next env.ActionCount
+            env.Step actions |> ignore
+    env.Reset() |> ignore
+    play 50
+    let f0, c0, t0 = env.TotalFrames, cpu (), Stopwatch.GetTimestamp()
+    play steps
+    let t1, c1 = Stopwatch.GetTimestamp(), cpu ()
+    { Frames = env.TotalFrames - f0
+      Seconds = float (t1 - t0) / float Stopwatch.Frequency
+      CpuSeconds = c1 - c0 },
+    emulator.Bridges[0].Server
+
 /// One raw run of `layout` (bench/baselines/ale_loop.py with --procs = servers).
 let rawRun (python: string) (script: string) (game: string) (layout: Layout) (steps: int) (repeat: int) (sticky: float) (seed: int) =
     let inv (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
@@ -202,6 +241,7 @@ let run (findBaseline: string -> string) (a: ParseResults<BridgeArgs>) =
     let seed = a.GetResult(BridgeArgs.Seed, 0)
     let rounds = a.GetResult(BridgeArgs.Rounds, 3)
     let shared = not (a.Contains BridgeArgs.Inline_Screens)
+    let vector = a.Contains BridgeArgs.Vector
     let out = a.GetResult(BridgeArgs.Out, Path.Combine("runs", "bridge"))
     for n in counts do
         if n < 1 || n > 256 then failwith $"--envs {n}: an env count must be in 1..256"
@@ -212,16 +252,27 @@ let run (findBaseline: string -> string) (a: ParseResults<BridgeArgs>) =
     // One server hosting all N envs (the bridge's own layout), and, for N > 1 up to the core count, one
     // server per env stepped from one client thread each (scaling over the cores).
     let layouts =
-        [ for n in counts do
-              yield { Envs = n; Servers = 1 }
-              if n > 1 && n <= cores then yield { Envs = n; Servers = n } ]
+        match a.TryGetResult BridgeArgs.Servers with
+        | Some servers ->
+            for s in servers do
+                if s < 1 then failwith $"--servers {s}: a server count must be at least 1"
+            [ for n in counts do
+                  for s in servers do
+                      if s <= n && n % s = 0 && n / s <= 256 then yield { Envs = n; Servers = s } ]
+        | None ->
+            [ for n in counts do
+                  yield { Envs = n; Servers = 1 }
+                  if n > 1 && n <= cores then yield { Envs = n; Servers = n } ]
+    if layouts.IsEmpty then failwith "no layout: every --servers count must divide an --envs count"
     let mutable server = ""
     let results =
         [ for l in layouts ->
               let raws, bridgesRuns =
                   List.init rounds (fun _ ->
                       let raw = rawRun python script game l steps repeat sticky seed
-                      let bridge, name = bridgeRun python shared game l steps repeat (float32 sticky) seed
+                      let bridge, name =
+                          if vector then vectorRun python shared game l steps repeat sticky seed
+                          else bridgeRun python shared game l steps repeat (float32 sticky) seed
                       server <- name
                       raw, bridge)
                   |> List.unzip
@@ -238,7 +289,7 @@ let run (findBaseline: string -> string) (a: ParseResults<BridgeArgs>) =
                   l.Envs l.Servers r.Raw r.Bridge (r.Bridge / r.Raw) (r.BridgeCpu / r.RawCpu)
               r ]
     printfn ""
-    printfn "%s, repeat %d, sticky %g, %d agent steps per env and run, median of %d runs, %d cores; %s" game repeat sticky steps rounds cores server
+    printfn "%s, repeat %d, sticky %g, %d agent steps per env and run, median of %d runs, %d cores; %s%s" game repeat sticky steps rounds cores server (if vector then "; bridge = AtariVectorEnvironment (preprocessed), one client thread" else "")
     printfn "| envs | bridge servers = raw processes | raw ale_py frames/s (per env) | bridge frames/s (per env) | bridge / raw | bridge / raw per CPU second |"
     printfn "|---:|---:|---:|---:|---:|---:|"
     for r in results do
@@ -259,6 +310,7 @@ let run (findBaseline: string -> string) (a: ParseResults<BridgeArgs>) =
      w.WriteNumber("cores", cores)
      w.WriteString("server", server)
      w.WriteString("python", python)
+     w.WriteString("bridge_side", (if vector then "AtariVectorEnvironment over BridgedVectorEmulator, one client thread, preprocessed frames" else "AleBridge STEPs, one client thread per server, max-pooled screens"))
      w.WriteStartArray "layouts"
      for r in results do
          let e = float r.Layout.Envs
