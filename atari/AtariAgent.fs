@@ -122,13 +122,13 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         if isNull o then nullArg what
         if o.Length <> stackBytes then invalidArg what $"{what} has {o.Length} bytes, expected [{frames}; 84; 84] = {stackBytes}"
 
-    let greedy (o: byte[]) =
+    let greedyWith (network: torch.nn.Module<Tensor, Tensor>) (o: byte[]) =
         use _ = torch.no_grad ()
         use scope = torch.NewDisposeScope()
         let x = Tensors.ofArray o [| 1L; int64 frames; 84L; 84L |] device
-        (QNetworks.qValues dqn.Head support (online.call x)).argmax().item<int64>() |> int
+        (QNetworks.qValues dqn.Head support (network.call x)).argmax().item<int64>() |> int
 
-    let act (random: Random) (o: byte[]) (epsilon: float) = Actor.epsilonGreedy random epsilon actionCount (fun () -> greedy o)
+    let act (random: Random) (o: byte[]) (epsilon: float) = Actor.epsilonGreedy random epsilon actionCount (fun () -> greedyWith online o)
 
     /// The frame replay, made by the first Learn (its stack padding is the environment's).
     let ensureReplay (padding: StackPadding) =
@@ -143,38 +143,47 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             replayBuffer <- Some r
             r
 
-    /// One gradient update from the frame replay: uniform or prioritized, n-step returns, importance weights.
-    let learnOnce (replay: FrameReplayBuffer) =
+    /// Draws a batch for an update at agent step `at` (uniform or prioritized, n-step returns) and gathers its
+    /// stacks' pixels into the staging tensors: the part of an update that reads the replay.
+    let sampleBatch (replay: FrameReplayBuffer) (at: int64) =
         let b =
             if dqn.Prioritized then
                 replay.SamplePrioritized(
                     dqn.BatchSize,
                     dqn.NStep,
                     dqn.Gamma,
-                    Schedule.value dqn.PriorityBeta agentSteps,
+                    Schedule.value dqn.PriorityBeta at,
                     dqn.PriorityWeightNormalization
                 )
             else
                 replay.Sample(dqn.BatchSize, dqn.NStep, dqn.Gamma)
         replay.Gather(b.ObservationSlots, Tensors.span<byte> obsBatch)
         replay.Gather(b.NextObservationSlots, Tensors.span<byte> nextBatch)
+        b
+
+    /// The gradient update on a batch sampleBatch drew (importance weights when prioritized); fills `priorities`.
+    let updateOn (b: FrameBatch) =
         use scope = torch.NewDisposeScope()
         let onDevice (t: Tensor) = if device.``type`` = DeviceType.CPU then t else t.``to`` device
         let vector (a: float32[]) = Tensors.ofArray a [| int64 a.Length |] device
-        let m =
-            Learner.updateOnTensors
-                dqn
-                online
-                target
-                optimizer
-                support
-                (onDevice obsBatch)
-                (onDevice nextBatch)
-                (Tensors.ofArray b.Actions [| int64 b.Actions.Length |] device)
-                (vector b.Rewards)
-                (vector b.Discounts)
-                (if dqn.Prioritized then vector b.Weights else null)
-                (if dqn.Prioritized then priorities else null)
+        Learner.updateOnTensors
+            dqn
+            online
+            target
+            optimizer
+            support
+            (onDevice obsBatch)
+            (onDevice nextBatch)
+            (Tensors.ofArray b.Actions [| int64 b.Actions.Length |] device)
+            (vector b.Rewards)
+            (vector b.Discounts)
+            (if dqn.Prioritized then vector b.Weights else null)
+            (if dqn.Prioritized then priorities else null)
+
+    /// One gradient update from the frame replay at agent step `at`.
+    let learnOnce (replay: FrameReplayBuffer) (at: int64) =
+        let b = sampleBatch replay at
+        let m = updateOn b
         if dqn.Prioritized then replay.UpdatePriorities(b.Indices, priorities)
         m
 
@@ -303,6 +312,14 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// <param name="recoverEvaluation">Called when evalEnv raises during an evaluation; returning true (after
     /// restarting its emulator) plays that evaluation again from its first game, false rethrows.</param>
     /// <param name="cancellationToken">Checked every agent step.</param>
+    /// <param name="overlap">Learn on a thread of its own while this thread acts (default false). The replay ratio is
+    /// the config's: the updates an agent step grants (Dqn.GradientSteps every Dqn.TrainFrequency steps) are made by
+    /// the learner thread, and acting waits whenever the learner is more than one training period behind, so the actor
+    /// runs at most Dqn.TrainFrequency agent steps ahead of the updates; evaluations, checkpoint events and the end
+    /// of the call wait for every granted update. The actor acts with its own copy of the online network, refreshed
+    /// after every update (its noisy layers and IQN levels draw from a generator of their own, seeded Dqn.Seed + 1).
+    /// Counts (agent steps, updates, frames) are those of a run without overlap; the order of acting and learning is
+    /// not, so a seeded run with overlap is not reproducible bit for bit (one without it is).</param>
     member this.Learn
         (
             env: AtariEnvironment,
@@ -311,7 +328,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             ?observer: AtariEvent -> unit,
             ?recover: exn -> bool,
             ?cancellationToken: CancellationToken,
-            ?recoverEvaluation: exn -> bool
+            ?recoverEvaluation: exn -> bool,
+            ?overlap: bool
         ) : AtariTrainingSummary =
         checkAlive ()
         if isNull (box env) then nullArg "env"
@@ -338,6 +356,121 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let mutable lossSum = 0.0
         let mutable qSum = 0.0
         let mutable gameUpdates = 0
+        let overlap = defaultArg overlap false
+        /// An update's counts and the target sync every TargetUpdateInterval updates (on the thread that updates).
+        let record (m: UpdateMetrics) =
+            updates <- updates + 1L
+            lossSum <- lossSum + m.Loss
+            qSum <- qSum + m.MeanQ
+            gameUpdates <- gameUpdates + 1
+            if updates % int64 dqn.TargetUpdateInterval = 0L then
+                QNetwork.updateTarget dqn.Tau target online
+        /// The learning rate of the schedule at agent step `at`.
+        let followSchedule (at: int64) =
+            let lr = Schedule.value dqn.LearningRate at
+            if lr <> learningRate then
+                learningRate <- lr
+                Learner.setLearningRate optimizer lr
+        // Overlapped learning: the updates granted (each the agent step that granted it), taken one at a time by the
+        // learner thread; `sync` guards them, the counts and the metric sums; `replayLock` the replay; `netLock` the
+        // actor's network.
+        let sync = obj ()
+        let grants = Collections.Generic.Queue<int64>()
+        let mutable inFlight = false
+        let mutable stopping = false
+        let mutable learnerError: exn = null
+        let replayLock = obj ()
+        let netLock = obj ()
+        let actorGenerator = if overlap then new torch.Generator(uint64 (uint32 dqn.Seed) + 1UL, device) else null
+        let actorNet =
+            if overlap then
+                let n = QNetworks.createFor dqn torso actionCount device
+                QNetworks.drawFrom actorGenerator n
+                QNetwork.updateTarget 1.0 n online
+                n
+            else null
+        let learnerLoop () =
+            try
+                let mutable running = true
+                while running do
+                    let next =
+                        lock sync (fun () ->
+                            while grants.Count = 0 && not stopping do
+                                Monitor.Wait sync |> ignore
+                            if grants.Count = 0 then None
+                            else
+                                inFlight <- true
+                                Some(grants.Dequeue()))
+                    match next with
+                    | None -> running <- false
+                    | Some at ->
+                        followSchedule at
+                        QNetworks.resetNoise online
+                        let b = lock replayLock (fun () -> sampleBatch replay at)
+                        let m = updateOn b
+                        if dqn.Prioritized then lock replayLock (fun () -> replay.UpdatePriorities(b.Indices, priorities))
+                        lock netLock (fun () -> QNetwork.updateTarget 1.0 actorNet online)
+                        lock sync (fun () ->
+                            record m
+                            inFlight <- false
+                            Monitor.PulseAll sync)
+            with e ->
+                lock sync (fun () ->
+                    learnerError <- e
+                    inFlight <- false
+                    grants.Clear()
+                    Monitor.PulseAll sync)
+        let learner =
+            if overlap then
+                let t = Thread(learnerLoop, IsBackground = true, Name = "dqnfun-learner")
+                t.Start()
+                t
+            else null
+        let checkLearner () =
+            if not (isNull learnerError) then
+                raise (InvalidOperationException($"the learner thread failed: {learnerError.Message}", learnerError))
+        /// Waits until every granted update is made (overlap only).
+        let quiesce () =
+            if overlap then
+                lock sync (fun () ->
+                    while (grants.Count > 0 || inFlight) && isNull learnerError do
+                        Monitor.Wait sync |> ignore)
+                checkLearner ()
+        /// The updates agent step `at` grants: made here, or handed to the learner thread, which may then be at most
+        /// one training period behind.
+        let train (at: int64) =
+            if overlap then
+                lock sync (fun () ->
+                    for _ in 1 .. dqn.GradientSteps do
+                        grants.Enqueue at
+                    Monitor.PulseAll sync
+                    while grants.Count + (if inFlight then 1 else 0) > dqn.GradientSteps && isNull learnerError do
+                        Monitor.Wait sync |> ignore)
+                checkLearner ()
+            else
+                followSchedule at
+                for _ in 1 .. dqn.GradientSteps do
+                    record (learnOnce replay at)
+        /// The training action: ε-greedy, noisy layers drawing fresh noise (the actor's copy under overlap).
+        let actTraining (o: byte[]) (epsilon: float) =
+            if overlap then
+                lock netLock (fun () ->
+                    QNetworks.resetNoise actorNet
+                    Actor.epsilonGreedy rng epsilon actionCount (fun () -> greedyWith actorNet o))
+            else
+                QNetworks.resetNoise online
+                act rng o epsilon
+        use _ =
+            { new IDisposable with
+                member _.Dispose() =
+                    if overlap then
+                        (try quiesce () with _ -> ())
+                        lock sync (fun () ->
+                            stopping <- true
+                            Monitor.PulseAll sync)
+                        learner.Join()
+                        actorNet.Dispose()
+                        actorGenerator.Dispose() }
         let evaluate () =
             let frames = lifetime ()
             evaluationClock.Start()
@@ -372,7 +505,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                     observe (Recovered e)
                     attempt ()
             let o = attempt ()
-            replay.StartEpisode(newestFrame o)
+            lock replayLock (fun () -> replay.StartEpisode(newestFrame o))
             o
         let reset () = resetWith None
         // A later call (or a resumed agent) starts a new game with the no-op generator seeded from the seed and the
@@ -387,8 +520,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             ct.ThrowIfCancellationRequested()
             let epsilon =
                 Schedule.value dqn.Exploration (if dqn.ExplorationUnit = ScheduleUnit.Episodes then lifetimeGames else agentSteps)
-            QNetworks.resetNoise online
-            let action = act rng obs epsilon
+            let action = actTraining obs epsilon
             match (try Ok(env.Step action) with e when recover e -> Error e) with
             | Error e ->
                 observe (Recovered e)
@@ -397,7 +529,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 gameSteps <- 0
                 obs <- reset ()
             | Ok s ->
-            replay.Add(action, float32 s.Reward, newestFrame s.Observation, s.Terminated, s.Truncated)
+            lock replayLock (fun () -> replay.Add(action, float32 s.Reward, newestFrame s.Observation, s.Terminated, s.Truncated))
             agentSteps <- agentSteps + 1L
             lifetimeFrames <- lifetime ()
             gameReturn <- gameReturn + float s.RawReward
@@ -406,18 +538,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             if agentSteps > int64 dqn.LearningStarts
                && agentSteps % int64 dqn.TrainFrequency = 0L
                && replay.Count >= dqn.BatchSize then
-                let lr = Schedule.value dqn.LearningRate agentSteps
-                if lr <> learningRate then
-                    learningRate <- lr
-                    Learner.setLearningRate optimizer lr
-                for _ in 1 .. dqn.GradientSteps do
-                    let m = learnOnce replay
-                    updates <- updates + 1L
-                    lossSum <- lossSum + m.Loss
-                    qSum <- qSum + m.MeanQ
-                    gameUpdates <- gameUpdates + 1
-                    if updates % int64 dqn.TargetUpdateInterval = 0L then
-                        QNetwork.updateTarget dqn.Tau target online
+                train agentSteps
             if s.GameOver || s.Truncated then
                 games <- games + 1
                 lifetimeGames <- lifetimeGames + 1L
@@ -426,34 +547,39 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 while recentGames.Count > n do
                     recentGames.Dequeue() |> ignore
                 let seconds = trainingSeconds ()
-                observe (
-                    GameEnded
-                        { Frames = lifetime ()
-                          AgentSteps = agentSteps
-                          Updates = updates
-                          Game = int lifetimeGames
-                          Return = gameReturn
-                          AgentStepsInGame = gameSteps
-                          Epsilon = epsilon
-                          Loss = (if gameUpdates > 0 then lossSum / float gameUpdates else nan)
-                          MeanQ = (if gameUpdates > 0 then qSum / float gameUpdates else nan)
-                          FramesPerSecond = float (framesSoFar ()) / seconds
-                          AgentStepsPerSecond = float (agentSteps - startSteps) / seconds }
-                )
+                let metrics =
+                    lock sync (fun () ->
+                        let m =
+                            { Frames = lifetime ()
+                              AgentSteps = agentSteps
+                              Updates = updates
+                              Game = int lifetimeGames
+                              Return = gameReturn
+                              AgentStepsInGame = gameSteps
+                              Epsilon = epsilon
+                              Loss = (if gameUpdates > 0 then lossSum / float gameUpdates else nan)
+                              MeanQ = (if gameUpdates > 0 then qSum / float gameUpdates else nan)
+                              FramesPerSecond = float (framesSoFar ()) / seconds
+                              AgentStepsPerSecond = float (agentSteps - startSteps) / seconds }
+                        lossSum <- 0.0
+                        qSum <- 0.0
+                        gameUpdates <- 0
+                        m)
+                observe (GameEnded metrics)
                 gameReturn <- 0.0
                 gameSteps <- 0
-                lossSum <- 0.0
-                qSum <- 0.0
-                gameUpdates <- 0
             if s.Terminated || s.Truncated then
                 obs <- reset ()
                 lifetimeFrames <- lifetime ()
             if lifetime () >= nextEval then
                 nextEval <- nextMultiple config.EvalIntervalFrames
+                quiesce ()
                 evaluate ()
             if lifetime () >= nextCheckpoint then
                 nextCheckpoint <- nextMultiple config.CheckpointIntervalFrames
+                quiesce ()
                 observe (CheckpointDue(lifetime ()))
+        quiesce ()
         lifetimeFrames <- lifetime ()
         // The final score (unless an evaluation just ran at this very frame count).
         if evaluations.Count = 0 || evaluations[evaluations.Count - 1].Frames <> lifetime () then evaluate ()

@@ -17,14 +17,14 @@ let summarize (micros: float[]) =
 /// Milliseconds per Nature-CNN update (batch of uint8 stacks -> tensors, target and online forward, Huber
 /// loss, backward, clipping at 10, Adam) after `warmup` updates; the same random batch every time, as the
 /// baseline does.
-let natureCnnUpdate (updates: int) (warmup: int) (batchSize: int) (actions: int) (threads: int) (device: Device) =
+let natureCnnUpdate (updates: int) (warmup: int) (batchSize: int) (actions: int) (threads: int) (maxGradNorm: float option) (device: Device) =
     torch.set_num_threads threads
     torch.manual_seed 0L |> ignore
     use online = new NatureCnn(actions, device = device)
     use target = new NatureCnn(actions, device = device)
     QNetwork.updateTarget 1.0 target online
     use optimizer = torch.optim.Adam(online.parameters (), lr = 6.25e-5, eps = 1.5e-4)
-    let config = { DqnConfig.defaults with Loss = TdLoss.Huber; MaxGradNorm = Some 10.0 }
+    let config = { DqnConfig.defaults with Loss = TdLoss.Huber; MaxGradNorm = maxGradNorm }
     let rng = Random 0
     let pixels () = Array.init (batchSize * 4 * 84 * 84) (fun _ -> byte (rng.Next 256))
     let obs, next = pixels (), pixels ()

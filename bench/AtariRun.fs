@@ -30,6 +30,7 @@ type AtariArgs =
     | Video of dir: string
     | Video_Episodes of games: int
     | Resume of dir: string
+    | Overlap
     | Quiet
 
     interface IArgParserTemplate with
@@ -53,7 +54,8 @@ type AtariArgs =
             | Restart_Bridge -> "when the bridge server dies, restart it and go on with a fresh episode (default: stop)."
             | Video _ -> "write evaluation games (Nature protocol) as animated GIFs of the raw screens into this folder: frames<N>-game<K>.gif."
             | Video_Episodes _ -> "with --video: games recorded of each evaluation, the first ones (default 1)."
-            | Resume _ -> "continue the run in this folder from its newest checkpoint, with its settings (run.json); only --frames (the run's total), --bridge, --eval-bridge, --threads, --restart-bridge and --quiet may be given beside it. metrics.csv is cut back to the checkpoint and appended to."
+            | Resume _ -> "continue the run in this folder from its newest checkpoint, with its settings (run.json); only --frames (the run's total), --bridge, --eval-bridge, --threads, --restart-bridge, --overlap and --quiet may be given beside it. metrics.csv is cut back to the checkpoint and appended to."
+            | Overlap -> "learn on a thread of its own while acting (AtariAgent.Learn overlap): the preset's replay ratio held, the actor at most one training period ahead; not reproducible bit for bit."
             | Quiet -> "print only the summary."
 
 and AtariEvalArgs =
@@ -143,7 +145,7 @@ let rec runAtari (a: ParseResults<AtariArgs>) =
         let allowed =
             function
             | AtariArgs.Frames _ | AtariArgs.Bridge _ | AtariArgs.Eval_Bridge _ | AtariArgs.Threads _ | AtariArgs.Restart_Bridge
-            | AtariArgs.Quiet -> true
+            | AtariArgs.Overlap | AtariArgs.Quiet -> true
             | _ -> false
         startAtari (Cli.resumeArgs a.Parser "atari" dir a (function AtariArgs.Resume _ -> true | _ -> false) allowed (AtariArgs.Out dir)) true
     | None -> startAtari a false
@@ -290,7 +292,8 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
                 observer = observe,
                 recover = recover,
                 recoverEvaluation = recoverEvaluation,
-                cancellationToken = cancel.Token
+                cancellationToken = cancel.Token,
+                overlap = a.Contains AtariArgs.Overlap
             )
         with
         | :? OperationCanceledException ->

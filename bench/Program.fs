@@ -90,13 +90,15 @@ and CompareArgs =
 and CnnArgs =
     | Updates of int
     | Threads of int
+    | Max_Grad_Norm of float
     | Python of path: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Updates _ -> "timed updates for each implementation (default 30, after 3 warm-up updates)."
+            | Updates _ -> "timed updates for each implementation (default 30, after 20 warm-up updates)."
             | Threads _ -> "intra-op threads for both libtorch runs (default 1)."
+            | Max_Grad_Norm _ -> "clip the gradients' global norm to this (default 10; 0: no clipping, as the nature and dopamine presets)."
             | Python _ -> "python with torch (default $DQNFUN_PYTHON, else /usr/bin/python3, else python3)."
 
 and FramesArgs =
@@ -188,6 +190,7 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-eval")>] Atari_Eval of ParseResults<AtariRun.AtariEvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Bridge of ParseResults<BridgeBench.BridgeArgs>
     | [<CliPrefix(CliPrefix.None)>] Checkpoint of ParseResults<CheckpointBench.CheckpointArgs>
+    | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-compare")>] Atari_Compare of ParseResults<AtariCompare.AtariCompareArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -203,6 +206,7 @@ and [<RequireSubcommand>] Command =
             | Family _ -> "sample efficiency of the DQN family: agent steps to the solved threshold per preset and seed."
             | Plot _ -> "plot return against agent steps (or frames) from saved runs' metrics.csv: SVG and PNG."
             | Bridge _ -> "Atari env throughput through the ALE bridge against a raw ale_py loop doing the same frames."
+            | Atari_Compare _ -> "end-to-end Atari DQN training throughput against a CleanRL-style PyTorch-eager loop on ale_py (same preset, frames, replay ratio)."
             | Checkpoint _ -> "size and write/read seconds of an Atari training checkpoint with a full frame replay (1M transitions of real frames)."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
@@ -633,13 +637,17 @@ let runCompare (a: ParseResults<CompareArgs>) =
 let runCnn (a: ParseResults<CnnArgs>) =
     let updates = a.GetResult(CnnArgs.Updates, 30)
     let threads = a.GetResult(CnnArgs.Threads, 1)
-    let ours = AtariBench.natureCnnUpdate updates 3 32 6 threads torch.CPU
-    AnsiConsole.MarkupLine($"Dqn.Fun: {ours:F1} ms per Nature-CNN update (batch 32, {threads} thread(s))")
+    let clip = a.GetResult(CnnArgs.Max_Grad_Norm, 10.0)
+    if not (clip >= 0.0) then Cli.usage $"--max-grad-norm {clip}: expected 0 (none) or a positive norm"
+    // 20 warm-up updates a side: at 2 threads LibTorch's first updates run slow for a while (oneDNN's primitives and
+    // the allocator warming), which 3 warm-up updates left inside the timed ones.
+    let ours = AtariBench.natureCnnUpdate updates 20 32 6 threads (if clip > 0.0 then Some clip else None) torch.CPU
+    AnsiConsole.MarkupLine($"Dqn.Fun: {ours:F1} ms per Nature-CNN update (batch 32, {threads} thread(s), max grad norm {clip})")
     let theirs =
         AtariBench.runPython
             (findPython (a.TryGetResult CnnArgs.Python))
             (findBaseline "nature_cnn_update.py")
-            [ "--updates"; string updates; "--warmup"; "3"; "--threads"; string threads ]
+            [ "--updates"; string updates; "--warmup"; "20"; "--threads"; string threads; "--max-grad-norm"; inv clip ]
     let theirMs = theirs.GetProperty("ms_per_update").GetDouble()
     AnsiConsole.MarkupLine($"PyTorch eager: {theirMs:F1} ms per update")
     AnsiConsole.MarkupLine($"[bold]Nature-CNN update speed ratio Dqn.Fun / PyTorch eager = {theirMs / ours:F2}x[/]")
@@ -786,4 +794,5 @@ let main argv =
             | Atari a -> AtariRun.runAtari a
             | Atari_Eval a -> AtariRun.runAtariEval a
             | Bridge a -> BridgeBench.run findBaseline a
-            | Checkpoint a -> CheckpointBench.run a)
+            | Checkpoint a -> CheckpointBench.run a
+            | Atari_Compare a -> AtariCompare.run findBaseline a)

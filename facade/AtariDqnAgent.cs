@@ -122,6 +122,10 @@ public sealed class AtariDqnAgent : IDisposable
     /// (after bringing the emulator back, e.g. <c>e =&gt; train.RestartAfter(e)</c> with
     /// <see cref="BridgedAtariEnvironment.RestartAfter"/>) goes on with a fresh game (an evaluation is played again from
     /// its first game), the replay keeping everything stored; false, or null, lets the error stop training.</param>
+    /// <param name="overlap">Learn on a thread of its own while this thread acts (the F# <c>AtariAgent.Learn</c>'s
+    /// overlap): the options' replay ratio held (acting waits when the learner is more than one training period
+    /// behind), the actor acting with a copy of the network refreshed after every update; not reproducible bit for
+    /// bit. Default false.</param>
     /// <returns>Frames, agent steps, updates, games and wall time of this call, and its scores in order.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="frames"/> is zero or negative.</exception>
@@ -138,7 +142,8 @@ public sealed class AtariDqnAgent : IDisposable
         AtariEnvironment? evalEnv = null,
         IProgress<AtariProgress>? progress = null,
         CancellationToken cancellationToken = default,
-        Func<Exception, bool>? recover = null)
+        Func<Exception, bool>? recover = null,
+        bool overlap = false)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         Check.NotNull(env, nameof(env));
@@ -152,7 +157,8 @@ public sealed class AtariDqnAgent : IDisposable
             Observer(progress),
             Recover(recover),
             FSharpOption<CancellationToken>.Some(cancellationToken),
-            Recover(recover));
+            Recover(recover),
+            FSharpOption<bool>.Some(overlap));
         return AtariTrainingResult.From(summary);
     }
 

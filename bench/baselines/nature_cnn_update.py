@@ -26,6 +26,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--actions", type=int, default=6)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-grad-norm", type=float, default=10.0, help="0: no clipping")
     p.add_argument("--optimizer", choices=["adam", "rmsprop"], default="adam")
     p.add_argument("--device", default="cpu")
     a = p.parse_args()
@@ -54,7 +55,8 @@ def main():
         loss = F.huber_loss(q_sa, y)
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(q.parameters(), 10.0)
+        if a.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(q.parameters(), a.max_grad_norm)
         opt.step()
         return loss.item()
 

@@ -1822,3 +1822,38 @@ let greedyAction (workspace: Workspace) (network: ParameterSpans) (observation: 
     let n = checkForward workspace network observation
     forwardRows workspace network observation n
     argmax workspace.Buf workspace.Qa 1 workspace.ActionCount
+
+/// One step of torch.optim.Adam (TorchSharp's order; no weight decay, amsgrad or maximize) over one parameter of n
+/// float32 elements at native addresses p, m (exp_avg), v (exp_avg_sq) and g (its gradient), with the kernels of the
+/// fused update (m and v below the smallest normal float32 stored as 0 when eps > 0), its elements split over
+/// `threads` thread-pool workers when there are many (every element is independent: the split changes no bit).
+/// newStep is Adam's step count after this step (≥ 1).
+let internal adamStepAt
+    (p: nativeint) (m: nativeint) (v: nativeint) (g: nativeint) (n: int)
+    (learningRate: float) (beta1: float) (beta2: float) (eps: float) (newStep: int64) (threads: int) =
+    let bc1 = 1.0 - Math.Pow(beta1, float newStep)
+    let bc2 = 1.0 - Math.Pow(beta2, float newStep)
+    let c =
+        { Beta1 = float32 beta1
+          OneMinusBeta1 = float32 (1.0 - beta1)
+          Beta2 = float32 beta2
+          OneMinusBeta2 = float32 (1.0 - beta2)
+          SqrtBc2 = float32 (Math.Sqrt bc2)
+          Eps = float32 eps
+          NegStepSize = float32 (-(learningRate / bc1))
+          Scaled = false
+          Scale = 1.0f
+          Tiny = if eps > 0.0 then SmallestNormal else 0.0f }
+    let run (start: int) (count: int) =
+        let c = c
+        let offset = nativeint (4 * start)
+        let pr = &Unsafe.AsRef<float32>((p + offset).ToPointer())
+        let mr = &Unsafe.AsRef<float32>((m + offset).ToPointer())
+        let vr = &Unsafe.AsRef<float32>((v + offset).ToPointer())
+        let gr = &Unsafe.AsRef<float32>((g + offset).ToPointer())
+        adam bestSimd &c &pr &mr &vr &gr count
+    // Below ~64k elements a thread hop costs more than it saves.
+    if threads <= 1 || n < 65_536 then run 0 n
+    else
+        let size = ((n + threads - 1) / threads + 63) &&& ~~~63
+        Threading.Tasks.Parallel.For(0, threads, fun k -> let s = k * size in if s < n then run s (min size (n - s))) |> ignore

@@ -221,3 +221,12 @@ val greedyActions: workspace: Workspace -> network: ParameterSpans -> observatio
 /// <exception cref="T:System.ArgumentException">observation's length is not w_0, or a parameter span's length
 /// disagrees with the architecture.</exception>
 val greedyAction: workspace: Workspace -> network: ParameterSpans -> observation: ReadOnlySpan<float32> -> int
+
+/// <summary>One step of torch.optim.Adam (TorchSharp's order of operations; no weight decay, amsgrad or maximize)
+/// over one parameter of <c>n</c> float32 elements at native addresses <c>p</c>, <c>m</c> (exp_avg), <c>v</c>
+/// (exp_avg_sq) and <c>g</c> (its gradient), with the fused update's kernels (m and v below the smallest normal
+/// float32 stored as 0 when eps &gt; 0), split over <c>threads</c> workers when n is large. <c>newStep</c> is the
+/// step count after this step (Kingma and Ba 2015, Algorithm 1).</summary>
+val internal adamStepAt:
+    p: nativeint -> m: nativeint -> v: nativeint -> g: nativeint -> n: int -> learningRate: float -> beta1: float ->
+    beta2: float -> eps: float -> newStep: int64 -> threads: int -> unit

@@ -156,3 +156,80 @@ type internal FusedMlpUpdater private (online: FusedMlpNetwork, target: FusedMlp
                 else None
             | _ -> None
         | _ -> None
+
+/// <summary>torch.optim.Adam's step on CPU Float32 parameters through FusedMlp's Adam kernels (one pass over p, m, v
+/// and the gradient, split over LibTorch's intra-op thread count), in place of TorchSharp's per-parameter tensor ops
+/// (six passes and their temporaries, and Scalars left to the finalizer). Adam's state stays TorchSharp's own (its
+/// exp_avg, exp_avg_sq and step per parameter), so its state dict, checkpoints and a later optimizer.step() go on
+/// from it.</summary>
+module internal FusedAdam =
+
+    type private Bound = { Adam: Adam; Groups: ParamGroup[]; States: Adam.State[][] }
+
+    let private bound = ConditionalWeakTable<torch.optim.Optimizer, Bound option>()
+
+    /// The Adam, its groups and each group's per-parameter states when every group fits (no weight decay, amsgrad
+    /// or maximize), else None.
+    let private bind (optimizer: torch.optim.Optimizer) : Bound option =
+        match optimizer with
+        | :? Adam as adam ->
+            let groups = adam.ParamGroups |> Seq.map (fun g -> g :?> ParamGroup) |> Array.ofSeq
+            let fits =
+                groups
+                |> Array.forall (fun g ->
+                    let o = g.Options :?> Adam.Options
+                    not (o.amsgrad.GetValueOrDefault false)
+                    && not (o.maximize.GetValueOrDefault false)
+                    && o.weight_decay.GetValueOrDefault 0.0 = 0.0)
+            let states = adam.state_dict().State |> Seq.map (fun s -> s :?> Adam.State) |> Array.ofSeq
+            let counts = groups |> Array.map (fun g -> Seq.length g.Parameters)
+            if fits && states.Length = Array.sum counts then
+                let starts = Array.scan (+) 0 counts
+                Some { Adam = adam; Groups = groups; States = Array.init groups.Length (fun i -> states[starts[i] .. starts[i + 1] - 1]) }
+            else None
+        | _ -> None
+
+    let private addressOf (t: Tensor) =
+        let span = Tensors.span<float32> t
+        NativePtr.toNativeInt (NativePtr.ofVoidPtr<float32> (Unsafe.AsPointer(&Runtime.InteropServices.MemoryMarshal.GetReference span)))
+
+    let private fitsCpu (t: Tensor) = t.device_type = DeviceType.CPU && t.dtype = ScalarType.Float32 && t.is_contiguous ()
+
+    /// <summary>Takes Adam's step through the fused kernels and returns true when `optimizer` is a torch.optim.Adam
+    /// whose parameters, gradients and moments are all CPU Float32 and contiguous (checked before anything is
+    /// written); else returns false and leaves everything as it was (call optimizer.step() then). Parameters without
+    /// a gradient are skipped and keep their step count, as TorchSharp's step does.</summary>
+    let tryStep (optimizer: torch.optim.Optimizer) : bool =
+        match bound.GetValue(optimizer, fun o -> bind o) with
+        | None -> false
+        | Some b ->
+            // p.grad hands out a new wrapper of the gradient each time: the scope disposes them.
+            use scope = torch.NewDisposeScope()
+            let work =
+                [| for gi in 0 .. b.Groups.Length - 1 do
+                       let group = b.Groups[gi]
+                       let parameters = group.Parameters |> Array.ofSeq
+                       for k in 0 .. parameters.Length - 1 do
+                           let p = parameters[k]
+                           let grad = p.grad
+                           if not (isNull grad) then yield group, b.States[gi][k], (p :> Tensor), grad |]
+            let fits =
+                work
+                |> Array.forall (fun (_, s, p, g) ->
+                    fitsCpu p && fitsCpu g && fitsCpu s.exp_avg && fitsCpu s.exp_avg_sq
+                    && g.numel () = p.numel () && s.exp_avg.numel () = p.numel () && s.exp_avg_sq.numel () = p.numel ())
+            if not fits then false
+            else
+                use _ = torch.no_grad ()
+                // One thread: the pass is memory-bound, and a thread-pool worker would contend with LibTorch's
+                // OpenMP workers, which spin a while after each parallel region (measured: 2 workers made the
+                // 2-thread Nature-CNN update slower than 1).
+                let threads = 1
+                for group, s, p, g in work do
+                    let o = group.Options :?> Adam.Options
+                    let step = s.step + 1L
+                    FusedMlp.adamStepAt
+                        (addressOf p) (addressOf s.exp_avg) (addressOf s.exp_avg_sq) (addressOf g) (int (p.numel ()))
+                        group.LearningRate o.beta1.Value o.beta2.Value o.eps.Value step threads
+                    s.step <- step
+                true

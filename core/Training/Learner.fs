@@ -31,14 +31,14 @@ module Learner =
         | _ -> torch.nn.functional.huber_loss (q, y, delta = 1.0, reduction = torch.nn.Reduction.None)
 
     /// Clears the gradients, back-propagates `loss`, clips the gradients to config.MaxGradNorm and takes one
-    /// optimizer step.
+    /// optimizer step (Adam on CPU Float32 parameters through FusedAdam's single pass, any other through its step()).
     let internal optimize (config: DqnConfig) (optimizer: torch.optim.Optimizer) (loss: Tensor) =
         optimizer.zero_grad ()
         loss.backward ()
         match config.MaxGradNorm with
         | Some m -> torch.nn.utils.clip_grad_norm_ (optimizer.parameters (), m) |> ignore
         | None -> ()
-        optimizer.step () |> ignore
+        if not (FusedAdam.tryStep optimizer) then optimizer.step () |> ignore
 
     /// [batch; 1; atoms] Int64 indices that pick the taken action's atoms out of [batch; actions; atoms].
     let private atomIndex (actions: Tensor) (atoms: int64) =

@@ -68,12 +68,14 @@ let private small (preset: string) =
         EvalIntervalFrames = 1_000L
         CheckpointIntervalFrames = 2_000L }
 
-let private learn (config: AtariConfig) (frames: int64) =
+let private learnWith (overlap: bool) (config: AtariConfig) (frames: int64) =
     let agent = new AtariAgent(config, 6)
     let env = AtariEnvironment(BanditAle(7, 400), config.Environment, 1)
     let events = Collections.Generic.List<AtariEvent>()
-    let summary = agent.Learn(env, frames, observer = events.Add)
+    let summary = agent.Learn(env, frames, observer = events.Add, overlap = overlap)
     agent, env, summary, events
+
+let private learn config frames = learnWith false config frames
 
 [<Tests>]
 let tests =
@@ -178,6 +180,31 @@ let tests =
             Expect.floatClose (Accuracy.places 9) ((List.last evals).Mean) (Array.average [| for g in games[1..5] -> g.Return |]) "(List.last evals).Mean"
             Expect.equal (events |> Seq.filter (function CheckpointDue 2_000L -> true | _ -> false) |> Seq.length) 1 "CheckpointDue 2000 events"
             Expect.equal agent.ReplayCount 600 "agent.ReplayCount"
+
+        testCase "with learning overlapped the replay ratio holds: the same updates, never ahead of the actor nor more than a period behind" <| fun () ->
+            let config = small "dopamine"
+            let agent, _, summary, events = learnWith true { config with Dqn = { config.Dqn with GradientSteps = 2 } } 2_400L
+            use agent = agent
+            Expect.equal (summary.Frames, summary.AgentSteps) (2_400L, 600L) "frames and agent steps"
+            // 2 updates every 2 agent steps once more than 100 were taken: steps 102, 104, ..., 600, all made by the end.
+            Expect.equal summary.Updates 500L "summary.Updates"
+            Expect.equal agent.Updates 500L "agent.Updates"
+            let granted (steps: int64) = if steps <= 100L then 0L else (steps / 2L - 50L) * 2L
+            for e in events do
+                match e with
+                | GameEnded g ->
+                    Expect.isLessThanOrEqual g.Updates (granted g.AgentSteps) $"game {g.Game}: updates never outrun the steps that grant them"
+                    Expect.isGreaterThanOrEqual g.Updates (granted g.AgentSteps - 2L) $"game {g.Game}: the learner is at most one training period behind"
+                | Evaluated r -> Expect.equal r.Protocol "machado" "the evaluations go on"
+                | _ -> ()
+            Expect.equal (events |> Seq.filter (function CheckpointDue _ -> true | _ -> false) |> Seq.length) 1 "CheckpointDue events"
+
+        testCase "DQN learns the bandit with learning overlapped, acting with its own copy of the network" <| fun () ->
+            let config = small "dopamine"
+            let agent, _, _, _ = learnWith true { config with Dqn = { config.Dqn with Gamma = 0.5 } } 4_800L
+            use agent = agent
+            let scores = agent.Evaluate(AtariEnvironment(BanditAle(99, 400), config.Environment, 2), 2, 0.0, 5)
+            for s in scores do Expect.isTrue (s >= 360.0) $"greedy score {s} < 360 of 400"
 
         testCase "DQN learns the bandit drawn on the screen through the whole Atari pipeline" <| fun () ->
             // Greedy play after 1200 agent steps: the lit half picks the paying action on (nearly) every step.

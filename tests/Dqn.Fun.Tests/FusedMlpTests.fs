@@ -650,4 +650,56 @@ let tests =
                 let r = runUpdate (FusedMlp.Workspace(c.Widths, 5, level)) c online (zerosLike online) (zerosLike online) 0L
                 Expect.isTrue (Double.IsNaN r.Loss) $"{level}: loss {r.Loss}"
                 Expect.isTrue (online[2] |> Array.exists Single.IsNaN) $"{level}: no NaN reached W2"
+    
+        testCase "FusedAdam's step equals TorchSharp's Adam.step on a conv net, skips parameters without a gradient and declines what it does not fit" <| fun () ->
+            // Two identical networks (a conv layer, a linear layer, and a linear layer the loss does not reach), the same
+            // data: one stepped by TorchSharp's Adam, the other through FusedAdam; 6 steps, two learning rates.
+            let make () =
+                torch.manual_seed 5L |> ignore
+                torch.nn.Sequential(
+                    torch.nn.Conv2d(2L, 3L, 3L),
+                    torch.nn.ReLU(),
+                    torch.nn.Flatten(),
+                    torch.nn.Linear(3L * 6L * 6L, 4L)
+                )
+            use reference = make ()
+            use fused = make ()
+            use unusedA = torch.nn.Linear(3L, 2L)
+            use unusedB = torch.nn.Linear(3L, 2L)
+            unusedB.load_state_dict(unusedA.state_dict ()) |> ignore
+            let paramsOf (net: torch.nn.Module) (unused: torch.nn.Module) = Seq.append (net.parameters ()) (unused.parameters ())
+            use adamA = torch.optim.Adam(paramsOf reference unusedA, lr = 3e-3, beta1 = 0.8, beta2 = 0.99, eps = 1e-6)
+            use adamB = torch.optim.Adam(paramsOf fused unusedB, lr = 3e-3, beta1 = 0.8, beta2 = 0.99, eps = 1e-6)
+            let rng = Random 3
+            let initial = fused.parameters () |> Seq.map (fun p -> p.data<float32>().ToArray()) |> Array.ofSeq
+            for step in 1..6 do
+                if step = 4 then
+                    for o in [ adamA; adamB ] do
+                        for g in o.ParamGroups do g.LearningRate <- 1e-2
+                let x = Tensors.ofArray (Array.init (5 * 2 * 8 * 8) (fun _ -> float32 (rng.NextDouble() - 0.5))) [| 5L; 2L; 8L; 8L |] torch.CPU
+                for net, opt in [ reference :> torch.nn.Module<torch.Tensor, torch.Tensor>, adamA :> torch.optim.Optimizer; fused, adamB ] do
+                    opt.zero_grad ()
+                    use loss = (net.call x).pow(2.0.ToScalar()).mean ()
+                    loss.backward ()
+                adamA.step () |> ignore
+                Expect.isTrue (FusedAdam.tryStep adamB) $"step {step}: FusedAdam takes a CPU Float32 Adam"
+                x.Dispose()
+            let a = reference.parameters () |> Seq.map (fun p -> p.data<float32>().ToArray()) |> Array.ofSeq
+            let b = fused.parameters () |> Seq.map (fun p -> p.data<float32>().ToArray()) |> Array.ofSeq
+            for k in 0 .. a.Length - 1 do
+                for i in 0 .. a[k].Length - 1 do
+                    let x, y = a[k][i], b[k][i]
+                    if not (closeTo 1e-6 (float x) (float y)) then
+                        fail $"parameter {k}, element {i}: TorchSharp's Adam gives {x}, FusedAdam {y}"
+            Expect.notEqual b[0] initial[0] "the parameters moved"
+            let stepsOf (o: TorchSharp.Modules.Adam) = o.state_dict().State |> Seq.map (fun s -> (s :?> Modules.Adam.State).step) |> Array.ofSeq
+            Expect.equal (stepsOf adamB) (stepsOf adamA) "every parameter's step count (the unused layer's stays 0)"
+            Expect.equal (stepsOf adamB |> Array.last) 0L "a parameter without a gradient keeps step 0"
+            Expect.equal (unusedB.weight.data<float32>().ToArray()) (unusedA.weight.data<float32>().ToArray()) "a parameter without a gradient is not moved"
+            // What it does not fit is left to optimizer.step(): RMSProp, Adam with amsgrad.
+            use net = make ()
+            use rms = torch.optim.RMSProp(net.parameters (), lr = 1e-3)
+            Expect.isFalse (FusedAdam.tryStep rms) "RMSProp"
+            use ams = torch.optim.Adam(net.parameters (), lr = 1e-3, amsgrad = true)
+            Expect.isFalse (FusedAdam.tryStep ams) "Adam with amsgrad"
     ]
