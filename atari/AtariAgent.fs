@@ -180,11 +180,12 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             (if dqn.Prioritized then vector b.Weights else null)
             (if dqn.Prioritized then priorities else null)
 
-    /// One gradient update from the frame replay at agent step `at`.
-    let learnOnce (replay: FrameReplayBuffer) (at: int64) =
-        let b = sampleBatch replay at
+    /// One gradient update from the frame replay at agent step `at`; the replay is touched only under
+    /// `replayLock` (the sampling and the new priorities), the update itself runs outside it.
+    let learnOnce (replay: FrameReplayBuffer) (replayLock: obj) (at: int64) =
+        let b = lock replayLock (fun () -> sampleBatch replay at)
         let m = updateOn b
-        if dqn.Prioritized then replay.UpdatePriorities(b.Indices, priorities)
+        if dqn.Prioritized then lock replayLock (fun () -> replay.UpdatePriorities(b.Indices, priorities))
         m
 
     let newestFrame (stack: byte[]) = ReadOnlySpan(stack, stackBytes - frameBytes, frameBytes)
@@ -406,9 +407,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                     | Some at ->
                         followSchedule at
                         QNetworks.resetNoise online
-                        let b = lock replayLock (fun () -> sampleBatch replay at)
-                        let m = updateOn b
-                        if dqn.Prioritized then lock replayLock (fun () -> replay.UpdatePriorities(b.Indices, priorities))
+                        let m = learnOnce replay replayLock at
                         lock netLock (fun () -> QNetwork.updateTarget 1.0 actorNet online)
                         lock sync (fun () ->
                             record m
@@ -450,7 +449,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             else
                 followSchedule at
                 for _ in 1 .. dqn.GradientSteps do
-                    record (learnOnce replay at)
+                    record (learnOnce replay replayLock at)
         /// The training action: ε-greedy, noisy layers drawing fresh noise (the actor's copy under overlap).
         let actTraining (o: byte[]) (epsilon: float) =
             if overlap then

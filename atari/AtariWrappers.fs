@@ -394,6 +394,8 @@ type AtariVectorEnvironment(emulator: IAtariVectorEmulator, settings: AtariSetti
         if actionCount = 0 then
             raise (ArgumentException("the minimal action set must not be empty, got length 0", "emulator"))
     let episodes = Array.init n (fun i -> AtariEpisode(actions, settings, seed + i, emulator.MaxFrames))
+    /// Bytes of one env's frame stack, [4; 84; 84].
+    let stackBytes = episodes[0].Stack.Depth * Screen.observationLength
     let secondLast = episodes |> Array.map (fun e -> e.SecondLast)
     let last = episodes |> Array.map (fun e -> e.Last)
     let ops = Array.zeroCreate<EmulatorOp> n
@@ -432,9 +434,9 @@ type AtariVectorEnvironment(emulator: IAtariVectorEmulator, settings: AtariSetti
             if seed.HasValue then episodes[i].BeginReset(seed.Value + i) else episodes[i].BeginReset()
         runPending ()
         started <- true
-        let observations = Array.zeroCreate<byte> (n * Screen.observationLength * 4)
+        let observations = Array.zeroCreate<byte> (n * stackBytes)
         for i in 0 .. n - 1 do
-            episodes[i].Stack.CopyTo(observations, i * 4 * Screen.observationLength)
+            episodes[i].Stack.CopyTo(observations, i * stackBytes)
         observations
 
     member this.Reset() = this.Reset(Nullable())
@@ -442,7 +444,6 @@ type AtariVectorEnvironment(emulator: IAtariVectorEmulator, settings: AtariSetti
     member _.Step(actions: int[]) : AtariVectorStep =
         Arg.notNull "actions" actions
         if actions.Length <> n then invalidArg "actions" $"actions has {actions.Length} actions, expected NumEnvs = {n}"
-        let count = episodes[0].Stack.Depth * Screen.observationLength
         for i in 0 .. n - 1 do
             let a = actions[i]
             if a < 0 || a >= actionCount then Arg.outOfRange $"actions[{i}]" a $"in 0..{actionCount - 1}"
@@ -450,7 +451,7 @@ type AtariVectorEnvironment(emulator: IAtariVectorEmulator, settings: AtariSetti
         for i in 0 .. n - 1 do
             episodes[i].BeginStep actions[i]
         runPending ()
-        let finals = Array.zeroCreate<byte> (n * count)
+        let finals = Array.zeroCreate<byte> (n * stackBytes)
         let rewards = Array.zeroCreate<int> n
         let raw = Array.zeroCreate<int> n
         let terminated = Array.zeroCreate<bool> n
@@ -460,7 +461,7 @@ type AtariVectorEnvironment(emulator: IAtariVectorEmulator, settings: AtariSetti
         let frames = Array.zeroCreate<int> n
         for i in 0 .. n - 1 do
             let e = episodes[i]
-            e.Stack.CopyTo(finals, i * count)
+            e.Stack.CopyTo(finals, i * stackBytes)
             rewards[i] <- e.Reward
             raw[i] <- e.Result.RewardSum
             terminated[i] <- e.Terminated
@@ -472,7 +473,7 @@ type AtariVectorEnvironment(emulator: IAtariVectorEmulator, settings: AtariSetti
         runPending ()
         let observations = Array.copy finals
         for i in 0 .. n - 1 do
-            if terminated[i] || truncated[i] then episodes[i].Stack.CopyTo(observations, i * count)
+            if terminated[i] || truncated[i] then episodes[i].Stack.CopyTo(observations, i * stackBytes)
         { Observations = observations
           FinalObservations = finals
           Rewards = rewards

@@ -347,6 +347,9 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
     let mutable replyOffsets: int[] = [||]
     let mutable allEnvs: int[] = [||]
     let mutable allScreenBytes: int[] = [||]
+    let mutable allOffsets: int[] = [||]
+    /// Per covered env, the offset of its two screens in a reply's screens frame.
+    let pairOffsetsOf (screenBytes: int[]) = Array.scan (fun acc n -> acc + 2 * n) 0 screenBytes
 
     /// Keeps a RESET/STEP reply's screens for readScreens; returns its records.
     let received (envs: int[]) (reply: Reply) : AleEnvStep[] =
@@ -358,16 +361,16 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             replyEnvs <- envs
             replyScreens <- screens
             if screens.Length > 0 then
-                replyOffsets <- (if obj.ReferenceEquals(envs, allEnvs) then Array.scan (fun acc n -> acc + 2 * n) 0 allScreenBytes else Array.scan (fun acc n -> acc + 2 * n) 0 (screenBytesOf envs))
+                replyOffsets <- if obj.ReferenceEquals(envs, allEnvs) then allOffsets else pairOffsetsOf (screenBytesOf envs)
             steps
         | _ -> raise (BridgeException(endpoint, "RESET/STEP", "unexpected reply"))
 
     /// env's two screens of the last reply (the k-th env it covers), as one span of 2*H*W*3 bytes.
     let screenPair (env: int) : ReadOnlySpan<byte> =
+        if replyEnvs.Length = 0 then invalidOp "no RESET or STEP reply has been received"
         let k =
             if env >= 0 && env < replyEnvs.Length && replyEnvs[env] = env then env
             else Array.IndexOf(replyEnvs, env)
-        if replyEnvs.Length = 0 then invalidOp "no RESET or STEP reply has been received"
         if k < 0 then raise (ArgumentOutOfRangeException("env", env, $"the last reply covers envs {String.Join(',', replyEnvs)}"))
         let size = 2 * infos[env].Height * infos[env].Width * 3
         if replyScreens.Length > 0 then ReadOnlySpan(replyScreens, replyOffsets[k], size)
@@ -425,6 +428,7 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
             infos <- i
             allEnvs <- Array.init i.Length id
             allScreenBytes <- screenBytesOf allEnvs
+            allOffsets <- pairOffsetsOf allScreenBytes
             replyEnvs <- [||]
             pairOffsets <- Array.scan (fun at (e: AleEnvInfo) -> at + 2L * int64 (e.Height * e.Width * 3)) 0L i
             match path with
@@ -524,6 +528,7 @@ type AleBridge private (options: AleBridgeOptions, fixedEndpoint: string option)
     /// Steps every environment at once: actions[i] (an index into Envs[i].Actions) held for `repeat`
     /// frames. Environments whose game is over must be reset first.
     member b.Step(actions: int[], repeat: int) : AleObservation =
+        if infos.Length = 0 then invalidOp "call Create before Step"
         if isNull actions || actions.Length <> infos.Length then invalidArg "actions" $"give one action per env ({infos.Length})"
         if repeat < 1 || repeat > Protocol.MaxRepeat then raise (ArgumentOutOfRangeException("repeat", repeat, $"repeat must be in 1..{Protocol.MaxRepeat}"))
         b.Step(actions |> Array.map (fun a -> AleStepOp.Act(a, repeat)))

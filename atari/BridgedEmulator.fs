@@ -201,6 +201,7 @@ type BridgedVectorEmulator private (bridges: AleBridge[], counts: int[]) =
             true
         else false
 
+    /// <summary>Closes every bridge and the server it launched; later Runs raise ObjectDisposedException.</summary>
     member _.Dispose() =
         if not disposed then
             disposed <- true

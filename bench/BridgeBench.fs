@@ -90,6 +90,14 @@ let missingModules (python: string) =
         else Some(err.Trim().Split('\n') |> Array.last)
     with e -> Some e.Message
 
+/// CPU seconds so far of the bridges' server processes and of this process (its client threads, ZeroMQ's I/O
+/// thread, the GC).
+let cpuSeconds (bridges: AleBridge[]) =
+    use me = Process.GetCurrentProcess()
+    let servers =
+        bridges |> Array.sumBy (fun b -> (use p = Process.GetProcessById b.ServerProcessId in p.TotalProcessorTime.TotalSeconds))
+    servers + me.TotalProcessorTime.TotalSeconds
+
 /// Steps every env of `bridge` `steps` times with uniformly random actions held `repeat` frames, max-pools
 /// each env's two screens into `pooled[i]` ([H; W; 3] bytes) as the training loop does, and resets the envs
 /// whose episode ended. Returns the emulator frames run.
@@ -130,12 +138,7 @@ let bridgeRun (python: string) (shared: bool) (game: string) (layout: Layout) (s
             bridges[j] <- b
             b.Create [| for i in 0 .. per - 1 -> AleEnvSpec.OfGame(game, seed + j * per + i).WithRepeatActionProbability sticky |]
             |> ignore
-        // CPU seconds of the servers and of this process (its client threads, ZeroMQ's I/O thread, the GC).
-        let cpu () =
-            use me = Process.GetCurrentProcess()
-            let servers =
-                bridges |> Array.sumBy (fun b -> (use p = Process.GetProcessById b.ServerProcessId in p.TotalProcessorTime.TotalSeconds))
-            servers + me.TotalProcessorTime.TotalSeconds
+        let cpu () = cpuSeconds bridges
         // Phase 0 ends when every thread has warmed up (the clock starts), phase 1 when all are done.
         let marks = ResizeArray<int64 * float>()
         let phases = new Barrier(layout.Servers, fun _ -> marks.Add((Stopwatch.GetTimestamp(), cpu ())))
@@ -187,11 +190,7 @@ let vectorRun (python: string) (shared: bool) (game: string) (layout: Layout) (s
     use emulator = BridgedVectorEmulator.Launch(game, layout.Envs, layout.Servers, seed, sticky, options = options)
     let settings = { AtariSettings.machado with FrameSkip = repeat; MaxEpisodeFrames = 0 }
     let env = AtariVectorEnvironment(emulator, settings, seed)
-    let cpu () =
-        use me = Process.GetCurrentProcess()
-        let servers =
-            emulator.Bridges |> Array.sumBy (fun b -> (use p = Process.GetProcessById b.ServerProcessId in p.TotalProcessorTime.TotalSeconds))
-        servers + me.TotalProcessorTime.TotalSeconds
+    let cpu () = cpuSeconds emulator.Bridges
     let rng = Random seed
     let actions = Array.zeroCreate<int> layout.Envs
     let play (n: int) =
