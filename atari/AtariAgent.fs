@@ -70,6 +70,44 @@ type AtariTrainingSummary =
       AgentStepsPerSecond: float
       Evaluations: AtariEvaluation list }
 
+/// <summary>What AtariAgent's training loop steps: one AtariEnvironment (a vector of one, reset by the loop's step
+/// as a vector environment resets) or an AtariVectorEnvironment. Stacks are [NumEnvs; stack; 84; 84] bytes.</summary>
+type internal IAtariActing =
+    abstract NumEnvs: int
+    abstract Padding: StackPadding
+    /// Emulator frames over the environments' lives, reset actions included.
+    abstract TotalFrames: int64
+    abstract Reset: seed: int option -> byte[]
+    abstract Step: actions: int[] -> AtariVectorStep
+
+module internal AtariActing =
+    let ofEnvironment (env: AtariEnvironment) =
+        { new IAtariActing with
+            member _.NumEnvs = 1
+            member _.Padding = env.Settings.Padding
+            member _.TotalFrames = env.TotalFrames
+            member _.Reset seed = match seed with Some s -> env.Reset s | None -> env.Reset()
+            member _.Step actions =
+                let s = env.Step actions[0]
+                // A life-loss terminal resumes the game; a game over or a truncation starts a new one.
+                { Observations = (if s.Terminated || s.Truncated then env.Reset() else s.Observation)
+                  FinalObservations = s.Observation
+                  Rewards = [| s.Reward |]
+                  RawRewards = [| s.RawReward |]
+                  Terminated = [| s.Terminated |]
+                  Truncated = [| s.Truncated |]
+                  GameOver = [| s.GameOver |]
+                  LifeLost = [| s.LifeLost |]
+                  Frames = [| s.Frames |] } }
+
+    let ofVector (env: AtariVectorEnvironment) =
+        { new IAtariActing with
+            member _.NumEnvs = env.NumEnvs
+            member _.Padding = env.Settings.Padding
+            member _.TotalFrames = env.TotalFrames
+            member _.Reset seed = env.Reset(match seed with Some s -> Nullable s | None -> Nullable())
+            member _.Step actions = env.Step actions }
+
 /// <summary>
 /// DQN on Atari (Mnih et al. 2015, Algorithm 1) and its Rainbow-family variants over the Nature CNN: the
 /// mutable shell that owns the online and target networks, the optimizer and the frame replay, and runs the
@@ -84,18 +122,20 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     do
         if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
     let device = dqn.Device
-    /// The agent's own generator, seeded with Dqn.Seed (as Agent's): initialisation, noise and IQN's levels.
-    let generator = new torch.Generator(uint64 (uint32 dqn.Seed), device)
     let torso = Torso.NatureCnn frames
-    let online, target =
-        QNetworks.onlineAndTarget generator (fun () -> QNetworks.createFor dqn torso actionCount device) network true
-    /// The C51 support [atoms] (null for other heads); owned here.
-    let support = QNetworks.ownedSupportOf dqn device
-    let mutable learningRate = Schedule.value dqn.LearningRate 0L
-    let optimizer: torch.optim.Optimizer =
-        match config.Optimizer with
-        | Adam eps -> torch.optim.Adam(online.parameters (), lr = learningRate, eps = eps)
-        | RmsProp(alpha, eps, centered) -> torch.optim.RMSProp(online.parameters (), lr = learningRate, alpha = alpha, eps = eps, centered = centered)
+    /// The networks, the optimizer, the schedules and the updates (shared with Agent).
+    let trainer =
+        new Trainer(
+            dqn,
+            (fun () -> QNetworks.createFor dqn torso actionCount device),
+            network,
+            true,
+            fun online lr ->
+                match config.Optimizer with
+                | Adam eps -> torch.optim.Adam(online.parameters (), lr = lr, eps = eps)
+                | RmsProp(alpha, eps, centered) -> torch.optim.RMSProp(online.parameters (), lr = lr, alpha = alpha, eps = eps, centered = centered)
+        )
+    let online, target, optimizer, support = trainer.Online, trainer.Target, trainer.Optimizer, trainer.Support
     let frameBytes = 84 * 84
     let stackBytes = frames * frameBytes
     let mutable replayBuffer: FrameReplayBuffer option = None
@@ -108,7 +148,6 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let recentGames = Collections.Generic.Queue<float>()
     /// Training games finished over the agent's life (the step of Exploration with ExplorationUnit = Episodes).
     let mutable lifetimeGames = 0L
-    let mutable updates = 0L
     let mutable disposed = false
     // CPU staging tensors for a batch of stacks: the replay gathers pixels straight into their memory.
     let batchShape = [| int64 dqn.BatchSize; int64 frames; 84L; 84L |]
@@ -122,24 +161,26 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         if isNull o then nullArg what
         if o.Length <> stackBytes then invalidArg what $"{what} has {o.Length} bytes, expected [{frames}; 84; 84] = {stackBytes}"
 
-    let greedyWith (network: torch.nn.Module<Tensor, Tensor>) (o: byte[]) =
-        use _ = torch.no_grad ()
-        use scope = torch.NewDisposeScope()
-        let x = Tensors.ofArray o [| 1L; int64 frames; 84L; 84L |] device
-        (QNetworks.qValues dqn.Head support (network.call x)).argmax().item<int64>() |> int
+    /// ε-greedy with `network` (the online network or the actor's copy) on a frame stack.
+    let actWith (network: torch.nn.Module<Tensor, Tensor>) (random: Random) (o: byte[]) (epsilon: float) =
+        Actor.epsilonGreedy random epsilon actionCount (fun () ->
+            trainer.Greedy(network, fun () -> Tensors.ofArray o [| 1L; int64 frames; 84L; 84L |] device))
 
-    let act (random: Random) (o: byte[]) (epsilon: float) = Actor.epsilonGreedy random epsilon actionCount (fun () -> greedyWith online o)
+    let act (random: Random) (o: byte[]) (epsilon: float) = actWith online random o epsilon
 
     /// The frame replay, made by the first Learn (its stack padding is the environment's).
-    let ensureReplay (padding: StackPadding) =
+    let ensureReplay (padding: StackPadding) (streams: int) =
         match replayBuffer with
-        | Some r -> r
+        | Some r ->
+            if r.Streams <> streams then
+                invalidArg "env" $"the agent's frame replay keeps {r.Streams} episode streams (the environments it first learned from); this environment has {streams}"
+            r
         | None ->
             let r =
                 if dqn.Prioritized then
-                    FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding, dqn.PriorityAlpha, dqn.PriorityEpsilon)
+                    FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding, dqn.PriorityAlpha, dqn.PriorityEpsilon, streams)
                 else
-                    FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding)
+                    FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding, streams = streams)
             replayBuffer <- Some r
             r
 
@@ -188,7 +229,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         if dqn.Prioritized then lock replayLock (fun () -> replay.UpdatePriorities(b.Indices, priorities))
         m
 
-    let newestFrame (stack: byte[]) = ReadOnlySpan(stack, stackBytes - frameBytes, frameBytes)
+    /// The newest frame of env i's stack in [n; stack; 84; 84] bytes.
+    let newestFrame (stacks: byte[]) (i: int) = ReadOnlySpan(stacks, (i + 1) * stackBytes - frameBytes, frameBytes)
 
     let meanStd (xs: float[]) =
         let mean = Array.average xs
@@ -206,12 +248,10 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     let saveState (w: StateWriter) (framesPath: string) =
         w.Int64("action_count", int64 actionCount)
         w.Int64("stack_frames", int64 frames)
-        AgentState.save w (fingerprint ()) target optimizer generator rng
+        trainer.SaveState(w, fingerprint (), rng)
         w.Int64("agent_steps", agentSteps)
         w.Int64("frames", lifetimeFrames)
         w.Int64("games", lifetimeGames)
-        w.Int64("updates", updates)
-        w.Float("learning_rate", learningRate)
         w.Doubles("recent_games", recentGames.ToArray())
         match replayBuffer with
         | Some r ->
@@ -225,19 +265,18 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let sizes = r.Int64 "action_count", r.Int64 "stack_frames"
         if sizes <> (int64 actionCount, int64 frames) then
             bad $"written for {fst sizes} actions and stacks of {snd sizes} frames; this agent has {actionCount} and {frames}"
-        rng <- AgentState.load r (fingerprint ()) target optimizer generator dqn.Seed
+        rng <- trainer.LoadState(r, fingerprint ())
         match r.Text "replay.padding" with
         | "none" -> ()
         | padding ->
             match [ StackPadding.Zeros; StackPadding.RepeatFirst ] |> List.tryFind (fun p -> string p = padding) with
-            | Some p -> (ensureReplay p).LoadState(r, "replay", framesPath)
+            | Some p ->
+                let streams = if r.Has "replay.streams" then r.Int("replay.streams", 1, Int32.MaxValue) else 1
+                (ensureReplay p streams).LoadState(r, "replay", framesPath)
             | None -> bad $"replay.padding = '{padding}' is not a StackPadding"
         agentSteps <- r.Int64 "agent_steps"
         lifetimeFrames <- r.Int64 "frames"
         lifetimeGames <- r.Int64 "games"
-        updates <- r.Int64 "updates"
-        learningRate <- r.Float "learning_rate"
-        Learner.setLearningRate optimizer learningRate
         recentGames.Clear()
         for g in r.Doubles "recent_games" do
             recentGames.Enqueue g
@@ -255,7 +294,9 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     member _.AgentSteps = agentSteps
     /// <summary>Emulator frames of training over the agent's life (reset actions included).</summary>
     member _.Frames = lifetimeFrames
-    member _.Updates = updates
+    member _.Updates = trainer.Updates
+    /// The frame replay (None before the first Learn; tests).
+    member internal _.Replay = replayBuffer
     /// <summary>Transitions in the replay (0 before Learn).</summary>
     member _.ReplayCount = match replayBuffer with Some r -> r.Count | None -> 0
 
@@ -336,8 +377,51 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         if isNull (box env) then nullArg "env"
         if env.ActionCount <> actionCount then
             invalidArg "env" $"the environment has {env.ActionCount} actions, the agent {actionCount}"
+        this.LearnOn(AtariActing.ofEnvironment env, totalFrames, evalEnv, observer, recover, cancellationToken, recoverEvaluation, overlap)
+
+    /// <summary>Trains on a vector of Atari environments (AtariVectorEnvironment: N envs stepped together, e.g. over
+    /// several bridge servers) as the single-environment Learn trains on one, which is this loop over a vector of
+    /// one: every round the agent acts in all envs (ε-greedy per env; one batched forward pass of the envs that
+    /// exploit), and each env's step is one agent step, so ε, the schedules, LearningStarts and the replay ratio
+    /// (Dqn.GradientSteps updates every Dqn.TrainFrequency agent steps) follow the agent steps summed over the envs.
+    /// Each env's frames go once into its own stream of the frame replay (FrameReplayBuffer with Streams = NumEnvs,
+    /// each stream a region of Dqn.BufferSize / NumEnvs slots), so stacks and n-step windows never mix envs; games
+    /// are scored per env. Frames are env.TotalFrames, summed over the envs; evaluations and checkpoint events are
+    /// checked after every round. `recover` restarts the vector (every env starts a fresh game).</summary>
+    /// <exception cref="T:System.ArgumentException">The vector's action count differs from the agent's, or the agent's
+    /// replay was made for another number of envs.</exception>
+    member this.Learn
+        (
+            env: AtariVectorEnvironment,
+            totalFrames: int64,
+            ?evalEnv: AtariEnvironment,
+            ?observer: AtariEvent -> unit,
+            ?recover: exn -> bool,
+            ?cancellationToken: CancellationToken,
+            ?recoverEvaluation: exn -> bool,
+            ?overlap: bool
+        ) : AtariTrainingSummary =
+        checkAlive ()
+        if isNull (box env) then nullArg "env"
+        if env.ActionCount <> actionCount then
+            invalidArg "env" $"the vector environment has {env.ActionCount} actions, the agent {actionCount}"
+        this.LearnOn(AtariActing.ofVector env, totalFrames, evalEnv, observer, recover, cancellationToken, recoverEvaluation, overlap)
+
+    /// The training loop of both Learn overloads.
+    member private this.LearnOn
+        (
+            env: IAtariActing,
+            totalFrames: int64,
+            evalEnv: AtariEnvironment option,
+            observer: (AtariEvent -> unit) option,
+            recover: (exn -> bool) option,
+            cancellationToken: CancellationToken option,
+            recoverEvaluation: (exn -> bool) option,
+            overlap: bool option
+        ) : AtariTrainingSummary =
         if totalFrames <= 0L then raise (ArgumentOutOfRangeException("totalFrames", totalFrames, "totalFrames must be positive"))
-        let replay = ensureReplay env.Settings.Padding
+        let n = env.NumEnvs
+        let replay = ensureReplay env.Padding n
         let observe = defaultArg observer ignore
         let recover = defaultArg recover (fun _ -> false)
         let recoverEvaluation = defaultArg recoverEvaluation (fun _ -> false)
@@ -346,130 +430,17 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         // Time in evaluations, kept out of the throughput figures.
         let evaluationClock = Stopwatch()
         let trainingSeconds () = clock.Elapsed.TotalSeconds - evaluationClock.Elapsed.TotalSeconds
-        let startFrames, startSteps, startUpdates, startLifetime = env.TotalFrames, agentSteps, updates, lifetimeFrames
+        let startFrames, startSteps, startUpdates, startLifetime = env.TotalFrames, agentSteps, trainer.Updates, lifetimeFrames
         let framesSoFar () = env.TotalFrames - startFrames
         /// Frames over the agent's life, this call's included.
         let lifetime () = startLifetime + framesSoFar ()
         let evaluations = ResizeArray<AtariEvaluation>()
         let mutable games = 0
-        let mutable gameReturn = 0.0
-        let mutable gameSteps = 0
-        let mutable lossSum = 0.0
-        let mutable qSum = 0.0
-        let mutable gameUpdates = 0
-        let overlap = defaultArg overlap false
-        /// An update's counts and the target sync every TargetUpdateInterval updates (on the thread that updates).
-        let record (m: UpdateMetrics) =
-            updates <- updates + 1L
-            lossSum <- lossSum + m.Loss
-            qSum <- qSum + m.MeanQ
-            gameUpdates <- gameUpdates + 1
-            if updates % int64 dqn.TargetUpdateInterval = 0L then
-                QNetwork.updateTarget dqn.Tau target online
-        /// The learning rate of the schedule at agent step `at`.
-        let followSchedule (at: int64) =
-            let lr = Schedule.value dqn.LearningRate at
-            if lr <> learningRate then
-                learningRate <- lr
-                Learner.setLearningRate optimizer lr
-        // Overlapped learning: the updates granted (each the agent step that granted it), taken one at a time by the
-        // learner thread; `sync` guards them, the counts and the metric sums; `replayLock` the replay; `netLock` the
-        // actor's network.
-        let sync = obj ()
-        let grants = Collections.Generic.Queue<int64>()
-        let mutable inFlight = false
-        let mutable stopping = false
-        let mutable learnerError: exn = null
+        let gameReturns = Array.zeroCreate<float> n
+        let gameSteps = Array.zeroCreate<int> n
+        /// The replay is written here and sampled by the learner thread under overlap: both under this lock.
         let replayLock = obj ()
-        let netLock = obj ()
-        let actorGenerator = if overlap then new torch.Generator(uint64 (uint32 dqn.Seed) + 1UL, device) else null
-        let actorNet =
-            if overlap then
-                let n = QNetworks.createFor dqn torso actionCount device
-                QNetworks.drawFrom actorGenerator n
-                QNetwork.updateTarget 1.0 n online
-                n
-            else null
-        let learnerLoop () =
-            try
-                let mutable running = true
-                while running do
-                    let next =
-                        lock sync (fun () ->
-                            while grants.Count = 0 && not stopping do
-                                Monitor.Wait sync |> ignore
-                            if grants.Count = 0 then None
-                            else
-                                inFlight <- true
-                                Some(grants.Dequeue()))
-                    match next with
-                    | None -> running <- false
-                    | Some at ->
-                        followSchedule at
-                        QNetworks.resetNoise online
-                        let m = learnOnce replay replayLock at
-                        lock netLock (fun () -> QNetwork.updateTarget 1.0 actorNet online)
-                        lock sync (fun () ->
-                            record m
-                            inFlight <- false
-                            Monitor.PulseAll sync)
-            with e ->
-                lock sync (fun () ->
-                    learnerError <- e
-                    inFlight <- false
-                    grants.Clear()
-                    Monitor.PulseAll sync)
-        let learner =
-            if overlap then
-                let t = Thread(learnerLoop, IsBackground = true, Name = "dqnfun-learner")
-                t.Start()
-                t
-            else null
-        let checkLearner () =
-            if not (isNull learnerError) then
-                raise (InvalidOperationException($"the learner thread failed: {learnerError.Message}", learnerError))
-        /// Waits until every granted update is made (overlap only).
-        let quiesce () =
-            if overlap then
-                lock sync (fun () ->
-                    while (grants.Count > 0 || inFlight) && isNull learnerError do
-                        Monitor.Wait sync |> ignore)
-                checkLearner ()
-        /// The updates agent step `at` grants: made here, or handed to the learner thread, which may then be at most
-        /// one training period behind.
-        let train (at: int64) =
-            if overlap then
-                lock sync (fun () ->
-                    for _ in 1 .. dqn.GradientSteps do
-                        grants.Enqueue at
-                    Monitor.PulseAll sync
-                    while grants.Count + (if inFlight then 1 else 0) > dqn.GradientSteps && isNull learnerError do
-                        Monitor.Wait sync |> ignore)
-                checkLearner ()
-            else
-                followSchedule at
-                for _ in 1 .. dqn.GradientSteps do
-                    record (learnOnce replay replayLock at)
-        /// The training action: ε-greedy, noisy layers drawing fresh noise (the actor's copy under overlap).
-        let actTraining (o: byte[]) (epsilon: float) =
-            if overlap then
-                lock netLock (fun () ->
-                    QNetworks.resetNoise actorNet
-                    Actor.epsilonGreedy rng epsilon actionCount (fun () -> greedyWith actorNet o))
-            else
-                QNetworks.resetNoise online
-                act rng o epsilon
-        use _ =
-            { new IDisposable with
-                member _.Dispose() =
-                    if overlap then
-                        (try quiesce () with _ -> ())
-                        lock sync (fun () ->
-                            stopping <- true
-                            Monitor.PulseAll sync)
-                        learner.Join()
-                        actorNet.Dispose()
-                        actorGenerator.Dispose() }
+        use run = trainer.Begin(learnOnce replay replayLock, defaultArg overlap false)
         let evaluate () =
             let frames = lifetime ()
             evaluationClock.Start()
@@ -494,19 +465,20 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                 evaluations.Add r
                 observe (Evaluated r)
             | None -> ()
+        /// Resets every env (a new game each, with the no-op generator seeded when `seed` is given) and starts an
+        /// episode in each replay stream.
         let resetWith (seed: int option) =
             let rec attempt () =
                 try
-                    match seed with
-                    | Some s -> env.Reset s
-                    | None -> env.Reset()
+                    env.Reset seed
                 with e when recover e ->
                     observe (Recovered e)
                     attempt ()
             let o = attempt ()
-            lock replayLock (fun () -> replay.StartEpisode(newestFrame o))
+            lock replayLock (fun () ->
+                for i in 0 .. n - 1 do
+                    replay.StartEpisode(i, newestFrame o i))
             o
-        let reset () = resetWith None
         // A later call (or a resumed agent) starts a new game with the no-op generator seeded from the seed and the
         // agent steps, so that a resumed run goes on as the run that was never stopped.
         let mutable obs = resetWith (if agentSteps = 0L then None else Some(Agent.ResetSeed(dqn.Seed, agentSteps)))
@@ -515,77 +487,82 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let nextMultiple (interval: int64) = if interval > 0L then (lifetime () / interval + 1L) * interval else Int64.MaxValue
         let mutable nextEval = nextMultiple config.EvalIntervalFrames
         let mutable nextCheckpoint = nextMultiple config.CheckpointIntervalFrames
+        /// The actions of one round, ε-greedy per env with `network`; the greedy actions of all envs come from one
+        /// forward pass, run only when some env exploits.
+        let actAll (network: torch.nn.Module<Tensor, Tensor>) (o: byte[]) (epsilon: float) =
+            if n = 1 then [| actWith network rng o epsilon |]
+            else trainer.EpsilonGreedyActions(network, rng, epsilon, actionCount, n, fun () -> Tensors.ofArray o [| int64 n; int64 frames; 84L; 84L |] device)
         while framesSoFar () < totalFrames do
             ct.ThrowIfCancellationRequested()
-            let epsilon =
-                Schedule.value dqn.Exploration (if dqn.ExplorationUnit = ScheduleUnit.Episodes then lifetimeGames else agentSteps)
-            let action = actTraining obs epsilon
-            match (try Ok(env.Step action) with e when recover e -> Error e) with
+            let epsilon = trainer.Epsilon(agentSteps, lifetimeGames)
+            let o = obs
+            let roundStart = lifetime ()
+            let actions = run.Act(fun network -> actAll network o epsilon)
+            match (try Ok(env.Step actions) with e when recover e -> Error e) with
             | Error e ->
                 observe (Recovered e)
-                // The game is lost: its score is not reported; the replay keeps what it stored.
-                gameReturn <- 0.0
-                gameSteps <- 0
-                obs <- reset ()
+                // The games are lost: their scores are not reported; the replay keeps what it stored.
+                Array.fill gameReturns 0 n 0.0
+                Array.fill gameSteps 0 n 0
+                obs <- resetWith None
             | Ok s ->
-            lock replayLock (fun () -> replay.Add(action, float32 s.Reward, newestFrame s.Observation, s.Terminated, s.Truncated))
-            agentSteps <- agentSteps + 1L
-            lifetimeFrames <- lifetime ()
-            gameReturn <- gameReturn + float s.RawReward
-            gameSteps <- gameSteps + 1
-            obs <- s.Observation
-            if agentSteps > int64 dqn.LearningStarts
-               && agentSteps % int64 dqn.TrainFrequency = 0L
-               && replay.Count >= dqn.BatchSize then
-                train agentSteps
-            if s.GameOver || s.Truncated then
-                games <- games + 1
-                lifetimeGames <- lifetimeGames + 1L
-                let n = match config.Evaluation with Machado n -> n | Nature _ -> 100
-                recentGames.Enqueue gameReturn
-                while recentGames.Count > n do
-                    recentGames.Dequeue() |> ignore
-                let seconds = trainingSeconds ()
-                let metrics =
-                    lock sync (fun () ->
-                        let m =
-                            { Frames = lifetime ()
+            // Frames of the round up to env i's step, the resets that ended episodes made aside (they count from
+            // the next round's start on).
+            let mutable stepFrames = roundStart
+            for i in 0 .. n - 1 do
+                stepFrames <- stepFrames + int64 s.Frames[i]
+                lock replayLock (fun () ->
+                    replay.Add(i, actions[i], float32 s.Rewards[i], newestFrame s.FinalObservations i, s.Terminated[i], s.Truncated[i]))
+                agentSteps <- agentSteps + 1L
+                lifetimeFrames <- stepFrames
+                gameReturns[i] <- gameReturns[i] + float s.RawRewards[i]
+                gameSteps[i] <- gameSteps[i] + 1
+                if trainer.Grants(agentSteps, replay.Count) then run.Train agentSteps
+                if s.GameOver[i] || s.Truncated[i] then
+                    games <- games + 1
+                    lifetimeGames <- lifetimeGames + 1L
+                    let kept = match config.Evaluation with Machado n -> n | Nature _ -> 100
+                    recentGames.Enqueue gameReturns[i]
+                    while recentGames.Count > kept do
+                        recentGames.Dequeue() |> ignore
+                    let seconds = trainingSeconds ()
+                    let tally = run.TakeTally()
+                    observe (
+                        GameEnded
+                            { Frames = stepFrames
                               AgentSteps = agentSteps
-                              Updates = updates
+                              Updates = tally.Updates
                               Game = int lifetimeGames
-                              Return = gameReturn
-                              AgentStepsInGame = gameSteps
+                              Return = gameReturns[i]
+                              AgentStepsInGame = gameSteps[i]
                               Epsilon = epsilon
-                              Loss = (if gameUpdates > 0 then lossSum / float gameUpdates else nan)
-                              MeanQ = (if gameUpdates > 0 then qSum / float gameUpdates else nan)
-                              FramesPerSecond = float (framesSoFar ()) / seconds
+                              Loss = tally.Loss
+                              MeanQ = tally.MeanQ
+                              FramesPerSecond = float (stepFrames - startLifetime) / seconds
                               AgentStepsPerSecond = float (agentSteps - startSteps) / seconds }
-                        lossSum <- 0.0
-                        qSum <- 0.0
-                        gameUpdates <- 0
-                        m)
-                observe (GameEnded metrics)
-                gameReturn <- 0.0
-                gameSteps <- 0
-            if s.Terminated || s.Truncated then
-                obs <- reset ()
-                lifetimeFrames <- lifetime ()
+                    )
+                    gameReturns[i] <- 0.0
+                    gameSteps[i] <- 0
+                if s.Terminated[i] || s.Truncated[i] then
+                    lock replayLock (fun () -> replay.StartEpisode(i, newestFrame s.Observations i))
+            obs <- s.Observations
+            lifetimeFrames <- lifetime ()
             if lifetime () >= nextEval then
                 nextEval <- nextMultiple config.EvalIntervalFrames
-                quiesce ()
+                run.Quiesce()
                 evaluate ()
             if lifetime () >= nextCheckpoint then
                 nextCheckpoint <- nextMultiple config.CheckpointIntervalFrames
-                quiesce ()
+                run.Quiesce()
                 observe (CheckpointDue(lifetime ()))
-        quiesce ()
+        run.Quiesce()
         lifetimeFrames <- lifetime ()
         // The final score (unless an evaluation just ran at this very frame count).
         if evaluations.Count = 0 || evaluations[evaluations.Count - 1].Frames <> lifetime () then evaluate ()
         let training = trainingSeconds ()
         { Frames = framesSoFar ()
           AgentSteps = agentSteps - startSteps
-          Updates = updates - startUpdates
+          Updates = trainer.Updates - startUpdates
           Games = games
           WallSeconds = clock.Elapsed.TotalSeconds
           EvaluationSeconds = evaluationClock.Elapsed.TotalSeconds
@@ -673,13 +650,9 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     member _.Dispose() =
         if not disposed then
             disposed <- true
-            optimizer.Dispose()
-            online.Dispose()
-            target.Dispose()
+            trainer.Dispose()
             obsBatch.Dispose()
             nextBatch.Dispose()
-            generator.Dispose()
-            if not (isNull support) then support.Dispose()
 
     interface IDisposable with
         member this.Dispose() = this.Dispose()

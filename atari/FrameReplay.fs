@@ -125,9 +125,11 @@ type FrameReplayBuffer
         ?frameBytes: int,
         ?padding: StackPadding,
         ?priorityAlpha: float,
-        ?priorityEpsilon: float
+        ?priorityEpsilon: float,
+        ?streams: int
     ) =
     let stack = defaultArg stack 4
+    let streams = defaultArg streams 1
     let frameBytes = defaultArg frameBytes (84 * 84)
     let padding = defaultArg padding StackPadding.Zeros
     let alpha = defaultArg priorityAlpha 0.0
@@ -137,6 +139,15 @@ type FrameReplayBuffer
         if frameBytes < 1 then raise (ArgumentOutOfRangeException("frameBytes", frameBytes, "frameBytes must be positive"))
         if capacity < stack + 2 then
             raise (ArgumentOutOfRangeException("capacity", capacity, $"capacity must be at least stack + 2 = {stack + 2}"))
+        if streams < 1 then raise (ArgumentOutOfRangeException("streams", streams, "streams must be at least 1"))
+        if capacity / streams < stack + 2 then
+            raise (
+                ArgumentOutOfRangeException(
+                    "capacity",
+                    capacity,
+                    $"capacity must be at least streams * (stack + 2) = {streams * (stack + 2)}: each of the {streams} streams needs a region of stack + 2 slots"
+                )
+            )
         if Double.IsNaN alpha || alpha < 0.0 || alpha > 1.0 then
             raise (ArgumentOutOfRangeException("priorityAlpha", alpha, $"priorityAlpha must be in [0, 1], got {alpha}"))
         if not (epsilon > 0.0 && Double.IsFinite epsilon) then
@@ -160,12 +171,20 @@ type FrameReplayBuffer
     let priorities = if priorityAlpha.IsSome then SlotPriorities capacity else Unchecked.defaultof<_>
     let prioritized = priorityAlpha.IsSome
     let mutable random = SeededRandom seed
-    let mutable writes = 0L
+    // Stream s writes its episodes into its own region of slots, base s .. base s + size s - 1, as a ring: a frame's
+    // stack and n-step window are the slots around it in its region, and Written stamps count the stream's writes.
+    let regionSize = capacity / streams
+    let regionOf (slot: int) = min (slot / regionSize) (streams - 1)
+    let baseOf (r: int) = r * regionSize
+    let sizeOf (r: int) = if r = streams - 1 then capacity - baseOf r else regionSize
+    let writes = Array.zeroCreate<int64> streams
     let mutable transitions = 0
-    let mutable current = -1 // slot of the running episode's latest frame; -1 when no episode runs
+    let current = Array.create streams -1 // slot of each stream's running episode's latest frame; -1 when none runs
     let mutable maxPriority = 1.0
     let mutable touched = 0L // see touch
-    let mutable writesAtSample = Int64.MaxValue // writes when SamplePrioritized last ran (none yet: MaxValue)
+    let writesAtSample = Array.create streams Int64.MaxValue // writes when SamplePrioritized last ran (none yet: MaxValue)
+    /// Slots holding a frame in stream s's region: they fill from its base up.
+    let filledIn (s: int) = int (min writes[s] (int64 (sizeOf s)))
 
     let span (slot: int) =
         Span<byte>(chunks[slot >>> chunkBits], (slot &&& chunkMask) * frameBytes, frameBytes)
@@ -180,23 +199,32 @@ type FrameReplayBuffer
         if frame.Length <> frameBytes then
             invalidArg name $"{name} has {frame.Length} bytes, expected FrameBytes = {frameBytes}"
 
-    let wrap (i: int) = if i < 0 then i + capacity elif i >= capacity then i - capacity else i
+    /// The slot d slots after (d < 0: before) `slot` in its stream's ring (|d| < the region's size).
+    let near (slot: int) (d: int) =
+        if streams = 1 then
+            let i = slot + d
+            if i < 0 then i + capacity elif i >= capacity then i - capacity else i
+        else
+            let r = regionOf slot
+            let b, size = baseOf r, sizeOf r
+            let j = slot - b + d
+            b + (if j < 0 then j + size elif j >= size then j - size else j)
 
     /// Writes a frame into the next slot (overwriting the oldest) and returns that slot. Prioritized: the
     /// overwritten transition leaves the trees, and so do the next stack - 1 ones whose stacks reached its frame.
-    let writeFrame (frame: ReadOnlySpan<byte>) (pos: int) =
-        let slot = int (writes % int64 capacity)
+    let writeFrame (stream: int) (frame: ReadOnlySpan<byte>) (pos: int) =
+        let slot = baseOf stream + int (writes[stream] % int64 (sizeOf stream))
         let info = &slots[slot]
         if info.Flags &&& HasTransition <> 0uy then transitions <- transitions - 1
         if prioritized && info.Written > 0L then
             priorities.Set(slot, 0.0)
             for d in 1 .. stack - 1 do
-                let later = wrap (slot + d)
+                let later = near slot d
                 if slots[later].Position >= d && priorities[later] > 0.0 then priorities.Set(later, 0.0)
         frame.CopyTo(span slot)
-        writes <- writes + 1L
+        writes[stream] <- writes[stream] + 1L
         info.Flags <- 0uy
-        info.Written <- writes
+        info.Written <- writes[stream]
         info.Position <- pos
         slot
 
@@ -204,15 +232,14 @@ type FrameReplayBuffer
     let stackIntact (i: int) =
         let info = &slots[i]
         let k = min (stack - 1) info.Position
-        k = 0 || slots[wrap (i - k)].Written = info.Written - int64 k
+        k = 0 || slots[near i -k].Written = info.Written - int64 k
 
     let fillStack (slot: int) (position: int) (into: int[]) (offset: int) =
-        let first = wrap (slot - position)
         for j in 0 .. stack - 1 do
             let back = stack - 1 - j // frames behind the newest
             into[offset + j] <-
-                if back <= position then wrap (slot - back)
-                elif padding = StackPadding.RepeatFirst then first
+                if back <= position then near slot -back
+                elif padding = StackPadding.RepeatFirst then near slot -position // the episode's first frame
                 else -1
 
     let checkSampleArgs (batchSize: int) (nStep: int) (gamma: float) =
@@ -261,7 +288,7 @@ type FrameReplayBuffer
                     ret <- ret + discount * float s.Reward
                     discount <- discount * gamma
                     k <- k + 1
-                    slot <- wrap (slot + 1)
+                    slot <- near slot 1
                     if s.Flags &&& TerminatedFlag <> 0uy then state <- 2
                     elif s.Flags &&& EndFlag <> 0uy || k = nStep then state <- 1
             if state = 3 || slots[slot].Written <> written + int64 k then
@@ -286,26 +313,35 @@ type FrameReplayBuffer
     let touch (drawn: int[]) =
         let mutable sum = 0L
         for i in drawn do
-            sum <- sum + slots[i].Written + slots[wrap (i + 1)].Written + slots[wrap (i - stack + 1)].Written
+            sum <- sum + slots[i].Written + slots[near i 1].Written + slots[near i (1 - stack)].Written
         touched <- sum
 
     let sampleUniform (batchSize: int) (nStep: int) (gamma: float) (gammaFree: bool) =
         checkSampleArgs batchSize nStep gamma
-        let filled = int (min writes (int64 capacity))
+        let filled = Array.init streams filledIn
+        let total = Array.sum filled
+        /// A slot drawn uniformly from those holding a frame.
+        let draw () =
+            let mutable k = random.Next total
+            let mutable r = 0
+            while k >= filled[r] do
+                k <- k - filled[r]
+                r <- r + 1
+            baseOf r + k
         let batch = newBatch batchSize
         // Rejection sampling over slots: most slots hold a sampleable transition (all but one per episode, the
         // few just ahead of the write cursor and the last n - 1 of the running episode), so a draw rarely repeats.
         let drawn = batch.Indices
         for b in 0 .. batchSize - 1 do
-            drawn[b] <- random.Next filled
+            drawn[b] <- draw ()
         touch drawn
         let mutable attempts = 0
         for b in 0 .. batchSize - 1 do
             while not (tryRow drawn[b] nStep gamma gammaFree batch b) do
-                drawn[b] <- random.Next filled
+                drawn[b] <- draw ()
                 attempts <- attempts + 1
                 if attempts > 1000 * batchSize then
-                    invalidOp $"could not find {batchSize} sampleable transitions among {filled} slots"
+                    invalidOp $"could not find {batchSize} sampleable transitions among {total} slots"
         batch
 
     let requirePrioritized (what: string) =
@@ -316,6 +352,7 @@ type FrameReplayBuffer
     member _.Stack = stack
     member _.FrameBytes = frameBytes
     member _.Padding = padding
+    member _.Streams = streams
     member _.Count = transitions
     member _.IsPrioritized = prioritized
     member _.MaxPriority = maxPriority
@@ -325,20 +362,29 @@ type FrameReplayBuffer
         if slot < 0 || slot >= capacity then raise (ArgumentOutOfRangeException("slot", slot, $"slot outside [0, {capacity})"))
         priorities[slot]
 
-    member _.StartEpisode(frame: ReadOnlySpan<byte>) =
+    member this.StartEpisode(frame: ReadOnlySpan<byte>) = this.StartEpisode(0, frame)
+
+    member _.StartEpisode(stream: int, frame: ReadOnlySpan<byte>) =
+        if stream < 0 || stream >= streams then raise (ArgumentOutOfRangeException("stream", stream, $"stream must be in 0..{streams - 1}"))
         checkFrame frame "frame"
         // An episode left running ends here as if truncated: its last transition bootstraps from its last frame.
-        if current >= 0 && slots[current].Position > 0 then
-            let last = &slots[wrap (current - 1)]
+        let c = current[stream]
+        if c >= 0 && slots[c].Position > 0 then
+            let last = &slots[near c -1]
             last.Flags <- last.Flags ||| EndFlag
-        current <- writeFrame frame 0
+        current[stream] <- writeFrame stream frame 0
 
-    member _.Add(action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool) =
-        if current < 0 then invalidOp "no episode is running: call StartEpisode with the first frame"
+    member this.Add(action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool) =
+        this.Add(0, action, reward, nextFrame, terminated, truncated)
+
+    member _.Add(stream: int, action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool) =
+        if stream < 0 || stream >= streams then raise (ArgumentOutOfRangeException("stream", stream, $"stream must be in 0..{streams - 1}"))
+        let running = current[stream]
+        if running < 0 then invalidOp $"no episode is running in stream {stream}: call StartEpisode with the first frame"
         if action < 0 then raise (ArgumentOutOfRangeException("action", action, "action must be non-negative"))
         if not (Single.IsFinite reward) then invalidArg "reward" $"reward must be finite, got {reward}"
         checkFrame nextFrame "nextFrame"
-        let slot = current
+        let slot = running
         let info = &slots[slot]
         info.Action <- action
         info.Reward <- reward
@@ -348,8 +394,8 @@ type FrameReplayBuffer
             ||| (if terminated || truncated then EndFlag else 0uy)
         transitions <- transitions + 1
         if prioritized && stackIntact slot then priorities.Set(slot, maxPriority)
-        let next = writeFrame nextFrame (info.Position + 1)
-        current <- if terminated || truncated then -1 else next
+        let next = writeFrame stream nextFrame (info.Position + 1)
+        current[stream] <- if terminated || truncated then -1 else next
 
     member _.Sample(batchSize: int) : FrameBatch = sampleUniform batchSize 1 1.0 true
 
@@ -389,7 +435,7 @@ type FrameReplayBuffer
                 i <- priorities.Find(Math.Min(random.NextDouble() * total, total))
             sampled[b] <- priorities[i]
         ImportanceWeights.fill normalization beta priorities.Min (ReadOnlySpan sampled) (Span batch.Weights)
-        writesAtSample <- writes
+        writes.CopyTo(writesAtSample, 0)
         batch
 
     member _.UpdatePriorities(indices: int[], tdErrors: float32[]) =
@@ -407,7 +453,7 @@ type FrameReplayBuffer
         for k in 0 .. indices.Length - 1 do
             let slot = indices[k]
             // Skip slots overwritten since the last SamplePrioritized, and slots that are no longer sampleable.
-            if slots[slot].Written <= writesAtSample && priorities[slot] > 0.0 then
+            if slots[slot].Written <= writesAtSample[regionOf slot] && priorities[slot] > 0.0 then
                 let priority = Math.Pow(float (abs tdErrors[k]) + epsilon, alpha)
                 priorities.Set(slot, priority)
                 if priority > maxPriority then maxPriority <- priority
@@ -431,7 +477,8 @@ type FrameReplayBuffer
     /// `framesPath` (FrameFile), and the per-slot records, priorities, counters and the sampling generator's position
     /// under `prefix` of `w`.
     member internal _.SaveState(w: StateWriter, prefix: string, framesPath: string) =
-        let filled = int (min writes (int64 capacity))
+        // One stream fills its slots from 0 up; with several, every slot is written (unwritten ones hold zeros).
+        let filled = if streams = 1 then filledIn 0 else capacity
         FrameFile.write framesPath frameBytes filled frameRun
         w.Int64(prefix + ".capacity", int64 capacity)
         w.Int64(prefix + ".stack", int64 stack)
@@ -444,10 +491,16 @@ type FrameReplayBuffer
         if prioritized then
             w.Doubles(prefix + ".priorities", Array.init filled (fun i -> priorities[i]))
             w.Float(prefix + ".max_priority", maxPriority)
-        w.Int64(prefix + ".writes", writes)
         w.Int64(prefix + ".transitions", int64 transitions)
-        w.Int64(prefix + ".current", int64 current)
-        w.Int64(prefix + ".writes_at_sample", writesAtSample)
+        if streams = 1 then
+            w.Int64(prefix + ".writes", writes[0])
+            w.Int64(prefix + ".current", int64 current[0])
+            w.Int64(prefix + ".writes_at_sample", writesAtSample[0])
+        else
+            w.Int64(prefix + ".streams", int64 streams)
+            w.Longs(prefix + ".stream_writes", writes)
+            w.Longs(prefix + ".stream_current", current |> Array.map int64)
+            w.Longs(prefix + ".stream_writes_at_sample", writesAtSample)
         RandomState.save w (prefix + ".random") random
 
     /// Replaces the contents of this (fresh) buffer with those SaveState wrote. Raises InvalidDataException when they
@@ -457,8 +510,16 @@ type FrameReplayBuffer
         let saved = r.Int64(prefix + ".capacity"), r.Int64(prefix + ".stack"), r.Int64(prefix + ".frame_bytes")
         if saved <> (int64 capacity, int64 stack, int64 frameBytes) then
             bad $"the frame replay was saved with (capacity, stack, frame bytes) = {saved}; this one has {(capacity, stack, frameBytes)}"
-        writes <- r.Int64(prefix + ".writes")
-        let filled = int (min writes (int64 capacity))
+        let savedStreams = if r.Has(prefix + ".streams") then r.Int64(prefix + ".streams") else 1L
+        if savedStreams <> int64 streams then
+            bad $"the frame replay was saved with {savedStreams} streams; this one has {streams}"
+        if streams = 1 then
+            writes[0] <- r.Int64(prefix + ".writes")
+        else
+            let w = r.Longs(prefix + ".stream_writes")
+            r.RequireLength(prefix + ".stream_writes", streams, w)
+            w.CopyTo(writes, 0)
+        let filled = if streams = 1 then filledIn 0 else capacity
         FrameFile.read framesPath frameBytes filled frameRun
         let written = r.Longs(prefix + ".written")
         let position = r.Ints(prefix + ".position")
@@ -486,6 +547,16 @@ type FrameReplayBuffer
                 priorities.Set(i, p[i])
             maxPriority <- r.Float(prefix + ".max_priority")
         transitions <- r.Int(prefix + ".transitions", 0, capacity)
-        current <- r.Int(prefix + ".current", -1, capacity - 1)
-        writesAtSample <- r.Int64(prefix + ".writes_at_sample")
+        if streams = 1 then
+            current[0] <- r.Int(prefix + ".current", -1, capacity - 1)
+            writesAtSample[0] <- r.Int64(prefix + ".writes_at_sample")
+        else
+            let c = r.Longs(prefix + ".stream_current")
+            let at = r.Longs(prefix + ".stream_writes_at_sample")
+            r.RequireLength(prefix + ".stream_current", streams, c)
+            r.RequireLength(prefix + ".stream_writes_at_sample", streams, at)
+            for s in 0 .. streams - 1 do
+                if c[s] < -1L || c[s] >= int64 capacity then bad $"{prefix}.stream_current[{s}] = {c[s]} is not a slot or -1"
+                current[s] <- int c[s]
+            at.CopyTo(writesAtSample, 0)
         random <- RandomState.load r (prefix + ".random") seed

@@ -61,6 +61,10 @@ type FrameBatch =
 /// max_j w_j = (p_min / p_i)^β, with p_min the smallest priority in the trees, i.e. over every stored transition
 /// including those few incomplete windows (an approximation of the max over the sampleable ones; it can only
 /// lower weights, and only when such a window holds the smallest priority).</para>
+/// <para>Streams (the envs of a vector environment, whose episodes are written in turn): with `streams` = N > 1,
+/// stream s writes its episodes into its own region of ⌊capacity / N⌋ slots (the last region takes the remainder),
+/// a ring of its own with its own write cursor, so that stacks and n-step windows never mix streams; a uniform draw
+/// is uniform over the frames of all regions, a prioritized one uses the one sum tree over all slots.</para>
 /// </remarks>
 [<Sealed>]
 type FrameReplayBuffer =
@@ -68,19 +72,24 @@ type FrameReplayBuffer =
     /// `stack` frames (default 4), padding as given (default Zeros), sampling from its own Random(seed); padding before an episode's first frame
     /// as FrameStack's (StackPadding.Zeros: -1 slots, read as zero frames; RepeatFirst: the first frame's slot).
     /// With `priorityAlpha` (α in [0, 1]; 0.5 in Rainbow, 0.6 in Schaul et al.) the buffer is prioritized, with
-    /// `priorityEpsilon` ε (default 1e-6) added to |δ| before exponentiation.</summary>
-    /// <exception cref="System.ArgumentOutOfRangeException">capacity below stack + 2, stack below 1, frameBytes
-    /// below 1, priorityAlpha outside [0, 1], or priorityEpsilon not positive and finite.</exception>
+    /// `priorityEpsilon` ε (default 1e-6) added to |δ| before exponentiation. `streams` (default 1): the number of
+    /// episode streams written in turn (see the remarks).</summary>
+    /// <exception cref="System.ArgumentOutOfRangeException">capacity below streams · (stack + 2), stack below 1,
+    /// frameBytes below 1, streams below 1, priorityAlpha outside [0, 1], or priorityEpsilon not positive and
+    /// finite.</exception>
     /// <exception cref="System.ArgumentException">priorityEpsilon without priorityAlpha.</exception>
     new:
         capacity: int * seed: int * ?stack: int * ?frameBytes: int * ?padding: StackPadding * ?priorityAlpha: float *
-        ?priorityEpsilon: float ->
+        ?priorityEpsilon: float * ?streams: int ->
             FrameReplayBuffer
 
     member Capacity: int
     member Stack: int
     member FrameBytes: int
     member Padding: StackPadding
+
+    /// The number of episode streams, each writing its own region of slots (1 unless constructed with streams).
+    member Streams: int
 
     /// Transitions stored whose frame and next frame are intact (those whose stack lost a frame to the write
     /// cursor still count until their own slot is overwritten: at most stack − 1 of them).
@@ -103,6 +112,11 @@ type FrameReplayBuffer =
     /// <exception cref="System.ArgumentException">The frame's length is not FrameBytes.</exception>
     member StartEpisode: frame: System.ReadOnlySpan<byte> -> unit
 
+    /// <summary>StartEpisode for stream `stream`: its running episode, if any, ends here as if truncated.</summary>
+    /// <exception cref="System.ArgumentOutOfRangeException">stream outside [0, Streams).</exception>
+    /// <exception cref="System.ArgumentException">The frame's length is not FrameBytes.</exception>
+    member StartEpisode: stream: int * frame: System.ReadOnlySpan<byte> -> unit
+
     /// <summary>Records one agent step of the current episode: the action taken, the reward, the frame it
     /// led to, and how the step ended. After terminated or truncated, call StartEpisode before the next Add.
     /// Prioritized: the transition enters the sum tree at MaxPriority.</summary>
@@ -111,6 +125,14 @@ type FrameReplayBuffer =
     /// non-finite reward.</exception>
     member Add:
         action: int * reward: float32 * nextFrame: System.ReadOnlySpan<byte> * terminated: bool * truncated: bool -> unit
+
+    /// <summary>Add for stream `stream`'s running episode (StartEpisode(stream, frame) started it).</summary>
+    /// <exception cref="System.ArgumentOutOfRangeException">stream outside [0, Streams), or a negative action.</exception>
+    /// <exception cref="System.InvalidOperationException">No episode of that stream is running.</exception>
+    /// <exception cref="System.ArgumentException">A frame of the wrong length or a non-finite reward.</exception>
+    member Add:
+        stream: int * action: int * reward: float32 * nextFrame: System.ReadOnlySpan<byte> * terminated: bool * truncated: bool ->
+            unit
 
     /// <summary>Draws `batchSize` 1-step transitions uniformly (with replacement) among the sampleable ones,
     /// gamma-free: Rewards as stored, Steps = 1, Discounts = 1 − Terminated (multiply by γ yourself),

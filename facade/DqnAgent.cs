@@ -88,6 +88,10 @@ public sealed class DqnAgent : IDisposable
     /// <param name="progress">Receives an <see cref="EpisodeProgress"/> at every episode end, synchronously on the
     /// training thread; null for none.</param>
     /// <param name="cancellationToken">Checked before every agent step.</param>
+    /// <param name="overlap">Learn on a thread of its own while this thread acts (the F# <c>Agent.Learn</c>'s overlap):
+    /// the options' replay ratio held (acting runs at most <see cref="DqnOptions.TrainFrequency"/> agent steps ahead
+    /// of the updates it granted), evaluations and the end of the call wait for every granted update; counts equal a
+    /// run's without overlap, but the run is not reproducible bit for bit.</param>
     /// <returns>Agent steps, updates and episodes of this call, and its wall time.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is zero or negative.</exception>
@@ -97,12 +101,21 @@ public sealed class DqnAgent : IDisposable
     /// and updates made so far are kept.</exception>
     /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
     public TrainingSummary Learn(
-        IEnvironment env, long totalSteps, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        IEnvironment env,
+        long totalSteps,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default,
+        bool overlap = false) =>
         agent.Learn(
-            Checked(env, nameof(env)), Check.Positive(totalSteps, nameof(totalSteps)), null, Observer(progress), FSharpOption<CancellationToken>.Some(cancellationToken));
+            Checked(env, nameof(env)),
+            Check.Positive(totalSteps, nameof(totalSteps)),
+            null,
+            Observer(progress),
+            FSharpOption<CancellationToken>.Some(cancellationToken),
+            FSharpOption<bool>.Some(overlap));
 
     /// <summary>
-    /// Trains like <see cref="Learn(IEnvironment, long, IProgress{TrainingProgress}?, CancellationToken)"/>, and every
+    /// Trains like <see cref="Learn(IEnvironment, long, IProgress{TrainingProgress}?, CancellationToken, bool)"/>, and every
     /// <see cref="DqnOptions.EvalInterval"/> agent steps runs <see cref="DqnOptions.EvalEpisodes"/> episodes on
     /// <paramref name="evalEnv"/> with ε = <see cref="DqnOptions.EvalEpsilon"/> and no learning.
     /// </summary>
@@ -112,6 +125,10 @@ public sealed class DqnAgent : IDisposable
     /// <param name="progress">Receives an <see cref="EpisodeProgress"/> at every training episode end and an
     /// <see cref="EvaluationProgress"/> after every evaluation, synchronously on the training thread; null for none.</param>
     /// <param name="cancellationToken">Checked before every agent step.</param>
+    /// <param name="overlap">Learn on a thread of its own while this thread acts (the F# <c>Agent.Learn</c>'s overlap):
+    /// the options' replay ratio held (acting runs at most <see cref="DqnOptions.TrainFrequency"/> agent steps ahead
+    /// of the updates it granted), evaluations and the end of the call wait for every granted update; counts equal a
+    /// run's without overlap, but the run is not reproducible bit for bit.</param>
     /// <returns>Agent steps, updates, episodes and wall time of this call, and its evaluations in order.</returns>
     /// <exception cref="ArgumentNullException">An environment is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is zero or negative.</exception>
@@ -124,13 +141,50 @@ public sealed class DqnAgent : IDisposable
         IEnvironment evalEnv,
         long totalSteps,
         IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default) =>
+        CancellationToken cancellationToken = default,
+        bool overlap = false) =>
         agent.Learn(
             Checked(env, nameof(env)),
             Check.Positive(totalSteps, nameof(totalSteps)),
             FSharpOption<IEnvironment>.Some(Check.NotNull(evalEnv, nameof(evalEnv))),
             Observer(progress),
-            FSharpOption<CancellationToken>.Some(cancellationToken));
+            FSharpOption<CancellationToken>.Some(cancellationToken),
+            FSharpOption<bool>.Some(overlap));
+
+    /// <summary>
+    /// Trains on a vector of environments (<see cref="SyncVectorEnvironment"/>, <c>Environments.makeVector</c>; SB3's
+    /// <c>VecEnv</c>): every round the agent acts in all of them, and each environment's transition is one agent step,
+    /// so ε, the schedules and the replay ratio (<see cref="DqnOptions.GradientSteps"/> updates per
+    /// <see cref="DqnOptions.TrainFrequency"/> agent steps) follow the agent steps summed over the environments. Each
+    /// environment keeps its own episode and return; the environments that exploit share one batched forward pass.
+    /// </summary>
+    /// <param name="env">The vector; its sizes must equal the agent's. Reset at the start of the call (env i with the
+    /// call's seed + i).</param>
+    /// <param name="totalSteps">Agent steps to take in this call, summed over the environments, positive; the last
+    /// round takes a step in every environment, so up to NumEnvs − 1 more may be taken.</param>
+    /// <param name="progress">Receives an <see cref="EpisodeProgress"/> at every episode end of any environment,
+    /// synchronously on the training thread; null for none.</param>
+    /// <param name="cancellationToken">Checked before every round.</param>
+    /// <param name="overlap">Learn on a thread of its own while this thread acts, as the other overloads.</param>
+    /// <returns>Agent steps, updates and episodes of this call, and its wall time.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is zero or negative.</exception>
+    /// <exception cref="ArgumentException">The vector's sizes differ from the agent's; a recurrent (DRQN) agent and
+    /// more than one environment.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public TrainingSummary Learn(
+        IVectorEnvironment env,
+        long totalSteps,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default,
+        bool overlap = false) =>
+        agent.Learn(
+            Checked(env, nameof(env)),
+            Check.Positive(totalSteps, nameof(totalSteps)),
+            null,
+            Observer(progress),
+            FSharpOption<CancellationToken>.Some(cancellationToken),
+            FSharpOption<bool>.Some(overlap));
 
     /// <summary>The greedy action (argmax of Q, ties to the lowest action) for one observation.</summary>
     /// <param name="observation">Length <see cref="ObservationSize"/>.</param>

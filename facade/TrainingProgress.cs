@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Dqn.Fun;
 
 /// <summary>
-/// A report from <see cref="DqnAgent.Learn(IEnvironment, long, System.IProgress{TrainingProgress}?, System.Threading.CancellationToken)"/>:
+/// A report from <see cref="DqnAgent.Learn(IEnvironment, long, System.IProgress{TrainingProgress}?, System.Threading.CancellationToken, bool)"/>:
 /// an <see cref="EpisodeProgress"/> when a training episode ends, or an <see cref="EvaluationProgress"/> when a
 /// periodic evaluation has run. Reports arrive on the training thread, in order.
 /// </summary>

@@ -117,3 +117,21 @@ type SyncVectorEnvironment(envs: IEnvironment[]) =
               Terminated = terminated
               Truncated = truncated
               FinalObservations = finals }
+
+/// <summary>One environment as a vector of one, its arrays passed through (no copies, no checks: the caller checks),
+/// with the same-step autoreset of the vector interface: Agent.Learn's single-environment form.</summary>
+[<Sealed>]
+type internal SingleVector(env: IEnvironment) =
+    interface IVectorEnvironment with
+        member _.NumEnvs = 1
+        member _.ObservationSize = env.ObservationSize
+        member _.ActionCount = env.ActionCount
+        member _.Reset(seed: Nullable<int>) = env.Reset seed
+
+        member _.Step(actions: int[]) =
+            let r = env.Step actions[0]
+            { Observations = (if r.Terminated || r.Truncated then env.Reset(Nullable()) else r.Observation)
+              Rewards = [| r.Reward |]
+              Terminated = [| r.Terminated |]
+              Truncated = [| r.Truncated |]
+              FinalObservations = r.Observation }

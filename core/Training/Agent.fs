@@ -73,24 +73,21 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
             raise (ArgumentOutOfRangeException("observationSize", observationSize, "observationSize must be positive"))
         if actionCount <= 0 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
     let device = config.Device
-    /// The agent's own generator, seeded with config.Seed: the library's layers are initialised from it and noisy
-    /// layers and IQN draw from it, so agents in one process do not change each other's numbers.
-    let generator = new torch.Generator(uint64 (uint32 config.Seed), device)
     let spec = { ObservationSize = observationSize; Hidden = config.Hidden; ActionCount = actionCount }
-    let online, target =
+    /// The networks, the optimizer, the schedules and the updates (shared with AtariAgent).
+    let trainer =
         let builtIn =
             match source with
             | QNetworkSource.Built(Torso.Mlp _ | Torso.NatureCnn _) -> true
             | _ -> false
-        QNetworks.onlineAndTarget
-            generator
-            (fun () -> QNetworkSource.create config observationSize actionCount device source)
-            network
-            builtIn
-    /// The C51 support [atoms] (null for other heads); owned here.
-    let support = QNetworks.ownedSupportOf config device
-    let mutable learningRate = Schedule.value config.LearningRate 0L
-    let optimizer = torch.optim.Adam(online.parameters (), lr = learningRate, eps = config.AdamEpsilon)
+        new Trainer(
+            config,
+            (fun () -> QNetworkSource.create config observationSize actionCount device source),
+            network,
+            builtIn,
+            fun online lr -> torch.optim.Adam(online.parameters (), lr = lr, eps = config.AdamEpsilon)
+        )
+    let online, target, optimizer, support = trainer.Online, trainer.Target, trainer.Optimizer, trainer.Support
     // Exactly one of the two buffers exists.
     let uniform =
         if config.Prioritized || config.Recurrent then None else Some(ReplayBuffer(config.BufferSize, observationSize, config.Seed))
@@ -112,13 +109,18 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         | Some u, _ -> u.Count
         | _, Some p -> p.Count
         | _ -> sequences |> Option.map (fun s -> s.Count) |> Option.defaultValue 0
+    /// Guards the replay while a learner thread samples it (Learn with overlap).
+    let replayLock = obj ()
     let store (o: float32[]) (a: int) (r: float32) (next: float32[]) (terminated: bool) (steps: int) =
-        match uniform, prioritized with
-        | Some u, _ -> u.Add(o, a, r, next, terminated, steps)
-        | _, Some p -> p.Add(o, a, r, next, terminated, steps)
-        | _ -> sequences |> Option.iter (fun s -> s.Add(o, a, r, next, terminated, episodeStart))
+        let start = episodeStart
+        lock replayLock (fun () ->
+            match uniform, prioritized with
+            | Some u, _ -> u.Add(o, a, r, next, terminated, steps)
+            | _, Some p -> p.Add(o, a, r, next, terminated, steps)
+            | _ -> sequences |> Option.iter (fun s -> s.Add(o, a, r, next, terminated, start)))
         episodeStart <- false
-    let mutable accumulator = NStep.create config.NStep config.Gamma
+    /// The n-step accumulators, one per environment of the Learn call under way (one outside Learn).
+    let mutable accumulators = [| NStep.create config.NStep config.Gamma |]
     /// Stores the transitions the n-step accumulator completed.
     let storeCompleted (completed: NStepTransition list) =
         for e in completed do
@@ -128,7 +130,6 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     let mutable steps = 0L
     /// Training episodes finished over the agent's life (the step of Exploration with ExplorationUnit = Episodes).
     let mutable lifetimeEpisodes = 0L
-    let mutable updates = 0L
     let mutable disposed = false
 
     let checkAlive () = if disposed then raise (ObjectDisposedException "Agent")
@@ -143,50 +144,44 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
 
     let plain = QNetworks.isPlain config
 
-    let greedy (o: float32[]) =
-        if plain then
-            QNetwork.greedyAction online device o
-        else
-            use _ = torch.no_grad ()
-            use scope = torch.NewDisposeScope()
-            let x = Tensors.ofArray o [| 1L; int64 o.Length |] device
-            (QNetworks.qValues config.Head support (online.call x)).argmax().item<int64>() |> int
+    /// The greedy action of `network` (the online network or the actor's copy of it) for one observation: a plain
+    /// CPU MLP through FusedMlp's matrix-vector path.
+    let greedy (network: torch.nn.Module<Tensor, Tensor>) (o: float32[]) =
+        if plain then QNetwork.greedyAction network device o
+        else trainer.Greedy(network, fun () -> Tensors.ofArray o [| 1L; int64 o.Length |] device)
 
-    /// One gradient update from the replay (uniform, or prioritized with importance weights and a priority
-    /// update for the sampled transitions).
-    let learnOnce () =
+    /// One gradient update from the replay at agent step `at` (uniform, or prioritized with importance weights and a
+    /// priority update for the sampled transitions); the replay is read under `replayLock`, the update runs outside it.
+    let learnOnce (at: int64) =
         match uniform, prioritized with
         | Some u, _ ->
-            let b = u.Sample config.BatchSize
+            let b = lock replayLock (fun () -> u.Sample config.BatchSize)
             Learner.learn config online target optimizer device support b (Learner.discounts config.Gamma b) null null
         | _, Some p ->
-            let pb = p.Sample(config.BatchSize, Schedule.value config.PriorityBeta steps, config.PriorityWeightNormalization)
+            let pb =
+                lock replayLock (fun () ->
+                    p.Sample(config.BatchSize, Schedule.value config.PriorityBeta at, config.PriorityWeightNormalization))
             let priorities = Array.zeroCreate<float32> config.BatchSize
             let m =
                 Learner.learn config online target optimizer device support pb.Batch (Learner.discounts config.Gamma pb.Batch) pb.Weights priorities
-            p.UpdatePriorities(pb.Batch.Indices, priorities)
+            lock replayLock (fun () -> p.UpdatePriorities(pb.Batch.Indices, priorities))
             m
         | _ ->
             match sequences, drqn with
             | Some s, Some(net, targetNet) ->
-                DrqnLearner.update config net targetNet optimizer device (s.Sample(config.BatchSize, config.BurnIn, config.SequenceLength))
+                let batch = lock replayLock (fun () -> s.Sample(config.BatchSize, config.BurnIn, config.SequenceLength))
+                DrqnLearner.update config net targetNet optimizer device batch
             | _ -> invalidOp "no replay buffer"
 
-    let act (random: Random) (o: float32[]) (epsilon: float) =
-        Actor.epsilonGreedy random epsilon actionCount (fun () -> greedy o)
-
-    /// `act`, for DRQN stepping `state` with every observation (random actions included).
-    let actIn (state: RecurrentState) (random: Random) (o: float32[]) (epsilon: float) =
-        match drqn with
-        | Some(net, _) ->
+    /// ε-greedy with `network`; for DRQN stepping `state` with every observation (random actions included).
+    let actWith (network: torch.nn.Module<Tensor, Tensor>) (state: RecurrentState) (random: Random) (o: float32[]) (epsilon: float) =
+        match network with
+        | :? DrqnNetwork as net ->
             let a = Drqn.greedyAction net device state o
             Actor.epsilonGreedy random epsilon actionCount (fun () -> a)
-        | None -> act random o epsilon
+        | _ -> Actor.epsilonGreedy random epsilon actionCount (fun () -> greedy network o)
 
-    /// Acting while training: noisy nets draw fresh noise for every action (Fortunato et al. 2018).
-    let explore (o: float32[]) (epsilon: float) =
-        QNetworks.resetNoise online
-        actIn trainState rng o epsilon
+    let actIn (state: RecurrentState) (random: Random) (o: float32[]) (epsilon: float) = actWith online state random o epsilon
 
     let checkEnv (env: IEnvironment) =
         if isNull (box env) then nullArg "env"
@@ -206,16 +201,15 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     let saveState (w: StateWriter) =
         w.Int64("observation_size", int64 observationSize)
         w.Int64("action_count", int64 actionCount)
-        AgentState.save w (DqnConfig.fingerprint config) target optimizer generator rng
+        trainer.SaveState(w, DqnConfig.fingerprint config, rng)
         w.Int64("steps", steps)
         w.Int64("episodes", lifetimeEpisodes)
-        w.Int64("updates", updates)
-        w.Float("learning_rate", learningRate)
         uniform |> Option.iter (fun u -> u.SaveState(w, "replay"))
         prioritized |> Option.iter (fun p -> p.SaveState(w, "replay"))
         sequences |> Option.iter (fun q -> q.SaveState(w, "replay"))
-        // The n-step steps still waiting for their return (a checkpoint taken inside Learn).
-        let pending = Array.ofList accumulator.Pending
+        // The n-step steps still waiting for their return (a checkpoint taken inside Learn), with their environments.
+        let pending = accumulators |> Array.collect (fun a -> Array.ofList a.Pending)
+        w.Ints("nstep.envs", accumulators |> Array.mapi (fun i a -> Array.create a.Pending.Length i) |> Array.concat)
         w.Floats("nstep.observations", pending |> Array.collect (fun t -> t.Observation))
         w.Floats("nstep.next_observations", pending |> Array.collect (fun t -> t.NextObservation))
         w.Ints("nstep.actions", pending |> Array.map (fun t -> t.Action))
@@ -227,15 +221,12 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         let sizes = r.Int64 "observation_size", r.Int64 "action_count"
         if sizes <> (int64 observationSize, int64 actionCount) then
             bad $"written for observationSize = {fst sizes}, actionCount = {snd sizes}; this agent has {observationSize} and {actionCount}"
-        rng <- AgentState.load r (DqnConfig.fingerprint config) target optimizer generator config.Seed
+        rng <- trainer.LoadState(r, DqnConfig.fingerprint config)
         uniform |> Option.iter (fun u -> u.LoadState(r, "replay"))
         prioritized |> Option.iter (fun p -> p.LoadState(r, "replay"))
         sequences |> Option.iter (fun q -> q.LoadState(r, "replay"))
         steps <- r.Int64 "steps"
         lifetimeEpisodes <- r.Int64 "episodes"
-        updates <- r.Int64 "updates"
-        learningRate <- r.Float "learning_rate"
-        Learner.setLearningRate optimizer learningRate
         // Steps still waiting for their n-step return are stored as the end of a Learn call stores them.
         let o = r.Floats "nstep.observations"
         let next = r.Floats "nstep.next_observations"
@@ -244,8 +235,12 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         r.RequireLength("nstep.observations", actions.Length * observationSize, o)
         r.RequireLength("nstep.next_observations", actions.Length * observationSize, next)
         r.RequireLength("nstep.rewards", actions.Length, rewards)
-        if actions.Length >= config.NStep then bad $"{actions.Length} pending n-step steps for NStep = {config.NStep}"
-        let mutable acc = NStep.create config.NStep config.Gamma
+        // Checkpoints written before vector environments hold one environment's steps.
+        let envs = if r.Has "nstep.envs" then r.Ints "nstep.envs" else Array.zeroCreate actions.Length
+        r.RequireLength("nstep.envs", actions.Length, envs)
+        for env, count in Array.countBy id envs do
+            if count >= config.NStep then bad $"{count} pending n-step steps of environment {env} for NStep = {config.NStep}"
+        let mutable accs = Map.empty
         for i in 0 .. actions.Length - 1 do
             let step =
                 { Observation = o[i * observationSize .. (i + 1) * observationSize - 1]
@@ -254,11 +249,12 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
                   NextObservation = next[i * observationSize .. (i + 1) * observationSize - 1]
                   Terminated = false
                   Truncated = false }
-            acc <- fst (NStep.push acc step)
-        let rest, emitted = NStep.flush acc
-        accumulator <- rest
+            let acc = accs |> Map.tryFind envs[i] |> Option.defaultWith (fun () -> NStep.create config.NStep config.Gamma)
+            accs <- accs |> Map.add envs[i] (fst (NStep.push acc step))
+        accumulators <- [| NStep.create config.NStep config.Gamma |]
         episodeStart <- true
-        storeCompleted emitted
+        for KeyValue(_, acc) in accs do
+            storeCompleted (snd (NStep.flush acc))
 
     /// A new agent with freshly initialised networks for observations of `observationSize` values and
     /// `actionCount` actions, initialised from the agent's own generator (seeded with config.Seed; nothing
@@ -287,10 +283,10 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     /// Agent steps taken by Learn, over the agent's life.
     member _.Steps = steps
     /// Gradient updates made, over the agent's life.
-    member _.Updates = updates
+    member _.Updates = trainer.Updates
     member _.ReplayCount = replayCount ()
     /// The learning rate of the last update.
-    member _.LearningRate = learningRate
+    member _.LearningRate = trainer.LearningRate
 
     /// The action for one observation (float32[observationSize]): greedy by default, ε-greedy when epsilon > 0.
     /// Raises ArgumentException when the observation has the wrong length.
@@ -342,7 +338,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     /// LearningStarts steps were taken, every TrainFrequency steps make GradientSteps updates; every
     /// TargetUpdateInterval updates move the target network towards the online one with weight Tau.
     /// With `evalEnv` and EvalInterval > 0, evaluates every EvalInterval agent steps (EvalEpisodes episodes,
-    /// ε = EvalEpsilon, with its own generator: evaluations do not change training).</summary>
+    /// ε = EvalEpsilon, with its own generator: evaluations do not change training). The single-environment form of
+    /// the vector Learn (a vector of one: the same loop, the same numbers as ever).</summary>
     /// <param name="env">Training environment; reset at the start of every call with a seed drawn from config.Seed and
     /// the agent's step count (Agent.ResetSeed: config.Seed itself on the first call), so a run resumed from a
     /// checkpoint (Resume) goes on exactly as the run that was never stopped.</param>
@@ -350,6 +347,11 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     /// <param name="evalEnv">Optional separate environment for evaluations.</param>
     /// <param name="observer">Called on the training thread with every event.</param>
     /// <param name="cancellationToken">Checked every step; raises OperationCanceledException.</param>
+    /// <param name="overlap">Learn on a thread of its own while this thread acts (default false), as AtariAgent.Learn
+    /// does (TrainingRun): the replay ratio is the config's (acting runs at most TrainFrequency agent steps ahead of
+    /// the updates it granted), evaluations and the end of the call wait for every granted update, and the actor acts
+    /// with its own copy of the online network refreshed after every update. Counts are those of a run without
+    /// overlap; the order of acting and learning is not, so such a run is not reproducible bit for bit.</param>
     /// <exception cref="System.ArgumentException">env's sizes differ from the agent's, an observation has the
     /// wrong length, or a reward is NaN or infinite.</exception>
     member this.Learn
@@ -358,10 +360,47 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
             totalSteps: int64,
             ?evalEnv: IEnvironment,
             ?observer: TrainingEvent -> unit,
-            ?cancellationToken: CancellationToken
+            ?cancellationToken: CancellationToken,
+            ?overlap: bool
         ) : TrainingSummary =
         checkAlive ()
         checkEnv env
+        this.Learn(SingleVector env, totalSteps, ?evalEnv = evalEnv, ?observer = observer, ?cancellationToken = cancellationToken, ?overlap = overlap)
+
+    /// <summary>Trains on a vector of environments (Gymnasium's vector environments, SB3's <c>VecEnv</c>): every
+    /// round the agent acts in all NumEnvs environments at once (ε-greedy per environment, one batched forward pass
+    /// for those that exploit), and each environment's transition counts as one agent step, in environment order:
+    /// ε, the schedules, LearningStarts, TrainFrequency and EvalInterval follow the agent steps summed over the
+    /// environments, so the replay ratio (GradientSteps updates per TrainFrequency agent steps) is the config's
+    /// whatever NumEnvs (as in Horgan et al. 2018 and SB3's counting of num_timesteps). Each environment has its own
+    /// episode, n-step accumulator and return; the vector's autoreset gives s' (FinalObservations) and the next
+    /// episode's first observation apart. Otherwise as the single-environment Learn, which is this with a vector of
+    /// one.</summary>
+    /// <param name="env">The vector; reset at the start of every call with Agent.ResetSeed (env i gets that seed + i).</param>
+    /// <param name="totalSteps">Agent steps to take, summed over the environments; the last round takes all NumEnvs
+    /// steps, so a call may take up to NumEnvs - 1 more (TrainingSummary.Steps says how many).</param>
+    /// <exception cref="System.ArgumentException">env's sizes differ from the agent's; an observation has the wrong
+    /// length or a value that is not finite; a reward is NaN or infinite; DRQN (config.Recurrent) with more than one
+    /// environment (its sequence replay holds one episode at a time).</exception>
+    member this.Learn
+        (
+            env: IVectorEnvironment,
+            totalSteps: int64,
+            ?evalEnv: IEnvironment,
+            ?observer: TrainingEvent -> unit,
+            ?cancellationToken: CancellationToken,
+            ?overlap: bool
+        ) : TrainingSummary =
+        checkAlive ()
+        if isNull (box env) then nullArg "env"
+        if env.ObservationSize <> observationSize || env.ActionCount <> actionCount then
+            invalidArg
+                "env"
+                $"the vector environment has ObservationSize = {env.ObservationSize}, ActionCount = {env.ActionCount}; the agent expects {observationSize} and {actionCount}"
+        let n = env.NumEnvs
+        if n < 1 then invalidArg "env" $"the vector environment has NumEnvs = {n}; it needs at least one environment"
+        if config.Recurrent && n > 1 then
+            invalidArg "env" $"DRQN (config.Recurrent) learns from one environment (its sequence replay holds one episode at a time); the vector has NumEnvs = {n}"
         evalEnv |> Option.iter checkEnv
         if totalSteps <= 0L then raise (ArgumentOutOfRangeException("totalSteps", totalSteps, "totalSteps must be positive"))
         let observe = defaultArg observer ignore
@@ -370,102 +409,109 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         // Time in evaluations, kept out of the throughput figures.
         let evaluationClock = Stopwatch()
         let trainingSeconds () = clock.Elapsed.TotalSeconds - evaluationClock.Elapsed.TotalSeconds
-        let startSteps, startUpdates = steps, updates
+        let startSteps, startUpdates = steps, trainer.Updates
         let evaluations = ResizeArray()
+        /// Row i of [n; observationSize] values (the array itself for a vector of one).
+        let row (a: float32[]) (i: int) = if n = 1 then a else Array.sub a (i * observationSize) observationSize
+        let checkObservations (a: float32[]) =
+            if isNull a || a.Length <> n * observationSize then
+                let values = if isNull a then 0 else a.Length
+                let expected = if n = 1 then $"observationSize = {observationSize}" else $"NumEnvs * observationSize = {n} * {observationSize}"
+                invalidArg "the environment's observation" $"the environment's observation has {values} values but the agent expects {expected}"
+            for i in 0 .. a.Length - 1 do
+                if not (Single.IsFinite a[i]) then
+                    invalidArg
+                        "the environment's observation"
+                        $"the environment's observation has {a[i]} at index {i % observationSize} (environment {i / observationSize}); observations must be finite (a NaN or infinity would reach every weight)"
         let mutable obs = env.Reset(Nullable(Agent.ResetSeed(config.Seed, steps)))
-        checkObservation "the environment's observation" obs
+        checkObservations obs
         trainState.Reset()
         episodeStart <- true
-        // Every call starts a fresh episode: n-step returns never join a step of an earlier call (cut short by the
+        // Every call starts fresh episodes: n-step returns never join a step of an earlier call (cut short by the
         // budget, an exception or a cancellation) to this one.
-        accumulator <- NStep.create config.NStep config.Gamma
+        accumulators <- Array.init n (fun _ -> NStep.create config.NStep config.Gamma)
+        use run = trainer.Begin(learnOnce, defaultArg overlap false)
         let mutable episodes = 0
-        let mutable episodeReturn = 0.0
-        let mutable episodeLength = 0
-        let mutable lossSum = 0.0
-        let mutable qSum = 0.0
-        let mutable episodeUpdates = 0
+        let episodeReturns = Array.zeroCreate<float> n
+        let episodeLengths = Array.zeroCreate<int> n
         let evaluate () =
             match evalEnv with
             | Some e when config.EvalEpisodes > 0 ->
+                run.Quiesce()
                 evaluationClock.Start()
                 let r = try this.Evaluate(e, config.EvalEpisodes) finally evaluationClock.Stop()
                 evaluations.Add r
                 observe (Evaluated r)
             | _ -> ()
-        for _ in 1L .. totalSteps do
+        /// The actions of one round, ε-greedy per environment with `network`; the greedy actions of all environments
+        /// come from one forward pass, run only when some environment exploits.
+        let actAll (network: torch.nn.Module<Tensor, Tensor>) (o: float32[]) (epsilon: float) =
+            if n = 1 then [| actWith network trainState rng o epsilon |]
+            else trainer.EpsilonGreedyActions(network, rng, epsilon, actionCount, n, fun () -> Tensors.ofArray o [| int64 n; int64 observationSize |] device)
+        while steps - startSteps < totalSteps do
             ct.ThrowIfCancellationRequested()
-            let epsilon =
-                Schedule.value config.Exploration (if config.ExplorationUnit = ScheduleUnit.Episodes then lifetimeEpisodes else steps)
-            let action = explore obs epsilon
-            let r = stepEnv env action
-            if config.NStep = 1 then
-                store obs action (float32 r.Reward) r.Observation r.Terminated 1
-            else
-                let next, emitted =
-                    NStep.push
-                        accumulator
-                        { Observation = obs
-                          Action = action
-                          Reward = float32 r.Reward
-                          NextObservation = r.Observation
-                          Terminated = r.Terminated
-                          Truncated = r.Truncated }
-                accumulator <- next
-                storeCompleted emitted
-            steps <- steps + 1L
-            episodeReturn <- episodeReturn + r.Reward
-            episodeLength <- episodeLength + 1
-            obs <- r.Observation
-            if steps > int64 config.LearningStarts
-               && steps % int64 config.TrainFrequency = 0L
-               && replayCount () >= config.BatchSize then
-                let lr = Schedule.value config.LearningRate steps
-                if lr <> learningRate then
-                    learningRate <- lr
-                    Learner.setLearningRate optimizer lr
-                for _ in 1 .. config.GradientSteps do
-                    let m = learnOnce ()
-                    updates <- updates + 1L
-                    lossSum <- lossSum + m.Loss
-                    qSum <- qSum + m.MeanQ
-                    episodeUpdates <- episodeUpdates + 1
-                    if updates % int64 config.TargetUpdateInterval = 0L then
-                        QNetwork.updateTarget config.Tau target online
-            if r.Terminated || r.Truncated then
-                episodes <- episodes + 1
-                lifetimeEpisodes <- lifetimeEpisodes + 1L
-                observe (
-                    EpisodeEnded
-                        { Step = steps
-                          Episode = int lifetimeEpisodes
-                          Return = episodeReturn
-                          Length = episodeLength
-                          Epsilon = epsilon
-                          Loss = (if episodeUpdates > 0 then lossSum / float episodeUpdates else nan)
-                          MeanQ = (if episodeUpdates > 0 then qSum / float episodeUpdates else nan)
-                          Updates = updates
-                          StepsPerSecond = float (steps - startSteps) / trainingSeconds () }
-                )
-                episodeReturn <- 0.0
-                episodeLength <- 0
-                lossSum <- 0.0
-                qSum <- 0.0
-                episodeUpdates <- 0
-                obs <- env.Reset(Nullable())
-                checkObservation "the environment's observation" obs
-                trainState.Reset()
-                episodeStart <- true
-            if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then evaluate ()
+            let epsilon = trainer.Epsilon(steps, lifetimeEpisodes)
+            let o = obs
+            let actions = run.Act(fun network -> actAll network o epsilon)
+            let r = env.Step actions
+            if isNull (box r) then invalidOp "the vector environment's Step returned null"
+            checkObservations r.FinalObservations
+            checkObservations r.Observations
+            for i in 0 .. n - 1 do
+                if not (Double.IsFinite r.Rewards[i]) then
+                    invalidArg "reward" $"the environment returned reward {r.Rewards[i]} for action {actions[i]}; rewards must be finite"
+                let current, final = row o i, row r.FinalObservations i
+                if config.NStep = 1 then
+                    store current actions[i] (float32 r.Rewards[i]) final r.Terminated[i] 1
+                else
+                    let next, emitted =
+                        NStep.push
+                            accumulators[i]
+                            { Observation = current
+                              Action = actions[i]
+                              Reward = float32 r.Rewards[i]
+                              NextObservation = final
+                              Terminated = r.Terminated[i]
+                              Truncated = r.Truncated[i] }
+                    accumulators[i] <- next
+                    storeCompleted emitted
+                steps <- steps + 1L
+                episodeReturns[i] <- episodeReturns[i] + r.Rewards[i]
+                episodeLengths[i] <- episodeLengths[i] + 1
+                if trainer.Grants(steps, replayCount ()) then run.Train steps
+                if r.Terminated[i] || r.Truncated[i] then
+                    episodes <- episodes + 1
+                    lifetimeEpisodes <- lifetimeEpisodes + 1L
+                    let tally = run.TakeTally()
+                    observe (
+                        EpisodeEnded
+                            { Step = steps
+                              Episode = int lifetimeEpisodes
+                              Return = episodeReturns[i]
+                              Length = episodeLengths[i]
+                              Epsilon = epsilon
+                              Loss = tally.Loss
+                              MeanQ = tally.MeanQ
+                              Updates = tally.Updates
+                              StepsPerSecond = float (steps - startSteps) / trainingSeconds () }
+                    )
+                    episodeReturns[i] <- 0.0
+                    episodeLengths[i] <- 0
+                    trainState.Reset()
+                    episodeStart <- true
+                if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then evaluate ()
+            obs <- r.Observations
+        run.Quiesce()
         // The budget ended mid-episode: the steps still waiting for their n-step return are stored with the partial
         // returns, bootstrapped from the last observation, as a truncation would store them.
-        let rest, emitted = NStep.flush accumulator
-        accumulator <- rest
-        storeCompleted emitted
+        for i in 0 .. n - 1 do
+            let rest, emitted = NStep.flush accumulators[i]
+            accumulators[i] <- rest
+            storeCompleted emitted
         let wall = clock.Elapsed.TotalSeconds
         let training = trainingSeconds ()
         { Steps = steps - startSteps
-          Updates = updates - startUpdates
+          Updates = trainer.Updates - startUpdates
           Episodes = episodes
           WallSeconds = wall
           EvaluationSeconds = evaluationClock.Elapsed.TotalSeconds
@@ -560,11 +606,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     member _.Dispose() =
         if not disposed then
             disposed <- true
-            optimizer.Dispose()
-            online.Dispose()
-            target.Dispose()
-            generator.Dispose()
-            if not (isNull support) then support.Dispose()
+            trainer.Dispose()
 
     interface IDisposable with
         member this.Dispose() = this.Dispose()

@@ -77,9 +77,92 @@ let private learnWith (overlap: bool) (config: AtariConfig) (frames: int64) =
 
 let private learn config frames = learnWith false config frames
 
+/// A vector of `n` bandits (seeds 7, 8, ...) of 400-frame games, stepped in this process.
+let private bandits (config: AtariConfig) (n: int) =
+    AtariVectorEnvironment(AtariVectorEmulator.ofEmulators (Array.init n (fun i -> AtariEmulator.ofAle (BanditAle(7 + i, 400)))), config.Environment, 1)
+
+/// The frames a frame replay stream receives from env i of `bandits`, in write order, for `steps` agent steps: the
+/// bandit's screens do not depend on the actions, so a lone environment over the same bandit, stepped with any action,
+/// shows them (a game's first stack's newest frame, then every step's newest frame; a new game after each end).
+let private streamFrames (config: AtariConfig) (i: int) (steps: int) =
+    let env = AtariEnvironment(BanditAle(7 + i, 400), config.Environment, 1 + i)
+    let newest (stack: byte[]) = stack[stack.Length - 84 * 84 ..]
+    [ yield newest (env.Reset())
+      for _ in 1..steps do
+          let s = env.Step 0
+          yield newest s.Observation
+          if s.Terminated || s.Truncated then yield newest (env.Reset()) ]
+
 [<Tests>]
 let tests =
     testList "AtariAgent" [
+        testCase "a vector of one learns exactly as the single environment: the same games, updates and parameters" <| fun () ->
+            let config = small "dopamine"
+            let single, _, s1, e1 = learn config 2_400L
+            use single = single
+            use vector = new AtariAgent(config, 6)
+            let e2 = Collections.Generic.List<AtariEvent>()
+            let s2 = vector.Learn(bandits config 1, 2_400L, observer = e2.Add)
+            let rows (events: AtariEvent seq) =
+                [ for e in events do
+                      match e with
+                      | GameEnded g -> yield sprintf "%d %d %d %d %g %d %g %d" g.Frames g.AgentSteps g.Updates g.Game g.Return g.AgentStepsInGame g.Epsilon (BitConverter.DoubleToInt64Bits g.Loss)
+                      | Evaluated r -> yield sprintf "eval %d %d %s %A" r.Frames r.AgentSteps r.Protocol r.Returns
+                      | CheckpointDue f -> yield sprintf "checkpoint %d" f
+                      | Recovered _ -> yield "recovered" ]
+            Expect.equal (rows e2) (rows e1) "events"
+            Expect.equal (s2.Frames, s2.AgentSteps, s2.Updates, s2.Games) (s1.Frames, s1.AgentSteps, s1.Updates, s1.Games) "counts"
+            for struct (name, p1), struct (_, p2) in Seq.zip (single.Network.named_parameters ()) (vector.Network.named_parameters ()) do
+                Expect.isTrue (p1.data<float32>().ToArray() = p2.data<float32>().ToArray()) $"parameter {name}"
+
+        testCase "from a vector of 3 environments each env's frames reach its own replay stream byte for byte, games scored per env" <| fun () ->
+            let config = small "dopamine"
+            use agent = new AtariAgent(config, 6)
+            let games = Collections.Generic.List<AtariGameMetrics>()
+            let summary = agent.Learn(bandits config 3, 2_400L, observer = (function GameEnded g -> games.Add g | _ -> ()))
+            // 4 frames per agent step: 600 agent steps, 200 per env, 2 games of 100 steps each.
+            Expect.equal (summary.Frames, summary.AgentSteps, summary.Games) (2_400L, 600L, 6) "frames, agent steps and games"
+            // 1 update every 2 agent steps (summed over the envs) past the 100th: steps 102, 104, ..., 600.
+            Expect.equal summary.Updates 250L "updates"
+            for g in games do
+                Expect.equal g.AgentStepsInGame 100 $"game {g.Game}: agent steps"
+                Expect.isTrue (g.Return >= 0.0 && g.Return <= 400.0) $"game {g.Game}: score {g.Return}"
+            let replay = agent.Replay.Value
+            Expect.equal replay.Streams 3 "replay.Streams"
+            Expect.equal agent.ReplayCount 600 "agent.ReplayCount"
+            let region = replay.Capacity / 3
+            for i in 0..2 do
+                let expected = streamFrames config i 200
+                let stored = [ for k in 0 .. expected.Length - 1 -> replay.Frame(i * region + k) ]
+                Expect.isTrue (stored = expected) $"env {i}: the {expected.Length} frames of its stream"
+
+        testCase "DQN learns the bandit from 4 environments at once" <| fun () ->
+            let config = small "dopamine"
+            use agent = new AtariAgent({ config with Dqn = { config.Dqn with Gamma = 0.5 } }, 6)
+            agent.Learn(bandits config 4, 4_800L) |> ignore
+            let scores = agent.Evaluate(AtariEnvironment(BanditAle(99, 400), config.Environment, 2), 2, 0.0, 5)
+            for s in scores do Expect.isTrue (s >= 360.0) $"greedy score {s} < 360 of 400"
+
+        testCase "a checkpoint of an agent that learned from 3 environments resumes with its 3 replay streams" <| fun () ->
+            let config = small "dopamine"
+            let dir = Path.Combine(Path.GetTempPath(), "dqnfun-atari-streams-" + Guid.NewGuid().ToString "N")
+            try
+                use agent = new AtariAgent(config, 6)
+                agent.Learn(bandits config 3, 1_200L) |> ignore
+                let folder = agent.SaveCheckpoint dir
+                use resumed = AtariAgent.Resume(folder, config)
+                let a, b = agent.Replay.Value, resumed.Replay.Value
+                Expect.equal (b.Streams, b.Count) (3, a.Count) "streams and transitions"
+                for slot in 0 .. a.Capacity - 1 do
+                    if a.Frame slot <> b.Frame slot then failtest $"slot {slot}: frames differ"
+                // Whole rounds of 3 agent steps: 480 frames are 40 rounds.
+                let more = resumed.Learn(bandits config 3, 480L)
+                Expect.equal more.AgentSteps 120L "the resumed agent learns on from 3 environments"
+                let e = Expect.wantThrows<ArgumentException> (fun () -> resumed.Learn(bandits config 2, 400L) |> ignore) "another number of envs"
+                Expect.stringContains e.Message "3 episode streams" "e.Message"
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+
         testCase "the Nature preset holds the values of Mnih et al. 2015 with their units" <| fun () ->
             let c = AtariConfig.preset "nature"
             Expect.equal c.Optimizer (RmsProp(0.95, 0.01, true)) "c.Optimizer"

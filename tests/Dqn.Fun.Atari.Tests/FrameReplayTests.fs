@@ -210,6 +210,68 @@ let private pearson (counts: int[]) (p: float[]) =
 [<Tests>]
 let tests =
     testList "FrameReplay" [
+        testPropertyWithConfig { fsCheck with maxTest = 100 } "streams written in turn (a vector env's envs) never mix: stacks and n-step windows stay in their stream's episode, across wrap-around" (
+            Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (2, 4)) (Gen.choose (0, 100_000)) (Gen.elements [ StackPadding.Zeros; StackPadding.RepeatFirst ]))) (fun (streams, seed, padding) ->
+                let rng = Random seed
+                let capacity = streams * rng.Next(8, 60) + rng.Next streams
+                let prioritized = rng.Next 2 = 0
+                let buffer =
+                    if prioritized then FrameReplayBuffer(capacity, seed, 4, 2, padding, 1.0, streams = streams)
+                    else FrameReplayBuffer(capacity, seed, 4, 2, padding, streams = streams)
+                let expected = Dictionary<int, Expected>()
+                // Frame id -> (stream, episode, index in it); every stream's running episode's frame ids.
+                let where = Dictionary<int, int * int * int>()
+                let ids = Array.init streams (fun _ -> ResizeArray<int>())
+                let lengths = Array.zeroCreate<int> streams
+                let terminal = Array.zeroCreate<bool> streams
+                let episode = Array.zeroCreate<int> streams
+                let mutable nextId = 1
+                let stackAt (s: int) (t: int) =
+                    Array.init 4 (fun j ->
+                        let k = t - (3 - j)
+                        if k >= 0 then ids[s][k] elif padding = StackPadding.RepeatFirst then ids[s][0] else 0)
+                let start (s: int) =
+                    ids[s] <- ResizeArray [ nextId ]
+                    episode[s] <- episode[s] + 1
+                    where[nextId] <- (s, episode[s], 0)
+                    buffer.StartEpisode(s, ReadOnlySpan(frame nextId))
+                    nextId <- nextId + 1
+                    lengths[s] <- rng.Next(1, 15)
+                    terminal[s] <- rng.Next 2 = 0
+                for s in 0 .. streams - 1 do
+                    start s
+                for _ in 1 .. rng.Next(10, 120) do
+                    for s in 0 .. streams - 1 do
+                        let t = ids[s].Count - 1
+                        let id = nextId
+                        nextId <- nextId + 1
+                        ids[s].Add id
+                        where[id] <- (s, episode[s], t + 1)
+                        let action, reward = rng.Next 6, float32 (rng.Next 3 - 1)
+                        let last = t = lengths[s] - 1
+                        buffer.Add(s, action, reward, ReadOnlySpan(frame id), last && terminal[s], last && not terminal[s])
+                        expected[ids[s][t]] <-
+                            { Obs = stackAt s t; Next = stackAt s (t + 1); Action = action; Reward = reward; Terminated = last && terminal[s] }
+                        if last then start s
+                if buffer.Count >= 8 then
+                    // One-step rows: exactly the reference's.
+                    let batch = if prioritized then buffer.SamplePrioritized(8, 1, 1.0, 0.5) else buffer.Sample 8
+                    let obs, next = decode buffer batch.ObservationSlots, decode buffer batch.NextObservationSlots
+                    for b in 0 .. batch.Size - 1 do
+                        let e = expected[obs[b * 4 + 3]]
+                        Expect.equal obs[b * 4 .. b * 4 + 3] e.Obs "observation stack"
+                        Expect.equal next[b * 4 .. b * 4 + 3] e.Next "next observation stack"
+                        Expect.equal batch.Actions[b] (int64 e.Action) "action"
+                        Expect.equal batch.Rewards[b] e.Reward "reward"
+                    // 3-step windows: s' is Steps frames on in the same stream's episode.
+                    let batch = if prioritized then buffer.SamplePrioritized(8, 3, 0.9, 0.5) else buffer.Sample(8, 3, 0.9)
+                    let obs, next = decode buffer batch.ObservationSlots, decode buffer batch.NextObservationSlots
+                    for b in 0 .. batch.Size - 1 do
+                        let s, e, t = where[obs[b * 4 + 3]]
+                        Expect.equal where[next[b * 4 + 3]] (s, e, t + batch.Steps[b]) "the window's last frame"
+                true)
+        )
+
         testPropertyWithConfig { fsCheck with maxTest = 200 } "sampled stacks, next stacks, actions, rewards and terminals equal a plain reference, across wrap-around and both paddings" (
             let episodesGen =
                 Gen.listOfLength 12 (Gen.zip (Gen.choose (1, 9)) (Gen.elements [ true; false ]))

@@ -67,7 +67,7 @@ public class DqnAgentArgumentTests
     {
         using var agent = new DqnAgent(Small, 3, 3);
         var env = new ContextualBandit(3);
-        Assert.Equal("env", Assert.Throws<ArgumentNullException>(() => agent.Learn(null!, 10)).ParamName);
+        Assert.Equal("env", Assert.Throws<ArgumentNullException>(() => agent.Learn((IEnvironment)null!, 10)).ParamName);
         Assert.Equal("evalEnv", Assert.Throws<ArgumentNullException>(() => agent.Learn(env, (IEnvironment)null!, 10)).ParamName);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => agent.Learn(env, 0));
         Assert.Equal(("totalSteps", (object)0L), (e.ParamName, e.ActualValue));

@@ -31,6 +31,21 @@ public class DqnAgentTrainingTests
     }
 
     [Fact]
+    public void A_vector_of_environments_trains_through_the_facade_counting_agent_steps_over_all_of_them()
+    {
+        const int contexts = 4;
+        var env = new SyncVectorEnvironment(4, () => new ContextualBandit(contexts));
+        using var agent = new DqnAgent(Fast, new ContextualBandit(contexts));
+
+        var summary = agent.Learn(env, 1_500, overlap: true);
+
+        // 375 rounds of 4 one-step episodes; an update every agent step past the 100th, all made by the end.
+        Assert.Equal((1_500L, 1_500, 1_400L), (summary.Steps, summary.Episodes, summary.Updates));
+        for (var k = 0; k < contexts; k++) Assert.Equal(k, agent.Act(ContextualBandit.OneHot(k, contexts)));
+        Assert.Throws<ArgumentNullException>(() => agent.Learn((IVectorEnvironment)null!, 10));
+    }
+
+    [Fact]
     public void Save_then_Load_gives_an_agent_that_acts_identically()
     {
         var path = Path.Combine(Path.GetTempPath(), $"dqnfun-facade-{Guid.NewGuid()}.safetensors");

@@ -58,6 +58,32 @@ let tests =
             printfn $"""Acrobot-v1, seed 0: {String.Join(", ", evaluations |> List.map (sprintf "%.0f"))}"""
             Expect.isTrue (List.max evaluations >= -100.0) $"best greedy evaluation {List.max evaluations:F1} < -100: %A{evaluations}"
 
+        /// Learn with overlap (TrainingRun, as AtariAgent's): every update an agent step grants is made by the learner
+        /// thread, never before that step nor more than one training period after it, and the counts are a run's
+        /// without overlap.
+        testCase "with learning overlapped the replay ratio holds: the same updates, never ahead of the actor nor more than a period behind" <| fun () ->
+            let config = { DqnConfig.defaults with LearningStarts = 100; TrainFrequency = 2; GradientSteps = 2; BatchSize = 32; EvalInterval = 0 }
+            // 2 updates every 2 agent steps once more than 100 were taken: steps 102, 104, ..., 600.
+            let granted (steps: int64) = if steps <= 100L then 0L else (steps / 2L - 50L) * 2L
+            for overlap in [ false; true ] do
+                use agent = new Agent(config, 4, 2)
+                let events = ResizeArray()
+                let summary = agent.Learn(CartPoleEnvironment(), 600L, observer = events.Add, overlap = overlap)
+                Expect.equal (summary.Steps, summary.Updates, agent.Updates) (600L, 500L, 500L) $"overlap {overlap}: steps and updates"
+                Expect.isGreaterThan events.Count 5 "episodes ended"
+                for e in events do
+                    match e with
+                    | EpisodeEnded m ->
+                        Expect.isLessThanOrEqual m.Updates (granted m.Step) $"overlap {overlap}, episode {m.Episode}: updates never outrun the steps that grant them"
+                        Expect.isGreaterThanOrEqual m.Updates (granted m.Step - (if overlap then 2L else 0L)) $"overlap {overlap}, episode {m.Episode}: at most one period behind"
+                    | Evaluated _ -> failtest "no evaluations were asked for"
+
+        testCase "DQN walks the shortest path in GridWorld-v0 with learning overlapped, acting with its own copy of the network" <| fun () ->
+            use agent = new Agent(gridWorldConfig, 25, 4)
+            agent.Learn(GridWorldEnvironment(), 3_000L, overlap = true) |> ignore
+            let result = agent.Evaluate(GridWorldEnvironment(), 1)
+            Expect.equal (result.Returns[0], result.Lengths[0]) (1.0, 8) "greedy return and episode length"
+
         testCase "Double DQN learns CartPole-v1" <| fun () -> solves "double"
         testCase "dueling DQN learns CartPole-v1" <| fun () -> solves "dueling"
         testCase "prioritized replay learns CartPole-v1" <| fun () -> solves "prioritized"

@@ -6,6 +6,7 @@ open FsCheck
 open FsCheck.FSharp
 open Dqn.Fun
 open Dqn.Fun.Tests.TestConfig
+open Dqn.Fun.Tests.TorchTestSupport
 
 /// Step t of a trajectory: observation [t], next observation [t + 0.5], action t mod 3.
 let private step (t: int) (reward: float32) (terminated: bool) (truncated: bool) =
@@ -71,25 +72,6 @@ let private same (e: NStepTransition) (a: NStepTransition) =
     && e.Steps = a.Steps
     && abs (e.Return - a.Return) <= 1e-9 * (1.0 + abs e.Return)
     && abs (e.Discount - a.Discount) <= 1e-12
-
-/// Observations [episode; t]: every Reset starts the next episode at t = 0, every Step moves t on by one; an episode
-/// terminates after a length drawn from a seeded generator (2 to 12 steps) unless a Learn call stops first.
-type private CountingEnvironment() =
-    let lengths = Random 5
-    let mutable episode = -1
-    let mutable t = 0
-    let mutable length = 0
-    interface IEnvironment with
-        member _.ObservationSize = 2
-        member _.ActionCount = 2
-        member _.Reset(_: Nullable<int>) =
-            episode <- episode + 1
-            t <- 0
-            length <- lengths.Next(2, 13)
-            [| float32 episode; 0.0f |]
-        member _.Step(_: int) =
-            t <- t + 1
-            { Observation = [| float32 episode; float32 t |]; Reward = 1.0; Terminated = (t = length); Truncated = false }
 
 [<Tests>]
 let tests =
@@ -197,13 +179,13 @@ let tests =
         testPropertyWithConfig fsCheck "no stored n-step transition crosses an episode start, whatever the split of training into Learn calls" (
             Prop.forAll (Arb.fromGen (Gen.listOfLength 6 (Gen.choose (1, 25)))) (fun chunks ->
                 let config = { DqnConfig.defaults with NStep = 3; LearningStarts = 100_000; EvalInterval = 0; BufferSize = 1_000 }
-                use agent = new Agent(config, 2, 2)
-                let env = CountingEnvironment()
+                use agent = new Agent(config, 3, 2)
+                let env = TaggedEpisodes(0, 5)
                 for chunk in chunks do
                     agent.Learn(env, int64 chunk) |> ignore
                 let stored = agent.StoredTransitions()
-                let obs i = stored.Observations[2 * i], stored.Observations[2 * i + 1]
-                let next i = stored.NextObservations[2 * i], stored.NextObservations[2 * i + 1]
+                let obs i = stored.Observations[3 * i + 1], stored.Observations[3 * i + 2]
+                let next i = stored.NextObservations[3 * i + 1], stored.NextObservations[3 * i + 2]
                 stored.Size = List.sum chunks
                 && Seq.forall
                     (fun i ->

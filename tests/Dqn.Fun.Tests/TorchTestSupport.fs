@@ -73,6 +73,26 @@ let tempFolder () =
         member _.Dispose() =
             if IO.Directory.Exists dir then IO.Directory.Delete(dir, true) }
 
+/// Episodes of 2 to 12 steps (lengths from Random(seed)), observation [id; episode; t] (Reset starts the next episode
+/// at t = 0), reward t after step t, terminated at the episode's length: the environment, the episode and the step of
+/// every stored observation can be read back (n-step and vector tests).
+type TaggedEpisodes(id: int, seed: int) =
+    let lengths = Random seed
+    let mutable episode = -1
+    let mutable t = 0
+    let mutable length = 0
+    interface IEnvironment with
+        member _.ObservationSize = 3
+        member _.ActionCount = 2
+        member _.Reset(_: Nullable<int>) =
+            episode <- episode + 1
+            t <- 0
+            length <- lengths.Next(2, 13)
+            [| float32 id; float32 episode; 0.0f |]
+        member _.Step(_: int) =
+            t <- t + 1
+            { Observation = [| float32 id; float32 episode; float32 t |]; Reward = float t; Terminated = (t = length); Truncated = false }
+
 /// The GridWorld-v0 settings under which plain DQN walks the shortest path (8 steps) after 3000 agent steps
 /// (LearningTests). Gamma is 0.9 rather than the default 0.99: bumping into a wall only costs a factor gamma, and
 /// with 0.99 the 1% gap between the best action and a bump at the start cell is within the network's approximation
