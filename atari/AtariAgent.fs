@@ -407,8 +407,8 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             invalidArg "env" $"the vector environment has {env.ActionCount} actions, the agent {actionCount}"
         this.LearnOn(AtariActing.ofVector env, totalFrames, evalEnv, observer, recover, cancellationToken, recoverEvaluation, overlap)
 
-    /// The training loop of both Learn overloads.
-    member private this.LearnOn
+    /// The training loop of both Learn overloads (and of dqnfun-bench atari, which has either kind of environment).
+    member internal this.LearnOn
         (
             env: IAtariActing,
             totalFrames: int64,

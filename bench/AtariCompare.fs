@@ -18,6 +18,7 @@ type AtariCompareArgs =
     | Threads of counts: int list
     | Seed of int
     | Overlap
+    | Envs of counts: int list
     | Python of path: string
     | Out of dir: string
 
@@ -31,6 +32,7 @@ type AtariCompareArgs =
             | Threads _ -> "intra-op thread counts to compare at, both sides alike (default 1 and the core count)."
             | Seed _ -> "seed of both (default 0)."
             | Overlap -> "also time ours with --overlap (learning on its own thread, the replay ratio held)."
+            | Envs _ -> "numbers of training envs to time ours at (atari --envs: a vector env, one batched forward pass per round, the same replay ratio; default 1). Theirs steps one env."
             | Python _ -> "python with ale_py, numpy and torch (default $DQNFUN_PYTHON, else /usr/bin/python3)."
             | Out _ -> "folder for atari-compare.json and our runs (default runs/atari-compare)."
 
@@ -40,14 +42,15 @@ type Side = { Frames: int64; Seconds: float; Updates: int64 }
 let fps (s: Side) = float s.Frames / s.Seconds
 
 /// Our side: this program's `atari` command in a child process (its own LibTorch thread setting), dopamine preset.
-let ours (game: string) (rom: string) (frames: int) (learningStarts: int) (threads: int) (seed: int) (overlap: bool) (out: string) =
+let ours (game: string) (rom: string) (frames: int) (learningStarts: int) (threads: int) (seed: int) (overlap: bool) (envs: int) (out: string) =
     let dll = Reflection.Assembly.GetEntryAssembly().Location
     let host = Environment.ProcessPath
     let args =
         [ "atari"; "--game"; game; "--rom"; rom; "--preset"; "dopamine"; "--frames"; string frames
           "--learning-starts"; string learningStarts; "--buffer-size"; string (frames / 4 + 1); "--threads"; string threads
           "--seed"; string seed; "--out"; out; "--quiet"
-          if overlap then "--overlap" ]
+          if overlap then "--overlap"
+          if envs > 1 then yield! [ "--envs"; string envs ] ]
     let psi =
         if Path.GetFileNameWithoutExtension host = "dotnet" then ProcessStartInfo(host, dll :: args)
         else ProcessStartInfo(host, args)
@@ -97,6 +100,9 @@ let run (findBaseline: string -> string) (a: ParseResults<AtariCompareArgs>) =
     let threadCounts = a.GetResult(AtariCompareArgs.Threads, List.distinct [ 1; cores ])
     for t in threadCounts do
         if t < 1 then Cli.usage $"--threads {t}: expected at least 1"
+    let envCounts = a.GetResult(AtariCompareArgs.Envs, [ 1 ])
+    for n in envCounts do
+        if n < 1 then Cli.usage $"--envs {n}: expected at least 1"
     let seed = a.GetResult(AtariCompareArgs.Seed, 0)
     let out = a.GetResult(AtariCompareArgs.Out, Path.Combine("runs", "atari-compare"))
     Directory.CreateDirectory out |> ignore
@@ -104,13 +110,15 @@ let run (findBaseline: string -> string) (a: ParseResults<AtariCompareArgs>) =
     let rows =
         [ for t in threadCounts do
               let th, _, torchVersion = theirs python script rom frames learningStarts t seed
-              for overlap in (if a.Contains AtariCompareArgs.Overlap then [ false; true ] else [ false ]) do
-                  let o = ours game rom frames learningStarts t seed overlap (Path.Combine(out, $"""ours-threads{t}{if overlap then "-overlap" else ""}"""))
-                  let label = if overlap then $"{t} (overlap)" else string t
-                  printfn
-                      "  %s thread(s): Dqn.Fun %.1f s (%.0f frames/s, %d updates), PyTorch eager %.1f s (%.0f frames/s, %d updates): %.2fx"
-                      label o.Seconds (fps o) o.Updates th.Seconds (fps th) th.Updates (fps o / fps th)
-                  yield label, o, th, torchVersion ]
+              for envs in envCounts do
+                for overlap in (if a.Contains AtariCompareArgs.Overlap then [ false; true ] else [ false ]) do
+                    let name = $"""threads{t}{if envs > 1 then $"-envs{envs}" else ""}{if overlap then "-overlap" else ""}"""
+                    let o = ours game rom frames learningStarts t seed overlap envs (Path.Combine(out, "ours-" + name))
+                    let label = $"""{t}{if envs > 1 then $", {envs} envs" else ""}{if overlap then " (overlap)" else ""}"""
+                    printfn
+                        "  %s thread(s): Dqn.Fun %.1f s (%.0f frames/s, %d updates), PyTorch eager %.1f s (%.0f frames/s, %d updates): %.2fx"
+                        label o.Seconds (fps o) o.Updates th.Seconds (fps th) th.Updates (fps o / fps th)
+                    yield label, o, th, torchVersion ]
     let thDefault, defaultThreads, torchVersion = theirs python script rom frames learningStarts 0 seed
     printfn "  PyTorch at its default thread count (%d): %.1f s (%.0f frames/s)" defaultThreads thDefault.Seconds (fps thDefault)
     printfn ""

@@ -31,6 +31,8 @@ type AtariArgs =
     | Video_Episodes of games: int
     | Resume of dir: string
     | Overlap
+    | Envs of count: int
+    | Servers of count: int
     | Quiet
 
     interface IArgParserTemplate with
@@ -56,6 +58,8 @@ type AtariArgs =
             | Video_Episodes _ -> "with --video: games recorded of each evaluation, the first ones (default 1)."
             | Resume _ -> "continue the run in this folder from its newest checkpoint, with its settings (run.json); only --frames (the run's total), --bridge, --eval-bridge, --threads, --restart-bridge, --overlap and --quiet may be given beside it. metrics.csv is cut back to the checkpoint and appended to."
             | Overlap -> "learn on a thread of its own while acting (AtariAgent.Learn overlap): the preset's replay ratio held, the actor at most one training period ahead; not reproducible bit for bit."
+            | Envs _ -> "training environments stepped together (AtariVectorEnvironment; default 1): each env's step is one agent step, the greedy actions of all come from one forward pass, each env's frames go to its own stream of the replay. Needs --bridge auto."
+            | Servers _ -> "with --envs: bridge servers the envs are split over, stepped in parallel (default: min(envs, cores))."
             | Quiet -> "print only the summary."
 
 and AtariEvalArgs =
@@ -193,8 +197,24 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
     let checkpoints = Path.Combine(out, "checkpoints")
     if not resume && (TrainingCheckpoint.tryLatest checkpoints).IsSome then
         Cli.usage $"--out {out} holds a run's checkpoints: go on with --resume {out}, or choose another folder"
+    let envs = a.GetResult(AtariArgs.Envs, 1)
+    if envs < 1 then Cli.usage $"--envs {envs}: expected at least 1"
+    let servers = a.GetResult(AtariArgs.Servers, min envs Environment.ProcessorCount)
+    if servers < 1 || servers > envs then Cli.usage $"--servers {servers}: expected 1 .. --envs ({envs})"
+    let bridgeArg = a.GetResult(AtariArgs.Bridge, "auto")
+    if envs > 1 && bridgeArg <> "auto" then Cli.usage $"--envs {envs} launches its own servers: give --bridge auto (or leave it out)"
     // The bridges come first: an unknown game or a missing ale_py stops the run before any file is written.
-    use train = openEmulator (a.GetResult(AtariArgs.Bridge, "auto")) game rom seed config.RepeatActionProbability
+    let train =
+        if envs = 1 then Choice1Of2(openEmulator bridgeArg game rom seed config.RepeatActionProbability)
+        else Choice2Of2(BridgedVectorEmulator.Launch(defaultArg rom game, envs, servers, seed, config.RepeatActionProbability, romIsPath = rom.IsSome))
+    use _ =
+        match train with
+        | Choice1Of2 b -> b :> IDisposable
+        | Choice2Of2 v -> v :> IDisposable
+    let server =
+        match train with
+        | Choice1Of2 b -> b.Bridge.Server
+        | Choice2Of2 v -> $"{envs} envs on {servers} servers, {v.Bridges[0].Server}"
     // Under the Machado protocol there is no evaluation environment.
     let evalBridge =
         match config.Evaluation with
@@ -214,7 +234,11 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
         for k, v in describe do
             t.AddRow(Markup.Escape k, Markup.Escape v) |> ignore
         AnsiConsole.Write t
-    let env = AtariEnvironment(train.Emulator, config.Environment, seed)
+    let env, vectorEnv =
+        match train with
+        | Choice1Of2 b -> Some(AtariEnvironment(b.Emulator, config.Environment, seed)), None
+        | Choice2Of2 v -> None, Some(AtariVectorEnvironment(v, config.Environment, seed))
+    let actionCount = match env, vectorEnv with Some e, _ -> e.ActionCount | _, Some v -> v.ActionCount | _ -> 0
     let video =
         a.TryGetResult AtariArgs.Video
         |> Option.map (fun dir -> { Video.Dir = dir; Video.EpisodesPerEvaluation = Some(a.GetResult(AtariArgs.Video_Episodes, 1)) })
@@ -227,9 +251,9 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
     let evalEnv =
         evalEmulator |> Option.map (fun e -> AtariEnvironment(e, AtariConfig.natureEvaluationSettings config.Environment, seed + 1_000))
     AnsiConsole.MarkupLineInterpolated(
-        $"[bold]{game}[/] ({train.Bridge.Server}), {env.ActionCount} actions, preset {config.Preset}, {frames} frames = {frames / int64 config.Environment.FrameSkip} agent steps, seed {seed}, torch {torch.__version__} on {config.Dqn.Device}"
+        $"[bold]{game}[/] ({server}), {actionCount} actions, preset {config.Preset}, {frames} frames = {frames / int64 config.Environment.FrameSkip} agent steps, seed {seed}, torch {torch.__version__} on {config.Dqn.Device}"
     )
-    use agent = if resume then AtariAgent.Resume(checkpoints, config) else new AtariAgent(config, env.ActionCount)
+    use agent = if resume then AtariAgent.Resume(checkpoints, config) else new AtariAgent(config, actionCount)
     if agent.Frames >= frames then
         Cli.usage $"--frames {frames}: the run in {out} has {agent.Frames} frames already; give a larger total"
     let metricsPath = Path.Combine(out, "metrics.csv")
@@ -274,7 +298,14 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
         | Recovered _ -> ()
         | GameEnded _ -> ()
     let restart = a.Contains AtariArgs.Restart_Bridge
-    let recover (e: exn) = restart && restartOn train e
+    let recover (e: exn) =
+        restart
+        && match train with
+           | Choice1Of2 b -> restartOn b e
+           | Choice2Of2 v ->
+               let restarted = v.RestartAfter e
+               if restarted then AnsiConsole.MarkupLineInterpolated($"[yellow]bridge failed[/] ({e.Message}); restarted the servers")
+               restarted
     let recoverEvaluation (e: exn) =
         match evalBridge with
         | Some b -> restart && restartOn b e
@@ -285,15 +316,20 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
     use _ = Cli.onStopSignals cancel
     let summary =
         try
-            agent.Learn(
-                env,
+            let acting =
+                match env, vectorEnv with
+                | Some env, _ -> AtariActing.ofEnvironment env
+                | _, Some vectorEnv -> AtariActing.ofVector vectorEnv
+                | None, None -> failwith "no training environment"
+            agent.LearnOn(
+                acting,
                 frames - agent.Frames,
-                ?evalEnv = evalEnv,
-                observer = observe,
-                recover = recover,
-                recoverEvaluation = recoverEvaluation,
-                cancellationToken = cancel.Token,
-                overlap = a.Contains AtariArgs.Overlap
+                evalEnv,
+                Some observe,
+                Some recover,
+                Some cancel.Token,
+                Some recoverEvaluation,
+                Some(a.Contains AtariArgs.Overlap)
             )
         with
         | :? OperationCanceledException ->
@@ -314,7 +350,7 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
                 w.WriteNumber("agent_steps", agent.AgentSteps)
                 w.WriteNumber("updates", agent.Updates)
                 w.WriteNumber("wall_seconds", clock.Elapsed.TotalSeconds)
-                w.WriteString("server", train.Bridge.Server))
+                w.WriteString("server", server))
             raise (Cli.RuntimeError $"training stopped after {reached} frames: {Cli.oneLine e} (saved the network to {modelPath}, the run's state to summary.json)")
     agent.Save(modelPath, extra |> Map.add "frames" (string agent.Frames))
     // The run's end is a checkpoint too, so that --resume with more frames extends it.
@@ -336,7 +372,7 @@ and private startAtari (a: ParseResults<AtariArgs>) (resume: bool) =
         w.WriteNumber("evaluation_seconds", summary.EvaluationSeconds)
         w.WriteNumber("frames_per_second", summary.FramesPerSecond)
         w.WriteNumber("agent_steps_per_second", summary.AgentStepsPerSecond)
-        w.WriteString("server", train.Bridge.Server)
+        w.WriteString("server", server)
         w.WriteString("torch", torch.__version__)
         w.WriteString("device", Devices.name config.Dqn.Device)
         let score (name: string) (r: Score option) =

@@ -143,23 +143,53 @@ public sealed class AtariDqnAgent : IDisposable
         IProgress<AtariProgress>? progress = null,
         CancellationToken cancellationToken = default,
         Func<Exception, bool>? recover = null,
-        bool overlap = false)
+        bool overlap = false) =>
+        Train(env, frames, evalEnv, eval =>
+            agent.Learn(env, frames, eval, Observer(progress), Recover(recover), FSharpOption<CancellationToken>.Some(cancellationToken), Recover(recover), FSharpOption<bool>.Some(overlap)));
+
+    /// <summary>
+    /// Trains from a vector of Atari environments (<see cref="BridgedAtariVectorEnvironment.Launch"/>, or an
+    /// <see cref="AtariVectorEnvironment"/> over emulators of your own) with the loop of the single-environment
+    /// <c>Learn</c>: every round the agent acts in all envs (one batched forward pass), each env's step is one agent
+    /// step (the options' replay ratio and schedules hold over the agent steps summed over the envs), and each env's
+    /// frames go to its own stream of the frame replay. Frames are summed over the envs. The agent's replay keeps the
+    /// number of envs it first learned from.
+    /// </summary>
+    /// <param name="env">The vector; its action count must be the agent's.</param>
+    /// <param name="frames">Emulator frames to train for in this call, summed over the envs, positive.</param>
+    /// <param name="evalEnv">Under the Nature protocol, the environment of the evaluation games; null: none.</param>
+    /// <param name="progress">As for the single-environment <c>Learn</c>: a report per game of any env.</param>
+    /// <param name="cancellationToken">Checked before every round.</param>
+    /// <param name="recover">Called when an environment raises; returning true (after
+    /// <see cref="BridgedAtariVectorEnvironment.RestartAfter"/>) goes on with a fresh game in every env.</param>
+    /// <param name="overlap">Learn on a thread of its own while this thread acts, as the other overload.</param>
+    /// <returns>Frames, agent steps, updates, games and wall time of this call, and its scores in order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="env"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="frames"/> is zero or negative.</exception>
+    /// <exception cref="ArgumentException">An environment's action count differs from the agent's, or the agent's
+    /// replay was made for another number of envs.</exception>
+    /// <exception cref="ObjectDisposedException">The agent was disposed.</exception>
+    public AtariTrainingResult Learn(
+        AtariVectorEnvironment env,
+        long frames,
+        AtariEnvironment? evalEnv = null,
+        IProgress<AtariProgress>? progress = null,
+        CancellationToken cancellationToken = default,
+        Func<Exception, bool>? recover = null,
+        bool overlap = false) =>
+        Train(env, frames, evalEnv, eval =>
+            agent.Learn(env, frames, eval, Observer(progress), Recover(recover), FSharpOption<CancellationToken>.Some(cancellationToken), Recover(recover), FSharpOption<bool>.Some(overlap)));
+
+    /// <summary>The checks both <c>Learn</c> overloads make, then <paramref name="learn"/> with the evaluation
+    /// environment as an F# option.</summary>
+    private AtariTrainingResult Train(object env, long frames, AtariEnvironment? evalEnv, Func<FSharpOption<AtariEnvironment>?, AtariTrainingSummary> learn)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         Check.NotNull(env, nameof(env));
         Check.Positive(frames, nameof(frames));
         if (evalEnv is not null && evalEnv.ActionCount != ActionCount)
             throw new ArgumentException($"evalEnv has {evalEnv.ActionCount} actions, the agent {ActionCount}", nameof(evalEnv));
-        var summary = agent.Learn(
-            env,
-            frames,
-            evalEnv is null ? null : FSharpOption<AtariEnvironment>.Some(evalEnv),
-            Observer(progress),
-            Recover(recover),
-            FSharpOption<CancellationToken>.Some(cancellationToken),
-            Recover(recover),
-            FSharpOption<bool>.Some(overlap));
-        return AtariTrainingResult.From(summary);
+        return AtariTrainingResult.From(learn(evalEnv is null ? null : FSharpOption<AtariEnvironment>.Some(evalEnv)));
     }
 
     /// <summary>The action for one frame stack: greedy (argmax of Q, ties to the lowest action) by default, ε-greedy

@@ -8,7 +8,7 @@ using Microsoft.FSharp.Collections;
 namespace Dqn.Fun;
 
 /// <summary>
-/// A report from <see cref="AtariDqnAgent.Learn"/>: an <see cref="AtariGameProgress"/> when a training game ends, an
+/// A report from <see cref="AtariDqnAgent.Learn(AtariEnvironment, long, AtariEnvironment?, IProgress{AtariProgress}?, System.Threading.CancellationToken, Func{Exception, bool}?, bool)"/>: an <see cref="AtariGameProgress"/> when a training game ends, an
 /// <see cref="AtariEvaluationProgress"/> when the agent was scored, an <see cref="AtariCheckpointProgress"/> when
 /// <see cref="AtariOptions.CheckpointIntervalFrames"/> more frames went by. Reports arrive on the training thread, in
 /// order.
@@ -100,7 +100,7 @@ public sealed record AtariEvaluationProgress(
 /// <param name="AgentSteps">The agent's cumulative agent steps.</param>
 public sealed record AtariCheckpointProgress(long Frames, long AgentSteps) : AtariProgress(Frames, AgentSteps);
 
-/// <summary>The outcome of <see cref="AtariDqnAgent.Learn"/>; the counts are of this call.</summary>
+/// <summary>The outcome of <see cref="AtariDqnAgent.Learn(AtariEnvironment, long, AtariEnvironment?, IProgress{AtariProgress}?, System.Threading.CancellationToken, Func{Exception, bool}?, bool)"/>; the counts are of this call.</summary>
 /// <param name="Frames">Emulator frames of training in this call (reset actions included, evaluation games not).</param>
 /// <param name="AgentSteps">Agent steps taken in this call.</param>
 /// <param name="Updates">Updates (gradient steps) made in this call.</param>

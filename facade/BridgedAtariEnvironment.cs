@@ -80,7 +80,7 @@ public sealed class BridgedAtariEnvironment : IDisposable
         }
     }
 
-    /// <summary>The environment to give <see cref="AtariDqnAgent.Learn"/> and <see cref="AtariDqnAgent.Evaluate"/>.</summary>
+    /// <summary>The environment to give <see cref="AtariDqnAgent.Learn(AtariEnvironment, long, AtariEnvironment?, IProgress{AtariProgress}?, System.Threading.CancellationToken, Func{Exception, bool}?, bool)"/> and <see cref="AtariDqnAgent.Evaluate"/>.</summary>
     public AtariEnvironment Environment { get; }
 
     /// <summary>The ALE game id (e.g. "space_invaders").</summary>

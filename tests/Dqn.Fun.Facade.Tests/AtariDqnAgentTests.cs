@@ -15,6 +15,25 @@ public class AtariDqnAgentTests
     private static readonly AtariOptions Small = TestAtari.Small;
 
     [Fact]
+    public void Learn_from_a_vector_of_environments_counts_frames_and_agent_steps_over_all_of_them()
+    {
+        var emulators = Enumerable.Range(0, 2).Select(i => AtariEmulator.OfAle(new BanditAle(1 + i, TestAtari.GameFrames))).ToArray();
+        var env = new AtariVectorEnvironment(AtariVectorEmulator.OfEmulators(emulators), Small.TrainingSettings(), 1);
+        using var agent = new AtariDqnAgent(Small, TestAtari.Environment(Small));
+        var progress = new RecordingProgress<AtariProgress>();
+
+        var result = agent.Learn(env, 1_600, progress: progress);
+
+        // 2 envs of 4-frame agent steps: 400 agent steps, 200 per env, each env 2 games of 100 agent steps.
+        Assert.Equal((1_600L, 400L, 4), (result.Frames, result.AgentSteps, result.Games));
+        var games = progress.Reports.OfType<AtariGameProgress>().ToList();
+        Assert.Equal(4, games.Count);
+        Assert.All(games, g => Assert.Equal(100, g.GameAgentSteps));
+        Assert.Equal(400, agent.ReplayCount);
+        Assert.Equal("env", Assert.Throws<ArgumentNullException>(() => agent.Learn((AtariVectorEnvironment)null!, 100)).ParamName);
+    }
+
+    [Fact]
     public void Learn_reports_every_game_and_score_with_emulator_frames_and_agent_steps()
     {
         var env = TestAtari.Environment(Small);
@@ -206,7 +225,7 @@ public class AtariDqnAgentTests
         Assert.Equal("options", Assert.Throws<ArgumentNullException>(() => new AtariDqnAgent(null!, 4)).ParamName);
         Assert.Equal("env", Assert.Throws<ArgumentNullException>(() => new AtariDqnAgent(Small, (AtariEnvironment)null!)).ParamName);
         Assert.Equal("actionCount", Assert.Throws<ArgumentOutOfRangeException>(() => new AtariDqnAgent(Small, 0)).ParamName);
-        Assert.Equal("env", Assert.Throws<ArgumentNullException>(() => agent.Learn(null!, 100)).ParamName);
+        Assert.Equal("env", Assert.Throws<ArgumentNullException>(() => agent.Learn((AtariEnvironment)null!, 100)).ParamName);
         var frames = Assert.Throws<ArgumentOutOfRangeException>(() => agent.Learn(env, 0));
         Assert.Equal(("frames", (object)0L), (frames.ParamName, frames.ActualValue));
         using (var other = new AtariDqnAgent(Small, 4))

@@ -86,7 +86,10 @@ let tests =
                   [ "train"; "--nstep"; "0" ], "--nstep"
                   [ "train"; "--device"; "tpu" ], "tpu"
                   [ "seeds"; "--seeds"; "0"; "--steps"; "-1" ], "--steps"
-                  [ "atari"; "--game"; "pong"; "--frames"; "-4" ], "--frames" ] ->
+                  [ "atari"; "--game"; "pong"; "--frames"; "-4" ], "--frames"
+                  [ "atari"; "--game"; "pong"; "--envs"; "0" ], "--envs"
+                  [ "atari"; "--game"; "pong"; "--envs"; "2"; "--servers"; "3" ], "--servers"
+                  [ "atari"; "--game"; "pong"; "--envs"; "2"; "--bridge"; "tcp://127.0.0.1:1" ], "--bridge auto" ] ->
                 testCase (String.Join(" ", args)) <| fun () ->
                     withTempFolder (fun dir -> expectOneLine dir (args @ [ "--out"; Path.Combine(dir, "run") ]) 2 mentions)
         ]
