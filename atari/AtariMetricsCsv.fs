@@ -8,29 +8,51 @@ open System.IO
 /// Columns: kind (game | eval), frames (emulator frames of training), agent_steps, updates, game, return (raw
 /// score), agent_steps_in_game, epsilon, loss, mean_q, frames_per_second, agent_steps_per_second, protocol,
 /// eval_mean, eval_std, eval_games, human_normalized (of eval_mean, empty for games outside
-/// <c>AtariScores.table</c>); fields that do not apply are empty.</summary>
-[<Sealed>]
+/// <c>AtariScores.table</c>), wall_seconds (seconds since the run began, across resumes: since the writer was made,
+/// plus the last kept row's on a resume); fields that do not apply are empty.</summary>
 /// With <c>keepUpTo</c> (a run resumed from the checkpoint of that frame count) an existing file keeps its header and
-/// its rows up to that many frames and is appended to.
+/// its rows up to that many frames and is appended to (a file written before the wall_seconds column gets it, empty in
+/// its old rows).
+[<Sealed>]
 type AtariMetricsCsvWriter(path: string, game: string, ?keepUpTo: int64) =
-    let writer =
-        Dqn.Fun.MetricsCsv.openWriter
-            path
-            "kind,frames,agent_steps,updates,game,return,agent_steps_in_game,epsilon,loss,mean_q,frames_per_second,agent_steps_per_second,protocol,eval_mean,eval_std,eval_games,human_normalized"
-            keepUpTo
+    static let legacy =
+        "kind,frames,agent_steps,updates,game,return,agent_steps_in_game,epsilon,loss,mean_q,frames_per_second,agent_steps_per_second,protocol,eval_mean,eval_std,eval_games,human_normalized"
+    static let header = legacy + ",wall_seconds"
+    do
+        // A run written before wall_seconds: its rows get the column, empty.
+        if keepUpTo.IsSome && File.Exists path then
+            let lines = File.ReadAllLines path
+            if lines.Length > 0 && lines[0] = legacy then
+                File.WriteAllLines(path + ".tmp", Array.append [| header |] (lines[1..] |> Array.map (fun l -> if l = "" then l else l + ",")))
+                File.Move(path + ".tmp", path, true)
+    let writer = Dqn.Fun.MetricsCsv.openWriter path header keepUpTo
+    /// The seconds of the rows kept on a resume: the last one's wall_seconds.
+    let offset =
+        if keepUpTo.IsSome then
+            File.ReadAllLines path
+            |> Array.skip 1
+            |> Array.tryFindBack (fun l -> l.Length > 0)
+            |> Option.bind (fun l ->
+                match Double.TryParse(Array.last (l.Split ','), NumberStyles.Float, CultureInfo.InvariantCulture) with
+                | true, s -> Some s
+                | _ -> None)
+            |> Option.defaultValue 0.0
+        else 0.0
+    let clock = Diagnostics.Stopwatch.StartNew()
     let f (x: float) = if Double.IsNaN x then "" else x.ToString("R", CultureInfo.InvariantCulture)
+    let seconds () = (offset + clock.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture)
 
     /// <summary>Appends the row of a GameEnded or Evaluated event (other events write nothing).</summary>
     member _.Write(event: AtariEvent) =
         match event with
         | GameEnded m ->
             writer.WriteLine(
-                $"game,{m.Frames},{m.AgentSteps},{m.Updates},{m.Game},{f m.Return},{m.AgentStepsInGame},{f m.Epsilon},{f m.Loss},{f m.MeanQ},{f m.FramesPerSecond},{f m.AgentStepsPerSecond},,,,,"
+                $"game,{m.Frames},{m.AgentSteps},{m.Updates},{m.Game},{f m.Return},{m.AgentStepsInGame},{f m.Epsilon},{f m.Loss},{f m.MeanQ},{f m.FramesPerSecond},{f m.AgentStepsPerSecond},,,,,,{seconds ()}"
             )
             writer.Flush()
         | Evaluated e ->
             let hns = AtariScores.humanNormalized game e.Mean |> Option.map f |> Option.defaultValue ""
-            writer.WriteLine($"eval,{e.Frames},{e.AgentSteps},,,,,,,,,,{e.Protocol},{f e.Mean},{f e.Std},{e.Returns.Length},{hns}")
+            writer.WriteLine($"eval,{e.Frames},{e.AgentSteps},,,,,,,,,,{e.Protocol},{f e.Mean},{f e.Std},{e.Returns.Length},{hns},{seconds ()}")
             writer.Flush()
         | CheckpointDue _
         | Recovered _ -> ()

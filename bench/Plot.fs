@@ -10,7 +10,12 @@ open ScottPlot
 
 /// One point of a run: when (agent steps and emulator frames; classic control has no frame skip, so its frames are its
 /// agent steps) and a return.
-type Point = { AgentSteps: int64; Frames: int64; Return: float }
+type Point =
+    { AgentSteps: int64
+      Frames: int64
+      Return: float
+      /// Wall-clock hours of training since the run began (an Atari run's wall_seconds column; None without it).
+      Hours: float option }
 
 /// The metrics of one run folder: its training episodes (Atari: games, raw score) and its evaluations (mean return).
 type RunMetrics =
@@ -24,6 +29,8 @@ type RunMetrics =
 type XAxis =
     | AgentSteps
     | Frames
+    /// Wall-clock hours of training (Atari runs that record wall_seconds).
+    | Hours
 
 /// Runs drawn as one line: `Label` names it in the legend.
 type Group = { Key: string; Label: string; Runs: RunMetrics list }
@@ -51,14 +58,16 @@ let readRun (dir: string) =
         let r = column returnColumn
         if atari then
             let f, s = column "frames", column "agent_steps"
+            let w = Array.IndexOf(header, "wall_seconds")
+            let hours (row: string[]) = if w >= 0 && w < row.Length && row[w] <> "" then Some(number row[w] / 3600.0) else None
             [| for row in rows do
                    if row[kind] = rowKind then
-                       { Frames = int64 row[f]; AgentSteps = int64 row[s]; Return = number row[r] } |]
+                       { Frames = int64 row[f]; AgentSteps = int64 row[s]; Return = number row[r]; Hours = hours row } |]
         else
             let s = column "step"
             [| for row in rows do
                    if row[kind] = rowKind then
-                       { Frames = int64 row[s]; AgentSteps = int64 row[s]; Return = number row[r] } |]
+                       { Frames = int64 row[s]; AgentSteps = int64 row[s]; Return = number row[r]; Hours = None } |]
     { Dir = Path.GetFullPath(if File.Exists dir then Path.GetDirectoryName dir else dir)
       Atari = atari
       Episodes = points (if atari then "game" else "episode") "return"
@@ -117,6 +126,7 @@ let private xOf (axis: XAxis) (p: Point) =
     match axis with
     | AgentSteps -> float p.AgentSteps
     | Frames -> float p.Frames
+    | Hours -> defaultArg p.Hours nan
 
 /// The value at `x` of a step function through (xs, ys): the y of the last xs[i] ≤ x (xs sorted).
 let private stepAt (xs: float[]) (ys: float[]) (x: float) =
@@ -194,6 +204,7 @@ let axisName (axis: XAxis) =
     match axis with
     | AgentSteps -> "agent steps"
     | Frames -> "emulator frames"
+    | Hours -> "wall-clock hours of training"
 
 /// Draws return against `axis`, one colour per group: its training curve (`trainingCurve`, a line, with the min-max
 /// band shaded when it has several runs) and its evaluations (`evaluationCurve`, markers at the mean). Writes

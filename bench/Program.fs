@@ -172,7 +172,7 @@ and PlotArgs =
             match a with
             | Runs _ -> "run folders holding a metrics.csv (a folder without one stands for every run folder below it)."
             | Out _ -> "write FILE_BASE.svg and FILE_BASE.png (default <the run folders' common folder>/returns)."
-            | X _ -> "agent_steps or frames (default frames when every run is an Atari run, else agent_steps; classic control's frames are its agent steps)."
+            | X _ -> "agent_steps, frames or hours (wall-clock hours of training, Atari runs; default frames when every run is an Atari run, else agent_steps; classic control's frames are its agent steps)."
             | Group_By _ -> "seed (default: runs whose paths differ only by a seed<N> component or a -seed<N>/_seed<N> ending are one line, mean and min-max over them), none (a line per run), or a regular expression whose matches are taken out of each run's path to name its group."
             | Smooth _ -> "training returns: moving average over this many episodes (default 20)."
             | Title _ -> "the plot's title."
@@ -749,8 +749,12 @@ let runPlot (a: ParseResults<PlotArgs>) =
         match a.TryGetResult PlotArgs.X |> Option.map (fun x -> x.ToLowerInvariant().Replace('-', '_')) with
         | Some("agent_steps" | "steps") -> Plot.AgentSteps
         | Some "frames" -> Plot.Frames
+        | Some "hours" ->
+            match runs |> List.tryFind (fun r -> r.Episodes |> Array.exists (fun p -> p.Hours.IsNone)) with
+            | Some r -> invalidArg "x" $"--x hours: {r.Dir} has rows without wall_seconds (an Atari run written before that column)"
+            | None -> Plot.Hours
         | None -> if runs |> List.forall (fun r -> r.Atari) then Plot.Frames else Plot.AgentSteps
-        | Some other -> invalidArg "x" $"--x {other}: agent_steps or frames"
+        | Some other -> invalidArg "x" $"--x {other}: agent_steps, frames or hours"
     let pattern =
         match a.GetResult(PlotArgs.Group_By, "seed") with
         | "seed" -> Some Plot.seedPattern

@@ -96,6 +96,34 @@ let private streamFrames (config: AtariConfig) (i: int) (steps: int) =
 [<Tests>]
 let tests =
     testList "AtariAgent" [
+        testCase "metrics.csv's wall_seconds go on across a resume, and a file written before that column gets it" <| fun () ->
+            let dir = Path.Combine(Path.GetTempPath(), "dqnfun-atari-csv-" + Guid.NewGuid().ToString "N")
+            Directory.CreateDirectory dir |> ignore
+            try
+                let path = Path.Combine(dir, "metrics.csv")
+                let game (frames: int64) =
+                    GameEnded
+                        { Frames = frames; AgentSteps = frames / 4L; Updates = 0L; Game = 1; Return = 1.0; AgentStepsInGame = 10; Epsilon = 1.0
+                          Loss = nan; MeanQ = nan; FramesPerSecond = 1.0; AgentStepsPerSecond = 1.0 }
+                let wall (line: string) = float (Array.last (line.Split ','))
+                let legacy =
+                    "kind,frames,agent_steps,updates,game,return,agent_steps_in_game,epsilon,loss,mean_q,frames_per_second,agent_steps_per_second,protocol,eval_mean,eval_std,eval_games,human_normalized"
+                File.WriteAllLines(path, [ legacy; "game,400,100,0,1,1,100,1,,,1,1,,,,,"; "game,900,225,0,2,1,125,1,,,1,1,,,,," ])
+                (use w = new AtariMetricsCsvWriter(path, "pong", 400L)
+                 w.Write(game 800L))
+                let lines = File.ReadAllLines path
+                Expect.equal lines[0] (legacy + ",wall_seconds") "the header gains wall_seconds"
+                Expect.equal lines.Length 3 "the row past the checkpoint goes, the new one is appended"
+                Expect.isTrue (lines[1].EndsWith ",") "an old row's wall_seconds is empty"
+                // A run resumed from frame 800: its seconds go on from the last kept row's.
+                File.WriteAllLines(path, Array.append lines [| "game,1200,300,0,3,1,100,1,,,1,1,,,,,,1000.0" |])
+                (use w = new AtariMetricsCsvWriter(path, "pong", 1200L)
+                 w.Write(game 1600L))
+                let last = Array.last (File.ReadAllLines path)
+                Expect.isTrue (wall last >= 1000.0 && wall last < 1100.0) $"wall_seconds {wall last} go on from 1000"
+            finally
+                Directory.Delete(dir, true)
+
         testCase "a vector of one learns exactly as the single environment: the same games, updates and parameters" <| fun () ->
             let config = small "dopamine"
             let single, _, s1, e1 = learn config 2_400L

@@ -88,7 +88,7 @@ let tests =
                 Expect.isFalse r.Atari "r.Atari"
                 Expect.equal r.Episodes.Length 40 "r.Episodes.Length"
                 Expect.equal r.Evaluations.Length 4 "r.Evaluations.Length"
-                Expect.equal (r.Evaluations[0]) ({ Plot.AgentSteps = 500L; Plot.Frames = 500L; Plot.Return = 10.0 }) "r.Evaluations[0]"
+                Expect.equal (r.Evaluations[0]) ({ Plot.AgentSteps = 500L; Plot.Frames = 500L; Plot.Return = 10.0; Plot.Hours = None }) "r.Evaluations[0]"
                 let atari = Path.Combine(dir, "atari")
                 Directory.CreateDirectory atari |> ignore
                 File.WriteAllLines(
@@ -97,10 +97,19 @@ let tests =
                       "game,4000,1000,0,1,-21,1000,0.9,,,500,125,,,,,"
                       "eval,8000,2000,,,,,,,,,,nature,-20.5,0.5,30,0.1" ]
                 )
+                let timed = Path.Combine(dir, "timed")
+                Directory.CreateDirectory timed |> ignore
+                File.WriteAllLines(
+                    Path.Combine(timed, "metrics.csv"),
+                    [ "kind,frames,agent_steps,updates,game,return,agent_steps_in_game,epsilon,loss,mean_q,frames_per_second,agent_steps_per_second,protocol,eval_mean,eval_std,eval_games,human_normalized,wall_seconds"
+                      "game,4000,1000,0,1,-21,1000,0.9,,,500,125,,,,,,5400.0" ]
+                )
+                Expect.equal (Plot.readRun timed).Episodes[0].Hours (Some 1.5) "wall_seconds read as hours"
+                Directory.Delete(timed, true)
                 let a = Plot.readRun atari
                 Expect.isTrue a.Atari "a.Atari"
-                Expect.equal (a.Episodes[0]) ({ Plot.AgentSteps = 1000L; Plot.Frames = 4000L; Plot.Return = -21.0 }) "a.Episodes[0]"
-                Expect.equal (a.Evaluations[0]) ({ Plot.AgentSteps = 2000L; Plot.Frames = 8000L; Plot.Return = -20.5 }) "a.Evaluations[0]"
+                Expect.equal (a.Episodes[0]) ({ Plot.AgentSteps = 1000L; Plot.Frames = 4000L; Plot.Return = -21.0; Plot.Hours = None }) "a.Episodes[0]"
+                Expect.equal (a.Evaluations[0]) ({ Plot.AgentSteps = 2000L; Plot.Frames = 8000L; Plot.Return = -20.5; Plot.Hours = None }) "a.Evaluations[0]"
                 // A folder without a metrics.csv stands for the runs below it.
                 Expect.equal (Plot.findRuns atari) [ atari ] "Plot.findRuns atari"
                 Expect.equal (Plot.findRuns dir) [ atari; classic ] "Plot.findRuns dir"
@@ -111,8 +120,8 @@ let tests =
             let run (offset: float) =
                 { Plot.Dir = "/r"
                   Plot.Atari = false
-                  Plot.Episodes = [| for k in 1..10 -> { Plot.AgentSteps = int64 (10 * k); Plot.Frames = 0L; Plot.Return = offset } |]
-                  Plot.Evaluations = [| { Plot.AgentSteps = 50L; Plot.Frames = 0L; Plot.Return = offset } |] }
+                  Plot.Episodes = [| for k in 1..10 -> { Plot.AgentSteps = int64 (10 * k); Plot.Frames = 0L; Plot.Return = offset; Plot.Hours = None } |]
+                  Plot.Evaluations = [| { Plot.AgentSteps = 50L; Plot.Frames = 0L; Plot.Return = offset; Plot.Hours = None } |] }
             let xs, mean, lo, hi = Plot.trainingCurve Plot.AgentSteps 3 [ run 1.0; run 3.0 ]
             Expect.equal xs.Length 200 "xs.Length"
             Expect.equal (xs[0], Array.last xs) (10.0, 100.0) "(xs[0], Array.last xs)"
