@@ -111,7 +111,8 @@ module internal AtariActing =
 /// <summary>
 /// DQN on Atari (Mnih et al. 2015, Algorithm 1) and its Rainbow-family variants over the Nature CNN: the
 /// mutable shell that owns the online and target networks, the optimizer and the frame replay, and runs the
-/// training loop over an <see cref="T:Dqn.Fun.Atari.AtariEnvironment"/> counting emulator frames. The
+/// training loop over an <see cref="T:Dqn.Fun.Atari.AtariEnvironment"/> or an
+/// <see cref="T:Dqn.Fun.Atari.AtariVectorEnvironment"/> counting emulator frames. The
 /// algorithm and its units are those of <see cref="T:Dqn.Fun.Atari.AtariConfig"/>. Not thread-safe; dispose it
 /// to free native memory.
 /// </summary>

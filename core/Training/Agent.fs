@@ -59,10 +59,10 @@ type TrainingSummary =
 
 /// A DQN agent (Mnih et al. 2015) and its Rainbow-family variants (Hessel et al. 2018: Double, dueling,
 /// prioritized replay, n-step returns, noisy nets, C51; and QR-DQN), switched on by the config: the stateful
-/// shell around the pure parts. It owns the online and target networks, the optimizer, the replay buffer
-/// (uniform or prioritized), the n-step accumulator and the exploration RNG; Learn runs the training loop,
-/// where all mutation (environment steps, replay writes, optimizer steps, priority updates) happens in plain
-/// sight. Dispose it to free the networks' native memory. With config.Recurrent (DRQN, Hausknecht and Stone 2015)
+/// shell around the pure parts. It owns (through Trainer, shared with AtariAgent) the online and target networks and
+/// the optimizer, and itself the replay buffer (uniform or prioritized), the n-step accumulators and the exploration
+/// RNG; Learn runs the training loop over one environment or a vector of them, where all mutation (environment
+/// steps, replay writes, optimizer steps, priority updates) happens in plain sight. Dispose it to free the networks' native memory. With config.Recurrent (DRQN, Hausknecht and Stone 2015)
 /// the network is a DrqnNetwork whose LSTM state is carried through each episode (zeroed at its start; Act carries
 /// its own, zeroed by ResetState) and learning replays sequences (SequenceReplayBuffer, DrqnLearner.update).
 [<Sealed>]
