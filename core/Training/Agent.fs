@@ -456,7 +456,8 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
             let r = env.Step actions
             if isNull (box r) then invalidOp "the vector environment's Step returned null"
             checkObservations r.FinalObservations
-            checkObservations r.Observations
+            // A vector of one passes the step's array as both while no episode ends: check it once.
+            if not (obj.ReferenceEquals(r.Observations, r.FinalObservations)) then checkObservations r.Observations
             for i in 0 .. n - 1 do
                 if not (Double.IsFinite r.Rewards[i]) then
                     invalidArg "reward" $"the environment returned reward {r.Rewards[i]} for action {actions[i]}; rewards must be finite"
