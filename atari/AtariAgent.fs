@@ -354,7 +354,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// episode and training goes on, false rethrows. The replay keeps everything stored.</param>
     /// <param name="recoverEvaluation">Called when evalEnv raises during an evaluation; returning true (after
     /// restarting its emulator) plays that evaluation again from its first game, false rethrows.</param>
-    /// <param name="cancellationToken">Checked every agent step.</param>
+    /// <param name="cancellationToken">Checked before every agent step (before every round of a vector environment).</param>
     /// <param name="overlap">Learn on a thread of its own while this thread acts (default false). The replay ratio is
     /// the config's: the updates an agent step grants (Dqn.GradientSteps every Dqn.TrainFrequency steps) are made by
     /// the learner thread, and acting waits whenever the learner is more than one training period behind, so the actor

@@ -346,7 +346,7 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
     /// <param name="totalSteps">Agent steps to take (not frames).</param>
     /// <param name="evalEnv">Optional separate environment for evaluations.</param>
     /// <param name="observer">Called on the training thread with every event.</param>
-    /// <param name="cancellationToken">Checked every step; raises OperationCanceledException.</param>
+    /// <param name="cancellationToken">Checked before every agent step (before every round of a vector environment); raises OperationCanceledException.</param>
     /// <param name="overlap">Learn on a thread of its own while this thread acts (default false), as AtariAgent.Learn
     /// does (TrainingRun): the replay ratio is the config's (acting runs at most TrainFrequency agent steps ahead of
     /// the updates it granted), evaluations and the end of the call wait for every granted update, and the actor acts
