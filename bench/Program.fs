@@ -191,6 +191,9 @@ and [<RequireSubcommand>] Command =
     | [<CliPrefix(CliPrefix.None)>] Bridge of ParseResults<BridgeBench.BridgeArgs>
     | [<CliPrefix(CliPrefix.None)>] Checkpoint of ParseResults<CheckpointBench.CheckpointArgs>
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("atari-compare")>] Atari_Compare of ParseResults<AtariCompare.AtariCompareArgs>
+    | [<CliPrefix(CliPrefix.None)>] Apex of ParseResults<ApeXBench.ApeXArgs>
+    | [<CliPrefix(CliPrefix.None); CustomCommandLine("apex-actor")>] Apex_Actor of ParseResults<ApeXBench.ApeXActorArgs>
+    | [<CliPrefix(CliPrefix.None); CustomCommandLine("apex-model")>] Apex_Model of ParseResults<ApeXBench.ApeXModelArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -207,6 +210,9 @@ and [<RequireSubcommand>] Command =
             | Plot _ -> "plot return against agent steps (or frames) from saved runs' metrics.csv: SVG and PNG."
             | Bridge _ -> "Atari env throughput through the ALE bridge against a raw ale_py loop doing the same frames."
             | Atari_Compare _ -> "end-to-end Atari DQN training throughput against a CleanRL-style PyTorch-eager loop on ale_py (same preset, frames, replay ratio)."
+            | Apex _ -> "Ape-X (Horgan et al. 2018) on an Akka.NET cluster: the learner here and actor processes (local, or joining from other machines)."
+            | Apex_Model _ -> "Ape-X's actor and learner costs measured here, and the throughput they give N = 1..64 actors feeding one learner."
+            | Apex_Actor _ -> "one Ape-X actor process: join the learner's cluster and act until it stops the run."
             | Checkpoint _ -> "size and write/read seconds of an Atari training checkpoint with a full frame replay (1M transitions of real frames)."
 
 let inv (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
@@ -799,4 +805,7 @@ let main argv =
             | Atari_Eval a -> AtariRun.runAtariEval a
             | Bridge a -> BridgeBench.run findBaseline a
             | Checkpoint a -> CheckpointBench.run a
-            | Atari_Compare a -> AtariCompare.run findBaseline a)
+            | Atari_Compare a -> AtariCompare.run findBaseline a
+            | Apex a -> ApeXBench.run a
+            | Apex_Actor a -> ApeXBench.runActor a
+            | Apex_Model a -> ApeXBench.runModel a)

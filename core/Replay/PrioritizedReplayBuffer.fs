@@ -69,6 +69,24 @@ type PrioritizedReplayBuffer(capacity: int, observationSize: int, alpha: float, 
         =
         this.Add(observation, action, reward, nextObservation, terminated, 1)
 
+    member _.Add
+        (
+            observation: float32[],
+            action: int,
+            reward: float32,
+            nextObservation: float32[],
+            terminated: bool,
+            steps: int,
+            tdError: float32
+        ) =
+        if Single.IsNaN tdError || Single.IsInfinity tdError then
+            raise (ArgumentException($"tdError must be finite, got {tdError}", "tdError"))
+        let slot = storage.Add(observation, action, reward, nextObservation, terminated, steps)
+        let priority = Math.Pow(float (abs tdError) + epsilon, alpha)
+        sums.Update(slot, priority)
+        minima.Update(slot, priority)
+        if priority > maxPriority then maxPriority <- priority
+
     member this.Add(transition: Transition) =
         this.Add(
             transition.Observation,

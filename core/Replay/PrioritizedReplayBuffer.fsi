@@ -139,6 +139,18 @@ type PrioritizedReplayBuffer =
         steps: int ->
             unit
 
+    /// <summary>Stores an n-step transition (see the other overloads) at the priority p = (|tdError| + ε)^α of a TD
+    /// error computed where it was collected, instead of MaxPriority: Ape-X's actors compute each transition's
+    /// initial priority with their copy of the network (Horgan et al. 2018, Algorithm 1, line 10). Raises MaxPriority
+    /// when p exceeds it.</summary>
+    /// <exception cref="T:System.ArgumentException">An observation's length is not ObservationSize, or the reward or
+    /// tdError is NaN or infinite.</exception>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">The action is negative or steps is not positive.</exception>
+    member Add:
+        observation: float32[] * action: int * reward: float32 * nextObservation: float32[] * terminated: bool *
+        steps: int * tdError: float32 ->
+            unit
+
     /// <summary>
     /// Draws batchSize transitions with probability P(i) = p_i / Σ_k p_k each, stratified (row k comes
     /// from the k-th of batchSize equal segments of the priority mass), with replacement; returns them

@@ -57,6 +57,40 @@ type TrainingSummary =
       /// Periodic evaluations, in order (empty without an evaluation environment).
       Evaluations: EvaluationResult list }
 
+/// Evaluation episodes, written once for Agent.Evaluate and the learners that evaluate without an Agent (Ape-X).
+[<RequireQualifiedAccess>]
+module internal Evaluation =
+    /// <summary>Runs `episodes` episodes (each to termination or truncation) acting with `act random observation`,
+    /// where `random` = Random(seed) is the exploration's generator of the evaluation alone; the first `reset` is
+    /// seeded with `seed`, so equal seeds give equal start states; `startEpisode ()` runs before each episode (a
+    /// recurrent state's reset). `steps` is recorded as the result's training step.</summary>
+    let run
+        (episodes: int)
+        (seed: int)
+        (steps: int64)
+        (reset: Nullable<int> -> float32[])
+        (step: int -> StepResult)
+        (startEpisode: unit -> unit)
+        (act: Random -> float32[] -> int)
+        : EvaluationResult =
+        if episodes <= 0 then raise (ArgumentOutOfRangeException("episodes", episodes, "episodes must be positive"))
+        let random = Random(seed)
+        let returns = Array.zeroCreate episodes
+        let lengths = Array.zeroCreate episodes
+        for i in 0 .. episodes - 1 do
+            let mutable o = reset (if i = 0 then Nullable seed else Nullable())
+            startEpisode ()
+            let mutable fin = false
+            while not fin do
+                let r = step (act random o)
+                returns[i] <- returns[i] + r.Reward
+                lengths[i] <- lengths[i] + 1
+                o <- r.Observation
+                fin <- r.Terminated || r.Truncated
+        let mean = Array.average returns
+        let std = sqrt (returns |> Array.averageBy (fun r -> (r - mean) ** 2.0))
+        { Step = steps; MeanReturn = mean; StdReturn = std; Returns = returns; Lengths = lengths }
+
 /// A DQN agent (Mnih et al. 2015) and its Rainbow-family variants (Hessel et al. 2018: Double, dueling,
 /// prioritized replay, n-step returns, noisy nets, C51; and QR-DQN), switched on by the config: the stateful
 /// shell around the pure parts. It owns (through Trainer, shared with AtariAgent) the online and target networks and
@@ -310,27 +344,15 @@ type Agent private (config: DqnConfig, observationSize: int, actionCount: int, s
         if episodes <= 0 then raise (ArgumentOutOfRangeException("episodes", episodes, "episodes must be positive"))
         let epsilon = defaultArg epsilon config.EvalEpsilon
         let seed = defaultArg seed (config.Seed + 1_000_000)
-        let random = Random(seed)
         // Noisy layers act with their mean weights while evaluating.
         QNetworks.setDeterministic online true
         use _ = { new IDisposable with member _.Dispose() = QNetworks.setDeterministic online false }
         let state = RecurrentState()
-        let returns = Array.zeroCreate episodes
-        let lengths = Array.zeroCreate episodes
-        for i in 0 .. episodes - 1 do
-            let mutable o = env.Reset(if i = 0 then Nullable seed else Nullable())
+        let reset (s: Nullable<int>) =
+            let o = env.Reset s
             checkObservation "the environment's observation" o
-            state.Reset()
-            let mutable fin = false
-            while not fin do
-                let r = stepEnv env (actIn state random o epsilon)
-                returns[i] <- returns[i] + r.Reward
-                lengths[i] <- lengths[i] + 1
-                o <- r.Observation
-                fin <- r.Terminated || r.Truncated
-        let mean = Array.average returns
-        let std = sqrt (returns |> Array.averageBy (fun r -> (r - mean) ** 2.0))
-        { Step = steps; MeanReturn = mean; StdReturn = std; Returns = returns; Lengths = lengths }
+            o
+        Evaluation.run episodes seed steps reset (stepEnv env) state.Reset (fun random o -> actIn state random o epsilon)
 
     /// <summary>Trains for `totalSteps` agent steps on `env` (Mnih et al. 2015, Algorithm 1, with the
     /// conventions of SB3/CleanRL): act ε-greedily with ε = config.Exploration at the agent's cumulative

@@ -26,23 +26,26 @@ let private benchDll =
         if not (File.Exists dll) then failwith $"{dll} not found: build the solution (or bench/Bench.fsproj) first"
         dll
 
-type private Outcome = { Code: int; Stdout: string; Stderr: string }
+type internal Outcome = { Code: int; Stdout: string; Stderr: string }
 
-/// Runs `dotnet dqnfun-bench.dll args` in `workDir` and waits for it (two minutes at most).
-let private bench (workDir: string) (args: string list) =
+/// Runs `dotnet dqnfun-bench.dll args` in `workDir` and waits for it (`limit` at most).
+let internal benchWithin (limit: TimeSpan) (workDir: string) (args: string list) =
     let info = ProcessStartInfo("dotnet", WorkingDirectory = workDir, RedirectStandardOutput = true, RedirectStandardError = true)
     info.ArgumentList.Add benchDll.Value
     for a in args do info.ArgumentList.Add a
     use p = Process.Start info
     let stdout = p.StandardOutput.ReadToEndAsync()
     let stderr = p.StandardError.ReadToEndAsync()
-    if not (p.WaitForExit(TimeSpan.FromMinutes 2.0)) then
+    if not (p.WaitForExit limit) then
         p.Kill true
-        failtestf "dqnfun-bench %s did not end within 2 minutes" (String.Join(" ", args))
+        failtestf "dqnfun-bench %s did not end within %.0f s" (String.Join(" ", args)) limit.TotalSeconds
     { Code = p.ExitCode; Stdout = stdout.Result; Stderr = stderr.Result }
 
+/// Runs `dotnet dqnfun-bench.dll args` in `workDir` and waits for it (two minutes at most).
+let private bench (workDir: string) (args: string list) = benchWithin (TimeSpan.FromMinutes 2.0) workDir args
+
 /// A fresh empty folder for one test, removed when the test ends.
-let private withTempFolder (f: string -> unit) =
+let internal withTempFolder (f: string -> unit) =
     let dir = Path.Combine(Path.GetTempPath(), $"dqnfun-cli-{Guid.NewGuid():N}")
     Directory.CreateDirectory dir |> ignore
     try f dir finally Directory.Delete(dir, true)
@@ -89,7 +92,13 @@ let tests =
                   [ "atari"; "--game"; "pong"; "--frames"; "-4" ], "--frames"
                   [ "atari"; "--game"; "pong"; "--envs"; "0" ], "--envs"
                   [ "atari"; "--game"; "pong"; "--envs"; "2"; "--servers"; "3" ], "--servers"
-                  [ "atari"; "--game"; "pong"; "--envs"; "2"; "--bridge"; "tcp://127.0.0.1:1" ], "--bridge auto" ] ->
+                  [ "atari"; "--game"; "pong"; "--envs"; "2"; "--bridge"; "tcp://127.0.0.1:1" ], "--bridge auto"
+                  [ "apex"; "--actors"; "0" ], "--actors"
+                  [ "apex"; "--env"; "Pong-v5" ], "Pong-v5"
+                  [ "apex"; "--port"; "70000" ], "--port"
+                  [ "apex"; "--local-actors"; "3" ], "--local-actors"
+                  [ "apex"; "--restart-actor-at"; "100" ], "--kill-actor-at"
+                  [ "apex-model"; "--bandwidth-gbit"; "0" ], "--bandwidth-gbit" ] ->
                 testCase (String.Join(" ", args)) <| fun () ->
                     withTempFolder (fun dir -> expectOneLine dir (args @ [ "--out"; Path.Combine(dir, "run") ]) 2 mentions)
         ]
