@@ -69,8 +69,8 @@ akka {{
 /// it to leave the cluster and free the networks.</summary>
 /// <exception cref="T:System.ArgumentException">An invalid config (ApeXConfig.validate).</exception>
 [<Sealed>]
-type ApeXLearner(config: ApeXConfig, observer: Action<ApeXEvent>) =
-    let core = new LearnerCore(config, (fun e -> if not (isNull observer) then observer.Invoke e))
+type ApeXLearner private (config: ApeXConfig, observer: Action<ApeXEvent>, resumeFrom: string option) =
+    let core = new LearnerCore(config, (fun e -> if not (isNull observer) then observer.Invoke e), resumeFrom)
     let config = core.Config
     let system =
         ActorSystem.Create(
@@ -87,6 +87,18 @@ type ApeXLearner(config: ApeXConfig, observer: Action<ApeXEvent>) =
             invalidOp $"the learner's node at {cluster.SelfAddress} did not come up within 30 s"
     let mutable disposed = false
 
+    /// <summary>A learner node for a new run.</summary>
+    new(config: ApeXConfig, observer: Action<ApeXEvent>) = new ApeXLearner(config, observer, None)
+
+    /// <summary>A learner node that continues the run whose training checkpoint is at `path` (a checkpoint folder, or
+    /// the folder of a run's checkpoints: its newest): the networks, optimizer, replay with its priorities and the
+    /// counters come back; config.TotalSteps is the run's whole budget (the steps already stored count).</summary>
+    /// <exception cref="T:System.IO.DirectoryNotFoundException">No checkpoint at `path`.</exception>
+    /// <exception cref="T:System.ArgumentException">The checkpoint was written with another config (the message names
+    /// the first field that differs) or environment.</exception>
+    /// <exception cref="T:System.IO.InvalidDataException">A file of the checkpoint is malformed.</exception>
+    static member Resume(path: string, config: ApeXConfig, observer: Action<ApeXEvent>) = new ApeXLearner(config, observer, Some path)
+
     /// The learner node's address, akka.tcp://dqnfun-apex@host:port: what actors join.
     member _.Address = cluster.SelfAddress.ToString()
     /// The TCP port the node listens on.
@@ -98,8 +110,16 @@ type ApeXLearner(config: ApeXConfig, observer: Action<ApeXEvent>) =
     member _.Spec = core.Spec
 
     /// <summary>Learns until config.TotalSteps agent steps are stored and their updates made (LearnerCore.Run),
-    /// then stops the actors. Blocks; call once.</summary>
-    member _.Run(?cancel: CancellationToken) = core.Run(defaultArg cancel CancellationToken.None)
+    /// then stops the actors. With `checkpoints`, writes training checkpoints into that folder every
+    /// config.CheckpointInterval stored steps and at the end (Resume reads them). Blocks; call once.</summary>
+    member _.Run(?cancel: CancellationToken, ?checkpoints: string) = core.Run(defaultArg cancel CancellationToken.None, checkpoints)
+
+    /// Agent steps stored over the run's life (a resumed run's included).
+    member _.Steps = core.Received
+    /// Updates over the run's life.
+    member _.Updates = core.Updates
+    /// Transitions in the prioritized replay.
+    member _.ReplayCount = core.ReplayCount
 
     /// Writes the online network as a model checkpoint (the format of Agent.Save).
     member _.SaveModel(path: string) = core.SaveModel path

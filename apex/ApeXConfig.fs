@@ -39,6 +39,9 @@ type ApeXConfig =
       /// The budget: agent steps summed over all actors; the learner stops the actors when it is reached, makes the
       /// updates still owed and evaluates.
       TotalSteps: int64
+      /// Stored agent steps between the learner's training checkpoints when it is given a checkpoint folder; 0: at the
+      /// end of the run only.
+      CheckpointInterval: int64
       /// The address the learner's node binds (loopback by default; an interface or 0.0.0.0 to reach other machines).
       Hostname: string
       /// The address other nodes use to reach this one when it differs from Hostname (NAT, 0.0.0.0); null: Hostname.
@@ -79,6 +82,7 @@ module ApeXConfig =
           MaxInFlight = 2
           PublishInterval = 10
           TotalSteps = 30_000L
+          CheckpointInterval = 0L
           Hostname = "127.0.0.1"
           PublicHostname = null
           Port = 0 }
@@ -107,6 +111,8 @@ module ApeXConfig =
         positive "PublishInterval" (int64 c.PublishInterval)
         positive "MaxInFlight" (int64 c.MaxInFlight)
         positive "TotalSteps" c.TotalSteps
+        if c.CheckpointInterval < 0L then
+            raise (ArgumentOutOfRangeException("CheckpointInterval", c.CheckpointInterval, $"CheckpointInterval must be non-negative (0: at the end only), got {c.CheckpointInterval}"))
         if not (c.Epsilon >= 0.0 && c.Epsilon <= 1.0) then
             raise (ArgumentOutOfRangeException("Epsilon", c.Epsilon, $"Epsilon must be in [0, 1], got {c.Epsilon}"))
         if not (c.EpsilonAlpha >= 0.0) || Double.IsInfinity c.EpsilonAlpha then

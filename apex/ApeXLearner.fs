@@ -49,7 +49,7 @@ type ApeXSummary =
       Episodes: int
       /// Seconds of the run, evaluations included.
       Seconds: float
-      /// Agent steps stored per second (all actors).
+      /// Agent steps stored per second by this Run (all actors).
       StepsPerSecond: float
       /// Agent steps stored per actor id.
       ActorSteps: (int * int64)[]
@@ -67,7 +67,7 @@ type ApeXSummary =
 /// write-back, parameter snapshots for the actors, evaluation. Shared by the LearnerActor (Akka's threads: messages
 /// in) and the learning loop (`Run`, its own thread: all training state); they meet only in thread-safe queues and
 /// fields.</summary>
-type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit) =
+type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resumeFrom: string option) =
     let config = ApeXConfig.validate config
     let dqn = config.Dqn
     let evalEnv = Environments.make config.EnvironmentId
@@ -91,6 +91,40 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit) =
     let mutable maxLive = 0
     let mutable minLive = Int32.MaxValue
     let mutable anyRegistered = false
+
+    /// Agent steps stored, updates made, training episodes and the next evaluation's step, over the run's life
+    /// (a resumed run goes on from its checkpoint's).
+    let mutable received = 0L
+    let mutable made = 0L
+    let mutable episodes = 0
+    let mutable nextEval = if dqn.EvalInterval > 0 then int64 dqn.EvalInterval else Int64.MaxValue
+    let fingerprint = DqnConfig.fingerprint dqn |> Map.add "apex.environment" config.EnvironmentId
+
+    do
+        match resumeFrom with
+        | None -> ()
+        | Some path ->
+            let folder = TrainingCheckpoint.resolve path
+            try
+                let file = Safetensors.load (IO.Path.Combine(folder, TrainingCheckpoint.ModelFile)) torch.CPU
+                try
+                    Checkpoint.loadParameters trainer.Online file.Tensors
+                finally
+                    for _, t in file.Tensors do
+                        t.Dispose()
+                use r = new StateReader(IO.Path.Combine(folder, TrainingCheckpoint.StateFile))
+                let sizes = r.Int64 "observation_size", r.Int64 "action_count"
+                if sizes <> (int64 d, int64 actionCount) then
+                    raise (IO.InvalidDataException($"{folder}: a checkpoint of {fst sizes} observations and {snd sizes} actions; {config.EnvironmentId} has {d} and {actionCount}"))
+                trainer.LoadState(r, fingerprint) |> ignore
+                replay.LoadState(r, "replay")
+                received <- r.Int64 "apex.received"
+                made <- r.Int64 "apex.updates"
+                episodes <- int (r.Int64 "apex.episodes")
+                nextEval <- r.Int64 "apex.next_eval"
+            with _ ->
+                (trainer :> IDisposable).Dispose()
+                reraise ()
 
     let snapshotOf (version: int64) : Parameters =
         { Version = version
@@ -154,25 +188,52 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit) =
     /// Writes the online network as a model checkpoint (Checkpoint.save; read it with Agent.Load or QNetwork loaders).
     member this.SaveModel(path: string) = Checkpoint.save path this.Spec dqn trainer.Online Map.empty
 
+    /// Agent steps stored over the run's life.
+    member _.Received = received
+    /// Updates made over the run's life.
+    member _.Updates = made
+    /// Transitions in the replay.
+    member _.ReplayCount = replay.Count
+
+    /// <summary>Writes a training checkpoint of the learner into `dir` (TrainingCheckpoint's folders step-&lt;stored
+    /// agent steps&gt;, the newest 2 kept): model.safetensors (the online network) and state.safetensors (the target
+    /// network, optimizer, generator, learning rate and update count as Agent writes them; the prioritized replay with
+    /// its priorities and sampling generator; the stored-step, update, episode and next-evaluation counters; the
+    /// config's fingerprint and the environment). Only between updates (the learning loop calls it).</summary>
+    member this.SaveCheckpoint(dir: string) =
+        TrainingCheckpoint.write dir received 2 (fun folder ->
+            this.SaveModel(IO.Path.Combine(folder, TrainingCheckpoint.ModelFile))
+            use w = new StateWriter()
+            w.Int64("observation_size", int64 d)
+            w.Int64("action_count", int64 actionCount)
+            trainer.SaveState(w, fingerprint, SeededRandom dqn.Seed)
+            replay.SaveState(w, "replay")
+            w.Int64("apex.received", received)
+            w.Int64("apex.updates", made)
+            w.Int64("apex.episodes", int64 episodes)
+            w.Int64("apex.next_eval", nextEval)
+            w.Save(IO.Path.Combine(folder, TrainingCheckpoint.StateFile)))
+
     /// <summary>The learning loop, on the calling thread, until the budget is stored and its updates made: stores
     /// each message's n-step transitions at their actors' priorities; makes the updates the stored agent steps
     /// grant (Trainer.Grants' count: past LearningStarts, GradientSteps per TrainFrequency steps, a batch in the
     /// replay), each on a batch drawn with β at the stored step count, Double DQN n-step targets, importance weights
     /// and the batch's new priorities written back; acknowledges a message once its updates are made; snapshots the
-    /// parameters every PublishInterval updates; evaluates every Dqn.EvalInterval stored steps and at the end. Then
-    /// tells every registered actor to stop.</summary>
-    member _.Run(cancel: CancellationToken) : ApeXSummary =
+    /// parameters every PublishInterval updates; evaluates every Dqn.EvalInterval stored steps and at the end; with
+    /// `checkpoints`, writes a checkpoint there every config.CheckpointInterval stored steps (0: none on the way) and
+    /// at the end. Then tells every registered actor to stop. Cancelling stops taking experience: the owed updates,
+    /// the final evaluation and checkpoint still run.</summary>
+    member this.Run(cancel: CancellationToken, checkpoints: string option) : ApeXSummary =
         let clock = Stopwatch.StartNew()
         let tf, ls, gs = int64 dqn.TrainFrequency, int64 dqn.LearningStarts, int64 dqn.GradientSteps
-        let mutable received = 0L
         let allowed () = if received <= ls then 0L else (received / tf - ls / tf) * gs
-        let mutable made = 0L
+        let startSteps = received
         let acks = Queue<IActorRef>()
         let returns = Queue<float>()
-        let mutable episodes = 0
         let evaluations = ResizeArray<EvaluationResult>()
-        let mutable nextEval = if dqn.EvalInterval > 0 then int64 dqn.EvalInterval else Int64.MaxValue
-        let mutable budgetReached = false
+        let interval = config.CheckpointInterval
+        let mutable nextCheckpoint = if interval > 0L then (received / interval + 1L) * interval else Int64.MaxValue
+        let mutable budgetReached = received >= config.TotalSteps
         let mutable finished = false
         let mutable lastProgress = 0.0
         let priorities = Array.zeroCreate<float32> dqn.BatchSize
@@ -190,7 +251,7 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit) =
                       Updates = made
                       LiveActors = lock liveSync (fun () -> live.Count)
                       ActorSteps = actorSteps |> Seq.map (fun kv -> kv.Key, kv.Value) |> Seq.sortBy fst |> Array.ofSeq
-                      StepsPerSecond = float received / max seconds 1e-9
+                      StepsPerSecond = float (received - startSteps) / max seconds 1e-9
                       UpdatesPerSecond = float made / max seconds 1e-9
                       Episodes = episodes
                       MeanReturn = (if returns.Count = 0 then nan else Seq.average returns)
@@ -234,6 +295,9 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit) =
                 while received >= nextEval do
                     evaluate ()
                     nextEval <- nextEval + int64 dqn.EvalInterval
+                if received >= nextCheckpoint then
+                    checkpoints |> Option.iter (fun dir -> this.SaveCheckpoint dir |> ignore)
+                    nextCheckpoint <- (received / interval + 1L) * interval
                 if budgetReached then finished <- true
                 else
                     let mutable item = Unchecked.defaultof<struct (Experience * IActorRef)>
@@ -249,6 +313,7 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit) =
         for KeyValue(_, actor) in registered do
             actor.Tell({ Reason = "the learner reached its budget of agent steps" }: Stop)
         if evaluations.Count = 0 || evaluations[evaluations.Count - 1].Step <> received then evaluate ()
+        checkpoints |> Option.iter (fun dir -> this.SaveCheckpoint dir |> ignore)
         progress ()
         let seconds = clock.Elapsed.TotalSeconds
         let liveMax, liveMin = lock liveSync (fun () -> maxLive, (if minLive = Int32.MaxValue then live.Count else minLive))
@@ -256,7 +321,7 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit) =
           Updates = made
           Episodes = episodes
           Seconds = seconds
-          StepsPerSecond = float received / max seconds 1e-9
+          StepsPerSecond = float (received - startSteps) / max seconds 1e-9
           ActorSteps = actorSteps |> Seq.map (fun kv -> kv.Key, kv.Value) |> Seq.sortBy fst |> Array.ofSeq
           MaxLiveActors = liveMax
           MinLiveActors = liveMin

@@ -26,11 +26,15 @@ type ApeXArgs =
     | Kill_Actor_At of agentSteps: int64
     | Restart_Actor_At of agentSteps: int64
     | Threads of int
+    | Checkpoint_Interval of agentSteps: int64
+    | Resume of dir: string
     | Out of dir: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Checkpoint_Interval _ -> "write the learner's training checkpoint into <out>/checkpoints every N stored agent steps (default: at the end only; Ctrl-C or SIGTERM writes one where it stops)."
+            | Resume _ -> "continue the run in this folder from its newest checkpoint, with its settings (run.json); only --steps (the whole budget), --threads, --local-actors, --hostname, --public-hostname and --port may be given beside it."
             | Actors _ -> "N, the actors of the run (their εᵢ = 0.4^(1 + 7i/(N-1))); default 2."
             | Env _ -> "the classic-control environment (default CartPole-v1)."
             | Steps _ -> "budget: agent steps summed over actors (default 30000, the single agent's CartPole budget)."
@@ -86,7 +90,18 @@ let runActor (a: ParseResults<ApeXActorArgs>) =
     0
 
 /// `apex`: the learner, and local actor processes.
-let run (a: ParseResults<ApeXArgs>) =
+let rec run (a: ParseResults<ApeXArgs>) =
+    match a.TryGetResult Resume with
+    | Some dir ->
+        let allowed =
+            function
+            | ApeXArgs.Steps _ | ApeXArgs.Threads _ | ApeXArgs.Local_Actors _ | ApeXArgs.Hostname _ | ApeXArgs.Public_Hostname _
+            | ApeXArgs.Port _ -> true
+            | _ -> false
+        start (Cli.resumeArgs a.Parser "apex" dir a (function Resume _ -> true | _ -> false) allowed (Out dir)) true
+    | None -> start a false
+
+and private start (a: ParseResults<ApeXArgs>) (resume: bool) =
     let seed = a.GetResult(Seed, 0)
     let threads = a.GetResult(Threads, 1)
     Cli.positive "--threads" (int64 threads)
@@ -101,6 +116,8 @@ let run (a: ParseResults<ApeXArgs>) =
     Cli.positive "--envs-per-actor" (int64 envsPerActor)
     let port = a.GetResult(ApeXArgs.Port, 0)
     if port < 0 || port > 65535 then Cli.usage $"--port {port}: expected 0 (a free port) .. 65535"
+    let checkpointInterval = a.GetResult(Checkpoint_Interval, 0L)
+    if checkpointInterval < 0L then Cli.usage $"--checkpoint-interval {checkpointInterval}: expected a non-negative number (0: at the end only)"
     let config =
         Cli.value "--hostname" (fun () ->
             ApeXConfig.validate
@@ -112,6 +129,7 @@ let run (a: ParseResults<ApeXArgs>) =
                     EnvsPerActor = envsPerActor
                     Hostname = a.GetResult(ApeXArgs.Hostname, "127.0.0.1")
                     PublicHostname = a.GetResult(ApeXArgs.Public_Hostname, null)
+                    CheckpointInterval = checkpointInterval
                     Port = port })
     let localActors = a.GetResult(Local_Actors, config.Actors)
     if localActors < 0 || localActors > config.Actors then
@@ -121,6 +139,11 @@ let run (a: ParseResults<ApeXArgs>) =
     if (killAt.IsSome || restartAt.IsSome) && localActors = 0 then Cli.usage "--kill-actor-at and --restart-actor-at need a local actor"
     if restartAt.IsSome && killAt.IsNone then Cli.usage "--restart-actor-at needs --kill-actor-at"
     let out = Cli.outputFolder "--out" (a.GetResult(Out, Path.Combine("runs", "apex")))
+    let checkpoints = Path.Combine(out, "checkpoints")
+    if not resume && (TrainingCheckpoint.tryLatest checkpoints).IsSome then
+        Cli.usage $"--out {out} holds a run's checkpoints: go on with --resume {out}, or choose another folder"
+    Directory.CreateDirectory out |> ignore
+    Cli.writeRunArgs out "apex" a.Parser (a.GetAllResults())
     let sync = obj ()
     let log (line: string) = lock sync (fun () -> printfn "%s" line)
     let liveTimeline = ResizeArray<float * int64 * int>()
@@ -161,7 +184,10 @@ let run (a: ParseResults<ApeXArgs>) =
         | LiveActorsChanged n ->
             lock sync (fun () -> liveTimeline.Add((clock.Elapsed.TotalSeconds, lastSteps, n)))
             log $"live actors: {n}"
-    use learner = new ApeXLearner(config, Action<ApeXEvent> observer)
+    use learner =
+        if resume then ApeXLearner.Resume(checkpoints, config, Action<ApeXEvent> observer)
+        else new ApeXLearner(config, Action<ApeXEvent> observer)
+    if resume then log $"resumed at {learner.Steps} stored agent steps, {learner.Updates} updates, {learner.ReplayCount} transitions in the replay"
     learnerAddress <- learner.Address
     log $"learner at {learner.Address} (actors join with: dqnfun-bench apex-actor --learner {learner.Address} --actor-id I)"
     for id in 0 .. localActors - 1 do
@@ -171,7 +197,7 @@ let run (a: ParseResults<ApeXArgs>) =
     use _ = Cli.onStopSignals cancel
     let summary =
         try
-            learner.Run cancel.Token
+            learner.Run(cancel.Token, checkpoints)
         finally
             for p in processes.Values do
                 if not (p.WaitForExit 20_000) then (try p.Kill() with _ -> ())
@@ -269,7 +295,7 @@ let runModel (a: ParseResults<ApeXModelArgs>) =
     let serializer = ApeXSerializer(null)
     // The actor: ApeXActing.run for 5 s against an inbox that acknowledges at once and offers fresh parameters on
     // every request (so loads are paid for), every message serialized as Akka would.
-    use probe = new LearnerCore(config, ignore)
+    use probe = new LearnerCore(config, ignore, None)
     let welcome = (probe.Register(0, Akka.Actor.ActorRefs.Nobody)).Value
     let parameterBytes = float (serializer.ToBinary welcome.Parameters).Length
     let recorded = ResizeArray<Experience>()
@@ -295,7 +321,7 @@ let runModel (a: ParseResults<ApeXModelArgs>) =
     // once with the config's (ingest + updates).
     let learnerSeconds (learningStarts: int) =
         let c = { config with TotalSteps = int64 steps; Dqn = { config.Dqn with LearningStarts = learningStarts } }
-        use core = new LearnerCore(c, ignore)
+        use core = new LearnerCore(c, ignore, None)
         use stop = new CancellationTokenSource()
         let feeder =
             Tasks.Task.Run(fun () ->
@@ -304,7 +330,7 @@ let runModel (a: ParseResults<ApeXModelArgs>) =
                     core.Offer(recorded[i % recorded.Count], Akka.Actor.ActorRefs.Nobody)
                     i <- i + 1
                     if i % 8 = 0 then Thread.Sleep 1)
-        let summary = core.Run CancellationToken.None
+        let summary = core.Run(CancellationToken.None, None)
         stop.Cancel()
         feeder.Wait()
         summary.Seconds, summary.Updates

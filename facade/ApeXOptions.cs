@@ -32,6 +32,7 @@ public sealed record ApeXOptions
         MaxInFlight = c.MaxInFlight;
         PublishInterval = c.PublishInterval;
         TotalSteps = c.TotalSteps;
+        CheckpointInterval = c.CheckpointInterval;
         Hostname = c.Hostname;
         PublicHostname = c.PublicHostname;
         Port = c.Port;
@@ -74,6 +75,10 @@ public sealed record ApeXOptions
     /// <summary>The budget in agent steps, summed over actors.</summary>
     public long TotalSteps { get; init; }
 
+    /// <summary>Stored agent steps between the learner's training checkpoints (when <see cref="ApeXLearnerNode.Run"/>
+    /// is given a folder); 0: at the end only.</summary>
+    public long CheckpointInterval { get; init; }
+
     /// <summary>The address the learner binds (127.0.0.1: loopback only).</summary>
     public string Hostname { get; init; }
 
@@ -109,7 +114,7 @@ public sealed record ApeXOptions
             throw new ArgumentException("Dqn has a torso or Q-network of its own; Ape-X's actors rebuild the MLP of Dqn.HiddenLayers (leave Torso and QNetwork null).", nameof(Dqn));
         return ApeXConfigModule.Validate(new ApeXConfig(
             Dqn.ToConfig(), EnvironmentId, Actors, EnvsPerActor, Epsilon, EpsilonAlpha, SendInterval, ParameterInterval,
-            MaxInFlight, PublishInterval, TotalSteps, Hostname, PublicHostname!, Port));
+            MaxInFlight, PublishInterval, TotalSteps, CheckpointInterval, Hostname, PublicHostname!, Port));
     }
 
     /// <summary>The options mirroring a core config.</summary>
@@ -133,14 +138,28 @@ public sealed class ApeXLearnerNode : IDisposable
     /// <param name="evaluated">Receives every evaluation, or null.</param>
     /// <exception cref="ArgumentException">Invalid options (named).</exception>
     public ApeXLearnerNode(ApeXOptions options, IProgress<ApeXProgress>? progress = null, Action<EvaluationResult>? evaluated = null)
+        : this(null, options, progress, evaluated)
+    {
+    }
+
+    private ApeXLearnerNode(string? resumeFrom, ApeXOptions options, IProgress<ApeXProgress>? progress, Action<EvaluationResult>? evaluated)
     {
         var config = Check.NotNull(options, nameof(options)).ToConfig();
-        learner = new ApeXLearner(config, e =>
+        Action<ApeXEvent> observer = e =>
         {
             if (e is ApeXEvent.Progress p) progress?.Report(p.Item);
             else if (e is ApeXEvent.Evaluated r) evaluated?.Invoke(r.Item);
-        });
+        };
+        learner = resumeFrom is null ? new ApeXLearner(config, observer) : ApeXLearner.Resume(resumeFrom, config, observer);
     }
+
+    /// <summary>A learner node that continues the run whose checkpoint is at <paramref name="path"/> (a checkpoint
+    /// folder or a folder of them: the newest); <see cref="ApeXOptions.TotalSteps"/> is the run's whole budget.</summary>
+    /// <exception cref="System.IO.DirectoryNotFoundException">No checkpoint at <paramref name="path"/>.</exception>
+    /// <exception cref="ArgumentException">The checkpoint was written with other options (the first field that
+    /// differs is named).</exception>
+    public static ApeXLearnerNode Resume(string path, ApeXOptions options, IProgress<ApeXProgress>? progress = null, Action<EvaluationResult>? evaluated = null) =>
+        new(Check.NotNull(path, nameof(path)), options, progress, evaluated);
 
     /// <summary>The node's address, <c>akka.tcp://dqnfun-apex@host:port</c>: what actors join.</summary>
     public string Address => learner.Address;
@@ -152,8 +171,11 @@ public sealed class ApeXLearnerNode : IDisposable
     public int LiveActors => learner.LiveActors;
 
     /// <summary>Learns until the budget is stored and its updates made, then stops the actors. Blocks; call once.
-    /// Cancelling stops taking experience early (the owed updates and a final evaluation still run).</summary>
-    public ApeXSummary Run(System.Threading.CancellationToken cancellationToken = default) => learner.Run(cancellationToken);
+    /// Cancelling stops taking experience early (the owed updates, a final evaluation and checkpoint still run). With
+    /// <paramref name="checkpoints"/>, writes training checkpoints there every
+    /// <see cref="ApeXOptions.CheckpointInterval"/> stored steps and at the end (<see cref="Resume"/> reads them).</summary>
+    public ApeXSummary Run(System.Threading.CancellationToken cancellationToken = default, string? checkpoints = null) =>
+        learner.Run(cancellationToken, checkpoints is null ? Microsoft.FSharp.Core.FSharpOption<string>.None : Microsoft.FSharp.Core.FSharpOption<string>.Some(checkpoints));
 
     /// <summary>Writes the online network as a model checkpoint (<see cref="DqnAgent.Load"/> reads it).</summary>
     public void SaveModel(string path) => learner.SaveModel(Check.NotNull(path, nameof(path)));

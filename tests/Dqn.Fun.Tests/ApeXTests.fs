@@ -238,6 +238,38 @@ let tests =
                 Expect.isGreaterThanOrEqual r.Steps (summary.ActorSteps |> Array.find (fst >> (=) r.ActorId) |> snd) $"actor {r.ActorId} took at least what was stored"
                 Expect.isGreaterThan r.ParameterLoads 0 $"actor {r.ActorId} loaded fresh parameters"
 
+        testCase "a learner's checkpoint resumes with its networks, replay and counters, and the run goes on to the whole budget" <| fun () ->
+            CliTests.withTempFolder (fun dir ->
+                let checkpoints = Path.Combine(dir, "checkpoints")
+                let config =
+                    { ApeXConfig.defaults with
+                        TotalSteps = 3_000L
+                        Dqn = { ApeXConfig.defaults.Dqn with EvalInterval = 0; EvalEpisodes = 2 } }
+                let runWith (learner: ApeXLearner) =
+                    let actors =
+                        [| for i in 0 .. 1 ->
+                               Tasks.Task.Run(fun () -> ApeXActorNode.run learner.Address i "127.0.0.1" null 0 CancellationToken.None) |]
+                    let summary = learner.Run(checkpoints = checkpoints)
+                    for a in actors do
+                        a.Wait()
+                    summary
+                let first, replayCount =
+                    use learner = new ApeXLearner(config, null)
+                    let s = runWith learner
+                    learner.SaveModel(Path.Combine(dir, "first.safetensors"))
+                    s, learner.ReplayCount
+                Expect.equal (first.Steps, first.Updates) (3_000L, 2_000L) "the first run's counts"
+                Expect.equal (TrainingCheckpoint.list checkpoints |> Array.map Path.GetFileName) [| "step-000000003000" |] "a checkpoint at the end"
+                let other = { config with Dqn = { config.Dqn with Gamma = 0.9 } }
+                let e = Expect.throwsC (fun () -> ApeXLearner.Resume(checkpoints, other, null) |> ignore) id
+                Expect.stringContains e.Message "Gamma" "another config is refused, naming the field"
+                use resumed = ApeXLearner.Resume(checkpoints, { config with TotalSteps = 5_000L }, null)
+                Expect.equal (resumed.Steps, resumed.Updates, resumed.ReplayCount) (3_000L, 2_000L, replayCount) "counts and replay back"
+                resumed.SaveModel(Path.Combine(dir, "resumed.safetensors"))
+                Expect.equal (File.ReadAllBytes(Path.Combine(dir, "resumed.safetensors"))) (File.ReadAllBytes(Path.Combine(dir, "first.safetensors"))) "the online network back, byte for byte"
+                let second = runWith resumed
+                Expect.equal (second.Steps, second.Updates) (5_000L, 4_000L) "the run went on to its whole budget, LearningStarts not applied again")
+
         testCase "two actor processes and a learner over loopback learn CartPole-v1 (greedy ≥ 475) within the single agent's 30k steps" <| fun () ->
             CliTests.withTempFolder (fun dir ->
                 let out = Path.Combine(dir, "apex")

@@ -96,6 +96,7 @@ let tests =
                   [ "apex"; "--actors"; "0" ], "--actors"
                   [ "apex"; "--env"; "Pong-v5" ], "Pong-v5"
                   [ "apex"; "--port"; "70000" ], "--port"
+                  [ "apex"; "--checkpoint-interval"; "-5" ], "--checkpoint-interval"
                   [ "apex"; "--local-actors"; "3" ], "--local-actors"
                   [ "apex"; "--restart-actor-at"; "100" ], "--kill-actor-at"
                   [ "apex-model"; "--bandwidth-gbit"; "0" ], "--bandwidth-gbit" ] ->
