@@ -288,11 +288,12 @@ let tests =
                 let out = Path.Combine(dir, "apex")
                 let r =
                     CliTests.benchWithin (TimeSpan.FromMinutes 5.0) dir [
-                        "apex"; "--actors"; "2"; "--steps"; "16000"; "--kill-actor-at"; "4000"; "--restart-actor-at"; "9000"; "--out"; out
+                        // The replacement needs a few seconds to start and join: the budget leaves it 18k steps (~10 s here).
+                        "apex"; "--actors"; "2"; "--steps"; "30000"; "--kill-actor-at"; "4000"; "--restart-actor-at"; "12000"; "--out"; out
                     ]
                 Expect.equal r.Code 0 $"exit code (stderr: {r.Stderr})"
                 let s = summaryOf out
-                Expect.equal (s.GetProperty("agent_steps").GetInt64()) 16_000L "the learner reached its budget"
+                Expect.equal (s.GetProperty("agent_steps").GetInt64()) 30_000L "the learner reached its budget"
                 let killed = s.GetProperty("killed_at").GetInt64()
                 let restarted = s.GetProperty("restarted_at").GetInt64()
                 let live = [ for e in s.GetProperty("live_actors").EnumerateArray() -> e.GetProperty("agent_steps").GetInt64(), e.GetProperty("live").GetInt32() ]
