@@ -108,14 +108,53 @@ type internal ActorProxy(inbox: ActorInbox) =
         | :? ClusterEvent.MemberRemoved as r when r.Member.HasRole "learner" -> inbox.Stopped "the learner left the cluster"
         | _ -> this.Unhandled message
 
+/// <summary>One actor's environments, its copy of the network and the experience it has not sent: what the acting
+/// loop (ApeXActing.loop) drives, for classic control or Atari. Owns the network (and the environments).</summary>
+type internal IActingSide =
+    inherit IDisposable
+    /// Environments stepped per round (agent steps per round).
+    abstract NumEnvs: int
+    /// The actor's copy of the network, which fresh parameters are loaded into.
+    abstract Network: torch.nn.Module
+    /// One agent step in every env, ε-greedy with `epsilon` and the network; returns the training episodes that
+    /// ended.
+    abstract Round: epsilon: float -> int
+    /// The experience message of what was collected since the last Sent (TD errors computed now); `steps`: the agent
+    /// steps taken since the last message.
+    abstract Message: steps: int -> obj
+    /// The last Message went out: forget what it held.
+    abstract Sent: unit -> unit
+
 /// The acting half of Ape-X (Horgan et al. 2018, Algorithm 1).
 [<RequireQualifiedAccess>]
 module ApeXActing =
 
-    /// <summary>TD errors δ = R + γᵐ(1 − terminated)·max_a Q(s′, a) − Q(s, a) of n-step transitions under one network
+    /// <summary>TD errors δ = R + γᵐ(1 − terminated)·max_a Q(s′, a) − Q(s, a) of k n-step transitions under one network
     /// (the actor's copy, which has no target network: Horgan et al. 2018 compute initial priorities with the actor's
-    /// local parameters). observations and nextObservations are [k; observationSize], discounts γᵐ(1 − terminated).
-    /// float32[k]; every tensor made is freed.</summary>
+    /// local parameters): `input false` makes the [k; ...] batch of s, `input true` that of s′ (any torso's input);
+    /// discounts are γᵐ(1 − terminated). float32[k]; every tensor made is freed, the inputs included.</summary>
+    let tdErrorsWith
+        (network: torch.nn.Module<Tensor, Tensor>)
+        (device: Device)
+        (input: bool -> Tensor)
+        (actions: int[])
+        (returns: float32[])
+        (discounts: float32[])
+        : float32[] =
+        let k = int64 actions.Length
+        if k = 0L then [||]
+        else
+            use _ = torch.no_grad ()
+            use scope = torch.NewDisposeScope()
+            let q = network.call (input false)
+            let a = Tensors.ofArray (Array.map int64 actions) [| k; 1L |] device
+            let qa = q.gather(1L, a).squeeze 1L
+            let next = (network.call (input true)).amax 1L
+            let y = Tensors.ofArray returns [| k |] device + Tensors.ofArray discounts [| k |] device * next
+            (y - qa).cpu().data<float32>().ToArray()
+
+    /// <summary>tdErrorsWith for MLP observations: observations and nextObservations are [k; observationSize]
+    /// Float32. float32[k].</summary>
     let tdErrors
         (network: torch.nn.Module<Tensor, Tensor>)
         (device: Device)
@@ -126,18 +165,8 @@ module ApeXActing =
         (discounts: float32[])
         (nextObservations: float32[])
         : float32[] =
-        let k = int64 actions.Length
-        if k = 0L then [||]
-        else
-            use _ = torch.no_grad ()
-            use scope = torch.NewDisposeScope()
-            let shape = [| k; int64 observationSize |]
-            let q = network.call (Tensors.ofArray observations shape device)
-            let a = Tensors.ofArray (Array.map int64 actions) [| k; 1L |] device
-            let qa = q.gather(1L, a).squeeze 1L
-            let next = (network.call (Tensors.ofArray nextObservations shape device)).amax 1L
-            let y = Tensors.ofArray returns [| k |] device + Tensors.ofArray discounts [| k |] device * next
-            (y - qa).cpu().data<float32>().ToArray()
+        let shape = [| int64 actions.Length; int64 observationSize |]
+        tdErrorsWith network device (fun next -> Tensors.ofArray (if next then nextObservations else observations) shape device) actions returns discounts
 
     /// Loads a safetensors parameter snapshot into `network` (names and shapes checked).
     let internal load (network: torch.nn.Module) (p: Parameters) =
@@ -157,71 +186,31 @@ module ApeXActing =
         load network w.Parameters
         network
 
-    /// <summary>The acting loop of one actor (Horgan et al. 2018, Algorithm 1): steps its vector of environments
-    /// ε-greedily with εᵢ and its copy of the network; turns each env's steps into n-step transitions (NStep, never
-    /// across episodes); every SendInterval rounds sends them with their TD errors under its copy (the initial
-    /// priorities) through `send`, waiting while MaxInFlight messages are unacknowledged; every ParameterInterval
-    /// rounds asks for fresh parameters and loads the newest that arrived. Runs until the inbox says stop (the
-    /// learner's Stop, the learner unreachable), `cancel` fires, or no acknowledgement comes for `ackTimeout`.</summary>
-    let internal run (w: Welcome) (inbox: ActorInbox) (send: obj -> unit) (ackTimeout: TimeSpan) (cancel: CancellationToken) : ActorReport =
+    /// <summary>The acting loop of one actor (Horgan et al. 2018, Algorithm 1) over `side` (its envs, its copy of the
+    /// network and its unsent experience): a round steps every env ε-greedily with εᵢ; every SendInterval rounds the
+    /// experience goes out with its TD errors under the actor's copy (the initial priorities) through `send`, waiting
+    /// while MaxInFlight messages are unacknowledged; every ParameterInterval rounds it asks for fresh parameters and
+    /// loads the newest that arrived. Runs until the inbox says stop (the learner's Stop, the learner unreachable),
+    /// `cancel` fires, or no acknowledgement comes for `ackTimeout`.</summary>
+    let internal loop (w: Welcome) (side: IActingSide) (inbox: ActorInbox) (send: obj -> unit) (ackTimeout: TimeSpan) (cancel: CancellationToken) : ActorReport =
         let clock = Diagnostics.Stopwatch.StartNew()
-        let envs = Environments.makeVector w.EnvironmentId w.Envs
-        let n = envs.NumEnvs
-        let d = envs.ObservationSize
-        let actionCount = envs.ActionCount
-        use network = networkFor w d actionCount
-        let device = torch.CPU
-        let seed = w.Seed + 1_000 * (w.ActorId + 1)
-        let rng = Random(seed)
+        let n = side.NumEnvs
         let mutable version = w.Parameters.Version
         let mutable loads = 0
-        let mutable obs = envs.Reset(Nullable seed)
-        let accumulators = Array.init n (fun _ -> NStep.create w.NStep w.Gamma)
-        let pending = ResizeArray<NStepTransition>()
-        let episodeReturns = ResizeArray<float>()
-        let episodeLengths = ResizeArray<int>()
-        let runningReturn = Array.zeroCreate<float> n
-        let runningLength = Array.zeroCreate<int> n
         let mutable steps = 0L
         let mutable stepsAtLastSend = 0L
         let mutable rounds = 0L
         let mutable episodes = 0
         let mutable messages = 0
         let mutable reason: string = null
-        let row (a: float32[]) (i: int) = Array.sub a (i * d) d
-        let flushExperience () =
-            let k = pending.Count
-            let observations = Array.zeroCreate<float32> (k * d)
-            let next = Array.zeroCreate<float32> (k * d)
-            for j in 0 .. k - 1 do
-                Array.blit pending[j].Observation 0 observations (j * d) d
-                Array.blit pending[j].NextObservation 0 next (j * d) d
-            let actions = Array.init k (fun j -> pending[j].Action)
-            let returns = Array.init k (fun j -> float32 pending[j].Return)
-            let terminated = Array.init k (fun j -> pending[j].Terminated)
-            let discounts = Array.init k (fun j -> if pending[j].Terminated then 0.0f else float32 pending[j].Discount)
-            let errors = tdErrors network device d observations actions returns discounts next
-            let message: Experience =
-                { ActorId = w.ActorId
-                  Steps = int (steps - stepsAtLastSend)
-                  ObservationSize = d
-                  Observations = observations
-                  Actions = actions
-                  Returns = returns
-                  NextObservations = next
-                  Terminated = terminated
-                  NSteps = Array.init k (fun j -> pending[j].Steps)
-                  TdErrors = errors
-                  EpisodeReturns = episodeReturns.ToArray()
-                  EpisodeLengths = episodeLengths.ToArray() }
+        let flush () =
+            let message = side.Message(int (steps - stepsAtLastSend))
             if inbox.WaitBelow(w.MaxInFlight, ackTimeout) then
                 inbox.Sent()
-                send (box message)
+                send message
                 messages <- messages + 1
                 stepsAtLastSend <- steps
-                pending.Clear()
-                episodeReturns.Clear()
-                episodeLengths.Clear()
+                side.Sent()
             elif isNull inbox.StopReason then
                 reason <- $"no acknowledgement from the learner for {ackTimeout.TotalSeconds} s"
         while isNull reason do
@@ -230,37 +219,14 @@ module ApeXActing =
             | null ->
                 match inbox.Newer version with
                 | Some p ->
-                    load network p
+                    load side.Network p
                     version <- p.Version
                     loads <- loads + 1
                 | None -> ()
-                let actions =
-                    Array.init n (fun i ->
-                        Actor.epsilonGreedy rng w.Epsilon actionCount (fun () -> QNetwork.greedyAction network device (row obs i)))
-                let step = envs.Step actions
-                for i in 0 .. n - 1 do
-                    let transition =
-                        { Observation = row obs i
-                          Action = actions[i]
-                          Reward = float32 step.Rewards[i]
-                          NextObservation = row step.FinalObservations i
-                          Terminated = step.Terminated[i]
-                          Truncated = step.Truncated[i] }
-                    let acc, completed = NStep.push accumulators[i] transition
-                    accumulators[i] <- acc
-                    pending.AddRange completed
-                    runningReturn[i] <- runningReturn[i] + step.Rewards[i]
-                    runningLength[i] <- runningLength[i] + 1
-                    if step.Terminated[i] || step.Truncated[i] then
-                        episodeReturns.Add runningReturn[i]
-                        episodeLengths.Add runningLength[i]
-                        episodes <- episodes + 1
-                        runningReturn[i] <- 0.0
-                        runningLength[i] <- 0
-                obs <- step.Observations
+                episodes <- episodes + side.Round w.Epsilon
                 steps <- steps + int64 n
                 rounds <- rounds + 1L
-                if rounds % int64 w.SendInterval = 0L then flushExperience ()
+                if rounds % int64 w.SendInterval = 0L then flush ()
                 if rounds % int64 w.ParameterInterval = 0L then
                     send (box ({ ActorId = w.ActorId; Have = version }: ParametersRequest))
             | stop -> reason <- stop
@@ -273,3 +239,91 @@ module ApeXActing =
               Seconds = clock.Elapsed.TotalSeconds
               Reason = reason }
         report
+
+/// <summary>A classic-control actor's side of the acting loop: its vector of environments (Environments.makeVector),
+/// its copy of the MLP network, each env's n-step accumulator (NStep, never across episodes) and the n-step
+/// transitions not sent yet.</summary>
+type internal ClassicActing(w: Welcome) =
+    let envs = Environments.makeVector w.EnvironmentId w.Envs
+    let n = envs.NumEnvs
+    let d = envs.ObservationSize
+    let actionCount = envs.ActionCount
+    let network = ApeXActing.networkFor w d actionCount
+    let device = torch.CPU
+    let seed = w.Seed + 1_000 * (w.ActorId + 1)
+    let rng = Random(seed)
+    let mutable obs = envs.Reset(Nullable seed)
+    let accumulators = Array.init n (fun _ -> NStep.create w.NStep w.Gamma)
+    let pending = ResizeArray<NStepTransition>()
+    let episodeReturns = ResizeArray<float>()
+    let episodeLengths = ResizeArray<int>()
+    let runningReturn = Array.zeroCreate<float> n
+    let runningLength = Array.zeroCreate<int> n
+    let row (a: float32[]) (i: int) = Array.sub a (i * d) d
+
+    interface IActingSide with
+        member _.NumEnvs = n
+        member _.Network = network
+
+        member _.Round(epsilon: float) =
+            let actions =
+                if n = 1 then [| Actor.epsilonGreedy rng epsilon actionCount (fun () -> QNetwork.greedyAction network device obs) |]
+                else
+                    Actor.epsilonGreedyBatch rng epsilon actionCount n (fun () ->
+                        QNetwork.greedyActions network (fun () -> Tensors.ofArray obs [| int64 n; int64 d |] device))
+            let step = envs.Step actions
+            let mutable ended = 0
+            for i in 0 .. n - 1 do
+                let transition =
+                    { Observation = row obs i
+                      Action = actions[i]
+                      Reward = float32 step.Rewards[i]
+                      NextObservation = row step.FinalObservations i
+                      Terminated = step.Terminated[i]
+                      Truncated = step.Truncated[i] }
+                let acc, completed = NStep.push accumulators[i] transition
+                accumulators[i] <- acc
+                pending.AddRange completed
+                runningReturn[i] <- runningReturn[i] + step.Rewards[i]
+                runningLength[i] <- runningLength[i] + 1
+                if step.Terminated[i] || step.Truncated[i] then
+                    episodeReturns.Add runningReturn[i]
+                    episodeLengths.Add runningLength[i]
+                    ended <- ended + 1
+                    runningReturn[i] <- 0.0
+                    runningLength[i] <- 0
+            obs <- step.Observations
+            ended
+
+        member _.Message(steps: int) =
+            let k = pending.Count
+            let observations = Array.zeroCreate<float32> (k * d)
+            let next = Array.zeroCreate<float32> (k * d)
+            for j in 0 .. k - 1 do
+                Array.blit pending[j].Observation 0 observations (j * d) d
+                Array.blit pending[j].NextObservation 0 next (j * d) d
+            let actions = Array.init k (fun j -> pending[j].Action)
+            let returns = Array.init k (fun j -> float32 pending[j].Return)
+            let terminated = Array.init k (fun j -> pending[j].Terminated)
+            let discounts = Array.init k (fun j -> if pending[j].Terminated then 0.0f else float32 pending[j].Discount)
+            let errors = ApeXActing.tdErrors network device d observations actions returns discounts next
+            box<Experience>
+                { ActorId = w.ActorId
+                  Steps = steps
+                  ObservationSize = d
+                  Observations = observations
+                  Actions = actions
+                  Returns = returns
+                  NextObservations = next
+                  Terminated = terminated
+                  NSteps = Array.init k (fun j -> pending[j].Steps)
+                  TdErrors = errors
+                  EpisodeReturns = episodeReturns.ToArray()
+                  EpisodeLengths = episodeLengths.ToArray() }
+
+        member _.Sent() =
+            pending.Clear()
+            episodeReturns.Clear()
+            episodeLengths.Clear()
+
+        member _.Dispose() = network.Dispose()

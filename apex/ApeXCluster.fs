@@ -69,8 +69,8 @@ akka {{
 /// it to leave the cluster and free the networks.</summary>
 /// <exception cref="T:System.ArgumentException">An invalid config (ApeXConfig.validate).</exception>
 [<Sealed>]
-type ApeXLearner private (config: ApeXConfig, observer: Action<ApeXEvent>, resumeFrom: string option) =
-    let core = new LearnerCore(config, (fun e -> if not (isNull observer) then observer.Invoke e), resumeFrom)
+type ApeXLearner private (config: ApeXConfig, observer: Action<ApeXEvent>, resumeFrom: string option, emulators: ApeXEmulators.Factory) =
+    let core = new LearnerCore(config, (fun e -> if not (isNull observer) then observer.Invoke e), resumeFrom, emulators)
     let config = core.Config
     let system =
         ActorSystem.Create(
@@ -88,7 +88,11 @@ type ApeXLearner private (config: ApeXConfig, observer: Action<ApeXEvent>, resum
     let mutable disposed = false
 
     /// <summary>A learner node for a new run.</summary>
-    new(config: ApeXConfig, observer: Action<ApeXEvent>) = new ApeXLearner(config, observer, None)
+    new(config: ApeXConfig, observer: Action<ApeXEvent>) = new ApeXLearner(config, observer, None, ApeXEmulators.bridged)
+
+    /// A learner whose Atari side reads the game's action count from emulators `emulators` makes (tests).
+    static member internal Start(config: ApeXConfig, observer: Action<ApeXEvent>, emulators: ApeXEmulators.Factory) =
+        new ApeXLearner(config, observer, None, emulators)
 
     /// <summary>A learner node that continues the run whose training checkpoint is at `path` (a checkpoint folder, or
     /// the folder of a run's checkpoints: its newest): the networks, optimizer, replay with its priorities and the
@@ -97,17 +101,19 @@ type ApeXLearner private (config: ApeXConfig, observer: Action<ApeXEvent>, resum
     /// <exception cref="T:System.ArgumentException">The checkpoint was written with another config (the message names
     /// the first field that differs) or environment.</exception>
     /// <exception cref="T:System.IO.InvalidDataException">A file of the checkpoint is malformed.</exception>
-    static member Resume(path: string, config: ApeXConfig, observer: Action<ApeXEvent>) = new ApeXLearner(config, observer, Some path)
+    static member Resume(path: string, config: ApeXConfig, observer: Action<ApeXEvent>) =
+        new ApeXLearner(config, observer, Some path, ApeXEmulators.bridged)
 
     /// The learner node's address, akka.tcp://dqnfun-apex@host:port: what actors join.
     member _.Address = cluster.SelfAddress.ToString()
     /// The TCP port the node listens on.
     member _.Port = cluster.SelfAddress.Port.GetValueOrDefault()
     member _.Config = config
+    member internal _.Core = core
     /// Actor nodes up and reachable now.
     member _.LiveActors = core.LiveActors
-    /// The online network's architecture.
-    member _.Spec = core.Spec
+    /// The online network's torso: Mlp(observation size, Dqn.Hidden), or NatureCnn 4 for Atari.
+    member _.Torso = core.Torso
 
     /// <summary>Learns until config.TotalSteps agent steps are stored and their updates made (LearnerCore.Run),
     /// then stops the actors. With `checkpoints`, writes training checkpoints into that folder every
@@ -146,8 +152,16 @@ module ApeXActorNode =
     /// (ApeXActing.run), then leaves the cluster. Blocks.</summary>
     /// <exception cref="T:System.TimeoutException">The node did not come up in the cluster, or the learner did not
     /// answer, within 60 s.</exception>
-    [<CompiledName("Run")>]
-    let run (learnerAddress: string) (actorId: int) (hostname: string) (publicHostname: string) (port: int) (cancel: CancellationToken) : ActorReport =
+    let internal runWith
+        (emulators: ApeXEmulators.Factory)
+        (rom: string)
+        (learnerAddress: string)
+        (actorId: int)
+        (hostname: string)
+        (publicHostname: string)
+        (port: int)
+        (cancel: CancellationToken)
+        : ActorReport =
         if port < 0 || port > 65535 then raise (ArgumentOutOfRangeException("port", port, $"port must be in 0 .. 65535 (0: a free port), got {port}"))
         let learnerAt = Address.Parse learnerAddress
         let system =
@@ -170,7 +184,11 @@ module ApeXActorNode =
                 { ActorId = actorId; Steps = 0L; Episodes = 0; Messages = 0; ParameterLoads = 0; Seconds = 0.0; Reason = inbox.StopReason }
             | None -> raise (TimeoutException $"the learner at {learnerAddress} did not answer actor {actorId} within 60 s")
             | Some w ->
-                let report = ApeXActing.run w inbox (fun m -> learner.Tell(m, proxy)) (TimeSpan.FromSeconds 60.0) cancel
+                use side =
+                    match w.Atari with
+                    | None -> new ClassicActing(w) :> IActingSide
+                    | Some a -> new AtariActing(w, (if String.IsNullOrWhiteSpace rom then a else { a with Rom = rom }), emulators)
+                let report = ApeXActing.loop w side inbox (fun m -> learner.Tell(m, proxy)) (TimeSpan.FromSeconds 60.0) cancel
                 use left = new ManualResetEventSlim()
                 cluster.RegisterOnMemberRemoved(fun () -> left.Set())
                 cluster.Leave cluster.SelfAddress
@@ -178,6 +196,17 @@ module ApeXActorNode =
                 report
         finally
             system.Terminate().Wait(TimeSpan.FromSeconds 10.0) |> ignore
+
+    /// <summary>Runs actor `actorId` until the learner stops it (runWithRom with the learner's ROM).</summary>
+    [<CompiledName("Run")>]
+    let run (learnerAddress: string) (actorId: int) (hostname: string) (publicHostname: string) (port: int) (cancel: CancellationToken) : ActorReport =
+        runWith ApeXEmulators.bridged null learnerAddress actorId hostname publicHostname port cancel
+
+    /// <summary>As run; in an Atari run the actor's bridge server loads the ROM file `rom` (this machine's copy; null
+    /// or empty: the learner's ROM path, else ale_py's ROM of the game).</summary>
+    [<CompiledName("RunWithRom")>]
+    let runWithRom (learnerAddress: string) (actorId: int) (hostname: string) (publicHostname: string) (port: int) (rom: string) (cancel: CancellationToken) : ActorReport =
+        runWith ApeXEmulators.bridged rom learnerAddress actorId hostname publicHostname port cancel
 
 /// <summary>Actor processes on this machine.</summary>
 [<RequireQualifiedAccess>]

@@ -2,6 +2,24 @@ namespace Dqn.Fun.ApeX
 
 open System
 open Dqn.Fun
+open Dqn.Fun.Atari
+
+/// <summary>What makes an Ape-X run an Atari run: the game, where its ROM lies, the training games' episode logic
+/// and the learner's optimizer (Ape-X's actors step the ALE through the bridge, the learner keeps a prioritized
+/// frame replay).</summary>
+type ApeXAtari =
+    { /// The ALE game (the ROM's name without .bin, e.g. "breakout").
+      Game: string
+      /// A ROM file on the learner's machine, which actor processes on the same machine use; null or empty: ale_py's
+      /// own ROM of Game. An actor on another machine may name its own copy (apex-actor --rom).
+      Rom: string
+      /// The training games' episode logic (frame skip, no-ops, FIRE, life loss, frame limit, reward clipping, stack
+      /// padding) of every actor.
+      Settings: AtariSettings
+      /// Sticky actions (Machado et al. 2018: 0.25).
+      RepeatActionProbability: float
+      /// The learner's optimizer.
+      Optimizer: AtariOptimizer }
 
 /// <summary>
 /// Everything an Ape-X run needs (Horgan et al. 2018, "Distributed Prioritized Experience Replay", ICLR), immutable.
@@ -15,8 +33,12 @@ type ApeXConfig =
     { /// The DQN settings of the learner (and the network the actors copy). Prioritized must be true (Ape-X's replay)
       /// and Head Expected (actors compute priorities from expected values); Recurrent is not supported.
       Dqn: DqnConfig
-      /// The classic-control environment every actor steps (Environments.ids, e.g. "CartPole-v1").
+      /// The classic-control environment every actor steps (Environments.ids, e.g. "CartPole-v1"); with Atari, a
+      /// label of the run ("ALE/&lt;game&gt;").
       EnvironmentId: string
+      /// Some: an Atari run (the Nature CNN over stacks of 84x84 frames, actors on the ALE through the bridge, a
+      /// prioritized frame replay; agent steps are Settings.FrameSkip frames each). None: classic control.
+      Atari: ApeXAtari option
       /// N, the number of actors the run expects (sets εᵢ; actors may join late or die).
       Actors: int
       /// Environments each actor steps as a vector (one agent step each per round).
@@ -73,6 +95,7 @@ module ApeXConfig =
     let defaults =
         { Dqn = { DqnConfig.defaults with DoubleDqn = true; NStep = 3; Prioritized = true }
           EnvironmentId = "CartPole-v1"
+          Atari = None
           Actors = 2
           EnvsPerActor = 1
           Epsilon = 0.4
@@ -87,6 +110,32 @@ module ApeXConfig =
           PublicHostname = null
           Port = 0 }
 
+    /// <summary>Ape-X on an Atari game from a preset of <c>AtariConfig</c> (e.g. dopamine): the preset's DQN settings,
+    /// optimizer, episode logic and sticky actions with Ape-X's learner (Double DQN, 3-step returns, prioritized replay
+    /// α 0.6, β 0.4 → 1; Horgan et al. 2018, §4.1) and the transport settings of <c>defaults</c>; TotalSteps the
+    /// preset's 10M frames in agent steps. A preset with noisy nets or a distributional head is refused by
+    /// <c>validate</c>.</summary>
+    [<CompiledName("Atari")>]
+    let atari (preset: AtariConfig) (game: string) (rom: string) =
+        let steps = 10_000_000L / int64 preset.Environment.FrameSkip
+        { defaults with
+            Dqn =
+                { preset.Dqn with
+                    DoubleDqn = true
+                    NStep = 3
+                    Prioritized = true
+                    PriorityAlpha = 0.6
+                    PriorityBeta = Schedule.linear 0.4 1.0 steps }
+            EnvironmentId = $"ALE/{game}"
+            Atari =
+                Some
+                    { Game = game
+                      Rom = rom
+                      Settings = preset.Environment
+                      RepeatActionProbability = preset.RepeatActionProbability
+                      Optimizer = preset.Optimizer }
+            TotalSteps = steps }
+
     /// <summary>Checks every field; returns the config unchanged.</summary>
     /// <exception cref="T:System.ArgumentException">An unknown environment, Prioritized off, a head other than
     /// Expected, Recurrent on, or an empty Hostname (the message names the field and its value).</exception>
@@ -95,8 +144,15 @@ module ApeXConfig =
     [<CompiledName("Validate")>]
     let validate (c: ApeXConfig) =
         let dqn = DqnConfig.validate c.Dqn
-        if not (List.contains c.EnvironmentId Environments.ids) then
+        match c.Atari with
+        | Some a ->
+            if String.IsNullOrWhiteSpace a.Game then invalidArg "Atari" "Atari.Game must name an ALE game (e.g. breakout)"
+            AtariSettings.validate a.Settings |> ignore
+            if not (a.RepeatActionProbability >= 0.0 && a.RepeatActionProbability < 1.0) then
+                raise (ArgumentOutOfRangeException("Atari", a.RepeatActionProbability, $"Atari.RepeatActionProbability must be in [0, 1), got {a.RepeatActionProbability}"))
+        | None when not (List.contains c.EnvironmentId Environments.ids) ->
             invalidArg "EnvironmentId" $"""EnvironmentId '{c.EnvironmentId}' is not a known environment; known: {String.Join(", ", Environments.ids)}"""
+        | None -> ()
         if not dqn.Prioritized then invalidArg "Dqn" "Ape-X learns from prioritized replay: Dqn.Prioritized must be true"
         if dqn.Head <> ValueHead.Expected then
             invalidArg "Dqn" $"Ape-X's actors compute priorities from expected values: Dqn.Head must be Expected, got {dqn.Head}"

@@ -62,28 +62,21 @@ type ApeXSummary =
       Best: EvaluationResult }
 
 /// <summary>The learner of Ape-X (Horgan et al. 2018, Algorithm 2): the online and target networks and optimizer
-/// (core's Trainer, as Agent has them), a prioritized replay (PrioritizedReplayBuffer with the actors' initial
-/// priorities), Double DQN n-step updates on stratified prioritized batches with importance weights and priority
-/// write-back, parameter snapshots for the actors, evaluation. Shared by the LearnerActor (Akka's threads: messages
-/// in) and the learning loop (`Run`, its own thread: all training state); they meet only in thread-safe queues and
-/// fields.</summary>
-type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resumeFrom: string option) =
+/// (core's Trainer, as Agent has them), a prioritized replay filled at the actors' initial priorities (the side's:
+/// PrioritizedReplayBuffer for classic control, FrameReplayBuffer for Atari), Double DQN n-step updates on
+/// stratified prioritized batches with importance weights and priority write-back, parameter snapshots for the
+/// actors, evaluation. Shared by the LearnerActor (Akka's threads: messages in) and the learning loop (`Run`, its own
+/// thread: all training state); they meet only in thread-safe queues and fields. `emulators` makes the emulator the
+/// Atari side reads the game's action count from.</summary>
+type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resumeFrom: string option, emulators: ApeXEmulators.Factory) =
     let config = ApeXConfig.validate config
     let dqn = config.Dqn
-    let evalEnv = Environments.make config.EnvironmentId
-    let d, actionCount = evalEnv.ObservationSize, evalEnv.ActionCount
-    let device = dqn.Device
-    let torso = Torso.Mlp(d, dqn.Hidden)
-    let trainer =
-        new Trainer(
-            dqn,
-            (fun () -> QNetworks.createFor dqn torso actionCount device),
-            None,
-            true,
-            fun online lr -> torch.optim.Adam(online.parameters (), lr = lr, eps = dqn.AdamEpsilon)
-        )
-    let replay = PrioritizedReplayBuffer(dqn.BufferSize, d, dqn.PriorityAlpha, dqn.PriorityEpsilon, dqn.Seed)
-    let incoming = new BlockingCollection<struct (Experience * IActorRef)>()
+    let side: ILearningSide =
+        match config.Atari with
+        | None -> new ClassicLearning(config)
+        | Some a -> new AtariLearning(config, a, ApeXEmulators.actionCount emulators a dqn.Seed)
+    let trainer = side.Trainer
+    let incoming = new BlockingCollection<struct (IExperience * IActorRef)>()
     let registered = ConcurrentDictionary<int, IActorRef>()
     let actorSteps = ConcurrentDictionary<int, int64>()
     let liveSync = obj ()
@@ -98,7 +91,13 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
     let mutable made = 0L
     let mutable episodes = 0
     let mutable nextEval = if dqn.EvalInterval > 0 then int64 dqn.EvalInterval else Int64.MaxValue
-    let fingerprint = DqnConfig.fingerprint dqn |> Map.add "apex.environment" config.EnvironmentId
+    let fingerprint =
+        DqnConfig.fingerprint dqn
+        |> Map.add "apex.environment" config.EnvironmentId
+        |> fun f ->
+            match config.Atari with
+            | Some a -> f |> Map.add "apex.atari" (sprintf "%A" { a with Rom = null })
+            | None -> f
 
     do
         match resumeFrom with
@@ -113,17 +112,14 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
                     for _, t in file.Tensors do
                         t.Dispose()
                 use r = new StateReader(IO.Path.Combine(folder, TrainingCheckpoint.StateFile))
-                let sizes = r.Int64 "observation_size", r.Int64 "action_count"
-                if sizes <> (int64 d, int64 actionCount) then
-                    raise (IO.InvalidDataException($"{folder}: a checkpoint of {fst sizes} observations and {snd sizes} actions; {config.EnvironmentId} has {d} and {actionCount}"))
+                side.LoadState(r, folder)
                 trainer.LoadState(r, fingerprint) |> ignore
-                replay.LoadState(r, "replay")
                 received <- r.Int64 "apex.received"
                 made <- r.Int64 "apex.updates"
                 episodes <- int (r.Int64 "apex.episodes")
                 nextEval <- r.Int64 "apex.next_eval"
             with _ ->
-                (trainer :> IDisposable).Dispose()
+                side.Dispose()
                 reraise ()
 
     let snapshotOf (version: int64) : Parameters =
@@ -132,12 +128,14 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
 
     let mutable snapshot = snapshotOf 0L
 
-    member _.ObservationSize = d
-    member _.ActionCount = actionCount
+    member _.ActionCount = side.ActionCount
+    /// The learning side (tests).
+    member _.Side = side
     member _.Config = config
     /// The online network (read it only when Run is not running).
     member _.Online = trainer.Online
-    member _.Spec: QNetworkSpec = { ObservationSize = d; Hidden = dqn.Hidden; ActionCount = actionCount }
+    /// The online network's torso: Mlp(observation size, Dqn.Hidden), or NatureCnn 4 for Atari.
+    member _.Torso = side.Torso
 
     /// The newest parameter snapshot (any thread).
     member _.Snapshot = Volatile.Read &snapshot
@@ -163,10 +161,11 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
                   ParameterInterval = config.ParameterInterval
                   MaxInFlight = config.MaxInFlight
                   Seed = dqn.Seed
+                  Atari = config.Atari
                   Parameters = Volatile.Read &snapshot }
 
     /// Queues an actor's experience for the learning loop (any thread); `sender` gets the Ack.
-    member _.Offer(e: Experience, sender: IActorRef) =
+    member _.Offer(e: IExperience, sender: IActorRef) =
         if not incoming.IsAddingCompleted then
             try incoming.Add(struct (e, sender)) with :? InvalidOperationException -> ()
 
@@ -186,14 +185,14 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
     member _.LiveActors = lock liveSync (fun () -> live.Count)
 
     /// Writes the online network as a model checkpoint (Checkpoint.save; read it with Agent.Load or QNetwork loaders).
-    member this.SaveModel(path: string) = Checkpoint.save path this.Spec dqn trainer.Online Map.empty
+    member _.SaveModel(path: string) = Checkpoint.saveFor path side.Torso side.ActionCount dqn trainer.Online Map.empty
 
     /// Agent steps stored over the run's life.
     member _.Received = received
     /// Updates made over the run's life.
     member _.Updates = made
     /// Transitions in the replay.
-    member _.ReplayCount = replay.Count
+    member _.ReplayCount = side.ReplayCount
 
     /// <summary>Writes a training checkpoint of the learner into `dir` (TrainingCheckpoint's folders step-&lt;stored
     /// agent steps&gt;, the newest 2 kept): model.safetensors (the online network) and state.safetensors (the target
@@ -204,10 +203,8 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
         TrainingCheckpoint.write dir received 2 (fun folder ->
             this.SaveModel(IO.Path.Combine(folder, TrainingCheckpoint.ModelFile))
             use w = new StateWriter()
-            w.Int64("observation_size", int64 d)
-            w.Int64("action_count", int64 actionCount)
+            side.SaveState(w, folder)
             trainer.SaveState(w, fingerprint, SeededRandom dqn.Seed)
-            replay.SaveState(w, "replay")
             w.Int64("apex.received", received)
             w.Int64("apex.updates", made)
             w.Int64("apex.episodes", int64 episodes)
@@ -236,11 +233,8 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
         let mutable budgetReached = received >= config.TotalSteps
         let mutable finished = false
         let mutable lastProgress = 0.0
-        let priorities = Array.zeroCreate<float32> dqn.BatchSize
         let evaluate () =
-            let act (random: Random) (o: float32[]) =
-                Actor.epsilonGreedy random dqn.EvalEpsilon actionCount (fun () -> QNetwork.greedyAction trainer.Online device o)
-            let e = Evaluation.run dqn.EvalEpisodes (dqn.Seed + 1_000_000) received evalEnv.Reset evalEnv.Step ignore act
+            let e = side.Evaluate(received, returns.ToArray())
             evaluations.Add e
             observer (Evaluated e)
         let progress () =
@@ -257,19 +251,8 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
                       MeanReturn = (if returns.Count = 0 then nan else Seq.average returns)
                       Seconds = seconds }
             )
-        let store (e: Experience) =
-            if e.ObservationSize <> d then
-                invalidOp $"actor {e.ActorId} sent observations of {e.ObservationSize} values; the learner's environment has {d}"
-            for j in 0 .. e.Count - 1 do
-                replay.Add(
-                    Array.sub e.Observations (j * d) d,
-                    e.Actions[j],
-                    e.Returns[j],
-                    Array.sub e.NextObservations (j * d) d,
-                    e.Terminated[j],
-                    e.NSteps[j],
-                    e.TdErrors[j]
-                )
+        let store (e: IExperience) =
+            side.Store e
             received <- received + int64 e.Steps
             actorSteps.AddOrUpdate(e.ActorId, int64 e.Steps, fun _ s -> s + int64 e.Steps) |> ignore
             for r in e.EpisodeReturns do
@@ -279,13 +262,9 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
         while not finished do
             if cancel.IsCancellationRequested then
                 budgetReached <- true
-            if made < allowed () && replay.Count >= dqn.BatchSize then
+            if made < allowed () && side.ReplayCount >= dqn.BatchSize then
                 trainer.FollowSchedule received
-                let pb = replay.Sample(dqn.BatchSize, Schedule.value dqn.PriorityBeta received, dqn.PriorityWeightNormalization)
-                let m =
-                    Learner.learn dqn trainer.Online trainer.Target trainer.Optimizer device null pb.Batch (Learner.discounts dqn.Gamma pb.Batch) pb.Weights priorities
-                replay.UpdatePriorities(pb.Batch.Indices, priorities)
-                ignore m
+                side.Update received
                 trainer.Record()
                 made <- made + 1L
                 if made % int64 config.PublishInterval = 0L then Volatile.Write(&snapshot, snapshotOf trainer.Updates)
@@ -300,7 +279,7 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
                     nextCheckpoint <- (received / interval + 1L) * interval
                 if budgetReached then finished <- true
                 else
-                    let mutable item = Unchecked.defaultof<struct (Experience * IActorRef)>
+                    let mutable item = Unchecked.defaultof<struct (IExperience * IActorRef)>
                     if incoming.TryTake(&item, 50) then
                         let struct (e, sender) = item
                         store e
@@ -330,7 +309,7 @@ type internal LearnerCore(config: ApeXConfig, observer: ApeXEvent -> unit, resum
 
     member _.Dispose() =
         incoming.Dispose()
-        (trainer :> IDisposable).Dispose()
+        side.Dispose()
 
     interface IDisposable with
         member this.Dispose() = this.Dispose()
@@ -351,7 +330,7 @@ type internal LearnerActor(core: LearnerCore) =
 
     override this.OnReceive(message: obj) =
         match message with
-        | :? Experience as e -> core.Offer(e, this.Sender)
+        | :? IExperience as e -> core.Offer(e, this.Sender)
         | :? ParametersRequest as r ->
             let s = core.Snapshot
             if s.Version > r.Have then this.Sender.Tell s

@@ -6,6 +6,7 @@ open System.Runtime.InteropServices
 open System.Text
 open Akka.Actor
 open Akka.Serialization
+open Dqn.Fun.Atari
 
 /// Marks the messages of an Ape-X cluster: each is bound to ApeXSerializer (explicit bytes), never to a
 /// serializer that instantiates types named in the payload.
@@ -41,8 +42,20 @@ type Welcome =
       ParameterInterval: int
       MaxInFlight: int
       Seed: int
+      /// Some: the actor steps this Atari game through the bridge (ApeXConfig.Atari); None: EnvironmentId.
+      Atari: ApeXAtari option
       Parameters: Parameters }
     interface IApeXMessage
+
+/// What every experience message tells the learner beside its transitions.
+type IExperience =
+    inherit IApeXMessage
+    /// The sending actor's id.
+    abstract ActorId: int
+    /// Agent steps taken since the actor's last message, summed over its envs.
+    abstract Steps: int
+    /// Training episodes (Atari: games, raw scores) finished since the last message.
+    abstract EpisodeReturns: float[]
 
 /// Actor → learner every SendInterval agent steps: the n-step transitions completed since the last message (rows of
 /// [count; observationSize] Float32 observations), each with its TD error under the actor's network (the initial
@@ -61,10 +74,45 @@ type Experience =
       TdErrors: float32[]
       EpisodeReturns: float[]
       EpisodeLengths: int[] }
-    interface IApeXMessage
+    interface IExperience with
+        member e.ActorId = e.ActorId
+        member e.Steps = e.Steps
+        member e.EpisodeReturns = e.EpisodeReturns
 
     /// The number of transitions.
     member e.Count = e.Actions.Length
+
+/// <summary>Atari actor → learner every SendInterval agent steps: the records of its envs' episodes since the last
+/// message, for the learner's frame replay (each 84x84 frame sent once, never a stack). Record j of env Streams[j]
+/// (in the order the env wrote them) is an episode start (Starts[j]: its first frame) or an agent step (Actions[j],
+/// Rewards[j] the clipped reward, the frame it led to, Terminated[j], Truncated[j]) with TdErrors[j], the TD error of
+/// the n-step transition that starts at that step under the actor's network (its initial priority, Horgan et al.
+/// 2018, Algorithm 1). An actor sends a step once its n-step window is complete (n later steps, or the episode's end),
+/// so the learner can sample it at once. Frames: [records; 84·84] bytes.</summary>
+type AtariExperience =
+    { ActorId: int
+      Steps: int
+      /// Emulator frames the actor's envs ran since its last message (reset actions included).
+      Frames: int64
+      Streams: int[]
+      Starts: bool[]
+      Actions: int[]
+      Rewards: float32[]
+      Terminated: bool[]
+      Truncated: bool[]
+      TdErrors: float32[]
+      Frames84: byte[]
+      /// Raw scores of the games finished (GameOver or truncated).
+      EpisodeReturns: float[]
+      /// Agent steps of those games.
+      EpisodeLengths: int[] }
+    interface IExperience with
+        member e.ActorId = e.ActorId
+        member e.Steps = e.Steps
+        member e.EpisodeReturns = e.EpisodeReturns
+
+    /// The number of records.
+    member e.Count = e.Streams.Length
 
 /// Actor → learner every ParameterInterval agent steps: parameters newer than version Have, if any.
 type ParametersRequest =
@@ -152,6 +200,7 @@ type ApeXSerializer(system: ExtendedActorSystem) =
         | :? Register -> "register"
         | :? Welcome -> "welcome"
         | :? Experience -> "experience"
+        | :? AtariExperience -> "atari-experience"
         | :? ParametersRequest -> "parameters-request"
         | :? Parameters -> "parameters"
         | :? Stop -> "stop"
@@ -180,6 +229,30 @@ type ApeXSerializer(system: ExtendedActorSystem) =
             w.Write m.ParameterInterval
             w.Write m.MaxInFlight
             w.Write m.Seed
+            match m.Atari with
+            | None -> w.Write false
+            | Some a ->
+                w.Write true
+                Wire.writeString w a.Game
+                Wire.writeString w a.Rom
+                let e = a.Settings
+                w.Write e.FrameSkip
+                w.Write e.NoopMaxFrames
+                w.Write e.FireOnReset
+                w.Write e.TerminalOnLifeLoss
+                w.Write e.MaxEpisodeFrames
+                w.Write e.ClipRewards
+                w.Write(match e.Padding with StackPadding.Zeros -> 0 | StackPadding.RepeatFirst -> 1)
+                w.Write a.RepeatActionProbability
+                match a.Optimizer with
+                | Adam eps ->
+                    w.Write 0
+                    w.Write eps
+                | RmsProp(alpha, eps, centered) ->
+                    w.Write 1
+                    w.Write alpha
+                    w.Write eps
+                    w.Write centered
             parameters m.Parameters
         | :? Experience as e ->
             w.Write e.ActorId
@@ -192,6 +265,20 @@ type ApeXSerializer(system: ExtendedActorSystem) =
             Wire.writeBools w e.Terminated
             Wire.writeArray w e.NSteps
             Wire.writeArray w e.TdErrors
+            Wire.writeArray w e.EpisodeReturns
+            Wire.writeArray w e.EpisodeLengths
+        | :? AtariExperience as e ->
+            w.Write e.ActorId
+            w.Write e.Steps
+            w.Write e.Frames
+            Wire.writeArray w e.Streams
+            Wire.writeBools w e.Starts
+            Wire.writeArray w e.Actions
+            Wire.writeArray w e.Rewards
+            Wire.writeBools w e.Terminated
+            Wire.writeBools w e.Truncated
+            Wire.writeArray w e.TdErrors
+            Wire.writeArray w e.Frames84
             Wire.writeArray w e.EpisodeReturns
             Wire.writeArray w e.EpisodeLengths
         | :? ParametersRequest as r ->
@@ -234,6 +321,44 @@ type ApeXSerializer(system: ExtendedActorSystem) =
                 let pull = int32 "ParameterInterval"
                 let inFlight = int32 "MaxInFlight"
                 let seed = int32 "Seed"
+                let atari =
+                    if not (bool "Atari") then None
+                    else
+                        let game = string "Atari.Game"
+                        let rom = string "Atari.Rom"
+                        let skip = int32 "Atari.FrameSkip"
+                        let noops = int32 "Atari.NoopMaxFrames"
+                        let fire = bool "Atari.FireOnReset"
+                        let lifeLoss = bool "Atari.TerminalOnLifeLoss"
+                        let maxFrames = int32 "Atari.MaxEpisodeFrames"
+                        let clip = bool "Atari.ClipRewards"
+                        let padding =
+                            match int32 "Atari.Padding" with
+                            | 0 -> StackPadding.Zeros
+                            | 1 -> StackPadding.RepeatFirst
+                            | p -> bad manifest $"Atari.Padding {p} is not 0 (Zeros) or 1 (RepeatFirst)"
+                        let sticky = float "Atari.RepeatActionProbability"
+                        let optimizer =
+                            match int32 "Atari.Optimizer" with
+                            | 0 -> Adam(float "Atari.Optimizer.Epsilon")
+                            | 1 ->
+                                let alpha = float "Atari.Optimizer.Alpha"
+                                let eps = float "Atari.Optimizer.Epsilon"
+                                RmsProp(alpha, eps, bool "Atari.Optimizer.Centered")
+                            | o -> bad manifest $"Atari.Optimizer {o} is not 0 (Adam) or 1 (RmsProp)"
+                        Some
+                            { Game = game
+                              Rom = rom
+                              Settings =
+                                { FrameSkip = skip
+                                  NoopMaxFrames = noops
+                                  FireOnReset = fire
+                                  TerminalOnLifeLoss = lifeLoss
+                                  MaxEpisodeFrames = maxFrames
+                                  ClipRewards = clip
+                                  Padding = padding }
+                              RepeatActionProbability = sticky
+                              Optimizer = optimizer }
                 box
                     { ActorId = actorId
                       Actors = actors
@@ -248,6 +373,7 @@ type ApeXSerializer(system: ExtendedActorSystem) =
                       ParameterInterval = pull
                       MaxInFlight = inFlight
                       Seed = seed
+                      Atari = atari
                       Parameters = parameters () }
             | "experience" ->
                 let actorId = int32 "ActorId"
@@ -270,7 +396,7 @@ type ApeXSerializer(system: ExtendedActorSystem) =
                     bad manifest $"{k} actions but {returns.Length} returns, {terminated.Length} flags, {nsteps.Length} step counts, {errors.Length} TD errors"
                 if episodeReturns.Length <> episodeLengths.Length then
                     bad manifest $"{episodeReturns.Length} episode returns but {episodeLengths.Length} lengths"
-                box
+                box<Experience>
                     { ActorId = actorId
                       Steps = steps
                       ObservationSize = size
@@ -281,6 +407,40 @@ type ApeXSerializer(system: ExtendedActorSystem) =
                       Terminated = terminated
                       NSteps = nsteps
                       TdErrors = errors
+                      EpisodeReturns = episodeReturns
+                      EpisodeLengths = episodeLengths }
+            | "atari-experience" ->
+                let actorId = int32 "ActorId"
+                let steps = int32 "Steps"
+                let frames = int64 "Frames"
+                let streams = r.Array<int> "Streams"
+                let starts = bools "Starts"
+                let actions = r.Array<int> "Actions"
+                let rewards = r.Array<float32> "Rewards"
+                let terminated = bools "Terminated"
+                let truncated = bools "Truncated"
+                let errors = r.Array<float32> "TdErrors"
+                let pixels = r.Array<byte> "Frames84"
+                let episodeReturns = r.Array<float> "EpisodeReturns"
+                let episodeLengths = r.Array<int> "EpisodeLengths"
+                let k = streams.Length
+                if [ starts.Length; actions.Length; rewards.Length; terminated.Length; truncated.Length; errors.Length ] |> List.exists ((<>) k) then
+                    bad manifest $"{k} records but {starts.Length} start flags, {actions.Length} actions, {rewards.Length} rewards, {terminated.Length} + {truncated.Length} end flags, {errors.Length} TD errors"
+                if pixels.Length <> k * 84 * 84 then bad manifest $"{k} records need {k * 84 * 84} frame bytes, got {pixels.Length}"
+                if episodeReturns.Length <> episodeLengths.Length then
+                    bad manifest $"{episodeReturns.Length} episode returns but {episodeLengths.Length} lengths"
+                box<AtariExperience>
+                    { ActorId = actorId
+                      Steps = steps
+                      Frames = frames
+                      Streams = streams
+                      Starts = starts
+                      Actions = actions
+                      Rewards = rewards
+                      Terminated = terminated
+                      Truncated = truncated
+                      TdErrors = errors
+                      Frames84 = pixels
                       EpisodeReturns = episodeReturns
                       EpisodeLengths = episodeLengths }
             | "parameters-request" ->

@@ -108,6 +108,75 @@ module internal AtariActing =
             member _.Reset seed = env.Reset(match seed with Some s -> Nullable s | None -> Nullable())
             member _.Step actions = env.Step actions }
 
+/// <summary>The frame-replay half of an Atari update, shared by AtariAgent and Ape-X's learner: a batch drawn from a
+/// FrameReplayBuffer (uniform, or prioritized with β at the given agent step; n-step returns), its stacks' pixels
+/// gathered straight into CPU staging tensors ([batch; frames; 84; 84] UInt8), the update on the trainer's networks
+/// (Learner.updateOnTensors: importance weights when prioritized) and the batch's new priorities written back. Owns
+/// the staging tensors; dispose it.</summary>
+type internal FrameUpdater(dqn: DqnConfig, trainer: Trainer, frames: int) =
+    let device = dqn.Device
+    let batchShape = [| int64 dqn.BatchSize; int64 frames; 84L; 84L |]
+    let obsBatch = torch.empty(batchShape, dtype = ScalarType.Byte).DetachFromDisposeScope()
+    let nextBatch = torch.empty(batchShape, dtype = ScalarType.Byte).DetachFromDisposeScope()
+    let priorities = Array.zeroCreate<float32> dqn.BatchSize
+
+    /// Draws a batch for an update at agent step `at` and gathers its stacks' pixels into the staging tensors.
+    member _.Sample(replay: FrameReplayBuffer, at: int64) =
+        let b =
+            if dqn.Prioritized then
+                replay.SamplePrioritized(
+                    dqn.BatchSize,
+                    dqn.NStep,
+                    dqn.Gamma,
+                    Schedule.value dqn.PriorityBeta at,
+                    dqn.PriorityWeightNormalization
+                )
+            else
+                replay.Sample(dqn.BatchSize, dqn.NStep, dqn.Gamma)
+        replay.Gather(b.ObservationSlots, Tensors.span<byte> obsBatch)
+        replay.Gather(b.NextObservationSlots, Tensors.span<byte> nextBatch)
+        b
+
+    /// The gradient update on a batch Sample drew; when prioritized, the new priorities are left in Priorities.
+    member _.UpdateOn(b: FrameBatch) =
+        use scope = torch.NewDisposeScope()
+        let onDevice (t: Tensor) = if device.``type`` = DeviceType.CPU then t else t.``to`` device
+        let vector (a: float32[]) = Tensors.ofArray a [| int64 a.Length |] device
+        Learner.updateOnTensors
+            dqn
+            trainer.Online
+            trainer.Target
+            trainer.Optimizer
+            trainer.Support
+            (onDevice obsBatch)
+            (onDevice nextBatch)
+            (Tensors.ofArray b.Actions [| int64 b.Actions.Length |] device)
+            (vector b.Rewards)
+            (vector b.Discounts)
+            (if dqn.Prioritized then vector b.Weights else null)
+            (if dqn.Prioritized then priorities else null)
+
+    /// One gradient update from `replay` at agent step `at`; the replay is touched only under `replayLock` (the
+    /// sampling and the new priorities), the update itself runs outside it.
+    member this.LearnOnce(replay: FrameReplayBuffer, replayLock: obj, at: int64) =
+        let b = lock replayLock (fun () -> this.Sample(replay, at))
+        let m = this.UpdateOn b
+        if dqn.Prioritized then lock replayLock (fun () -> replay.UpdatePriorities(b.Indices, priorities))
+        m
+
+    /// The torch optimizer of an AtariOptimizer over `online`'s parameters at learning rate `lr` (Trainer's factory).
+    static member MakeOptimizer (optimizer: AtariOptimizer) (online: torch.nn.Module<Tensor, Tensor>) (lr: float) : torch.optim.Optimizer =
+        match optimizer with
+        | Adam eps -> torch.optim.Adam(online.parameters (), lr = lr, eps = eps)
+        | RmsProp(alpha, eps, centered) -> torch.optim.RMSProp(online.parameters (), lr = lr, alpha = alpha, eps = eps, centered = centered)
+
+    member _.Dispose() =
+        obsBatch.Dispose()
+        nextBatch.Dispose()
+
+    interface IDisposable with
+        member this.Dispose() = this.Dispose()
+
 /// <summary>
 /// DQN on Atari (Mnih et al. 2015, Algorithm 1) and its Rainbow-family variants over the Nature CNN: the
 /// mutable shell that owns the online and target networks, the optimizer and the frame replay, and runs the
@@ -131,10 +200,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
             (fun () -> QNetworks.createFor dqn torso actionCount device),
             network,
             true,
-            fun online lr ->
-                match config.Optimizer with
-                | Adam eps -> torch.optim.Adam(online.parameters (), lr = lr, eps = eps)
-                | RmsProp(alpha, eps, centered) -> torch.optim.RMSProp(online.parameters (), lr = lr, alpha = alpha, eps = eps, centered = centered)
+            FrameUpdater.MakeOptimizer config.Optimizer
         )
     let online, target, optimizer, support = trainer.Online, trainer.Target, trainer.Optimizer, trainer.Support
     let frameBytes = 84 * 84
@@ -150,11 +216,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
     /// Training games finished over the agent's life (the step of Exploration with ExplorationUnit = Episodes).
     let mutable lifetimeGames = 0L
     let mutable disposed = false
-    // CPU staging tensors for a batch of stacks: the replay gathers pixels straight into their memory.
-    let batchShape = [| int64 dqn.BatchSize; int64 frames; 84L; 84L |]
-    let obsBatch = torch.empty(batchShape, dtype = ScalarType.Byte).DetachFromDisposeScope()
-    let nextBatch = torch.empty(batchShape, dtype = ScalarType.Byte).DetachFromDisposeScope()
-    let priorities = Array.zeroCreate<float32> dqn.BatchSize
+    let updater = new FrameUpdater(dqn, trainer, frames)
 
     let checkAlive () = if disposed then raise (ObjectDisposedException "AtariAgent")
 
@@ -184,51 +246,6 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
                     FrameReplayBuffer(dqn.BufferSize, dqn.Seed, frames, frameBytes, padding, streams = streams)
             replayBuffer <- Some r
             r
-
-    /// Draws a batch for an update at agent step `at` (uniform or prioritized, n-step returns) and gathers its
-    /// stacks' pixels into the staging tensors: the part of an update that reads the replay.
-    let sampleBatch (replay: FrameReplayBuffer) (at: int64) =
-        let b =
-            if dqn.Prioritized then
-                replay.SamplePrioritized(
-                    dqn.BatchSize,
-                    dqn.NStep,
-                    dqn.Gamma,
-                    Schedule.value dqn.PriorityBeta at,
-                    dqn.PriorityWeightNormalization
-                )
-            else
-                replay.Sample(dqn.BatchSize, dqn.NStep, dqn.Gamma)
-        replay.Gather(b.ObservationSlots, Tensors.span<byte> obsBatch)
-        replay.Gather(b.NextObservationSlots, Tensors.span<byte> nextBatch)
-        b
-
-    /// The gradient update on a batch sampleBatch drew (importance weights when prioritized); fills `priorities`.
-    let updateOn (b: FrameBatch) =
-        use scope = torch.NewDisposeScope()
-        let onDevice (t: Tensor) = if device.``type`` = DeviceType.CPU then t else t.``to`` device
-        let vector (a: float32[]) = Tensors.ofArray a [| int64 a.Length |] device
-        Learner.updateOnTensors
-            dqn
-            online
-            target
-            optimizer
-            support
-            (onDevice obsBatch)
-            (onDevice nextBatch)
-            (Tensors.ofArray b.Actions [| int64 b.Actions.Length |] device)
-            (vector b.Rewards)
-            (vector b.Discounts)
-            (if dqn.Prioritized then vector b.Weights else null)
-            (if dqn.Prioritized then priorities else null)
-
-    /// One gradient update from the frame replay at agent step `at`; the replay is touched only under
-    /// `replayLock` (the sampling and the new priorities), the update itself runs outside it.
-    let learnOnce (replay: FrameReplayBuffer) (replayLock: obj) (at: int64) =
-        let b = lock replayLock (fun () -> sampleBatch replay at)
-        let m = updateOn b
-        if dqn.Prioritized then lock replayLock (fun () -> replay.UpdatePriorities(b.Indices, priorities))
-        m
 
     /// The newest frame of env i's stack in [n; stack; 84; 84] bytes.
     let newestFrame (stacks: byte[]) (i: int) = ReadOnlySpan(stacks, (i + 1) * stackBytes - frameBytes, frameBytes)
@@ -441,7 +458,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         let gameSteps = Array.zeroCreate<int> n
         /// The replay is written here and sampled by the learner thread under overlap: both under this lock.
         let replayLock = obj ()
-        use run = trainer.Begin(learnOnce replay replayLock, defaultArg overlap false)
+        use run = trainer.Begin((fun at -> updater.LearnOnce(replay, replayLock, at)), defaultArg overlap false)
         let evaluate () =
             let frames = lifetime ()
             evaluationClock.Start()
@@ -652,8 +669,7 @@ type AtariAgent private (config: AtariConfig, actionCount: int, frames: int, net
         if not disposed then
             disposed <- true
             trainer.Dispose()
-            obsBatch.Dispose()
-            nextBatch.Dispose()
+            updater.Dispose()
 
     interface IDisposable with
         member this.Dispose() = this.Dispose()

@@ -377,7 +377,20 @@ type FrameReplayBuffer
     member this.Add(action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool) =
         this.Add(0, action, reward, nextFrame, terminated, truncated)
 
-    member _.Add(stream: int, action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool) =
+    member this.Add(stream: int, action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool) =
+        this.AddWith(stream, action, reward, nextFrame, terminated, truncated, Double.NaN)
+
+    member this.Add(stream: int, action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool, tdError: float32) =
+        requirePrioritized "Add with a TD error"
+        if not (Single.IsFinite tdError) then invalidArg "tdError" $"tdError must be finite, got {tdError}"
+        this.AddWith(stream, action, reward, nextFrame, terminated, truncated, Math.Pow(float (abs tdError) + epsilon, alpha))
+
+    member _.IsRunning(stream: int) =
+        if stream < 0 || stream >= streams then raise (ArgumentOutOfRangeException("stream", stream, $"stream must be in 0..{streams - 1}"))
+        current[stream] >= 0
+
+    /// Add at `priority` (NaN: MaxPriority), which raises MaxPriority when it exceeds it.
+    member private _.AddWith(stream: int, action: int, reward: float32, nextFrame: ReadOnlySpan<byte>, terminated: bool, truncated: bool, priority: float) =
         if stream < 0 || stream >= streams then raise (ArgumentOutOfRangeException("stream", stream, $"stream must be in 0..{streams - 1}"))
         let running = current[stream]
         if running < 0 then invalidOp $"no episode is running in stream {stream}: call StartEpisode with the first frame"
@@ -393,7 +406,11 @@ type FrameReplayBuffer
             ||| (if terminated then TerminatedFlag else 0uy)
             ||| (if terminated || truncated then EndFlag else 0uy)
         transitions <- transitions + 1
-        if prioritized && stackIntact slot then priorities.Set(slot, maxPriority)
+        if prioritized && stackIntact slot then
+            if Double.IsNaN priority then priorities.Set(slot, maxPriority)
+            else
+                priorities.Set(slot, priority)
+                if priority > maxPriority then maxPriority <- priority
         let next = writeFrame stream nextFrame (info.Position + 1)
         current[stream] <- if terminated || truncated then -1 else next
 

@@ -134,6 +134,24 @@ type FrameReplayBuffer =
         stream: int * action: int * reward: float32 * nextFrame: System.ReadOnlySpan<byte> * terminated: bool * truncated: bool ->
             unit
 
+    /// <summary>Add for stream `stream` at priority p = (|tdError| + ε)^α rather than MaxPriority (Ape-X: the actor
+    /// computed the transition's initial TD error, Horgan et al. 2018, Algorithm 1); MaxPriority rises to p when p
+    /// exceeds it. The TD error is that of the n-step transition starting at this step.</summary>
+    /// <exception cref="System.InvalidOperationException">The buffer is not prioritized, or no episode of that stream
+    /// is running.</exception>
+    /// <exception cref="System.ArgumentException">tdError NaN or infinite (nothing is stored), a frame of the wrong
+    /// length or a non-finite reward.</exception>
+    /// <exception cref="System.ArgumentOutOfRangeException">stream outside [0, Streams), or a negative action.</exception>
+    member Add:
+        stream: int * action: int * reward: float32 * nextFrame: System.ReadOnlySpan<byte> * terminated: bool * truncated: bool *
+        tdError: float32 ->
+            unit
+
+    /// <summary>True while stream `stream` has an episode running (StartEpisode called, and no terminated or
+    /// truncated Add since).</summary>
+    /// <exception cref="System.ArgumentOutOfRangeException">stream outside [0, Streams).</exception>
+    member IsRunning: stream: int -> bool
+
     /// <summary>Draws `batchSize` 1-step transitions uniformly (with replacement) among the sampleable ones,
     /// gamma-free: Rewards as stored, Steps = 1, Discounts = 1 − Terminated (multiply by γ yourself),
     /// Weights = 1. Equal to Sample(batchSize, 1, 1.0).</summary>

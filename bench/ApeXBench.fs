@@ -16,6 +16,13 @@ open Dqn.Fun.ApeX
 type ApeXArgs =
     | Actors of int
     | Env of id: string
+    | Game of name: string
+    | Rom of path: string
+    | Preset of name: string
+    | Frames of int64
+    | Learning_Starts of agentSteps: int
+    | Buffer of transitions: int
+    | Compare
     | Steps of int64
     | Envs_Per_Actor of int
     | Seed of int
@@ -37,6 +44,13 @@ type ApeXArgs =
             | Resume _ -> "continue the run in this folder from its newest checkpoint, with its settings (run.json); only --steps (the whole budget), --threads, --local-actors, --hostname, --public-hostname and --port may be given beside it."
             | Actors _ -> "N, the actors of the run (their εᵢ = 0.4^(1 + 7i/(N-1))); default 2."
             | Env _ -> "the classic-control environment (default CartPole-v1)."
+            | Game _ -> "an Atari run on this ALE game (e.g. breakout): actors step it through the bridge (ale_py), the learner keeps a prioritized frame replay."
+            | Rom _ -> "Atari: the ROM file (default: ale_py's ROM of --game); local actors load it."
+            | Preset _ -> "Atari: the AtariConfig preset the run starts from (default dopamine), with Ape-X's learner (Double DQN, 3-step, prioritized replay)."
+            | Frames _ -> "Atari: the budget in emulator frames (agent steps = frames / frame skip; default the preset's 10M)."
+            | Learning_Starts _ -> "Atari: agent steps stored before the first update (default the preset's)."
+            | Buffer _ -> "Atari: frame replay capacity in frames (default the preset's)."
+            | Compare -> "Atari: first run the single-process loop (AtariAgent, overlapped acting and learning, actors x envs-per-actor envs on one bridge server per actor) on the same config and frames, then Ape-X; summary.json gives both frames/s and their ratio."
             | Steps _ -> "budget: agent steps summed over actors (default 30000, the single agent's CartPole budget)."
             | Envs_Per_Actor _ -> "environments each actor steps as a vector (default 1)."
             | Seed _ -> "seed of the learner's network, replay and evaluations, and of the actors' exploration (default 0)."
@@ -55,6 +69,7 @@ type ApeXActorArgs =
     | Hostname of string
     | Public_Hostname of string
     | Port of int
+    | Rom of path: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -62,6 +77,7 @@ type ApeXActorArgs =
             | Port _ -> "the TCP port this actor binds (default 0: a free port; the learner connects back to it)."
             | Learner _ -> "the learner node's address, akka.tcp://dqnfun-apex@HOST:PORT (apex prints it)."
             | Actor_Id _ -> "this actor's index i in 0..N-1 (sets its εᵢ)."
+            | ApeXActorArgs.Rom _ -> "Atari runs: this machine's ROM file of the game (default: the learner's --rom path, else ale_py's ROM)."
             | Hostname _ -> "the address this actor binds (default 127.0.0.1; an interface reachable from the learner when it runs elsewhere)."
             | Public_Hostname _ -> "the address the learner reaches this actor at, when it differs from --hostname."
 
@@ -85,7 +101,8 @@ let runActor (a: ParseResults<ApeXActorArgs>) =
     Cli.value "--learner" (fun () -> Akka.Actor.Address.Parse learner |> ignore)
     let port = a.GetResult(ApeXActorArgs.Port, 0)
     if port < 0 || port > 65535 then Cli.usage $"--port {port}: expected 0 (a free port) .. 65535"
-    let r = ApeXActorNode.run learner id host publicHost port CancellationToken.None
+    let rom = a.TryGetResult ApeXActorArgs.Rom |> Option.map (Cli.inputFile "--rom") |> Option.toObj
+    let r = ApeXActorNode.runWithRom learner id host publicHost port rom CancellationToken.None
     printfn "actor %d: %d agent steps, %d episodes, %d messages, %d parameter loads in %.1f s (%s)" r.ActorId r.Steps r.Episodes r.Messages r.ParameterLoads r.Seconds r.Reason
     0
 
@@ -106,11 +123,34 @@ and private start (a: ParseResults<ApeXArgs>) (resume: bool) =
     let threads = a.GetResult(Threads, 1)
     Cli.positive "--threads" (int64 threads)
     torch.set_num_threads threads
+    let game = a.TryGetResult Game
+    match game with
+    | Some _ ->
+        for bad, name in [ a.Contains Env, "--env"; a.Contains Steps, "--steps (give --frames)" ] do
+            if bad then Cli.usage $"--game runs Atari: {name} does not apply"
+    | None ->
+        for bad, name in
+            [ a.Contains ApeXArgs.Rom, "--rom"; a.Contains Preset, "--preset"; a.Contains Frames, "--frames"
+              a.Contains Learning_Starts, "--learning-starts"; a.Contains Buffer, "--buffer"; a.Contains Compare, "--compare" ] do
+            if bad then Cli.usage $"{name} needs --game (an Atari run)"
     let envId = a.GetResult(Env, "CartPole-v1")
-    Cli.value "--env" (fun () -> Environments.make envId |> ignore)
+    if game.IsNone then Cli.value "--env" (fun () -> Environments.make envId |> ignore)
     let actors = a.GetResult(Actors, 2)
     Cli.positive "--actors" (int64 actors)
-    let totalSteps = a.GetResult(Steps, 30_000L)
+    let atariBase =
+        game
+        |> Option.map (fun g ->
+            let preset = Cli.value "--preset" (fun () -> Atari.AtariConfig.preset (a.GetResult(Preset, "dopamine")))
+            let rom = a.TryGetResult ApeXArgs.Rom |> Option.map (Cli.inputFile "--rom") |> Option.toObj
+            preset, Cli.value "--preset" (fun () -> ApeXConfig.atari preset g rom))
+    let frameSkip = match atariBase with Some(p, _) -> int64 p.Environment.FrameSkip | None -> 1L
+    let totalSteps =
+        match atariBase with
+        | Some(_, c) ->
+            let frames = a.GetResult(Frames, c.TotalSteps * frameSkip)
+            Cli.positive "--frames" frames
+            frames / frameSkip
+        | None -> a.GetResult(Steps, 30_000L)
     Cli.positive "--steps" totalSteps
     let envsPerActor = a.GetResult(Envs_Per_Actor, 1)
     Cli.positive "--envs-per-actor" (int64 envsPerActor)
@@ -118,13 +158,25 @@ and private start (a: ParseResults<ApeXArgs>) (resume: bool) =
     if port < 0 || port > 65535 then Cli.usage $"--port {port}: expected 0 (a free port) .. 65535"
     let checkpointInterval = a.GetResult(Checkpoint_Interval, 0L)
     if checkpointInterval < 0L then Cli.usage $"--checkpoint-interval {checkpointInterval}: expected a non-negative number (0: at the end only)"
+    let start, dqn =
+        match atariBase with
+        | Some(_, c) ->
+            let learningStarts = a.GetResult(Learning_Starts, c.Dqn.LearningStarts)
+            let buffer = a.GetResult(Buffer, c.Dqn.BufferSize)
+            c,
+            { c.Dqn with
+                Seed = seed
+                LearningStarts = learningStarts
+                BufferSize = buffer
+                PriorityBeta = Schedule.linear 0.4 1.0 totalSteps }
+        | None -> ApeXConfig.defaults, { ApeXConfig.defaults.Dqn with Seed = seed }
     let config =
-        Cli.value "--hostname" (fun () ->
+        Cli.value "the settings" (fun () ->
             ApeXConfig.validate
-                { ApeXConfig.defaults with
-                    Dqn = { ApeXConfig.defaults.Dqn with Seed = seed }
+                { start with
+                    Dqn = dqn
                     Actors = actors
-                    EnvironmentId = envId
+                    EnvironmentId = (if game.IsSome then start.EnvironmentId else envId)
                     TotalSteps = totalSteps
                     EnvsPerActor = envsPerActor
                     Hostname = a.GetResult(ApeXArgs.Hostname, "127.0.0.1")
@@ -184,6 +236,29 @@ and private start (a: ParseResults<ApeXArgs>) (resume: bool) =
         | LiveActorsChanged n ->
             lock sync (fun () -> liveTimeline.Add((clock.Elapsed.TotalSeconds, lastSteps, n)))
             log $"live actors: {n}"
+    // --compare: the single-process loop first, on the same config, envs (one bridge server per actor) and budget.
+    let single =
+        match atariBase, config.Atari with
+        | Some(preset, _), Some c when a.Contains Compare ->
+            let atariConfig =
+                Cli.value "--compare" (fun () ->
+                    Atari.AtariConfig.validate
+                        { preset with
+                            Dqn = config.Dqn
+                            EvalIntervalFrames = 0L
+                            CheckpointIntervalFrames = 0L
+                            Evaluation = Atari.Machado 100 })
+            let envs = config.Actors * config.EnvsPerActor
+            let romIsPath = not (String.IsNullOrWhiteSpace c.Rom)
+            use emulator =
+                Atari.BridgedVectorEmulator.Launch((if romIsPath then c.Rom else c.Game), envs, config.Actors, seed, c.RepeatActionProbability, romIsPath = romIsPath)
+            let env = Atari.AtariVectorEnvironment(emulator, c.Settings, seed)
+            use agent = new Atari.AtariAgent(atariConfig, env.ActionCount)
+            log $"compare: the single-process loop (AtariAgent, overlap on) on {envs} envs, {config.Actors} bridge servers, {totalSteps} agent steps"
+            let s = agent.Learn(env, totalSteps * frameSkip, overlap = true)
+            log $"single-process loop: {s.AgentSteps} agent steps, {s.Updates} updates in {inv s.WallSeconds} s: {inv s.AgentStepsPerSecond} agent steps/s"
+            Some s
+        | _ -> None
     use learner =
         if resume then ApeXLearner.Resume(checkpoints, config, Action<ApeXEvent> observer)
         else new ApeXLearner(config, Action<ApeXEvent> observer)
@@ -204,7 +279,19 @@ and private start (a: ParseResults<ApeXArgs>) (resume: bool) =
     learner.SaveModel(Path.Combine(out, "model.safetensors"))
     let final = List.last summary.Evaluations
     Json.write (Path.Combine(out, "summary.json")) (fun w ->
+        // NaN (an Atari run with no finished game) is written as null.
+        let number (name: string) (v: float) = if Double.IsFinite v then w.WriteNumber(name, v) else w.WriteNull name
         w.WriteString("environment", config.EnvironmentId)
+        w.WriteNumber("frames_per_agent_step", frameSkip)
+        w.WriteNumber("frames_per_second", summary.StepsPerSecond * float frameSkip)
+        match single with
+        | Some s ->
+            w.WriteNumber("single_process_agent_steps", s.AgentSteps)
+            w.WriteNumber("single_process_updates", s.Updates)
+            w.WriteNumber("single_process_seconds", s.WallSeconds)
+            w.WriteNumber("single_process_agent_steps_per_second", s.AgentStepsPerSecond)
+            w.WriteNumber("apex_over_single_process", summary.StepsPerSecond / s.AgentStepsPerSecond)
+        | None -> ()
         w.WriteNumber("actors", config.Actors)
         w.WriteNumber("local_actors", localActors)
         w.WriteNumber("envs_per_actor", config.EnvsPerActor)
@@ -242,13 +329,16 @@ and private start (a: ParseResults<ApeXArgs>) (resume: bool) =
         for e in summary.Evaluations do
             w.WriteStartObject()
             w.WriteNumber("agent_steps", e.Step)
-            w.WriteNumber("mean_return", e.MeanReturn)
-            w.WriteNumber("std_return", e.StdReturn)
+            number "mean_return" e.MeanReturn
+            number "std_return" e.StdReturn
             w.WriteEndObject()
         w.WriteEndArray()
-        w.WriteNumber("best_mean_return", summary.Best.MeanReturn)
+        number "best_mean_return" summary.Best.MeanReturn
         w.WriteNumber("best_agent_steps", summary.Best.Step)
-        w.WriteNumber("final_mean_return", final.MeanReturn))
+        number "final_mean_return" final.MeanReturn)
+    match single with
+    | Some s -> log $"Ape-X / single-process loop: {inv (summary.StepsPerSecond / s.AgentStepsPerSecond)} ({inv summary.StepsPerSecond} / {inv s.AgentStepsPerSecond} agent steps/s)"
+    | None -> ()
     log $"done: {summary.Steps} agent steps ({inv summary.StepsPerSecond}/s), {summary.Updates} updates in {inv summary.Seconds} s; best evaluation {inv summary.Best.MeanReturn} at {summary.Best.Step}, final {inv final.MeanReturn}; {out}"
     0
 
@@ -295,7 +385,7 @@ let runModel (a: ParseResults<ApeXModelArgs>) =
     let serializer = ApeXSerializer(null)
     // The actor: ApeXActing.run for 5 s against an inbox that acknowledges at once and offers fresh parameters on
     // every request (so loads are paid for), every message serialized as Akka would.
-    use probe = new LearnerCore(config, ignore, None)
+    use probe = new LearnerCore(config, ignore, None, ApeXEmulators.bridged)
     let welcome = (probe.Register(0, Akka.Actor.ActorRefs.Nobody)).Value
     let parameterBytes = float (serializer.ToBinary welcome.Parameters).Length
     let recorded = ResizeArray<Experience>()
@@ -313,7 +403,9 @@ let runModel (a: ParseResults<ApeXModelArgs>) =
             inbox.Offer { welcome.Parameters with Version = version }
         | _ -> ()
     use stopAfter = new CancellationTokenSource(TimeSpan.FromSeconds 5.0)
-    let report = ApeXActing.run welcome inbox send (TimeSpan.FromSeconds 10.0) stopAfter.Token
+    let report =
+        use side = new ClassicActing(welcome)
+        ApeXActing.loop welcome side inbox send (TimeSpan.FromSeconds 10.0) stopAfter.Token
     let actorRate = float report.Steps / report.Seconds
     let recordedSteps = recorded |> Seq.sumBy (fun e -> int64 e.Steps)
     let bytesPerStep = float experienceBytes / float recordedSteps
@@ -321,7 +413,7 @@ let runModel (a: ParseResults<ApeXModelArgs>) =
     // once with the config's (ingest + updates).
     let learnerSeconds (learningStarts: int) =
         let c = { config with TotalSteps = int64 steps; Dqn = { config.Dqn with LearningStarts = learningStarts } }
-        use core = new LearnerCore(c, ignore, None)
+        use core = new LearnerCore(c, ignore, None, ApeXEmulators.bridged)
         use stop = new CancellationTokenSource()
         let feeder =
             Tasks.Task.Run(fun () ->

@@ -1,5 +1,7 @@
 using System;
 using Dqn.Fun.ApeX;
+using Dqn.Fun.Atari;
+using Microsoft.FSharp.Core;
 
 namespace Dqn.Fun;
 
@@ -23,6 +25,7 @@ public sealed record ApeXOptions
     {
         Dqn = DqnOptions.FromConfig(c.Dqn);
         EnvironmentId = c.EnvironmentId;
+        Atari = c.Atari?.Value;
         Actors = c.Actors;
         EnvsPerActor = c.EnvsPerActor;
         Epsilon = c.Epsilon;
@@ -42,11 +45,26 @@ public sealed record ApeXOptions
     /// actors, ε 0.4, α 7, a budget of 30 000 agent steps, the learner on 127.0.0.1 at a free port.</summary>
     public static ApeXOptions Default { get; } = new(ApeXConfigModule.Defaults);
 
+    /// <summary>Ape-X on an Atari game (<c>ApeXConfig.atari</c>): <paramref name="preset"/>'s DQN settings, optimizer,
+    /// episode logic and sticky actions (e.g. <c>AtariOptions.Preset("dopamine")</c>) with Ape-X's learner (Double DQN,
+    /// 3-step returns, prioritized replay α 0.6, β 0.4 → 1); actors step the ALE through the bridge, each on a bridge
+    /// server of its own; the learner keeps a prioritized frame replay. <paramref name="rom"/>: a ROM file (null:
+    /// ale_py's ROM of <paramref name="game"/>).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="preset"/> or <paramref name="game"/> is null.</exception>
+    /// <exception cref="ArgumentException">A preset Ape-X cannot run (its message names the setting: e.g. rainbow's
+    /// distributional head).</exception>
+    public static ApeXOptions ForAtari(AtariOptions preset, string game, string? rom = null) =>
+        new(ApeXConfigModule.Validate(ApeXConfigModule.Atari(Check.NotNull(preset, nameof(preset)).ToConfig(), Check.NotNull(game, nameof(game)), rom!)));
+
     /// <summary>The learner's DQN settings (the network the actors copy).</summary>
     public DqnOptions Dqn { get; init; }
 
     /// <summary>The classic-control environment every actor steps (e.g. <c>"CartPole-v1"</c>).</summary>
     public string EnvironmentId { get; init; }
+
+    /// <summary>The Atari game and its settings (<see cref="ForAtari"/>), or null for classic control
+    /// (<see cref="EnvironmentId"/>).</summary>
+    public ApeXAtari? Atari { get; init; }
 
     /// <summary>N, the actors the run expects (sets each εᵢ).</summary>
     public int Actors { get; init; }
@@ -113,7 +131,7 @@ public sealed record ApeXOptions
         if (Dqn is { Torso: not null } or { QNetwork: not null })
             throw new ArgumentException("Dqn has a torso or Q-network of its own; Ape-X's actors rebuild the MLP of Dqn.HiddenLayers (leave Torso and QNetwork null).", nameof(Dqn));
         return ApeXConfigModule.Validate(new ApeXConfig(
-            Dqn.ToConfig(), EnvironmentId, Actors, EnvsPerActor, Epsilon, EpsilonAlpha, SendInterval, ParameterInterval,
+            Dqn.ToConfig(), EnvironmentId, Atari is null ? FSharpOption<ApeXAtari>.None : FSharpOption<ApeXAtari>.Some(Atari), Actors, EnvsPerActor, Epsilon, EpsilonAlpha, SendInterval, ParameterInterval,
             MaxInFlight, PublishInterval, TotalSteps, CheckpointInterval, Hostname, PublicHostname!, Port));
     }
 
@@ -185,8 +203,8 @@ public sealed class ApeXLearnerNode : IDisposable
     /// n-step transitions. Blocks.</summary>
     /// <exception cref="TimeoutException">The cluster or the learner did not answer within 60 s.</exception>
     public static ActorReport RunActor(string learnerAddress, int actorId, string hostname = "127.0.0.1", string? publicHostname = null,
-        int port = 0, System.Threading.CancellationToken cancellationToken = default) =>
-        ApeXActorNode.Run(Check.NotNull(learnerAddress, nameof(learnerAddress)), actorId, Check.NotNull(hostname, nameof(hostname)), publicHostname!, port, cancellationToken);
+        int port = 0, System.Threading.CancellationToken cancellationToken = default, string? rom = null) =>
+        ApeXActorNode.RunWithRom(Check.NotNull(learnerAddress, nameof(learnerAddress)), actorId, Check.NotNull(hostname, nameof(hostname)), publicHostname!, port, rom!, cancellationToken);
 
     /// <inheritdoc/>
     public void Dispose() => learner.Dispose();

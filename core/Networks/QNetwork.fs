@@ -49,6 +49,15 @@ module QNetwork =
             let x = Tensors.ofArray observation [| 1L; int64 observation.Length |] device
             network.forward(x).argmax().item<int64> () |> int
 
+    /// <summary>argmax_a Q(x, a) for each row of the [batch; ...] input `input ()` makes (any torso; a network whose
+    /// output is [batch; actions] Q-values): int[batch], ties to the lowest action. Without gradient recording; frees
+    /// every tensor it makes, the input included.</summary>
+    [<CompiledName("GreedyActions")>]
+    let greedyActions (network: torch.nn.Module<Tensor, Tensor>) (input: unit -> Tensor) : int[] =
+        use _ = torch.no_grad ()
+        use scope = torch.NewDisposeScope()
+        network.call(input ()).argmax(1L).data<int64>().ToArray() |> Array.map int
+
     /// target <- tau * online + (1 - tau) * target for every parameter (Polyak averaging; tau = 1 copies), without
     /// recording gradients. Both networks must have the same architecture.
     /// Raises ArgumentOutOfRangeException for tau outside (0, 1], ArgumentException when the parameter lists

@@ -16,3 +16,14 @@ module Actor =
             raise (ArgumentOutOfRangeException("epsilon", epsilon, "epsilon must be in [0, 1]"))
         if actionCount < 1 then raise (ArgumentOutOfRangeException("actionCount", actionCount, "actionCount must be positive"))
         if rng.NextDouble() < epsilon then rng.Next actionCount else greedy ()
+
+    /// <summary>ε-greedy actions for n environments (epsilonGreedy per env, in env order, drawing from `rng`): the
+    /// greedy actions of all come from one call of `greedyAll ()` (a batched forward pass: int[n]), made only when
+    /// some env exploits. int[n].</summary>
+    [<CompiledName("EpsilonGreedyBatch")>]
+    let epsilonGreedyBatch (rng: Random) (epsilon: float) (actionCount: int) (n: int) (greedyAll: unit -> int[]) : int[] =
+        let mutable greedy: int[] = null
+        Array.init n (fun i ->
+            epsilonGreedy rng epsilon actionCount (fun () ->
+                if isNull greedy then greedy <- greedyAll ()
+                greedy[i]))

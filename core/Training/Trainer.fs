@@ -98,11 +98,7 @@ type internal Trainer
     /// drawing from `rng`): the greedy actions of all come from one forward pass of `network` on the [n; ...] input
     /// `input ()`, made only when some env exploits. int[n].</summary>
     member this.EpsilonGreedyActions(network: torch.nn.Module<Tensor, Tensor>, rng: Random, epsilon: float, actionCount: int, n: int, input: unit -> Tensor) =
-        let mutable greedy: int[] = null
-        Array.init n (fun i ->
-            Actor.epsilonGreedy rng epsilon actionCount (fun () ->
-                if isNull greedy then greedy <- this.GreedyActions(network, input)
-                greedy[i]))
+        Actor.epsilonGreedyBatch rng epsilon actionCount n (fun () -> this.GreedyActions(network, input))
 
     /// Writes `fingerprint`, the target network, the optimizer, the generators, the update count and the learning
     /// rate under names of `w` (AgentState).

@@ -81,17 +81,21 @@ let private learn config frames = learnWith false config frames
 let private bandits (config: AtariConfig) (n: int) =
     AtariVectorEnvironment(AtariVectorEmulator.ofEmulators (Array.init n (fun i -> AtariEmulator.ofAle (BanditAle(7 + i, 400)))), config.Environment, 1)
 
-/// The frames a frame replay stream receives from env i of `bandits`, in write order, for `steps` agent steps: the
-/// bandit's screens do not depend on the actions, so a lone environment over the same bandit, stepped with any action,
-/// shows them (a game's first stack's newest frame, then every step's newest frame; a new game after each end).
-let private streamFrames (config: AtariConfig) (i: int) (steps: int) =
-    let env = AtariEnvironment(BanditAle(7 + i, 400), config.Environment, 1 + i)
+/// The frames a frame replay stream receives from a training env over BanditAle(banditSeed, 400), in write order, for
+/// `steps` agent steps: the bandit's screens do not depend on the actions, so a lone environment over the same bandit,
+/// stepped with any action, shows them (a game's first stack's newest frame, then every step's newest frame; a new
+/// game after each end).
+let banditStreamFrames (settings: AtariSettings) (banditSeed: int) (steps: int) =
+    let env = AtariEnvironment(BanditAle(banditSeed, 400), settings, 1)
     let newest (stack: byte[]) = stack[stack.Length - 84 * 84 ..]
     [ yield newest (env.Reset())
       for _ in 1..steps do
           let s = env.Step 0
           yield newest s.Observation
           if s.Terminated || s.Truncated then yield newest (env.Reset()) ]
+
+/// The frames env i of `bandits` writes to its replay stream.
+let private streamFrames (config: AtariConfig) (i: int) (steps: int) = banditStreamFrames config.Environment (7 + i) steps
 
 [<Tests>]
 let tests =
@@ -212,6 +216,7 @@ let tests =
             Expect.equal (d["target_update_period_updates"]) "10000" "target_update_period_updates"
             let dop = AtariConfig.preset "dopamine"
             Expect.equal dop.RepeatActionProbability 0.25 "dop.RepeatActionProbability"
+            Expect.equal dop.Dqn.Loss TdLoss.Mse "dop.Dqn.Loss (Dopamine's JAX dqn.gin)"
             Expect.equal dop.Evaluation (Machado 100) "dop.Evaluation"
             Expect.isFalse dop.Environment.TerminalOnLifeLoss "dop.Environment.TerminalOnLifeLoss"
             Expect.floatClose (Accuracy.places 9) (Schedule.value dop.Dqn.Exploration 250_000L) 0.01 "dopamine ε at agent step 250000"

@@ -25,6 +25,21 @@ public class ApeXTests
     }
 
     [Fact]
+    public void ForAtari_takes_the_preset_with_ApeX_s_learner_and_round_trips()
+    {
+        var o = ApeXOptions.ForAtari(AtariOptions.Preset("dopamine"), "breakout", "/roms/breakout.bin");
+        Assert.NotNull(o.Atari);
+        Assert.Equal("breakout", o.Atari!.Game);
+        Assert.Equal(0.25, o.Atari.RepeatActionProbability);
+        Assert.Equal("ALE/breakout", o.EnvironmentId);
+        Assert.True(o.Dqn.Prioritized && o.Dqn.DoubleDqn && o.Dqn.NStep == 3);
+        Assert.Equal(2_500_000L, o.TotalSteps); // 10M frames at a frame skip of 4
+        Assert.Equal(o, ApeXOptions.FromConfig(o.ToConfig()));
+        Assert.Contains("Head", Assert.ThrowsAny<ArgumentException>(() => ApeXOptions.ForAtari(AtariOptions.Preset("rainbow"), "breakout")).Message);
+        Assert.Null(ApeXOptions.Default.Atari);
+    }
+
+    [Fact]
     public void Options_ApeX_cannot_run_are_refused_naming_the_setting()
     {
         var noPer = ApeXOptions.Default.WithDqn(d => d with { Prioritized = false });

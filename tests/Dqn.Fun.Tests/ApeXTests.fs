@@ -55,16 +55,65 @@ let private experienceGen =
               EpisodeLengths = episodeLengths }
     }
 
+let private atariExperienceGen =
+    gen {
+        let! k = Gen.choose (0, 5)
+        let! streams = Gen.arrayOfLength k (Gen.choose (0, 3))
+        let! starts = Gen.arrayOfLength k (Gen.elements [ true; false ])
+        let! actions = Gen.arrayOfLength k (Gen.choose (0, 17))
+        let! rewards = smallFloats k
+        let! terminated = Gen.arrayOfLength k (Gen.elements [ true; false ])
+        let! truncated = Gen.arrayOfLength k (Gen.elements [ true; false ])
+        let! errors = smallFloats k
+        let! pixels = Gen.arrayOfLength (k * 84 * 84) (Gen.choose (0, 255) |> Gen.map byte)
+        let! games = Gen.choose (0, 2)
+        let! scores = Gen.arrayOfLength games (Gen.choose (0, 864) |> Gen.map float)
+        let! lengths = Gen.arrayOfLength games (Gen.choose (1, 27_000))
+        let! frames = Gen.choose (0, 10_000)
+        return
+            { ActorId = 1
+              Steps = 4 * k
+              Frames = int64 frames
+              Streams = streams
+              Starts = starts
+              Actions = actions
+              Rewards = rewards
+              Terminated = terminated
+              Truncated = truncated
+              TdErrors = errors
+              Frames84 = pixels
+              EpisodeReturns = scores
+              EpisodeLengths = lengths }
+    }
+
+let private atariWelcome: Gen<ApeXAtari option> =
+    Gen.elements [
+        None
+        Some
+            { Game = "breakout"
+              Rom = "/roms/breakout.bin"
+              Settings = Atari.AtariSettings.machado
+              RepeatActionProbability = 0.25
+              Optimizer = Atari.Adam 1.5e-4 }
+        Some
+            { Game = "pong"
+              Rom = null
+              Settings = Atari.AtariSettings.nature
+              RepeatActionProbability = 0.0
+              Optimizer = Atari.RmsProp(0.95, 0.01, true) }
+    ]
+
 let private messageGen: Gen<IApeXMessage> =
     Gen.oneof [
         experienceGen |> Gen.map (fun e -> e :> IApeXMessage)
+        atariExperienceGen |> Gen.map (fun e -> e :> IApeXMessage)
         Gen.choose (0, 9) |> Gen.map (fun i -> { Register.ActorId = i } :> IApeXMessage)
         Gen.zip (Gen.choose (0, 9)) (Gen.choose (0, 1_000_000)) |> Gen.map (fun (i, v) -> { ActorId = i; Have = int64 v } :> IApeXMessage)
         Gen.arrayOf (Gen.choose (0, 255) |> Gen.map byte) |> Gen.map (fun b -> { Version = 42L; Bytes = b } :> IApeXMessage)
         Gen.elements [ "done"; ""; "ε reached — stop" ] |> Gen.map (fun r -> { Reason = r } :> IApeXMessage)
         Gen.choose (0, 100_000) |> Gen.map (fun r -> { Received = int64 r } :> IApeXMessage)
-        Gen.arrayOf (Gen.choose (0, 255) |> Gen.map byte)
-        |> Gen.map (fun b ->
+        Gen.zip (Gen.arrayOf (Gen.choose (0, 255) |> Gen.map byte)) atariWelcome
+        |> Gen.map (fun (b, atari) ->
             { ActorId = 1
               Actors = 4
               EnvironmentId = "CartPole-v1"
@@ -78,6 +127,8 @@ let private messageGen: Gen<IApeXMessage> =
               ParameterInterval = 100
               MaxInFlight = 2
               Seed = 7
+              // A null ROM comes back as "" (strings are written as UTF-8 bytes).
+              Atari = atari |> Option.map (fun a -> { a with Rom = (if isNull a.Rom then "" else a.Rom) })
               Parameters = { Version = 3L; Bytes = b } }
             :> IApeXMessage)
     ]
@@ -144,6 +195,11 @@ let tests =
             refused { d with EnvironmentId = "Pong-v5" } "Pong-v5"
             refused { d with Port = 70_000 } "Port"
             refused { d with Epsilon = 1.5 } "Epsilon"
+            let atari = ApeXConfig.atari (Atari.AtariConfig.preset "dopamine") "breakout" null
+            ApeXConfig.validate atari |> ignore
+            refused { atari with Atari = atari.Atari |> Option.map (fun a -> { a with Game = " " }) } "Game"
+            refused { atari with Atari = atari.Atari |> Option.map (fun a -> { a with RepeatActionProbability = 1.0 }) } "RepeatActionProbability"
+            refused (ApeXConfig.atari (Atari.AtariConfig.preset "rainbow") "breakout" null) "Head"
 
         testCase "every Ape-X message is bound to ApeXSerializer and comes back equal" <| fun () ->
             withNodeSystem (fun system ->
@@ -171,7 +227,11 @@ let tests =
                 // An experience whose arrays disagree in length is refused even when every array is well formed.
                 let e = Gen.sample 1 experienceGen |> Array.head
                 let bad = { e with Actions = Array.append e.Actions [| 0 |] }
-                Expect.throwsT<Runtime.Serialization.SerializationException> (fun () -> s.FromBinary(s.ToBinary bad, "experience") |> ignore) "ragged arrays")
+                Expect.throwsT<Runtime.Serialization.SerializationException> (fun () -> s.FromBinary(s.ToBinary bad, "experience") |> ignore) "ragged arrays"
+                let a = Gen.sample 1 atariExperienceGen |> Array.head
+                let bad = { a with Frames84 = Array.append a.Frames84 [| 0uy |] }
+                let e = Expect.throwsC (fun () -> s.FromBinary(s.ToBinary bad, "atari-experience") |> ignore) id
+                Expect.stringContains e.Message "frame bytes" "an Atari experience whose frames do not fill its records")
 
         testCase "a transition added with a TD error gets the priority (|δ| + ε)^α and raises the maximum" <| fun () ->
             let buffer = PrioritizedReplayBuffer(8, 2, 0.6, 1e-6, 0)

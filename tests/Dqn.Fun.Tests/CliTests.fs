@@ -99,6 +99,9 @@ let tests =
                   [ "apex"; "--checkpoint-interval"; "-5" ], "--checkpoint-interval"
                   [ "apex"; "--local-actors"; "3" ], "--local-actors"
                   [ "apex"; "--restart-actor-at"; "100" ], "--kill-actor-at"
+                  [ "apex"; "--frames"; "1000" ], "--game"
+                  [ "apex"; "--game"; "breakout"; "--steps"; "1000" ], "--frames"
+                  [ "apex"; "--game"; "breakout"; "--preset"; "rainbow" ], "Head"
                   [ "apex-model"; "--bandwidth-gbit"; "0" ], "--bandwidth-gbit" ] ->
                 testCase (String.Join(" ", args)) <| fun () ->
                     withTempFolder (fun dir -> expectOneLine dir (args @ [ "--out"; Path.Combine(dir, "run") ]) 2 mentions)
