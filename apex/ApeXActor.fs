@@ -108,6 +108,35 @@ type internal ActorProxy(inbox: ActorInbox) =
         | :? ClusterEvent.MemberRemoved as r when r.Member.HasRole "learner" -> inbox.Stopped "the learner left the cluster"
         | _ -> this.Unhandled message
 
+/// <summary>The running return and length of each of an actor's n envs, and the episodes (Atari: games) finished
+/// since the last message.</summary>
+type internal EpisodeTally(n: int) =
+    let running = Array.zeroCreate<float> n
+    let lengths = Array.zeroCreate<int> n
+    let returns = ResizeArray<float>()
+    let finished = ResizeArray<int>()
+
+    /// Adds a step of env i with `reward`; when `ended`, its episode is recorded and restarts (returns 1, else 0).
+    member _.Step(i: int, reward: float, ended: bool) =
+        running[i] <- running[i] + reward
+        lengths[i] <- lengths[i] + 1
+        if ended then
+            returns.Add running[i]
+            finished.Add lengths[i]
+            running[i] <- 0.0
+            lengths[i] <- 0
+            1
+        else 0
+
+    /// The returns of the episodes finished since the last Clear.
+    member _.Returns = returns.ToArray()
+    /// Their lengths in agent steps.
+    member _.Lengths = finished.ToArray()
+
+    member _.Clear() =
+        returns.Clear()
+        finished.Clear()
+
 /// <summary>One actor's environments, its copy of the network and the experience it has not sent: what the acting
 /// loop (ApeXActing.loop) drives, for classic control or Atari. Owns the network (and the environments).</summary>
 type internal IActingSide =
@@ -255,10 +284,7 @@ type internal ClassicActing(w: Welcome) =
     let mutable obs = envs.Reset(Nullable seed)
     let accumulators = Array.init n (fun _ -> NStep.create w.NStep w.Gamma)
     let pending = ResizeArray<NStepTransition>()
-    let episodeReturns = ResizeArray<float>()
-    let episodeLengths = ResizeArray<int>()
-    let runningReturn = Array.zeroCreate<float> n
-    let runningLength = Array.zeroCreate<int> n
+    let episodes = EpisodeTally n
     let row (a: float32[]) (i: int) = Array.sub a (i * d) d
 
     interface IActingSide with
@@ -284,14 +310,7 @@ type internal ClassicActing(w: Welcome) =
                 let acc, completed = NStep.push accumulators[i] transition
                 accumulators[i] <- acc
                 pending.AddRange completed
-                runningReturn[i] <- runningReturn[i] + step.Rewards[i]
-                runningLength[i] <- runningLength[i] + 1
-                if step.Terminated[i] || step.Truncated[i] then
-                    episodeReturns.Add runningReturn[i]
-                    episodeLengths.Add runningLength[i]
-                    ended <- ended + 1
-                    runningReturn[i] <- 0.0
-                    runningLength[i] <- 0
+                ended <- ended + episodes.Step(i, step.Rewards[i], step.Terminated[i] || step.Truncated[i])
             obs <- step.Observations
             ended
 
@@ -318,12 +337,11 @@ type internal ClassicActing(w: Welcome) =
                   Terminated = terminated
                   NSteps = Array.init k (fun j -> pending[j].Steps)
                   TdErrors = errors
-                  EpisodeReturns = episodeReturns.ToArray()
-                  EpisodeLengths = episodeLengths.ToArray() }
+                  EpisodeReturns = episodes.Returns
+                  EpisodeLengths = episodes.Lengths }
 
         member _.Sent() =
             pending.Clear()
-            episodeReturns.Clear()
-            episodeLengths.Clear()
+            episodes.Clear()
 
         member _.Dispose() = network.Dispose()

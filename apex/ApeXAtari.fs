@@ -85,10 +85,7 @@ type internal AtariActing(w: Welcome, atari: ApeXAtari, emulators: ApeXEmulators
     let stepBootstraps = ResizeArray<byte[]>()
     let stepReturns = ResizeArray<float32>()
     let stepDiscounts = ResizeArray<float32>()
-    let gameScores = ResizeArray<float>()
-    let gameLengths = ResizeArray<int>()
-    let runningScore = Array.zeroCreate<float> n
-    let runningLength = Array.zeroCreate<int> n
+    let games = EpisodeTally n
     let mutable framesAtLastMessage = 0L
     let row (stacks: byte[]) (i: int) = Array.sub stacks (i * stackBytes) stackBytes
     let newest (stack: byte[]) = ReadOnlySpan(stack, stackBytes - frameBytes, frameBytes)
@@ -136,7 +133,7 @@ type internal AtariActing(w: Welcome, atari: ApeXAtari, emulators: ApeXEmulators
                 Actor.epsilonGreedyBatch rng epsilon actionCount n (fun () ->
                     QNetwork.greedyActions network (fun () -> Tensors.ofArray o [| int64 n; 4L; 84L; 84L |] device))
             let s = env.Step chosen
-            let mutable games = 0
+            let mutable ended = 0
             for i in 0 .. n - 1 do
                 let window = windows[i]
                 window.Add
@@ -155,16 +152,9 @@ type internal AtariActing(w: Welcome, atari: ApeXAtari, emulators: ApeXEmulators
                 elif window.Count = w.NStep then
                     close i 0
                     window.RemoveAt 0
-                runningScore[i] <- runningScore[i] + float s.RawRewards[i]
-                runningLength[i] <- runningLength[i] + 1
-                if s.GameOver[i] || s.Truncated[i] then
-                    gameScores.Add runningScore[i]
-                    gameLengths.Add runningLength[i]
-                    games <- games + 1
-                    runningScore[i] <- 0.0
-                    runningLength[i] <- 0
+                ended <- ended + games.Step(i, float s.RawRewards[i], s.GameOver[i] || s.Truncated[i])
             obs <- s.Observations
-            games
+            ended
 
         member _.Message(steps: int) =
             let k = stepRecords.Count
@@ -204,14 +194,15 @@ type internal AtariActing(w: Welcome, atari: ApeXAtari, emulators: ApeXEmulators
                   Truncated = truncated.ToArray()
                   TdErrors = tdErrors
                   Frames84 = pixels.ToArray()
-                  EpisodeReturns = gameScores.ToArray()
-                  EpisodeLengths = gameLengths.ToArray() }
+                  EpisodeReturns = games.Returns
+                  EpisodeLengths = games.Lengths }
             framesAtLastMessage <- frames
             box message
 
         member _.Sent() =
-            for list in [ streams :> Collections.IList; starts; actions; rewards; terminated; truncated; pixels; stepRecords; stepStacks; stepBootstraps; stepReturns; stepDiscounts; gameScores; gameLengths ] do
+            for list in [ streams :> Collections.IList; starts; actions; rewards; terminated; truncated; pixels; stepRecords; stepStacks; stepBootstraps; stepReturns; stepDiscounts ] do
                 list.Clear()
+            games.Clear()
 
         member _.Dispose() =
             network.Dispose()
