@@ -79,7 +79,8 @@ type internal AtariActing(w: Welcome, atari: ApeXAtari, emulators: ApeXEmulators
     let rewards = ResizeArray<float32>()
     let terminated = ResizeArray<bool>()
     let truncated = ResizeArray<bool>()
-    let pixels = ResizeArray<byte>()
+    /// The records' frames, [records; 84·84] bytes, written a frame at a time.
+    let pixels = new IO.MemoryStream()
     let stepRecords = ResizeArray<int>()
     let stepStacks = ResizeArray<byte[]>()
     let stepBootstraps = ResizeArray<byte[]>()
@@ -97,8 +98,7 @@ type internal AtariActing(w: Welcome, atari: ApeXAtari, emulators: ApeXEmulators
         rewards.Add reward
         terminated.Add term
         truncated.Add trunc
-        for b in frame do
-            pixels.Add b
+        pixels.Write frame
 
     /// Env i's window position p leaves as a record: its n-step transition runs to the window's last step.
     let close (i: int) (p: int) =
@@ -200,12 +200,14 @@ type internal AtariActing(w: Welcome, atari: ApeXAtari, emulators: ApeXEmulators
             box message
 
         member _.Sent() =
-            for list in [ streams :> Collections.IList; starts; actions; rewards; terminated; truncated; pixels; stepRecords; stepStacks; stepBootstraps; stepReturns; stepDiscounts ] do
+            for list in [ streams :> Collections.IList; starts; actions; rewards; terminated; truncated; stepRecords; stepStacks; stepBootstraps; stepReturns; stepDiscounts ] do
                 list.Clear()
+            pixels.SetLength 0L
             games.Clear()
 
         member _.Dispose() =
             network.Dispose()
+            pixels.Dispose()
             match box emulator with
             | :? IDisposable as d -> d.Dispose()
             | _ -> ()
