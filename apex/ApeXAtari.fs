@@ -257,9 +257,7 @@ type internal AtariLearning(config: ApeXConfig, atari: ApeXAtari, actionCount: i
         member _.Update(received: int64) = updater.LearnOnce(replay, noLock, received) |> ignore
 
         member _.Evaluate(received: int64, recent: float[]) =
-            let mean = if recent.Length = 0 then nan else Array.average recent
-            let std = if recent.Length = 0 then nan else sqrt (recent |> Array.averageBy (fun r -> (r - mean) ** 2.0))
-            { Step = received; MeanReturn = mean; StdReturn = std; Returns = recent; Lengths = [||] }
+            Evaluation.result received recent [||]
 
         member _.SaveState(w: StateWriter, folder: string) =
             w.Int64("action_count", int64 actionCount)

@@ -60,6 +60,13 @@ type TrainingSummary =
 /// Evaluation episodes, written once for Agent.Evaluate and the learners that evaluate without an Agent (Ape-X).
 [<RequireQualifiedAccess>]
 module internal Evaluation =
+    /// The result of episodes with these returns and lengths at training step `steps`: mean and population standard
+    /// deviation of the returns (NaN for none).
+    let result (steps: int64) (returns: float[]) (lengths: int[]) : EvaluationResult =
+        let mean = if returns.Length = 0 then nan else Array.average returns
+        let std = if returns.Length = 0 then nan else sqrt (returns |> Array.averageBy (fun r -> (r - mean) ** 2.0))
+        { Step = steps; MeanReturn = mean; StdReturn = std; Returns = returns; Lengths = lengths }
+
     /// <summary>Runs `episodes` episodes (each to termination or truncation) acting with `act random observation`,
     /// where `random` = Random(seed) is the exploration's generator of the evaluation alone; the first `reset` is
     /// seeded with `seed`, so equal seeds give equal start states; `startEpisode ()` runs before each episode (a
@@ -87,9 +94,7 @@ module internal Evaluation =
                 lengths[i] <- lengths[i] + 1
                 o <- r.Observation
                 fin <- r.Terminated || r.Truncated
-        let mean = Array.average returns
-        let std = sqrt (returns |> Array.averageBy (fun r -> (r - mean) ** 2.0))
-        { Step = steps; MeanReturn = mean; StdReturn = std; Returns = returns; Lengths = lengths }
+        result steps returns lengths
 
 /// A DQN agent (Mnih et al. 2015) and its Rainbow-family variants (Hessel et al. 2018: Double, dueling,
 /// prioritized replay, n-step returns, noisy nets, C51; and QR-DQN), switched on by the config: the stateful
